@@ -1,0 +1,330 @@
+"""Hint simulation: the bounded geometric Nh law G (Eq. 3) and nested region/point/stroke/none hints.
+
+Every simulator draws the *whole ordered list* of Nc hints of an image once, from a seed derived from
+(dataset, image id, tag) only (reference-brief E5.5); the hints for n are its first n entries. So the
+hints for n+1 contain those for n, and one pass over n = 0..Nc serves every protocol, whatever the batch
+size, worker count or process count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colorbench.api import HintKind, Hints
+
+NC_DEFAULT = 30
+P_STOP_DEFAULT = 0.125
+
+
+# ---------------------------------------------------------------------------------------------
+# The bounded geometric distribution G (Eq. 3)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BoundedGeometric:
+    """G(i) = (1-p)^i p for i < Nc, G(Nc) = (1-p)^Nc  (Eq. 3). Support 0..Nc."""
+
+    nc: int = NC_DEFAULT
+    p: float = P_STOP_DEFAULT
+
+    def __post_init__(self) -> None:
+        if self.nc < 0 or not 0.0 < self.p <= 1.0:
+            raise ValueError(f"need nc >= 0 and 0 < p <= 1, got nc={self.nc}, p={self.p}")
+
+    def pmf(self) -> np.ndarray:
+        """[Nc+1] float64 probabilities; they sum to 1 exactly up to rounding."""
+        i = np.arange(self.nc + 1, dtype=np.float64)
+        out = (1.0 - self.p) ** i * self.p
+        out[self.nc] = (1.0 - self.p) ** self.nc
+        return out
+
+    def cdf(self) -> np.ndarray:
+        return np.cumsum(self.pmf())
+
+    def mean(self) -> float:
+        return float((np.arange(self.nc + 1) * self.pmf()).sum())
+
+    def expectation(self, values: Sequence[float] | np.ndarray) -> float:
+        """Exact E_G[v(n)] = Σ_n G(n)·v(n) for values at n = 0..Nc (used for E_G[PSNR], E7.2)."""
+        v = np.asarray(values, dtype=np.float64)
+        if v.shape != (self.nc + 1,):
+            raise ValueError(f"need {self.nc + 1} values (n = 0..{self.nc}), got shape {v.shape}")
+        return float((self.pmf() * v).sum())
+
+    def sample(self, generator: torch.Generator, size: int) -> torch.Tensor:
+        """Nh per sample, [size] int64, as the official code: Nc Bernoulli(1-p) flags, Nh = leading ones."""
+        live = torch.rand(size, self.nc, generator=generator, device=generator.device) < (1.0 - self.p)
+        return live.to(torch.int64).cumprod(dim=1).sum(dim=1)
+
+    def stratified(self, keys: Sequence[str]) -> np.ndarray:
+        """One Nh per key so that the counts follow G as closely as N allows (E7.3).
+
+        Keys are ranked by sha256; rank r gets u = (r+0.5)/N and Nh = min{k : CDF(k) >= u}.
+        Returns [N] int64 in the order of `keys`.
+        """
+        n = len(keys)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = sorted(range(n), key=lambda i: hashlib.sha256(keys[i].encode()).hexdigest())
+        cdf = self.cdf()
+        cdf[-1] = 1.0  # guard against rounding leaving the last bin unreachable
+        out = np.empty(n, dtype=np.int64)
+        for rank, i in enumerate(order):
+            out[i] = int(np.searchsorted(cdf, (rank + 0.5) / n, side="left"))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds
+# ---------------------------------------------------------------------------------------------
+def image_seed(dataset: str, image_id: str, tag: str) -> int:
+    """Seed of one image's random draws for one purpose (E5.5): first 16 hex digits of a sha256."""
+    digest = hashlib.sha256(f"colorbench|hints|{dataset}|{image_id}|{tag}".encode()).hexdigest()
+    return int(digest[:16], 16)
+
+
+def image_rng(dataset: str, image_id: str, tag: str) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(image_seed(dataset, image_id, tag)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Region hints, differentiable (Eq. 4-8): used by GuidingPainter's h in training and by the simulator
+# ---------------------------------------------------------------------------------------------
+def region_means(color: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Eq. (6): c̄_i = mean of Y over S_i, 0 for an empty region.
+
+    color [B,3,H,W] in [-1,1], regions [B,K,H,W] in {0,1} (may carry ST gradients) → [B,K,3].
+    """
+    area = regions.sum(dim=(2, 3))  # [B,K]
+    total = torch.einsum("bkhw,bchw->bkc", regions, color)
+    # Empty regions get exactly 0 (never NaN); the 1e-20 of the official code is replaced by a mask.
+    return torch.where(area[..., None] > 0, total / area.clamp_min(1e-12)[..., None], torch.zeros_like(total))
+
+
+def region_hints(color: torch.Tensor, regions: torch.Tensor, active: torch.Tensor) -> Hints:
+    """Eq. (4)-(8): S̃_i = m_i S_i, C = Σ c̄_i S̃_i, M = Σ S̃_i.
+
+    color [B,3,H,W], regions [B,K,H,W] (one-hot), active m [B,K] in {0,1} → Hints with regions = S.
+    """
+    means = region_means(color, regions)  # [B,K,3]
+    masked = regions * active[:, :, None, None].to(regions.dtype)  # Eq. (5)
+    hint_color = torch.einsum("bkhw,bkc->bchw", masked, means)  # Eq. (7)
+    hint_mask = masked.sum(dim=1, keepdim=True)  # Eq. (8)
+    return Hints(hint_color, hint_mask, regions)
+
+
+def prefix_mask(n: torch.Tensor, k: int) -> torch.Tensor:
+    """Eq. (4): m_i = 1 if i <= n. n [B] int → [B,k] float."""
+    idx = torch.arange(1, k + 1, device=n.device)
+    return (idx[None, :] <= n[:, None]).float()
+
+
+def flat_fill(color: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Σ_i c̄_i S_i over all regions: the image the TV loss compares with Y (Eq. 11). [B,3,H,W]."""
+    return torch.einsum("bkhw,bkc->bchw", regions, region_means(color, regions))
+
+
+# ---------------------------------------------------------------------------------------------
+# Nested hint sequences for evaluation
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class HintSequence:
+    """The ordered list of a batch's Nc hints; `at(n)` reveals the first n of each image.
+
+    masks:   [B,K,H,W] bool, where hint j covers.
+    colors:  [B,K,3] float in [-1,1], the colour hint j paints.
+    regions: [B,Nc,H,W] float or None, passed through to the model (region kind only).
+    Hints are applied in order; a later hint overwrites an earlier one where they overlap.
+    """
+
+    masks: torch.Tensor
+    colors: torch.Tensor
+    regions: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        return self.masks.shape[1]
+
+    def at(self, n: int | torch.Tensor) -> Hints:
+        """Hints with the first n[b] entries of image b revealed; n int or [B] int64."""
+        b, k, h, w = self.masks.shape
+        device = self.masks.device
+        n_t = torch.as_tensor(n, device=device).reshape(-1).expand(b) if not torch.is_tensor(n) or n.dim() == 0 else n
+        order = torch.arange(1, k + 1, device=device).view(1, k, 1, 1)
+        active = self.masks & (order <= n_t.view(b, 1, 1, 1).to(device))
+        # Index of the last revealed hint covering each pixel (0 = none): later hints overwrite.
+        top = (active.to(torch.int64) * order).amax(dim=1) if k else torch.zeros(b, h, w, dtype=torch.int64, device=device)
+        palette = torch.cat([torch.zeros(b, 1, 3, device=device, dtype=self.colors.dtype), self.colors], dim=1)
+        color = torch.gather(palette, 1, top.view(b, h * w, 1).expand(b, h * w, 3)).view(b, h, w, 3)
+        mask = (top > 0).unsqueeze(1).to(self.colors.dtype)
+        return Hints(color.permute(0, 3, 1, 2).contiguous() * mask, mask, self.regions)
+
+    def select(self, index: torch.Tensor) -> "HintSequence":
+        """Sub-batch of images `index` (e.g. to repeat images across several n in one forward)."""
+        return HintSequence(
+            self.masks[index], self.colors[index], None if self.regions is None else self.regions[index]
+        )
+
+
+def region_sequence(color: torch.Tensor, regions: torch.Tensor) -> HintSequence:
+    """GuidingPainter's hints (E5.1): hint i = region S_i filled with c̄_i (Eq. 6). Nothing random."""
+    return HintSequence(regions > 0.5, region_means(color, regions), regions)
+
+
+def _patch_mean(color_np: np.ndarray, top: int, left: int, ph: int, pw: int) -> np.ndarray:
+    return color_np[:, top : top + ph, left : left + pw].reshape(3, -1).mean(axis=1)
+
+
+def point_sequence(
+    color: torch.Tensor,
+    seeds: Sequence[int],
+    k: int = NC_DEFAULT,
+    patch_sizes: Sequence[int] = tuple(range(1, 10)),
+    regions: torch.Tensor | None = None,
+) -> HintSequence:
+    """RTUG point hints (E5.2): P ~ U{patch_sizes}, top-left ~ N(centre, range/4) clipped, mean colour.
+
+    With `regions` (equalized mode, paper §4.3) hint j is a P×P patch centred on a seeded random
+    pixel of region S_j instead; an empty region gives an empty hint so counts stay comparable.
+    color [B,3,H,W] in [-1,1]; one seed per image.
+    """
+    b, _, h, w = color.shape
+    masks = torch.zeros(b, k, h, w, dtype=torch.bool)
+    colors = torch.zeros(b, k, 3)
+    color_np = color.detach().float().cpu().numpy()
+    region_np = None if regions is None else (regions.detach().cpu() > 0.5).numpy()
+    for i, seed in enumerate(seeds):
+        rng = np.random.Generator(np.random.PCG64(seed))
+        for j in range(k):
+            p = int(rng.choice(np.asarray(patch_sizes)))
+            p = min(p, h, w)
+            if region_np is None:
+                top = int(np.floor(np.clip(rng.normal((h - p + 1) / 2, (h - p + 1) / 4), 0, h - p)))
+                left = int(np.floor(np.clip(rng.normal((w - p + 1) / 2, (w - p + 1) / 4), 0, w - p)))
+            else:
+                if j >= region_np.shape[1]:
+                    continue
+                ys, xs = np.nonzero(region_np[i, j])
+                if len(ys) == 0:
+                    continue
+                pick = int(rng.integers(len(ys)))
+                top = int(np.clip(ys[pick] - p // 2, 0, h - p))
+                left = int(np.clip(xs[pick] - p // 2, 0, w - p))
+            masks[i, j, top : top + p, left : left + p] = True
+            colors[i, j] = torch.from_numpy(_patch_mean(color_np[i], top, left, p, p))
+    return HintSequence(masks.to(color.device), colors.to(color.device))
+
+
+def stroke_sequence(
+    color: torch.Tensor,
+    seeds: Sequence[int],
+    k: int = NC_DEFAULT,
+    cell: int = 4,
+    regions: torch.Tensor | None = None,
+) -> HintSequence:
+    """AlacGAN hints (E5.3): a seeded permutation of the (H/cell × W/cell) cells; hint j is the j-th
+    cell, painted with the area-downsampled GT colour there. With `regions` (equalized) hint j is the
+    cell under a seeded random pixel of S_j.
+    """
+    b, _, h, w = color.shape
+    gh, gw = h // cell, w // cell
+    small = F.adaptive_avg_pool2d(color.detach().float().cpu(), (gh, gw))  # INTER_AREA equivalent
+    masks = torch.zeros(b, k, h, w, dtype=torch.bool)
+    colors = torch.zeros(b, k, 3)
+    region_np = None if regions is None else (regions.detach().cpu() > 0.5).numpy()
+    for i, seed in enumerate(seeds):
+        rng = np.random.Generator(np.random.PCG64(seed))
+        if region_np is None:
+            cells = rng.permutation(gh * gw)[:k]
+            picks = [(int(c) // gw, int(c) % gw) for c in cells]
+        else:
+            picks = []
+            for j in range(min(k, region_np.shape[1])):
+                ys, xs = np.nonzero(region_np[i, j])
+                if len(ys) == 0:
+                    picks.append(None)
+                    continue
+                pick = int(rng.integers(len(ys)))
+                picks.append((min(ys[pick] // cell, gh - 1), min(xs[pick] // cell, gw - 1)))
+        for j, pick in enumerate(picks):
+            if pick is None:
+                continue
+            cy, cx = pick
+            masks[i, j, cy * cell : (cy + 1) * cell, cx * cell : (cx + 1) * cell] = True
+            colors[i, j] = small[i, :, cy, cx]
+    return HintSequence(masks.to(color.device), colors.to(color.device))
+
+
+def empty_sequence(color: torch.Tensor) -> HintSequence:
+    """Automatic models: no hints at any n."""
+    b, _, h, w = color.shape
+    return HintSequence(
+        torch.zeros(b, 0, h, w, dtype=torch.bool, device=color.device), torch.zeros(b, 0, 3, device=color.device)
+    )
+
+
+def simulate(
+    kind: HintKind,
+    color: torch.Tensor,
+    seeds: Sequence[int],
+    regions: torch.Tensor | None = None,
+    k: int = NC_DEFAULT,
+    equalized: bool = False,
+) -> HintSequence:
+    """One entry point for all kinds. `regions` is required for REGION and for equalized mode."""
+    if kind is HintKind.REGION:
+        if regions is None:
+            raise ValueError("region hints need the model's regions S (propose_regions)")
+        return region_sequence(color, regions)
+    if equalized and regions is None:
+        raise ValueError("equalized hints need GuidingPainter's regions to place hints in")
+    eq = regions if equalized else None
+    if kind is HintKind.POINT:
+        return point_sequence(color, seeds, k=k, regions=eq)
+    if kind is HintKind.STROKE:
+        return stroke_sequence(color, seeds, k=k, regions=eq)
+    return empty_sequence(color)
+
+
+def perturb_colors(seq: HintSequence, seeds: Sequence[int], amount: float = 64.0) -> HintSequence:
+    """Supplement E.2: shift every hint colour by U(-amount, +amount) per RGB channel (8-bit units),
+    clipped to the valid range; seeded per image."""
+    colors = seq.colors.clone()
+    for i, seed in enumerate(seeds):
+        rng = np.random.Generator(np.random.PCG64(seed))
+        shift = rng.uniform(-amount, amount, size=(colors.shape[1], 3)) * (2.0 / 255.0)
+        colors[i] = (colors[i] + torch.from_numpy(shift).to(colors)).clamp(-1.0, 1.0)
+    return HintSequence(seq.masks, colors, seq.regions)
+
+
+def sample_point_hints_train(
+    color: torch.Tensor, generator: torch.Generator, p: float = P_STOP_DEFAULT, max_points: int = 64,
+    patch_sizes: Sequence[int] = tuple(range(1, 10)),
+) -> Hints:
+    """RTUG's training sampler (brief §3.3): geometric count, P×P patches with the patch mean colour,
+    Gaussian-centred locations; vectorised over the batch with a torch generator. → Hints."""
+    b, _, h, w = color.shape
+    dev = color.device
+    live = torch.rand(b, max_points, generator=generator, device=generator.device) < (1.0 - p)
+    count = live.to(torch.int64).cumprod(1).sum(1).to(dev)  # geometric, capped at max_points
+    sizes = torch.as_tensor(patch_sizes, device=dev)
+    psel = sizes[torch.randint(len(patch_sizes), (b, max_points), generator=generator, device=generator.device).to(dev)]
+    ty = torch.randn(b, max_points, generator=generator, device=generator.device).to(dev)
+    tx = torch.randn(b, max_points, generator=generator, device=generator.device).to(dev)
+    top = ((h - psel + 1) / 2 + ty * (h - psel + 1) / 4).clamp(min=0).floor().clamp(max=(h - psel).float()).long()
+    left = ((w - psel + 1) / 2 + tx * (w - psel + 1) / 4).clamp(min=0).floor().clamp(max=(w - psel).float()).long()
+    yy = torch.arange(h, device=dev).view(1, 1, h, 1)
+    xx = torch.arange(w, device=dev).view(1, 1, 1, w)
+    inside = (
+        (yy >= top[..., None, None]) & (yy < (top + psel)[..., None, None])
+        & (xx >= left[..., None, None]) & (xx < (left + psel)[..., None, None])
+    )  # [B,P,H,W]
+    valid = torch.arange(max_points, device=dev)[None, :] < count[:, None]
+    inside = inside & valid[..., None, None]
+    means = torch.einsum("bphw,bchw->bpc", inside.float(), color) / inside.float().sum((2, 3)).clamp_min(1)[..., None]
+    return HintSequence(inside, means).at(count)

@@ -1,0 +1,42 @@
+"""Per-image image metrics: PSNR exactly as the paper's code computes it (DESIGN §4), and SSIM.
+
+FID lives in `colorbench.fid` (it needs weights and a feature cache).
+"""
+
+from __future__ import annotations
+
+import torch
+
+PSNR_IDENTICAL = 100.0  # dB reported when MSE = 0 (reference-brief E2.2); the official code has no guard
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """[B,3,H,W] in [-1,1] → uint8 [B,3,H,W]: (y+1)/2, clamp to [0,1], ×255, cast (truncation).
+
+    This is the official GuidingPainter `calculate_psnr` quantisation; prediction and ground truth both
+    go through it, so an output equal to the ground truth scores exactly PSNR_IDENTICAL.
+    """
+    return ((image.float() + 1.0) / 2.0).clamp(0.0, 1.0).mul(255.0).to(torch.uint8)
+
+
+def psnr_uint8(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR [B] float64 of uint8 images [B,3,H,W]: 20·log10(255/√MSE), MSE over all values."""
+    diff = pred.to(torch.float64) - target.to(torch.float64)
+    mse = diff.pow(2).flatten(1).mean(dim=1)
+    out = 20.0 * torch.log10(255.0 / mse.sqrt())
+    return torch.where(mse > 0, out, torch.full_like(out, PSNR_IDENTICAL))
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR [B] float64 of [B,3,H,W] images in [-1,1] (quantised first, see `to_uint8`)."""
+    return psnr_uint8(to_uint8(pred), to_uint8(target))
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM [B] float64 on the uint8 RGB images (scikit-image, channel-averaged)."""
+    from skimage.metrics import structural_similarity
+
+    p = to_uint8(pred).permute(0, 2, 3, 1).cpu().numpy()
+    t = to_uint8(target).permute(0, 2, 3, 1).cpu().numpy()
+    vals = [structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(p, t)]
+    return torch.tensor(vals, dtype=torch.float64)

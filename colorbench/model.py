@@ -1,0 +1,95 @@
+"""Base class of every colorizer: config handling, the Colorizer interface and the training hooks.
+
+A model is built from a plain JSON-able config (`from_config`), so a checkpoint's metadata is enough
+to rebuild it. Training is driven by `colorbench.training` which calls the hooks below; each model
+owns its losses and optimizer steps because GANs need two optimizers and their own step order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from colorbench.api import HintKind, Hints, ModelInfo
+
+
+@dataclass
+class TrainContext:
+    """What a training step may use besides the batch.
+
+    generator: seeded torch.Generator on the training device; the only source of randomness.
+    progress:  epoch / epochs in [0,1) at the start of the epoch (drives τ and schedules).
+    """
+
+    epoch: int
+    epochs: int
+    step: int
+    generator: torch.Generator
+    device: torch.device
+    amp: bool = False
+    scaler: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def progress(self) -> float:
+        return self.epoch / max(1, self.epochs)
+
+
+class ColorizerModel(nn.Module):
+    """Subclass this, set the class attributes, implement `colorize` (and the training hooks)."""
+
+    name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    hint_kind: ClassVar[HintKind] = HintKind.NONE
+    labels: ClassVar[tuple[str, ...]] = ()
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        cfg = dict(self.default_config())
+        unknown = set(config or {}) - set(cfg)
+        if unknown:
+            raise ValueError(f"{self.name}: unknown config keys {sorted(unknown)}; known: {sorted(cfg)}")
+        cfg.update(config or {})
+        self.config: dict[str, Any] = cfg
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        """Every architecture/training knob with its CPU-sized default (JSON-able values only)."""
+        return {"width": 0.25}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None = None) -> "ColorizerModel":
+        return cls(config)
+
+    @classmethod
+    def info(cls) -> ModelInfo:
+        return ModelInfo(cls.name, cls.display_name or cls.name, cls.hint_kind, list(cls.labels))
+
+    # -- inference --------------------------------------------------------------------------
+    def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
+        """sketch [B,1,H,W] in [-1,1] + hints → Ŷ [B,3,H,W] in [-1,1]."""
+        raise NotImplementedError
+
+    def propose_regions(self, sketch: torch.Tensor) -> torch.Tensor | None:
+        """Ordered one-hot regions S [B,Nc,H,W] in {0,1}; None for models without regions."""
+        return None
+
+    # -- training hooks ---------------------------------------------------------------------
+    def configure_optimizers(self, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
+        """Named optimizers; the trainer attaches the lr schedule to each and saves their state."""
+        raise NotImplementedError(f"{self.name} is not trainable")
+
+    def train_step(
+        self, batch: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer], ctx: TrainContext
+    ) -> dict[str, float]:
+        """One optimisation step on batch {"sketch" [B,1,H,W], "color" [B,3,H,W]}; returns losses."""
+        raise NotImplementedError(f"{self.name} is not trainable")
+
+    def training_defaults(self) -> dict[str, Any]:
+        """Trainer defaults this model's paper uses (lr, betas); CLI flags override."""
+        return {"lr": 2e-4, "betas": (0.5, 0.999)}

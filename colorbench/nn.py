@@ -1,0 +1,133 @@
+"""The one U-Net (paper Table 5) and the one PatchGAN discriminator, shared by every model.
+
+Widths scale with a multiplier `width` (paper = 1.0 → 64 base channels); depth, strides and heads never
+change, so a CPU-sized model is the paper's architecture made narrower.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def channels(base: int, width: float) -> int:
+    """base·width, at least 4 channels (BatchNorm needs a few)."""
+    return max(4, int(round(base * width)))
+
+
+class DoubleConv(nn.Module):
+    """(Conv3×3 → BN → ReLU) × 2, Table 5's building block."""
+
+    def __init__(self, cin: int, cout: int, mid: int | None = None) -> None:
+        super().__init__()
+        mid = mid or cout
+        self.block = nn.Sequential(
+            nn.Conv2d(cin, mid, 3, padding=1),
+            nn.BatchNorm2d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class Up(nn.Module):
+    """Bilinear ×2 (align_corners=True), pad to the skip's size, concat [skip, up], DoubleConv(mid=in/2)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = DoubleConv(cin, cout, mid=cin // 2)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
+        dy, dx = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
+        if dy or dx:  # odd sizes: pad so the skip connection lines up
+            x = F.pad(x, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.conv(torch.cat([skip, x], dim=1))
+
+
+class UNet(nn.Module):
+    """Table 5: E1..E4 and D0 encoder (maxpool down), D1..D4 decoder (bilinear up + skip), 1×1 out.
+
+    x [B,cin,H,W] → [B,cout,H,W] raw (no activation). H and W should be divisible by 16.
+    """
+
+    def __init__(self, cin: int, cout: int, width: float = 1.0) -> None:
+        super().__init__()
+        c1, c2, c3, c4 = (channels(b, width) for b in (64, 128, 256, 512))
+        self.e1 = DoubleConv(cin, c1)
+        self.e2 = DoubleConv(c1, c2)
+        self.e3 = DoubleConv(c2, c3)
+        self.e4 = DoubleConv(c3, c4)
+        self.d0 = DoubleConv(c4, c4)  # bottleneck: 512 → 512 (Table 5, bilinear variant)
+        self.d1 = Up(2 * c4, c3)
+        self.d2 = Up(2 * c3, c2)
+        self.d3 = Up(2 * c2, c1)
+        self.d4 = Up(2 * c1, c1)
+        self.out = nn.Conv2d(c1, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.e1(x)
+        x2 = self.e2(F.max_pool2d(x1, 2))
+        x3 = self.e3(F.max_pool2d(x2, 2))
+        x4 = self.e4(F.max_pool2d(x3, 2))
+        x5 = self.d0(F.max_pool2d(x4, 2))
+        y = self.d1(x5, x4)
+        y = self.d2(y, x3)
+        y = self.d3(y, x2)
+        y = self.d4(y, x1)
+        return self.out(y)
+
+
+class PatchGAN(nn.Module):
+    """pix2pix "basic" 70×70 PatchGAN on concat(condition, image); outputs a logit map [B,1,h,w].
+
+    For a 256² input the map is 30×30. Convs followed by BN carry no bias.
+    """
+
+    def __init__(self, cin: int, width: float = 1.0, n_layers: int = 3) -> None:
+        super().__init__()
+        ndf = channels(64, width)
+        layers: list[nn.Module] = [nn.Conv2d(cin, ndf, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        mult = 1
+        for i in range(1, n_layers + 1):
+            prev, mult = mult, min(2**i, 8)
+            stride = 2 if i < n_layers else 1
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=False),
+                nn.BatchNorm2d(ndf * mult),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+        layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([condition, image], dim=1))
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> None:
+    """Paper supplement C: conv weights N(0, 0.02), biases 0; BN γ ~ N(1, 0.02), β = 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+
+
+def lsgan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Least-squares GAN loss: mean (D − 1)² for real targets, mean D² for fake."""
+    target = 1.0 if real else 0.0
+    return ((logits - target) ** 2).mean()
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    """Freeze D during the G step so its parameters never collect generator gradients (brief §2.9.8)."""
+    for p in module.parameters():
+        p.requires_grad_(flag)
