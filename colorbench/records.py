@@ -1,0 +1,136 @@
+"""Per-image records and the run-directory layout: the only thing protocols and reports read.
+
+A run directory (`--out`, e.g. results/toon) holds
+  records.csv            one row per (variant, image_id, mode, n); schema `RECORD_COLUMNS`
+  features/<variant>.npz Inception pool3 features of generated images, keys "image_id|mode|n"
+  features/real.npz      features of the ground truth, keys "image_id"
+  samples/<variant>.npz  a few images' sketches, ground truth, regions and outputs at every n (figures)
+  run.json               the config of the run, model infos, dataset info, FID-weights status
+  results.json           protocol results + provenance (written by the report stage)
+Modes: "native" (the model's own hints), "equalized" (point/stroke hints inside GuidingPainter's regions),
+"ablation" (Fig. 5: n = index i of the single hinted, moved-to-front region), "perturbed" (supplement E.2).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from colorbench.checkpoints import atomic_write, atomic_write_text
+
+RECORD_COLUMNS: dict[str, str] = {
+    "variant": "str",  # model label in tables: registry name, or name@tag for extra checkpoints
+    "model": "str",  # canonical registry name
+    "dataset": "str",
+    "image_id": "str",
+    "mode": "str",  # native | equalized | ablation | perturbed
+    "n": "int64",  # number of revealed hints (ablation: region index i, 1-based)
+    "psnr": "float64",  # dB, metrics.psnr
+    "hint_area": "float64",  # fraction of pixels covered by hints
+    "hint_err": "float64",  # mean |Ŷ - C| inside the hint mask, 8-bit units (NaN without hints)
+    "empty": "bool",  # ablation: the hinted region was empty for this image
+}
+SORT_KEYS = ["variant", "image_id", "mode", "n"]
+MODES = ("native", "equalized", "ablation", "perturbed")
+
+
+def records_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Rows → DataFrame with the canonical columns, dtypes and order (sorted by SORT_KEYS)."""
+    df = pd.DataFrame(list(rows))
+    for col, dtype in RECORD_COLUMNS.items():
+        if col not in df:
+            df[col] = np.nan if dtype == "float64" else (False if dtype == "bool" else "")
+    df = df[list(RECORD_COLUMNS)].astype(RECORD_COLUMNS)
+    return df.sort_values(SORT_KEYS, kind="mergesort").reset_index(drop=True)
+
+
+def write_records(path: str | Path, df: pd.DataFrame) -> None:
+    """CSV with round-trip float precision (PSNR to the last bit), written atomically."""
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.17g")
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_records(path: str | Path) -> pd.DataFrame:
+    df = pd.read_csv(path, dtype={"image_id": str, "variant": str, "model": str, "dataset": str, "mode": str},
+                     keep_default_na=False, na_values={"psnr": [""], "hint_area": [""], "hint_err": [""]})
+    return records_frame(df.to_dict("records"))
+
+
+def feature_key(image_id: str, mode: str, n: int) -> str:
+    return f"{image_id}|{mode}|{n}"
+
+
+@dataclass
+class FeatureStore:
+    """Inception features of one variant (or of the real images): key → [2048] float32."""
+
+    keys: list[str]
+    feats: np.ndarray  # [N, D] float32
+
+    def lookup(self, keys: Iterable[str]) -> np.ndarray:
+        index = {k: i for i, k in enumerate(self.keys)}
+        missing = [k for k in keys if k not in index]
+        if missing:
+            raise KeyError(f"{len(missing)} feature rows missing (e.g. {missing[0]})")
+        return self.feats[[index[k] for k in keys]]
+
+    def save(self, path: str | Path) -> None:
+        atomic_write(path, lambda tmp: _savez(tmp, keys=np.asarray(self.keys), feats=self.feats))
+
+    @staticmethod
+    def load(path: str | Path) -> "FeatureStore":
+        with np.load(path, allow_pickle=False) as z:
+            return FeatureStore([str(k) for k in z["keys"]], z["feats"])
+
+    @staticmethod
+    def merge(stores: Iterable["FeatureStore"]) -> "FeatureStore":
+        keys: list[str] = []
+        feats: list[np.ndarray] = []
+        for s in stores:
+            keys += s.keys
+            feats.append(s.feats)
+        order = np.argsort(np.asarray(keys), kind="stable")
+        stacked = np.concatenate(feats) if feats else np.zeros((0, 2048), np.float32)
+        return FeatureStore([keys[i] for i in order], stacked[order])
+
+
+def _savez(path: str, **arrays: np.ndarray) -> None:
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    """Atomic np.savez_compressed (no pickles: object arrays are refused on load)."""
+    atomic_write(path, lambda tmp: _savez(tmp, **arrays))
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
