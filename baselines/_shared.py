@@ -1,0 +1,85 @@
+"""Training pieces every baseline shares: an AMP-aware optimiser step and the conditional-GAN steps.
+
+Pix2Pix and AlacGAN-lite both train the one PatchGAN of `colorbench.nn` on concat(sketch, image);
+RTUG and CIC only use `optimizer_step` and `autocast`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from colorbench.model import TrainContext
+from colorbench.nn import PatchGAN, lsgan_loss, set_requires_grad
+
+GAN_MODES = ("lsgan", "vanilla")
+
+
+def autocast(ctx: TrainContext) -> contextlib.AbstractContextManager:
+    """Mixed precision only when the trainer asks for it (CUDA); a no-op on CPU."""
+    if ctx.amp and ctx.device.type == "cuda":
+        return torch.autocast(device_type="cuda")
+    return contextlib.nullcontext()
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, ctx: TrainContext) -> None:
+    """zero_grad → backward → step, through the trainer's GradScaler when AMP is on."""
+    optimizer.zero_grad(set_to_none=True)
+    if ctx.scaler is not None:
+        ctx.scaler.scale(loss).backward()
+        ctx.scaler.step(optimizer)
+        ctx.scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+
+
+def gan_loss(logits: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
+    """LSGAN (colorbench.nn.lsgan_loss) or the original GAN's BCE-with-logits, against all-real/all-fake."""
+    if mode == "lsgan":
+        return lsgan_loss(logits, real)
+    if mode == "vanilla":
+        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+        return F.binary_cross_entropy_with_logits(logits, target)
+    raise ValueError(f"unknown gan_mode {mode!r}; use one of {', '.join(GAN_MODES)}")
+
+
+def discriminator_step(
+    disc: PatchGAN,
+    optimizer: torch.optim.Optimizer,
+    condition: torch.Tensor,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    mode: str,
+    ctx: TrainContext,
+) -> float:
+    """One D update: ½·(loss(D(x, y), real) + loss(D(x, ŷ.detach()), fake)) (pix2pix's ½ slows D down).
+
+    condition [B,1,H,W] sketch in [-1,1]; real, fake [B,3,H,W] in [-1,1]. Returns the D loss.
+    """
+    set_requires_grad(disc, True)
+    with autocast(ctx):
+        loss = 0.5 * (
+            gan_loss(disc(condition, real), True, mode) + gan_loss(disc(condition, fake.detach()), False, mode)
+        )
+    optimizer_step(loss, optimizer, ctx)
+    return float(loss.detach())
+
+
+def generator_adversarial_loss(disc: PatchGAN, condition: torch.Tensor, fake: torch.Tensor, mode: str) -> torch.Tensor:
+    """G's adversarial term: D is frozen first so its parameters collect no generator gradients."""
+    set_requires_grad(disc, False)
+    return gan_loss(disc(condition, fake), True, mode)
+
+
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """Temporarily freeze a module's parameters (restores requires_grad=True afterwards)."""
+    set_requires_grad(module, False)
+    try:
+        yield
+    finally:
+        set_requires_grad(module, True)

@@ -1,0 +1,327 @@
+"""The `colorbench` command line: run, report, check, train, prepare, snail, models, datasets, protocols.
+
+Progress and tables go to stderr (rich); `--json` prints machine-readable results on stdout.
+Exit codes: 0 ok, 1 regression found (`check`), 2 usage or set-up error (message says what to do).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from colorbench.progress import STDERR
+
+SETUP_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def _setup_errors() -> tuple[type[BaseException], ...]:
+    from colorbench.checkpoints import CheckpointError
+    from colorbench.data.base import DatasetError
+    from colorbench.registry import UnknownNameError
+
+    return (UnknownNameError, DatasetError, CheckpointError, ValueError, PermissionError, FileNotFoundError,
+            FloatingPointError)
+
+
+def _fail(exc: BaseException) -> None:
+    STDERR.print(f"[bold red]error:[/bold red] {exc}")
+    sys.exit(2)
+
+
+class _Group(click.Group):
+    """Turns known set-up errors into one readable line and exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _setup_errors() as exc:  # noqa: B030 - a tuple built at call time
+            _fail(exc)
+
+
+def _csv_ints(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="colorbench")
+def main() -> None:
+    """colorbench — one fair, reproducible protocol for interactive sketch colorization.
+
+    \b
+    Typical use:
+      colorbench run --models all --dataset toon          # embedded default, shipped checkpoints
+      colorbench run --models ours,rtug --dataset yumi --checkpoint ours=a.safetensors --checkpoint rtug=b.safetensors
+      colorbench train ours --dataset toon --epochs 20
+      colorbench report results/toon                      # re-render, no model runs
+      colorbench check --model ours --checkpoint new.safetensors --dataset toon
+    """
+
+
+# --------------------------------------------------------------------------------------------- run
+@main.command()
+@click.option("--models", default="all", show_default=True, help="Comma-separated model names or aliases, or 'all'.")
+@click.option("--dataset", required=True, help="toon, snail, or a prepared dataset name (see `colorbench datasets`).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory [default: results/DATASET].")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME[@TAG]=PATH",
+              help="Checkpoint for a model; repeat it. Tags make extra rows (ours@rec=PATH). Without it the shipped "
+                   "checkpoint of a synthetic dataset is used.")
+@click.option("--size", default=64, show_default=True, help="Image size the data is served at.")
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N test images.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
+              help="Where prepared datasets live [env COLORBENCH_DATA, default ./data].")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps.")
+@click.option("--batch-size", default=32, show_default=True, help="Images per forward (never changes results).")
+@click.option("--modes", default="native,equalized,ablation,perturbed", show_default=True,
+              help="Record modes to compute (protocols need: native; Fig. 5 ablation; E.2 perturbed; Fig. 3 equalized).")
+@click.option("--sweep", default="2,4,6,8,10,12", show_default=True, help="Hint counts of Fig. 12.")
+@click.option("--fid/--no-fid", default=True, show_default=True, help="Compute FID when Inception weights are found.")
+@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None,
+              help="pt_inception-2015-12-05 weights file [env COLORBENCH_FID_WEIGHTS, then the torch hub cache].")
+@click.option("--nri-threshold", type=float, default=None, help="Override the dataset's NRI PSNR threshold (dB).")
+@click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
+@click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
+@click.option("--gumbel-noise", is_flag=True, help="Keep Gumbel noise in GuidingPainter's regions (official test script).")
+@click.option("--samples", "n_samples", default=4, show_default=True, help="Test images kept for the figures.")
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Reuse finished images from the cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...], size: int, limit: int | None,
+        data_root: str | None, device: str, batch_size: int, modes: str, sweep: str, fid: bool, fid_weights: str | None,
+        nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
+        resume: bool, as_json: bool, quiet: bool) -> None:
+    """Evaluate models on a dataset and write records, tables, figures and results.json."""
+    from colorbench.engine import EvalPlan
+    from colorbench.records import MODES
+    from colorbench.registry import resolve_model_names
+    from colorbench.runner import RunConfig, run_evaluation
+
+    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    bad = [m for m in mode_list if m not in MODES]
+    if bad or "native" not in mode_list:
+        raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")
+    names = resolve_model_names(models) if models else []
+    if limit is not None and limit <= 0:
+        raise ValueError("--limit must be a positive number of test images (got %d)" % limit)
+    plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, n_samples=n_samples,
+                    gumbel_noise=gumbel_noise)
+    cfg = RunConfig(models=names, dataset=dataset, out=out or f"results/{dataset}", checkpoints=list(checkpoints),
+                    size=size, limit=limit, data_root=data_root, device=device, resume=resume, fid=fid,
+                    fid_weights=fid_weights, plan=plan)
+    run_dir = run_evaluation(cfg, progress=not quiet)
+    from colorbench import distributed
+
+    if distributed.init().rank != 0:
+        return
+    _report(run_dir, {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows}, as_json)
+
+
+def _report(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
+    from reports.render import render_report, summary_table
+
+    result = render_report(run_dir, options)
+    STDERR.print(summary_table(result["results"]))
+    STDERR.print(f"wrote {run_dir}/tables, {run_dir}/figures and {run_dir}/results.json")
+    if as_json:
+        click.echo(json.dumps(result["results"], indent=2, default=str))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--nri-threshold", type=float, default=None, help="Override the dataset's NRI threshold (dB).")
+@click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
+@click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
+def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper_rows: bool, as_json: bool) -> None:
+    """Re-render tables and figures of RUN_DIR from its cached records (no model runs)."""
+    if not (Path(run_dir) / "records.csv").exists():
+        raise FileNotFoundError(f"{run_dir} has no records.csv: run `colorbench run --out {run_dir} …` first")
+    _report(Path(run_dir), {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows}, as_json)
+
+
+# --------------------------------------------------------------------------------------------- train
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("model")
+@click.option("--dataset", required=True, help="Dataset to train on (toon, snail or a prepared name).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Checkpoint directory [runs/MODEL-DATASET].")
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--size", default=64, show_default=True, help="Training image size (paper: 256).")
+@click.option("--width", type=float, default=None, help="Channel multiplier of every net (paper: 1.0 = 64 base channels).")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--lr", type=float, default=None, help="Learning rate [the model's paper default].")
+@click.option("--beta1", type=float, default=None, help="Adam β1 [paper default; GuidingPainter's code used 0.9].")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps (AMP on CUDA).")
+@click.option("--limit", type=int, default=None, help="Use only the first N training images.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors (optimizer, schedule, RNG, epoch).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs: int, size: int, width: float | None,
+          batch_size: int, lr: float | None, beta1: float | None, device: str, limit: int | None,
+          data_root: str | None, seed: int, resume: bool, quiet: bool) -> None:
+    """Train MODEL on a dataset. Any model config key is a flag too: e.g. `--fixed-nh`, `--stage reorder`,
+    `--lambda-adv 0` for GuidingPainter (see `colorbench models -v`)."""
+    from colorbench.registry import MODELS
+    from colorbench.training import TrainConfig, train_model
+
+    name = MODELS.canonical(model)
+    overrides = _parse_extra(ctx.args, MODELS.get(name).default_config(), name)
+    if width is not None:
+        overrides["width"] = width
+    betas = None
+    if beta1 is not None:
+        betas = (beta1, 0.999)
+    cfg = TrainConfig(model=name, dataset=dataset, epochs=epochs, size=size, batch_size=batch_size, lr=lr, betas=betas,
+                      seed=seed, device=device, limit=limit, data_root=data_root, model_config=overrides)
+    out_dir = out or f"runs/{name}-{dataset}"
+    command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = train_model(cfg, out_dir, resume=resume, command=command, progress=not quiet)
+    last = result.history[-1] if result.history else {}
+    STDERR.print(f"trained {name} in {result.seconds:.0f}s; val PSNR {last.get('val_psnr', float('nan')):.2f} dB; "
+                 f"best checkpoint {result.best_checkpoint}")
+
+
+def _parse_extra(args: list[str], defaults: dict[str, Any], model: str) -> dict[str, Any]:
+    """['--fixed-nh', '--stage', 'reorder'] → {'fixed_nh': True, 'stage': 'reorder'} typed by the defaults."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise click.UsageError(f"unexpected argument {arg!r}")
+        key = arg[2:].replace("-", "_")
+        value: Any
+        if "=" in key:
+            key, value = key.split("=", 1)
+        elif isinstance(defaults.get(key), bool):
+            value = True
+        elif key.startswith("no_") and isinstance(defaults.get(key[3:]), bool):
+            key, value = key[3:], False
+        else:
+            if i + 1 >= len(args):
+                raise click.UsageError(f"option {arg} needs a value")
+            value = args[i + 1]
+            i += 1
+        if key not in defaults:
+            known = ", ".join("--" + k.replace("_", "-") for k in sorted(defaults))
+            raise click.UsageError(f"{model} has no option {arg}; its config options are: {known}")
+        default = defaults[key]
+        try:
+            if isinstance(default, bool):
+                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                value = int(value)
+            elif isinstance(default, float):
+                value = float(value)
+        except ValueError as exc:
+            raise click.UsageError(f"{arg} expects a {type(default).__name__}, got {value!r}") from exc
+        out[key] = value
+        i += 1
+    return out
+
+
+# --------------------------------------------------------------------------------------------- data
+@main.command()
+@click.argument("name")
+@click.option("--src", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of colour images.")
+@click.option("--size", default=256, show_default=True, help="Square size every image is resized to.")
+@click.option("--sketches", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder of given line art with the same file names (instead of XDoG).")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
+              help="Where prepared datasets are written [env COLORBENCH_DATA, default ./data].")
+@click.option("--nri-threshold", type=float, default=None, help="NRI threshold stored for an unknown dataset name.")
+def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str | None,
+            nri_threshold: float | None) -> None:
+    """Resize, extract XDoG sketches and split 81:9:10 into DATA_ROOT/NAME/{train,val,test}/{color,sketch}."""
+    from colorbench.data.prepare import prepare_dataset
+
+    kwargs: dict[str, Any] = {"size": size, "sketches": sketches}
+    if nri_threshold is not None:
+        kwargs["nri_threshold"] = nri_threshold
+    report = prepare_dataset(name, src, data_root or "data", **kwargs)
+    STDERR.print(str(report))
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False), default="results/snail", show_default=True)
+@click.option("--epochs", default=8, show_default=True)
+@click.option("--size", default=64, show_default=True)
+@click.option("--width", type=float, default=0.25, show_default=True)
+@click.option("--k", default=8, show_default=True, help="Regions shown / analysed.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def snail(out: str, epochs: int, size: int, width: float, k: int, device: str, seed: int) -> None:
+    """Dark Snail (Fig. 4): does GuidingPainter ask for large regions first? Trains it and a fixed-Nh control."""
+    from guidingpainter.snail_experiment import run_snail_experiment
+
+    result = run_snail_experiment(out, epochs=epochs, size=size, width=width, k=k, device=device, seed=seed)
+    STDERR.print_json(data=result.get("summary", result))
+
+
+# --------------------------------------------------------------------------------------------- registry
+@main.command()
+@click.option("-v", "--verbose", is_flag=True, help="Show origin, aliases and config options.")
+def models(verbose: bool) -> None:
+    """List registered models."""
+    from rich.table import Table
+
+    from colorbench.registry import MODELS
+
+    table = Table("name", "aliases", "hints", "labels", *(["origin", "config"] if verbose else []))
+    for name in MODELS.names():
+        try:
+            cls = MODELS.get(name)
+        except Exception as exc:  # a broken plugin still shows up, with its problem
+            table.add_row(name, "", "?", f"[red]{exc}[/red]")
+            continue
+        extra = [MODELS.origin(name), ", ".join(f"{k}={v}" for k, v in cls.default_config().items())] if verbose else []
+        table.add_row(name, ", ".join(MODELS.aliases_of(name)), cls.hint_kind.value, ", ".join(cls.labels), *extra)
+    STDERR.print(table)
+
+
+@main.command()
+def datasets() -> None:
+    """List synthetic datasets and known dataset names (with their NRI thresholds)."""
+    from rich.table import Table
+
+    from colorbench.registry import DATASETS
+
+    table = Table("name", "kind", "NRI threshold (dB)")
+    for name in DATASETS.names():
+        cls = DATASETS.get(name)
+        table.add_row(name, "synthetic" if not getattr(cls, "folder", False) else "folder", f"{cls.nri_threshold:g}")
+    try:
+        from colorbench.data import known_thresholds
+
+        for name, thr in sorted(known_thresholds().items()):
+            if name not in DATASETS.names():
+                table.add_row(name, "prepare with `colorbench prepare`", f"{thr:g}")
+    except ImportError:
+        pass
+    STDERR.print(table)
+
+
+@main.command()
+def protocols() -> None:
+    """List registered protocols and the record modes they need."""
+    from rich.table import Table
+
+    from colorbench.registry import PROTOCOLS
+
+    table = Table("name", "modes", "title")
+    for name in PROTOCOLS.names():
+        cls = PROTOCOLS.get(name)
+        table.add_row(name, ",".join(cls.modes), cls.title)
+    STDERR.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""The evaluation engine: runs each model once over a dataset and writes per-image records.
+
+One nested pass per image: regions once, the full ordered hint list once, then every n = 0..Nc (and the
+ablation / perturbed / equalized modes the protocols ask for) in batched forwards. Results are cached in
+content-keyed chunk files so a run can be resumed and sharded over processes (`ids[rank::world]`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from colorbench.api import HintKind, Hints
+from colorbench.data.base import ColorDataset
+from colorbench.hints import BoundedGeometric, HintSequence, image_seed, perturb_colors, simulate
+from colorbench.metrics import psnr_uint8, to_uint8
+from colorbench.model import ColorizerModel
+from colorbench.records import FeatureStore, feature_key, load_npz, records_frame, save_npz, write_json, write_records
+from colorbench.variants import Variant
+from colorbench.versions import git_hash, versions
+
+SEED_TAGS = {HintKind.POINT: "rtug", HintKind.STROKE: "alacgan", HintKind.REGION: "region", HintKind.NONE: "none"}
+
+
+@dataclass
+class EvalPlan:
+    """What to compute. Everything here goes into the cache key and run.json."""
+
+    nc: int = 30
+    p: float = 0.125
+    sweep: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
+    modes: list[str] = field(default_factory=lambda: ["native"])
+    batch_size: int = 32  # images per forward
+    n_samples: int = 4  # images whose outputs are kept for figures
+    fid: bool = False
+    gumbel_noise: bool = False
+    perturb_amount: float = 64.0
+
+    def fingerprint(self) -> str:
+        keep = {k: v for k, v in asdict(self).items() if k not in ("batch_size",)}  # batch size never changes results
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
+
+
+def nh_assignment(dataset: ColorDataset, ids: Sequence[str], plan: EvalPlan) -> dict[str, int]:
+    """E7.3: one stratified Nh per test image, the same for every model (mixture FID set)."""
+    dist = BoundedGeometric(plan.nc, plan.p)
+    keys = [f"colorbench|nh|{dataset.name}|{i}" for i in ids]
+    return dict(zip(ids, (int(v) for v in dist.stratified(keys))))
+
+
+class _Batch:
+    """A batch of test images on the device: ids, sketch [B,1,H,W], colour [B,3,H,W], uint8 GT."""
+
+    def __init__(self, items: list[dict[str, Any]], device: torch.device) -> None:
+        self.ids = [it["id"] for it in items]
+        self.sketch = torch.stack([it["sketch"] for it in items]).to(device)
+        self.color = torch.stack([it["color"] for it in items]).to(device)
+        self.gt_u8 = to_uint8(self.color)
+
+
+def _hint_err(out_u8: torch.Tensor, hints: Hints) -> torch.Tensor:
+    """Mean |Ŷ − C| over hinted pixels and channels, 8-bit units, per image [B] (NaN without hints)."""
+    c_u8 = to_uint8(hints.color).double()
+    m = hints.mask.double()
+    err = ((out_u8.double() - c_u8).abs() * m).sum(dim=(1, 2, 3))
+    area = m.sum(dim=(1, 2, 3)) * 3
+    return torch.where(area > 0, err / area.clamp_min(1), torch.full_like(err, float("nan")))
+
+
+class Evaluator:
+    """Runs one variant over a list of images according to a plan; yields record rows, features, samples."""
+
+    def __init__(self, variant: Variant, model: ColorizerModel, dataset: ColorDataset, plan: EvalPlan,
+                 device: torch.device, region_source: ColorizerModel | None = None,
+                 features: Callable[[torch.Tensor], np.ndarray] | None = None,
+                 nh: dict[str, int] | None = None) -> None:
+        self.variant, self.model, self.dataset, self.plan, self.device = variant, model, dataset, plan, device
+        self.kind = type(model).hint_kind
+        self.region_source = region_source  # GuidingPainter, for equalized hints
+        self.features = features
+        self.nh = nh or {}
+        self.conditional = self.kind is not HintKind.NONE
+        self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
+
+    # -- forwards ----------------------------------------------------------------------------
+    def _forward(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
+        """colorize in chunks of plan.batch_size; → uint8 [N,3,H,W]."""
+        outs = []
+        bs = max(1, self.plan.batch_size)
+        for s in range(0, sketch.shape[0], bs):
+            sub = Hints(hints.color[s : s + bs], hints.mask[s : s + bs],
+                        None if hints.regions is None else hints.regions[s : s + bs])
+            y = self.model.colorize(sketch[s : s + bs], sub)
+            if not torch.isfinite(y).all():
+                raise FloatingPointError(f"{self.variant.label} produced NaN/inf outputs; the checkpoint is broken")
+            outs.append(to_uint8(y))
+        return torch.cat(outs)
+
+    def _levels(self, seq: HintSequence, levels: Sequence[int], sketch: torch.Tensor) -> tuple[torch.Tensor, Hints]:
+        """All (level, image) pairs in one stacked batch, level-major: rows [L*B]."""
+        b = sketch.shape[0]
+        parts = [seq.at(n) for n in levels]
+        hints = Hints(torch.cat([h.color for h in parts]), torch.cat([h.mask for h in parts]),
+                      None if seq.regions is None else seq.regions.repeat(len(levels), 1, 1, 1))
+        out = self._forward(sketch.repeat(len(levels), 1, 1, 1), hints)
+        return out.view(len(levels), b, *out.shape[1:]), hints
+
+    # -- one batch ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def run_batch(self, batch: _Batch) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """→ (record rows, {feature_key: feature}, {image_id: sample arrays})."""
+        rows: list[dict[str, Any]] = []
+        feats: dict[str, np.ndarray] = {}
+        samples: dict[str, Any] = {}
+        b = len(batch.ids)
+        base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
+        regions = None
+        if self.kind is HintKind.REGION:
+            regions = self.model.propose_regions(batch.sketch)
+        seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
+        seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc)
+        outs, hints = self._levels(seq, self.levels, batch.sketch)
+        self._emit(rows, base, batch, "native", self.levels, outs, hints)
+        self._features(feats, batch, "native", outs)
+        keep = [j for j, i in enumerate(batch.ids) if i in self._sample_ids]
+        for j in keep:
+            samples[batch.ids[j]] = self._sample(batch, j, outs, hints, regions)
+
+        if "equalized" in self.plan.modes and self.kind in (HintKind.POINT, HintKind.STROKE) and self.region_source:
+            eq_regions = self.region_source.propose_regions(batch.sketch)
+            eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True)
+            eq_out, eq_hints = self._levels(eq_seq, self.levels, batch.sketch)
+            self._emit(rows, base, batch, "equalized", self.levels, eq_out, eq_hints)
+            for j in keep:
+                samples[batch.ids[j]]["equalized_outputs"] = eq_out[:, j].cpu().numpy()
+
+        if "perturbed" in self.plan.modes and self.conditional:
+            p_seeds = [image_seed(self.dataset.name, i, "perturb") for i in batch.ids]
+            p_seq = perturb_colors(seq, p_seeds, self.plan.perturb_amount)
+            p_levels = sorted(set(self.plan.sweep) & set(self.levels))
+            p_out, p_hints = self._levels(p_seq, p_levels, batch.sketch)
+            self._emit(rows, base, batch, "perturbed", p_levels, p_out, p_hints)
+
+        if "ablation" in self.plan.modes and regions is not None:
+            self._ablation(rows, base, batch, regions)
+        return rows, feats, samples
+
+    def _emit(self, rows: list, base: dict, batch: _Batch, mode: str, levels: Sequence[int],
+              outs: torch.Tensor, hints: Hints) -> None:
+        b = len(batch.ids)
+        gt = batch.gt_u8
+        for li, n in enumerate(levels):
+            h = Hints(hints.color[li * b : (li + 1) * b], hints.mask[li * b : (li + 1) * b])
+            p = psnr_uint8(outs[li], gt).tolist()
+            area = h.mask.double().mean(dim=(1, 2, 3)).tolist()
+            err = _hint_err(outs[li], h).tolist()
+            for j, image_id in enumerate(batch.ids):
+                rows.append(base | {"image_id": image_id, "mode": mode, "n": n, "psnr": p[j],
+                                    "hint_area": area[j], "hint_err": err[j], "empty": False})
+
+    def _ablation(self, rows: list, base: dict, batch: _Batch, regions: torch.Tensor) -> None:
+        """Fig. 5 (E8.1): region i moved to the front (others keep their order), hint only it."""
+        nc = regions.shape[1]
+        b = len(batch.ids)
+        sketches, colors, masks, perms = [], [], [], []
+        from colorbench.hints import region_hints, prefix_mask
+
+        one = torch.ones(b, dtype=torch.int64, device=regions.device)
+        for i in range(nc):
+            order = [i] + [c for c in range(nc) if c != i]
+            s_perm = regions[:, order]
+            h = region_hints(batch.color, s_perm, prefix_mask(one, nc))
+            sketches.append(batch.sketch)
+            colors.append(h.color)
+            masks.append(h.mask)
+            perms.append(s_perm)
+        hints = Hints(torch.cat(colors), torch.cat(masks), torch.cat(perms))
+        out = self._forward(torch.cat(sketches), hints).view(nc, b, 3, *batch.sketch.shape[-2:])
+        empty = (regions.sum(dim=(2, 3)) == 0).cpu()  # [B,Nc]
+        for i in range(nc):
+            p = psnr_uint8(out[i], batch.gt_u8).tolist()
+            for j, image_id in enumerate(batch.ids):
+                rows.append(base | {"image_id": image_id, "mode": "ablation", "n": i + 1, "psnr": p[j],
+                                    "hint_area": float(regions[j, i].double().mean()), "hint_err": float("nan"),
+                                    "empty": bool(empty[j, i])})
+
+    def _features(self, feats: dict, batch: _Batch, mode: str, outs: torch.Tensor) -> None:
+        """Inception features only for the outputs an FID needs: n = 0, the image's stratified Nh, the sweep."""
+        if self.features is None:
+            return
+        want: list[tuple[int, int]] = []  # (level index, image index)
+        for j, image_id in enumerate(batch.ids):
+            ns = {0} | ({self.nh.get(image_id, 0)} | set(self.plan.sweep) if self.conditional else set())
+            want += [(self.levels.index(n), j) for n in sorted(ns) if n in self.levels]
+        if not want:
+            return
+        imgs = torch.stack([outs[li, j] for li, j in want])
+        vecs = self.features(imgs)
+        for (li, j), v in zip(want, vecs):
+            feats[feature_key(batch.ids[j], mode, self.levels[li])] = v
+
+    def _sample(self, batch: _Batch, j: int, outs: torch.Tensor, hints: Hints, regions: torch.Tensor | None) -> dict:
+        b = len(batch.ids)
+        L = len(self.levels)
+        hc = to_uint8(hints.color).view(L, b, 3, *batch.sketch.shape[-2:])[:, j]
+        hm = hints.mask.view(L, b, *batch.sketch.shape[-2:])[:, j]
+        s = {
+            "sketch": ((batch.sketch[j, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy(),
+            "gt": batch.gt_u8[j].cpu().numpy(),
+            "outputs": outs[:, j].cpu().numpy(),
+            "hint_color": hc.cpu().numpy(),
+            "hint_mask": hm.to(torch.uint8).cpu().numpy(),
+        }
+        if regions is not None:
+            s["regions"] = regions[j].argmax(dim=0).to(torch.uint8).cpu().numpy()
+        return s
+
+    _sample_ids: set[str] = set()
+
+
+def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None) -> str:
+    from colorbench.versions import versions as _v
+
+    payload = json.dumps([variant_sha, dataset_fp, plan.fingerprint(), fid_sha, _v()["colorbench"]])
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _chunk_name(ids: Sequence[str]) -> str:
+    return "chunk-" + hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16] + ".npz"
+
+
+def _save_chunk(path: Path, rows: list[dict], feats: dict[str, np.ndarray], samples: dict[str, dict]) -> None:
+    df = records_frame(rows)
+    arrays: dict[str, np.ndarray] = {f"rec_{c}": df[c].to_numpy() for c in df.columns}
+    arrays["rec_columns"] = np.asarray(list(df.columns))
+    arrays["feat_keys"] = np.asarray(list(feats), dtype=str)
+    arrays["feat_vals"] = np.stack(list(feats.values())).astype(np.float32) if feats else np.zeros((0, 2048), np.float32)
+    arrays["sample_ids"] = np.asarray(list(samples), dtype=str)
+    for sid, s in samples.items():
+        for k, v in s.items():
+            arrays[f"sample::{sid}::{k}"] = v
+    for col in ("variant", "model", "dataset", "image_id", "mode"):
+        arrays[f"rec_{col}"] = arrays[f"rec_{col}"].astype(str)
+    save_npz(path, **arrays)
+
+
+def _load_chunk(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]:
+    z = load_npz(path)
+    df = records_frame(pd.DataFrame({c: z[f"rec_{c}"] for c in z["rec_columns"]}).to_dict("records"))
+    feats = dict(zip((str(k) for k in z["feat_keys"]), z["feat_vals"]))
+    samples: dict[str, dict] = {}
+    for key, val in z.items():
+        if key.startswith("sample::"):
+            _, sid, name = key.split("::", 2)
+            samples.setdefault(sid, {})[name] = val
+    return df, feats, samples
+
+
+def iter_batches(dataset: ColorDataset, ids: Sequence[str], size: int, device: torch.device) -> Iterator[_Batch]:
+    for s in range(0, len(ids), size):
+        yield _Batch([dataset.get(i) for i in ids[s : s + size]], device)

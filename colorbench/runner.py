@@ -1,0 +1,231 @@
+"""`colorbench run` without the CLI: resolve data and checkpoints, run the engine (sharded, resumable),
+merge the shards and write records.csv, features/, samples/ and run.json into the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from colorbench import distributed as dist
+from colorbench.api import HintKind
+from colorbench.data import open_dataset
+from colorbench.engine import (EvalPlan, Evaluator, _chunk_name, _load_chunk, _save_chunk, cache_key, iter_batches,
+                               nh_assignment)
+from colorbench.metrics import to_uint8
+from colorbench.progress import STDERR, make_progress
+from colorbench.records import FeatureStore, records_frame, save_npz, write_json, write_records
+from colorbench.training import resolve_device
+from colorbench.variants import Variant, resolve_variants
+from colorbench.versions import git_hash, versions
+
+
+@dataclass
+class RunConfig:
+    """Every option of a run; its fingerprint and a copy go into run.json / results.json."""
+
+    models: list[str]
+    dataset: str
+    out: str
+    checkpoints: list[str] = field(default_factory=list)
+    size: int = 64
+    limit: int | None = None
+    data_root: str | None = None
+    device: str = "auto"
+    resume: bool = True
+    fid: bool = True  # computed when weights are found; otherwise "n/a" with the reason
+    fid_weights: str | None = None
+    plan: EvalPlan = field(default_factory=EvalPlan)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        return d
+
+    def fingerprint(self) -> str:
+        d = self.to_json()
+        for volatile in ("out", "resume", "device"):
+            d.pop(volatile, None)
+        d["plan"].pop("batch_size", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def _fid_backend(cfg: RunConfig, device: torch.device) -> tuple[dict[str, Any], Callable | None]:
+    """(status for run.json, feature function or None). Never another network under the name FID."""
+    if not cfg.fid:
+        return {"available": False, "reason": "FID disabled (--no-fid)", "weights_sha256": None, "standard": False}, None
+    from colorbench.fid import InceptionFeatures, resolve_weights
+
+    weights = resolve_weights(cfg.fid_weights)
+    status = weights.to_json()
+    if not weights.available:
+        return status, None
+    extractor = InceptionFeatures(weights, device)
+    return status, extractor
+
+
+def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], None] | None = None) -> Path:
+    """Evaluate every variant on the test split; returns the run directory (rank 0 writes it)."""
+    log = log or (lambda msg: STDERR.print(msg))
+    out = Path(cfg.out)
+    ctx = dist.init()
+    device = resolve_device(cfg.device) if not ctx.is_distributed else ctx.device(cfg.device)
+    if cfg.limit is not None and cfg.limit <= 0:
+        raise ValueError("--limit must be a positive number of test images")
+    dataset = open_dataset(cfg.dataset, "test", size=cfg.size, root=cfg.data_root, limit=cfg.limit)
+    ids = dataset.ids()
+    if not ids:
+        raise ValueError(f"dataset {cfg.dataset!r} has no test images")
+    variants = resolve_variants(cfg.models, cfg.checkpoints, cfg.dataset)
+    if ctx.rank == 0:
+        _check_writable(out)
+    fid_status, features = _fid_backend(cfg, device)
+    plan = cfg.plan
+    plan.fid = features is not None
+    nh = nh_assignment(dataset, ids, plan)
+    fid_status["nh_assignment"] = nh
+    if not fid_status["available"] and ctx.rank == 0 and cfg.fid:
+        log(f"[yellow]FID: n/a — {fid_status['reason']}[/yellow]")
+    shard = ids[ctx.rank :: ctx.world]
+    sample_ids = set(ids[: plan.n_samples])
+    dataset_fp = dataset.fingerprint()
+    described = {v.label: v.describe() for v in variants}
+
+    region_source = None
+    if "equalized" in plan.modes:
+        src = next((v for v in variants if _kind(v) is HintKind.REGION), None)
+        if src is None:
+            log("[yellow]equalized hints need a GuidingPainter checkpoint in the run; skipping that mode[/yellow]")
+        else:
+            region_source = src.load(device)
+
+    t0 = time.perf_counter()
+    cache_dirs: dict[str, Path] = {}
+    with make_progress(enabled=progress and ctx.rank == 0) as bar:
+        if features is not None:
+            cache_dirs["real"] = _real_features(dataset, shard, out, dataset_fp, fid_status, features, plan, device)
+        for v in variants:
+            key = cache_key(described[v.label]["checkpoint_sha256"], dataset_fp, plan, fid_status.get("weights_sha256"))
+            cdir = out / "cache" / f"{v.label}-{key}"
+            cdir.mkdir(parents=True, exist_ok=True)
+            cache_dirs[v.label] = cdir
+            done = _done_ids(cdir) if cfg.resume else set()
+            todo = [i for i in shard if i not in done]
+            task = bar.add_task(f"{v.label}", total=len(shard), completed=len(shard) - len(todo), info="")
+            if not todo:
+                continue
+            model = v.load(device)
+            ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features, nh=nh)
+            ev._sample_ids = sample_ids
+            for batch in iter_batches(dataset, todo, plan.batch_size, device):
+                rows, feats, samples = ev.run_batch(batch)
+                _save_chunk(cdir / _chunk_name(batch.ids), rows, feats, samples)
+                bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
+            del model
+    ctx.barrier()
+    if ctx.rank == 0:
+        _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids)
+    ctx.barrier()
+    return out
+
+
+def _kind(v: Variant) -> HintKind:
+    from colorbench.registry import MODELS
+
+    return MODELS.get(v.model).hint_kind
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise PermissionError(f"cannot write to output directory {out}: {exc.strerror}; choose another --out") from exc
+
+
+def _done_ids(cdir: Path) -> set[str]:
+    done: set[str] = set()
+    for chunk in cdir.glob("chunk-*.npz"):
+        try:
+            df, _, _ = _load_chunk(chunk)
+        except Exception:  # a chunk from a killed run is never half-written (atomic), but be safe
+            chunk.unlink(missing_ok=True)
+            continue
+        done |= set(df["image_id"])
+    return done
+
+
+def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, fid_status: dict, features: Callable,
+                   plan: EvalPlan, device: torch.device) -> Path:
+    """Inception features of the ground-truth test images, cached like any variant's."""
+    key = hashlib.sha256(json.dumps([dataset_fp, fid_status.get("weights_sha256")]).encode()).hexdigest()[:20]
+    cdir = out / "cache" / f"real-{key}"
+    cdir.mkdir(parents=True, exist_ok=True)
+    done = set()
+    for chunk in cdir.glob("chunk-*.npz"):
+        with np.load(chunk, allow_pickle=False) as z:
+            done |= {str(k) for k in z["feat_keys"]}
+    todo = [i for i in shard if i not in done]
+    for batch in iter_batches(dataset, todo, plan.batch_size, device):
+        vecs = features(batch.gt_u8)
+        save_npz(cdir / _chunk_name(batch.ids), feat_keys=np.asarray(batch.ids, dtype=str),
+                 feat_vals=np.asarray(vecs, dtype=np.float32))
+    return cdir
+
+
+def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], described: dict, dataset: Any,
+           cfg: RunConfig, fid_status: dict, ids: list[str]) -> None:
+    """Gather every shard's chunks into the run directory, sorted, whatever the world size was."""
+    frames = []
+    for v in variants:
+        feats: dict[str, np.ndarray] = {}
+        samples: dict[str, dict] = {}
+        for chunk in sorted(cache_dirs[v.label].glob("chunk-*.npz")):
+            df, f, s = _load_chunk(chunk)
+            frames.append(df)
+            feats.update(f)
+            samples.update(s)
+        if feats:
+            keys = sorted(feats)
+            FeatureStore(keys, np.stack([feats[k] for k in keys])).save(out / "features" / f"{v.label}.npz")
+        order = [i for i in ids if i in samples]
+        if order:
+            arrays = {"image_ids": np.asarray(order, dtype=str)}
+            for name in samples[order[0]]:
+                arrays[name] = np.stack([samples[i][name] for i in order])
+            save_npz(out / "samples" / f"{v.label}.npz", **arrays)
+    if "real" in cache_dirs:
+        keys, vals = [], []
+        for chunk in sorted(cache_dirs["real"].glob("chunk-*.npz")):
+            with np.load(chunk, allow_pickle=False) as z:
+                keys += [str(k) for k in z["feat_keys"]]
+                vals.append(z["feat_vals"])
+        FeatureStore.merge([FeatureStore(keys, np.concatenate(vals))]).save(out / "features" / "real.npz")
+    records = records_frame(pd.concat(frames).to_dict("records")) if frames else records_frame([])
+    records = records[records["image_id"].isin(set(ids))].reset_index(drop=True)
+    write_records(out / "records.csv", records)
+    run = {
+        "dataset": {"name": dataset.name, "split": "test", "size": dataset.size, "n_images": len(ids),
+                    "fingerprint": dataset.fingerprint(), "nri_threshold": float(dataset.nri_threshold),
+                    "describe": dataset.describe()},
+        "variants": described,
+        "protocol": {"nc": cfg.plan.nc, "p": cfg.plan.p, "sweep": list(cfg.plan.sweep), "modes": list(cfg.plan.modes),
+                     "seed": 0, "gumbel_noise": cfg.plan.gumbel_noise, "perturb_amount": cfg.plan.perturb_amount},
+        "fid": fid_status,
+        "versions": versions(),
+        "config": cfg.to_json(),
+        "config_fingerprint": cfg.fingerprint(),
+        "git": git_hash(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(out / "run.json", run)

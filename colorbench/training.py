@@ -1,0 +1,240 @@
+"""The one training loop every model uses: data, epochs, lr schedule, checkpoints, resume, val PSNR.
+
+Models own their losses and optimizer steps (`ColorizerModel.train_step`); this file owns everything
+around them so that all five models are trained under the same budget and bookkeeping.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from colorbench.api import HintKind
+from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
+from colorbench.hints import BoundedGeometric, image_seed, simulate
+from colorbench.metrics import psnr
+from colorbench.model import ColorizerModel, TrainContext
+from colorbench.registry import MODELS
+from colorbench.versions import versions
+
+
+@dataclass
+class TrainConfig:
+    """Every flag that shapes a training run; stored in the checkpoint metadata."""
+
+    model: str
+    dataset: str
+    epochs: int = 10
+    size: int = 64
+    batch_size: int = 16
+    lr: float | None = None  # None → the model's paper default
+    betas: tuple[float, float] | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # only ever active on CUDA
+    limit: int | None = None  # cap on training images
+    val_limit: int = 32
+    num_workers: int = 0
+    data_root: str | None = None
+    model_config: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["betas"] = list(self.betas) if self.betas else None
+        return d
+
+
+def resolve_device(spec: str) -> torch.device:
+    """auto → cuda if present, else mps, else cpu."""
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
+    return device
+
+
+def lr_factor(step: int, total_steps: int) -> float:
+    """Constant lr for the first half of training, then linear decay to 0 (paper supplement C)."""
+    t = step / max(1, total_steps)
+    return 1.0 if t < 0.5 else max(0.0, 2.0 * (1.0 - t))
+
+
+def build_model(name: str, config: dict[str, Any] | None = None) -> ColorizerModel:
+    cls = MODELS.get(name)
+    return cls.from_config(config or {})
+
+
+def _flatten_optimizers(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], dict]:
+    """Optimizer states as safetensors-storable tensors + JSON (no pickle anywhere)."""
+    tensors: dict[str, torch.Tensor] = {}
+    groups: dict[str, Any] = {}
+    for name, opt in optimizers.items():
+        sd = opt.state_dict()
+        groups[name] = sd["param_groups"]
+        for idx, st in sd["state"].items():
+            for key, val in st.items():
+                tensors[f"optim/{name}/{idx}/{key}"] = torch.as_tensor(val).detach().cpu().clone()
+    return tensors, groups
+
+
+def _restore_optimizers(optimizers: dict[str, torch.optim.Optimizer], tensors: dict[str, torch.Tensor], groups: dict) -> None:
+    for name, opt in optimizers.items():
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        prefix = f"optim/{name}/"
+        for key, val in tensors.items():
+            if key.startswith(prefix):
+                idx, sub = key[len(prefix):].split("/", 1)
+                state.setdefault(int(idx), {})[sub] = val
+        opt.load_state_dict({"state": state, "param_groups": groups[name]})
+
+
+@torch.inference_mode()
+def validation_psnr(model: ColorizerModel, dataset: Any, device: torch.device, batch_size: int = 16) -> float:
+    """Mean PSNR on the val split, each image with a fixed stratified Nh ~ G (E7.3) and its own seeded
+    hints: deterministic, unlike the official code's random-Nh validation (brief §2.9.10)."""
+    ids = dataset.ids()
+    if not ids:
+        return float("nan")
+    nh_all = BoundedGeometric().stratified([f"val|{i}" for i in ids])
+    was_training = model.training
+    model.eval()
+    values: list[float] = []
+    for start in range(0, len(ids), batch_size):
+        items = [dataset.get(i) for i in ids[start : start + batch_size]]
+        sketch = torch.stack([it["sketch"] for it in items]).to(device)
+        color = torch.stack([it["color"] for it in items]).to(device)
+        kind = type(model).hint_kind
+        regions = model.propose_regions(sketch) if kind is HintKind.REGION else None
+        seeds = [image_seed(dataset.name, it["id"], kind.value) for it in items]
+        seq = simulate(kind, color, seeds, regions=regions)
+        hints = seq.at(torch.as_tensor(nh_all[start : start + len(items)], device=device))
+        values += psnr(model.colorize(sketch, hints), color).tolist()
+    model.train(was_training)
+    return float(np.mean(values))
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    best_checkpoint: Path
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, command: str = "",
+                progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
+    """Train `cfg.model` on `cfg.dataset`; writes out_dir/{last,best}.safetensors (+ last.train.safetensors)."""
+    from colorbench.data import open_dataset
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    name = MODELS.canonical(cfg.model)
+    model = build_model(name, cfg.model_config).to(device)
+    defaults = model.training_defaults()
+    lr = cfg.lr if cfg.lr is not None else float(defaults["lr"])
+    betas = tuple(cfg.betas) if cfg.betas is not None else tuple(defaults["betas"])
+    optimizers = model.configure_optimizers(lr, betas)  # type: ignore[arg-type]
+
+    train_set = open_dataset(cfg.dataset, "train", size=cfg.size, root=cfg.data_root, limit=cfg.limit)
+    val_set = open_dataset(cfg.dataset, "val", size=cfg.size, root=cfg.data_root, limit=cfg.val_limit)
+    if len(train_set) == 0:
+        raise ValueError(f"dataset {cfg.dataset!r} has no training images")
+    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+
+    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(cfg.seed)
+    start_epoch, step, history, best = 0, 0, [], -math.inf
+    last, last_train, best_path = out / "last.safetensors", out / "last.train.safetensors", out / "best.safetensors"
+    if resume and last.exists() and last_train.exists():
+        meta = read_metadata(last)
+        if meta.get("model") != name:
+            raise CheckpointError(f"{last} holds a {meta.get('model')!r} model, not {name!r}; use another --out")
+        tensors, _ = load_checkpoint(last)
+        load_into(model, tensors, str(last))
+        train_tensors, train_meta = load_checkpoint(last_train)
+        _restore_optimizers(optimizers, train_tensors, train_meta["param_groups"])
+        generator.set_state(train_tensors["rng/generator"])
+        start_epoch, step = int(train_meta["epoch"]), int(train_meta["step"])
+        history, best = train_meta["history"], float(train_meta["best"])
+        log(f"resumed {name} from {last} at epoch {start_epoch}/{cfg.epochs}")
+    elif hasattr(model, "prepare_training"):
+        model.prepare_training(train_set)  # e.g. CIC's empirical colour-bin prior
+
+    scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
+    base_lrs = {k: [g["lr"] for g in o.param_groups] for k, o in optimizers.items()}
+    t0 = time.perf_counter()
+    meta_base = {
+        "model": name,
+        "config": model.config,
+        "dataset": cfg.dataset,
+        "dataset_fingerprint": train_set.fingerprint(),
+        "size": cfg.size,
+        "train": cfg.to_json() | {"lr": lr, "betas": list(betas)},
+        "versions": versions(),
+        "command": command,
+    }
+    from colorbench.progress import make_progress
+
+    with make_progress(enabled=progress) as bar:
+        task = bar.add_task(f"train {name}", total=total_steps, completed=step, info="")
+        for epoch in range(start_epoch, cfg.epochs):
+            model.train()
+            # Shuffling is a function of (seed, epoch) only, so a resumed run sees the same batches.
+            order = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+            loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=order,
+                                num_workers=cfg.num_workers, drop_last=len(train_set) > cfg.batch_size)
+            sums: dict[str, float] = {}
+            count = 0
+            for batch in loader:
+                for opt_name, opt in optimizers.items():
+                    for group, base in zip(opt.param_groups, base_lrs[opt_name]):
+                        group["lr"] = base * lr_factor(step, total_steps)
+                ctx = TrainContext(epoch, cfg.epochs, step, generator, device, amp=scaler is not None, scaler=scaler)
+                tensors = {"sketch": batch["sketch"].to(device), "color": batch["color"].to(device)}
+                losses = model.train_step(tensors, optimizers, ctx)
+                bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                if bad:
+                    raise FloatingPointError(f"{name}: non-finite loss {bad} at epoch {epoch} step {step}; "
+                                             "lower --lr or check the data")
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                step += 1
+                bar.update(task, advance=1, info=" ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4]))
+            val = validation_psnr(model, val_set, device)
+            row = {"epoch": epoch + 1, "val_psnr": val} | {k: v / max(1, count) for k, v in sums.items()}
+            history.append(row)
+            bar.update(task, info=f"epoch {epoch + 1}/{cfg.epochs} val PSNR {val:.2f} dB")
+            meta = meta_base | {"epoch": epoch + 1, "step": step, "val_psnr": val, "history": history}
+            state = model.state_dict()
+            if val > best:
+                best = val
+                save_checkpoint(best_path, state, meta | {"selected": "best val PSNR"})
+            save_checkpoint(last, state, meta | {"selected": "last"})
+            opt_tensors, groups = _flatten_optimizers(optimizers)
+            opt_tensors["rng/generator"] = generator.get_state()
+            save_checkpoint(last_train, opt_tensors, {"model": name, "epoch": epoch + 1, "step": step,
+                                                      "history": history, "best": best, "param_groups": groups})
+    if not best_path.exists() and last.exists():
+        save_checkpoint(best_path, *load_checkpoint(last))  # resumed after the final epoch
+    (out / "history.json").write_text(json.dumps(history, indent=2))
+    return TrainResult(last, best_path, history, time.perf_counter() - t0)
+
+
+def machine() -> str:
+    return f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}".strip()

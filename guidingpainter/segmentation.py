@@ -1,0 +1,60 @@
+"""Segmentation network f (paper §3.2, Eq. 1): U-Net logits and the straight-through Gumbel one-hot.
+
+The ST estimator is written out here (not torch's `gumbel_softmax`) so that its noise comes from an
+explicit torch.Generator, as every random choice in colorbench must.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorbench.nn import UNet
+
+MIN_TAU = 0.1  # supplement C: τ = 0.1^(epoch/epochs), so τ ends just above 0.1
+
+
+class SegmentationNet(nn.Module):
+    """f: sketch X [B,1,H,W] in [-1,1] → S_logit [B,Nc,H,W] (raw logits, Table 5 U-Net with Cout = Nc)."""
+
+    def __init__(self, nc: int, width: float) -> None:
+        super().__init__()
+        self.nc = nc
+        self.unet = UNet(1, nc, width)
+
+    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
+        return self.unet(sketch)
+
+
+def temperature(progress: float, min_tau: float = MIN_TAU) -> float:
+    """Exponential schedule of supplement C: τ = min_tau^progress, progress = epoch/epochs in [0,1)."""
+    return float(min_tau ** max(0.0, progress))
+
+
+def gumbel_noise(shape: torch.Size | tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """i.i.d. Gumbel(0,1) samples, float32, drawn on the generator's device then moved to `device`."""
+    u = torch.rand(shape, generator=generator, device=generator.device, dtype=torch.float32)
+    # Clamp away from 0 and 1 so −log(−log u) stays finite in float32.
+    u = u.clamp(1e-10, 1.0 - 1e-7)
+    return (-torch.log(-torch.log(u))).to(device)
+
+
+def one_hot_argmax(scores: torch.Tensor) -> torch.Tensor:
+    """[B,K,H,W] scores → one-hot over channels of their argmax, same dtype as float32."""
+    index = scores.argmax(dim=1)
+    return F.one_hot(index, scores.shape[1]).permute(0, 3, 1, 2).to(torch.float32)
+
+
+def st_gumbel(logits: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Eq. (1) discretisation: straight-through Gumbel over channels.
+
+    logits [B,Nc,H,W] → S [B,Nc,H,W] whose forward value is exactly one-hot (argmax of logits + g)
+    and whose gradient is that of softmax((logits + g)/τ). generator None → no noise (plain argmax
+    forward, softmax(logits/τ) gradient).
+    """
+    logits = logits.float()  # the softmax and the noise stay in float32 under AMP
+    scores = logits if generator is None else logits + gumbel_noise(logits.shape, generator, logits.device)
+    soft = torch.softmax(scores / tau, dim=1)
+    hard = one_hot_argmax(scores)
+    return hard + soft - soft.detach()
