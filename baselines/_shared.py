@@ -7,8 +7,6 @@ RTUG and CIC only use `optimizer_step` and `autocast`.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 
@@ -26,15 +24,24 @@ def autocast(ctx: TrainContext) -> contextlib.AbstractContextManager:
 
 
 def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, ctx: TrainContext) -> None:
-    """zero_grad → backward → step, through the trainer's GradScaler when AMP is on."""
+    """zero_grad → backward → step, through the trainer's GradScaler when AMP is on.
+
+    The scaler is *not* updated here: GradScaler wants one update per iteration after every optimiser
+    has stepped, so each train_step ends with `end_iteration(ctx)`.
+    """
     optimizer.zero_grad(set_to_none=True)
     if ctx.scaler is not None:
         ctx.scaler.scale(loss).backward()
         ctx.scaler.step(optimizer)
-        ctx.scaler.update()
     else:
         loss.backward()
         optimizer.step()
+
+
+def end_iteration(ctx: TrainContext) -> None:
+    """Update the AMP loss scale once per training iteration (no-op without AMP)."""
+    if ctx.scaler is not None:
+        ctx.scaler.update()
 
 
 def gan_loss(logits: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
@@ -73,13 +80,3 @@ def generator_adversarial_loss(disc: PatchGAN, condition: torch.Tensor, fake: to
     """G's adversarial term: D is frozen first so its parameters collect no generator gradients."""
     set_requires_grad(disc, False)
     return gan_loss(disc(condition, fake), True, mode)
-
-
-@contextlib.contextmanager
-def frozen(module: torch.nn.Module) -> Iterator[None]:
-    """Temporarily freeze a module's parameters (restores requires_grad=True afterwards)."""
-    set_requires_grad(module, False)
-    try:
-        yield
-    finally:
-        set_requires_grad(module, True)

@@ -18,7 +18,6 @@ import torch
 
 from colorbench import distributed as dist
 from colorbench.api import HintKind
-from colorbench.data import open_dataset
 from colorbench.engine import (EvalPlan, Evaluator, _chunk_name, _load_chunk, _save_chunk, cache_key, iter_batches,
                                nh_assignment)
 from colorbench.metrics import to_uint8
@@ -74,6 +73,8 @@ def _fid_backend(cfg: RunConfig, device: torch.device) -> tuple[dict[str, Any], 
 
 def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], None] | None = None) -> Path:
     """Evaluate every variant on the test split; returns the run directory (rank 0 writes it)."""
+    from colorbench.data import open_dataset
+
     log = log or (lambda msg: STDERR.print(msg))
     out = Path(cfg.out)
     ctx = dist.init()

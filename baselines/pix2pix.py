@@ -1,0 +1,84 @@
+"""Pix2Pix (Isola et al. 2017) as an automatic sketch → colour baseline (reference-brief §6).
+
+Kept: U-Net generator + 70×70 PatchGAN on concat(sketch, image), G loss = cGAN + λ_L1·L1 with λ_L1 = 100,
+D loss halved, the vanilla (BCE) GAN objective of the reference code, Adam(2e-4, β1 = 0.5), N(0, 0.02) init.
+Changed: the generator is the benchmark's one U-Net (paper Table 5, bilinear up-sampling, no dropout)
+instead of `unet_256`, so all models share one backbone and one width multiplier; with no dropout there
+is no test-time noise, and the benchmark evaluates every model in eval mode (BN running statistics),
+whereas the reference `test.py` keeps train-mode BN unless `--eval` is given. Hints are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from baselines._shared import (
+    GAN_MODES,
+    autocast,
+    discriminator_step,
+    end_iteration,
+    generator_adversarial_loss,
+    optimizer_step,
+)
+from colorbench.api import HintKind, Hints
+from colorbench.model import ColorizerModel, TrainContext
+from colorbench.nn import PatchGAN, UNet, init_weights
+
+
+class Pix2Pix(ColorizerModel):
+    """G: U-Net(sketch 1 ch → RGB 3 ch) + tanh; D: PatchGAN(sketch ⊕ image, 4 ch)."""
+
+    name = "pix2pix"
+    display_name = "Pix2Pix"
+    hint_kind = HintKind.NONE
+    labels = ("Pix2Pix-UNet5",)  # Table-5 U-Net generator instead of unet_256
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {"width": 0.25, "lambda_l1": 100.0, "gan_mode": "vanilla"}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        if self.config["gan_mode"] not in GAN_MODES:
+            raise ValueError(f"pix2pix: gan_mode must be one of {GAN_MODES}, got {self.config['gan_mode']!r}")
+        width = float(self.config["width"])
+        self.generator = UNet(1, 3, width)
+        self.discriminator = PatchGAN(1 + 3, width)
+        init_weights(self)
+
+    def generate(self, sketch: torch.Tensor) -> torch.Tensor:
+        """sketch [B,1,H,W] in [-1,1] → [B,3,H,W] in [-1,1]."""
+        return torch.tanh(self.generator(sketch))
+
+    def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
+        """Automatic: `hints` are ignored. sketch [B,1,H,W] in [-1,1] → [B,3,H,W] in [-1,1]."""
+        return self.generate(sketch)
+
+    def configure_optimizers(self, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
+        return {
+            "G": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
+            "D": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
+        }
+
+    def training_defaults(self) -> dict[str, Any]:
+        return {"lr": 2e-4, "betas": (0.5, 0.999)}
+
+    def train_step(
+        self, batch: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer], ctx: TrainContext
+    ) -> dict[str, float]:
+        """D step on (real, detached fake), then G step on cGAN + λ_L1·L1. Nothing random here."""
+        sketch = batch["sketch"].to(ctx.device)
+        color = batch["color"].to(ctx.device)
+        mode = self.config["gan_mode"]
+        with autocast(ctx):
+            fake = self.generate(sketch)
+        d_loss = discriminator_step(self.discriminator, optimizers["D"], sketch, color, fake, mode, ctx)
+        with autocast(ctx):
+            adv = generator_adversarial_loss(self.discriminator, sketch, fake, mode)
+            l1 = (fake - color).abs().mean()
+            loss = adv + float(self.config["lambda_l1"]) * l1
+        optimizer_step(loss, optimizers["G"], ctx)
+        end_iteration(ctx)
+        return {"loss": float(loss.detach()), "g_adv": float(adv.detach()), "l1": float(l1.detach()), "d": d_loss}

@@ -1,0 +1,241 @@
+"""GuidingPainter (paper §3): f (segmentation + ST-Gumbel), h (hints), g (colorization), D, four losses.
+
+One G step (Adam over f and g together) then one D step per batch, as the official code; D is frozen
+during the G step. Config keys switch each loss (Table 3 variants), the Fig. 4b control (`fixed_nh`) and
+the supplement D.2 second phase (`stage="reorder"`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from typing import Any
+
+import torch
+
+from colorbench.api import HintKind, Hints
+from colorbench.metrics import to_uint8
+from colorbench.model import ColorizerModel, TrainContext
+from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
+from guidingpainter.augment import augment_batch
+from guidingpainter.hint_generation import generate_hints, sample_activation
+from guidingpainter.losses import (
+    SMOOTHNESS_KINDS,
+    discriminator_loss,
+    generator_adversarial_loss,
+    reconstruction_loss,
+    smoothness_loss,
+    total_variance_loss,
+)
+from guidingpainter.segmentation import MIN_TAU, SegmentationNet, gumbel_noise, one_hot_argmax, st_gumbel, temperature
+
+STAGES = ("joint", "reorder")
+LOSS_KEYS = ("lambda_rec", "lambda_adv", "lambda_tv", "lambda_smth")
+
+
+class GuidingPainter(ColorizerModel):
+    """The paper's model behind the colorbench interface.
+
+    Inference: `propose_regions(X)` → S [B,Nc,H,W] one-hot in priority order; `colorize(X, hints)` →
+    Ŷ = tanh(g([X, C, M, S])) [B,3,H,W] in [-1,1], with S = hints.regions when given.
+    """
+
+    name = "guidingpainter"
+    display_name = "GuidingPainter (ours)"
+    hint_kind = HintKind.REGION
+    aliases = ("ours",)
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {
+            "width": 0.25,  # paper: 1.0 (64 base channels)
+            "nc": 30,  # maximum number of hints Nc (§3.3)
+            "p": 0.125,  # stop probability of G (Eq. 3); also the D.2 Bernoulli rate
+            "lambda_rec": 30.0,  # Eq. (14) weights as the official code; 0 switches a loss off
+            "lambda_adv": 0.2,
+            "lambda_tv": 5.0,
+            "lambda_smth": 1.0,
+            "smoothness": "eight_l1",  # eight_l1 | four_l1 | eight_l2
+            "fixed_nh": False,  # Fig. 4b control: train with Nh = Nc
+            "stage": "joint",  # joint | reorder (supplement D.2: f frozen, m_i ~ Bernoulli(p))
+            "gumbel_eval": False,  # evaluation regions with Gumbel noise (official test script) vs argmax
+            "eval_seed": 0,  # seeds that noise, mixed with each sketch's content hash
+            "augment": True,  # official colour jitter + random resized crop + flip
+        }
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        self._validate(cfg)
+        self.nc = int(cfg["nc"])
+        width = float(cfg["width"])
+        self.seg = SegmentationNet(self.nc, width)  # f
+        self.gen = UNet(self.nc + 5, 3, width)  # g on [X, C, M, S]
+        self.disc = PatchGAN(4, width)  # D on (X, Ŷ)
+        init_weights(self)  # supplement C: N(0, 0.02)
+
+    @staticmethod
+    def _validate(cfg: dict[str, Any]) -> None:
+        if int(cfg["nc"]) < 1:
+            raise ValueError(f"guidingpainter: nc must be >= 1, got {cfg['nc']}")
+        if not 0.0 < float(cfg["p"]) <= 1.0:
+            raise ValueError(f"guidingpainter: p must be in (0, 1], got {cfg['p']}")
+        if cfg["stage"] not in STAGES:
+            raise ValueError(f"guidingpainter: stage must be one of {', '.join(STAGES)}, got {cfg['stage']!r}")
+        if cfg["smoothness"] not in SMOOTHNESS_KINDS:
+            raise ValueError(
+                f"guidingpainter: smoothness must be one of {', '.join(SMOOTHNESS_KINDS)}, got {cfg['smoothness']!r}"
+            )
+        weights = [float(cfg[k]) for k in LOSS_KEYS]
+        if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
+            raise ValueError(f"guidingpainter: loss weights {dict(zip(LOSS_KEYS, weights))} must be >= 0, one > 0")
+        if cfg["stage"] == "reorder" and float(cfg["lambda_rec"]) == 0 and float(cfg["lambda_adv"]) == 0:
+            raise ValueError("guidingpainter: stage 'reorder' trains g only; it needs lambda_rec or lambda_adv > 0")
+
+    # -- the generator G = g ∘ h ∘ f ---------------------------------------------------------------
+    def colorize_from(self, sketch: torch.Tensor, hints: Hints, regions: torch.Tensor) -> torch.Tensor:
+        """Eq. (9): Ŷ = tanh(g([X, C, M, S])). regions [B,Nc,H,W]; returns [B,3,H,W] in [-1,1]."""
+        x = torch.cat([sketch, hints.color, hints.mask, regions], dim=1).to(sketch.dtype)
+        return torch.tanh(self.gen(x))
+
+    # -- inference ----------------------------------------------------------------------------------
+    def propose_regions(self, sketch: torch.Tensor) -> torch.Tensor:
+        """sketch [B,1,H,W] in [-1,1] → S [B,Nc,H,W] in {0,1}, one-hot over channels, priority order.
+
+        Argmax of f's logits; with config gumbel_eval, argmax of logits + Gumbel noise (τ is irrelevant
+        to a hard forward). The noise of each image is seeded from its sketch content and eval_seed, so
+        it does not depend on the batch it arrives in. Channels no pixel chose stay all-zero.
+        """
+        self._check_sketch(sketch)
+        logits = self.seg(sketch).float()
+        if self.config["gumbel_eval"]:
+            noise = [
+                gumbel_noise(logits.shape[1:], self._sketch_generator(sketch[i]), logits.device)
+                for i in range(sketch.shape[0])
+            ]
+            logits = logits + torch.stack(noise)
+        return one_hot_argmax(logits)
+
+    def _sketch_generator(self, sketch: torch.Tensor) -> torch.Generator:
+        digest = hashlib.sha256(to_uint8(sketch.expand(3, -1, -1)).cpu().numpy().tobytes())
+        digest.update(f"|gumbel_eval|{self.config['eval_seed']}".encode())
+        return torch.Generator().manual_seed(int(digest.hexdigest()[:15], 16))
+
+    def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
+        """sketch [B,1,H,W] in [-1,1] + hints (C, M and optionally the regions S g should see)
+        → Ŷ [B,3,H,W] in [-1,1]. Without hints.regions, S = propose_regions(sketch)."""
+        self._check_sketch(sketch)
+        regions = hints.regions if hints.regions is not None else self.propose_regions(sketch)
+        b, _, h, w = sketch.shape
+        if tuple(regions.shape) != (b, self.nc, h, w):
+            raise ValueError(
+                f"guidingpainter: hints.regions has shape {tuple(regions.shape)}, expected {(b, self.nc, h, w)} "
+                f"(this model was built with nc={self.nc}); pass the model's own propose_regions output"
+            )
+        return self.colorize_from(sketch, hints, regions.to(sketch.dtype))
+
+    @staticmethod
+    def _check_sketch(sketch: torch.Tensor) -> None:
+        if sketch.dim() != 4 or sketch.shape[1] != 1:
+            raise ValueError(f"guidingpainter: sketch must be [B,1,H,W], got {tuple(sketch.shape)}")
+        if sketch.shape[-1] % 16 or sketch.shape[-2] % 16:
+            raise ValueError(f"guidingpainter: H and W must be multiples of 16 (U-Net), got {tuple(sketch.shape[-2:])}")
+
+    # -- training -----------------------------------------------------------------------------------
+    def configure_optimizers(self, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
+        """{"g": Adam over f and g, "d": Adam over D}. The reorder stage keeps f in "g" (it just gets
+        no gradients) so optimizer state stays loadable across stages."""
+        gen_params = list(self.seg.parameters()) + list(self.gen.parameters())
+        return {
+            "g": torch.optim.Adam(gen_params, lr=lr, betas=tuple(betas)),
+            "d": torch.optim.Adam(self.disc.parameters(), lr=lr, betas=tuple(betas)),
+        }
+
+    def _activation_mode(self) -> str:
+        if self.config["stage"] == "reorder":
+            return "bernoulli"
+        return "fixed" if self.config["fixed_nh"] else "geometric"
+
+    def train_step(
+        self, batch: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer], ctx: TrainContext
+    ) -> dict[str, float]:
+        """One G step then one D step on {"sketch" [B,1,H,W], "color" [B,3,H,W]} in [-1,1].
+
+        Returns the unweighted loss terms (loss_rec, loss_adv, loss_tv, loss_smth, loss_d), nh_mean (mean
+        number of hinted regions) and tau. Terms whose weight is 0 are not optimised; loss_adv and loss_d
+        are reported as 0.0 when lambda_adv = 0 because D is then not run at all.
+        """
+        cfg = self.config
+        dev = ctx.device
+        sketch = batch["sketch"].to(dev, torch.float32)
+        color = batch["color"].to(dev, torch.float32)
+        if cfg["augment"]:
+            sketch, color = augment_batch(sketch, color, ctx.generator)
+        tau = temperature(ctx.progress, MIN_TAU)
+        lam = {k: float(cfg[k]) for k in LOSS_KEYS}
+        reorder = cfg["stage"] == "reorder"
+        autocast = torch.autocast(device_type=dev.type, enabled=bool(ctx.amp))
+
+        # ---- G step: f and g together; D frozen so it collects no generator gradients (brief §2.9.8).
+        set_requires_grad(self.disc, False)
+        optimizers["g"].zero_grad(set_to_none=True)
+        with autocast:
+            if reorder:
+                # D.2: f is frozen (weights and BN statistics); g learns from f's inference regions.
+                was_training = self.seg.training
+                self.seg.eval()
+                with torch.no_grad():
+                    logits = self.seg(sketch).float()
+                    regions = one_hot_argmax(logits)
+                self.seg.train(was_training)
+            else:
+                logits = self.seg(sketch).float()
+                regions = st_gumbel(logits, tau, ctx.generator)  # Eq. (1)
+            active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator, dev)
+            with torch.autocast(device_type=dev.type, enabled=False):
+                hints = generate_hints(color, regions, active)  # Eq. (2)-(8)
+            pred = self.colorize_from(sketch, hints, regions)
+
+            loss_rec = reconstruction_loss(pred, color)  # Eq. (12)
+            with contextlib.nullcontext() if lam["lambda_tv"] > 0 and not reorder else torch.no_grad():
+                loss_tv = total_variance_loss(color, regions)  # Eq. (11)
+            with contextlib.nullcontext() if lam["lambda_smth"] > 0 and not reorder else torch.no_grad():
+                loss_smth = smoothness_loss(logits, cfg["smoothness"])  # Eq. (10)
+            total = lam["lambda_rec"] * loss_rec
+            if not reorder:
+                total = total + lam["lambda_tv"] * loss_tv + lam["lambda_smth"] * loss_smth
+            use_adv = lam["lambda_adv"] > 0
+            loss_adv = torch.zeros((), device=dev)
+            if use_adv:
+                loss_adv = generator_adversarial_loss(self.disc(sketch, pred))  # Eq. (13), LSGAN
+                total = total + lam["lambda_adv"] * loss_adv
+        self._step(total, optimizers["g"], ctx)
+
+        # ---- D step on the same fake (detached): saves a second generator forward on CPU.
+        loss_d = torch.zeros((), device=dev)
+        set_requires_grad(self.disc, True)
+        if use_adv:
+            optimizers["d"].zero_grad(set_to_none=True)
+            with autocast:
+                loss_d = discriminator_loss(self.disc(sketch, color), self.disc(sketch, pred.detach()))
+            self._step(lam["lambda_adv"] * loss_d, optimizers["d"], ctx)
+        if ctx.scaler is not None:
+            ctx.scaler.update()
+        return {
+            "loss_rec": float(loss_rec.detach()),
+            "loss_adv": float(loss_adv.detach()),
+            "loss_tv": float(loss_tv.detach()),
+            "loss_smth": float(loss_smth.detach()),
+            "loss_d": float(loss_d.detach()),
+            "nh_mean": float(active.sum(dim=1).mean()),
+            "tau": tau,
+        }
+
+    @staticmethod
+    def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, ctx: TrainContext) -> None:
+        if ctx.scaler is not None:
+            ctx.scaler.scale(loss).backward()
+            ctx.scaler.step(optimizer)
+        else:
+            loss.backward()
+            optimizer.step()

@@ -1,0 +1,74 @@
+"""Per-image PSNR by hint count, pulled out of records.csv: the matrix every E_G / NRI / sweep number uses.
+
+A conditional variant has native records at every n = 0..Nc (E6.1); an automatic one only at n = 0 (E5.4).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class RecordsError(ValueError):
+    """records.csv lacks rows a protocol needs; the message names the variant/mode/n and what to do."""
+
+
+def variant_records(records: pd.DataFrame, variant: str, mode: str = "native") -> pd.DataFrame:
+    """Rows of one variant and mode; raises RecordsError if there are none."""
+    rows = records[(records["variant"] == variant) & (records["mode"] == mode)]
+    if rows.empty:
+        have = sorted(set(records.loc[records["variant"] == variant, "mode"]))
+        raise RecordsError(
+            f"records.csv has no {mode!r} rows for variant {variant!r} (it has modes: {', '.join(have) or 'none'}); "
+            f"rerun `colorbench run` with --modes including {mode}"
+        )
+    return rows
+
+
+def psnr_matrix(
+    records: pd.DataFrame, variant: str, levels: Sequence[int], mode: str = "native"
+) -> tuple[list[str], np.ndarray]:
+    """(image ids sorted, PSNR [I, len(levels)] float64 in dB) with column j = n levels[j].
+
+    Every image must have a record at every requested n: a hole would silently bias means, so it raises.
+    """
+    rows = variant_records(records, variant, mode)
+    wide = rows.pivot_table(index="image_id", columns="n", values="psnr", aggfunc="first")
+    levels = [int(n) for n in levels]
+    missing = [n for n in levels if n not in wide.columns]
+    if missing:
+        raise RecordsError(
+            f"variant {variant!r} has no {mode!r} PSNR records at n = {_span(missing)} "
+            f"(has n = {_span(sorted(int(c) for c in wide.columns))}); the run used other hint counts — "
+            f"rerun `colorbench run` with the same --sweep / Nc"
+        )
+    wide = wide[levels].sort_index()
+    holes = wide.isna().any(axis=1)
+    if holes.any():
+        raise RecordsError(
+            f"variant {variant!r}: {int(holes.sum())} image(s) (e.g. {wide.index[holes][0]!r}) lack {mode!r} "
+            f"PSNR at some n; records.csv is incomplete — rerun `colorbench run` (it resumes)"
+        )
+    return [str(i) for i in wide.index], wide.to_numpy(dtype=np.float64)
+
+
+def psnr_at(records: pd.DataFrame, variant: str, n: int, mode: str = "native") -> tuple[list[str], np.ndarray]:
+    """(image ids, PSNR [I]) at one n."""
+    ids, mat = psnr_matrix(records, variant, [n], mode)
+    return ids, mat[:, 0]
+
+
+def available_levels(records: pd.DataFrame, variant: str, mode: str = "native") -> list[int]:
+    """Sorted hint counts n recorded for a variant and mode (empty list if none)."""
+    rows = records[(records["variant"] == variant) & (records["mode"] == mode)]
+    return sorted(int(n) for n in set(rows["n"]))
+
+
+def _span(ns: Sequence[int]) -> str:
+    if not ns:
+        return "none"
+    if len(ns) > 2 and list(ns) == list(range(ns[0], ns[-1] + 1)):
+        return f"{ns[0]}..{ns[-1]}"
+    return ", ".join(str(n) for n in ns)

@@ -1,0 +1,66 @@
+"""Engine: one nested pass gives every n, records are complete, deterministic and resumable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from colorbench.engine import EvalPlan
+from colorbench.records import read_records, read_json
+from colorbench.runner import RunConfig, run_evaluation
+
+from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    register_fakes()
+    d = tmp_path_factory.mktemp("ckpt")
+    return {"tinypoint": make_checkpoint(TinyPoint, d / "p.safetensors"),
+            "tinyregion": make_checkpoint(TinyRegion, d / "r.safetensors", seed=1)}
+
+
+def _run(out, ckpts, batch_size=4, modes=("native", "ablation", "perturbed", "equalized"), limit=6, resume=True):
+    cfg = RunConfig(models=[], dataset="blobs", out=str(out), size=32, limit=limit, fid=False, resume=resume,
+                    checkpoints=[f"{k}={v}" for k, v in ckpts.items()],
+                    plan=EvalPlan(modes=list(modes), batch_size=batch_size, n_samples=2))
+    return run_evaluation(cfg, progress=False)
+
+
+def test_records_cover_every_n_and_mode(tmp_path, ckpts):
+    out = _run(tmp_path / "r", ckpts)
+    rec = read_records(out / "records.csv")
+    native = rec[rec["mode"] == "native"]
+    for v in ("tinypoint", "tinyregion"):
+        sub = native[native["variant"] == v]
+        assert len(sub) == 6 * 31 and sorted(sub["n"].unique()) == list(range(31))
+    abl = rec[rec["mode"] == "ablation"]
+    assert set(abl["variant"]) == {"tinyregion"} and len(abl) == 6 * 30
+    assert set(rec[rec["mode"] == "equalized"]["variant"]) == {"tinypoint"}
+    assert set(rec[rec["mode"] == "perturbed"]["n"]) == {2, 4, 6, 8, 10, 12}
+    zero = native[native["n"] == 0]
+    assert (zero["hint_area"] == 0).all() and zero["hint_err"].isna().all()
+    run = read_json(out / "run.json")
+    assert run["dataset"]["n_images"] == 6 and run["fid"]["available"] is False
+    assert set(run["variants"]) == {"tinypoint", "tinyregion"}
+    samples = np.load(out / "samples" / "tinyregion.npz")
+    assert samples["outputs"].shape == (2, 31, 3, 32, 32) and samples["regions"].shape == (2, 32, 32)
+
+
+def test_records_do_not_depend_on_batch_size(tmp_path, ckpts):
+    a = read_records(_run(tmp_path / "a", ckpts, batch_size=1, modes=("native",)) / "records.csv")
+    b = read_records(_run(tmp_path / "b", ckpts, batch_size=5, modes=("native",)) / "records.csv")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_resume_reuses_finished_images(tmp_path, ckpts):
+    out = _run(tmp_path / "c", ckpts, modes=("native",), limit=4)
+    first = read_records(out / "records.csv")
+    chunks = sorted((out / "cache").glob("*/chunk-*.npz"))
+    mtimes = {p: p.stat().st_mtime_ns for p in chunks}
+    out = _run(tmp_path / "c", ckpts, modes=("native",), limit=6)  # 2 more images: only those are computed
+    again = read_records(out / "records.csv")
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
+    pd.testing.assert_frame_equal(again[again["image_id"].isin(first["image_id"])].reset_index(drop=True), first)
+    assert again["image_id"].nunique() == 6
