@@ -86,10 +86,15 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return tensors, meta
 
 
-def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
-    """load_state_dict with one readable error listing missing/unexpected/mis-shaped tensors."""
+def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str,
+              optional: tuple[str, ...] = ()) -> None:
+    """load_state_dict with one readable error listing missing/unexpected/mis-shaped tensors.
+
+    Tensors under the `optional` prefixes (training-only parts) may be absent; they keep their init.
+    Stored dtypes (e.g. float16 in shipped checkpoints) are cast to the module's.
+    """
     own = module.state_dict()
-    missing = sorted(set(own) - set(tensors))
+    missing = sorted(k for k in set(own) - set(tensors) if not (optional and k.startswith(optional)))
     unexpected = sorted(set(tensors) - set(own))
     shapes = [
         f"{k}: checkpoint {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
@@ -108,7 +113,8 @@ def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source:
             f"{source} does not fit this model configuration: {'; '.join(parts)}. "
             "Was it trained with another --width/--size or for another model?"
         )
-    module.load_state_dict(tensors, strict=True)
+    cast = {k: v.to(own[k].dtype) for k, v in tensors.items()}
+    module.load_state_dict(cast, strict=False)
 
 
 def file_sha256(path: str | Path) -> str:

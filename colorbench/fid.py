@@ -6,7 +6,9 @@ One network only — torch-fidelity's `inception-v3-compat` (DESIGN §4, referen
 
 from __future__ import annotations
 
+import inspect
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,6 +213,11 @@ def _sqrtm(matrix: np.ndarray) -> np.ndarray:
     """Principal matrix square root (scipy.linalg.sqrtm, as pytorch-fid; E3.2). Separate for tests."""
     from scipy.linalg import sqrtm
 
+    disp = inspect.signature(sqrtm).parameters.get("disp")
+    if disp is not None and disp.default is True:
+        # scipy < 1.16 prints to stdout on failure when disp=True, which would corrupt `--json` output.
+        root, _ = sqrtm(matrix, disp=False)
+        return np.asarray(root)
     return np.asarray(sqrtm(matrix))
 
 
@@ -237,12 +244,17 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     mu_b, sigma_b = _statistics(feats_b, "second")
     if mu_a.shape != mu_b.shape:
         raise FidError(f"feature dimensions differ: {mu_a.shape[0]} vs {mu_b.shape[0]}")
-    covmean = _sqrtm(sigma_a @ sigma_b)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma_a.shape[0]) * SQRTM_EPS
-        covmean = _sqrtm((sigma_a + offset) @ (sigma_b + offset))
+    with warnings.catch_warnings():
+        if min(np.shape(feats_a)[0], np.shape(feats_b)[0]) <= mu_a.shape[0]:
+            # With N <= D the covariances have rank < D, so scipy's "singular" warning is certain and says
+            # nothing; the finiteness and imaginary-part checks below are the real guards.
+            warnings.filterwarnings("ignore", message="Matrix is singular", category=RuntimeWarning)
+        covmean = _sqrtm(sigma_a @ sigma_b)
         if not np.isfinite(covmean).all():
-            raise FidError("matrix square root is not finite even with 1e-6·I added to the covariances")
+            offset = np.eye(sigma_a.shape[0]) * SQRTM_EPS
+            covmean = _sqrtm((sigma_a + offset) @ (sigma_b + offset))
+    if not np.isfinite(covmean).all():
+        raise FidError("matrix square root is not finite even with 1e-6·I added to the covariances")
     if np.iscomplexobj(covmean):
         imag = float(np.abs(np.diagonal(covmean).imag).max())
         if imag > MAX_IMAG:

@@ -46,6 +46,8 @@ class ColorizerModel(nn.Module):
     hint_kind: ClassVar[HintKind] = HintKind.NONE
     labels: ClassVar[tuple[str, ...]] = ()
     aliases: ClassVar[tuple[str, ...]] = ()
+    # State-dict prefixes needed only for training (discriminators): shipped checkpoints may omit them.
+    training_only: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -69,6 +71,10 @@ class ColorizerModel(nn.Module):
     @classmethod
     def info(cls) -> ModelInfo:
         return ModelInfo(cls.name, cls.display_name or cls.name, cls.hint_kind, list(cls.labels))
+
+    def inference_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights `colorize`/`propose_regions` need (no discriminator)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(self.training_only)}
 
     # -- inference --------------------------------------------------------------------------
     def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:

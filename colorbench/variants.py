@@ -36,7 +36,7 @@ class Variant:
             )
         model = MODELS.get(self.model).from_config(meta.get("config", {}))
         tensors, _ = load_checkpoint(self.checkpoint)
-        load_into(model, tensors, str(self.checkpoint))
+        load_into(model, tensors, str(self.checkpoint), optional=type(model).training_only)
         return model.to(device).eval()
 
     def describe(self) -> dict[str, Any]:

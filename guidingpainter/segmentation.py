@@ -57,4 +57,5 @@ def st_gumbel(logits: torch.Tensor, tau: float, generator: torch.Generator | Non
     scores = logits if generator is None else logits + gumbel_noise(logits.shape, generator, logits.device)
     soft = torch.softmax(scores / tau, dim=1)
     hard = one_hot_argmax(scores)
-    return hard + soft - soft.detach()
+    # Parenthesised so the forward value is exactly one-hot ((hard + soft) − soft rounds to 0.99999994).
+    return hard + (soft - soft.detach())

@@ -1,0 +1,69 @@
+"""Table cells shared by Table 1, Table 3 and the comparisons: a value with its image count and 95% bootstrap
+interval (PSNR, NRI) or its FID cell, for the automatic (n = 0, E7.1) and conditional (E_G, E7.2-7.4) rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from protocols.base import ProtocolContext
+from protocols.bootstrap import bootstrap_ci
+from protocols.expected import automatic_psnr_per_image, expected_psnr_per_image, mixture_keys, monte_carlo_psnr
+from protocols.fid_sets import fid_cell
+from protocols.levels import psnr_matrix
+from protocols.nri import nri_per_image
+from colorbench.records import feature_key
+
+# Per-image quantities that can be compared between variants (paired bootstrap).
+PER_IMAGE_METRICS = ("psnr_auto", "psnr_eg", "nri")
+HIGHER_IS_BETTER = {"psnr_auto": True, "psnr_eg": True, "nri": False}
+
+
+def ci_cell(values: np.ndarray, opts: Mapping[str, Any]) -> dict[str, Any]:
+    """Mean of per-image values with its seeded percentile-bootstrap interval."""
+    return bootstrap_ci(values, n_resamples=int(opts["n_boot"]), seed=int(opts["seed"]), level=float(opts["ci_level"]))
+
+
+def per_image(records: pd.DataFrame, ctx: ProtocolContext, variant: str, metric: str) -> tuple[list[str], np.ndarray]:
+    """(image ids, per-image values) of one metric: "psnr_auto" (n = 0), "psnr_eg" (Σ G(n)·PSNR_i(n)), "nri"."""
+    if metric == "psnr_auto":
+        return automatic_psnr_per_image(records, variant)
+    if metric == "psnr_eg":
+        return expected_psnr_per_image(records, variant, ctx.dist)
+    if metric == "nri":
+        ids, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1))
+        return ids, nri_per_image(mat, ctx.nri_threshold).astype(np.float64)
+    raise ValueError(f"unknown per-image metric {metric!r}; known: {', '.join(PER_IMAGE_METRICS)}")
+
+
+def automatic_cells(records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]) -> dict:
+    """The "✗ Cond." row (E7.1): PSNR and FID of the outputs without any hint."""
+    ids, psnr0 = automatic_psnr_per_image(records, variant)
+    return {
+        "psnr": ci_cell(psnr0, opts),
+        "fid": fid_cell(ctx, variant, [feature_key(i, "native", 0) for i in ids], ids),
+        "nri": None,  # NRI is reported for conditional models only (E7.4)
+    }
+
+
+def conditional_cells(records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]) -> dict:
+    """The "✓ Cond." row: exact E_G[PSNR] (E7.2), FID of the stratified mixture (E7.3), NRI (E7.4)."""
+    dist = ctx.dist
+    ids, mat = psnr_matrix(records, variant, range(dist.nc + 1))
+    expected = mat @ dist.pmf()
+    nri = nri_per_image(mat, ctx.nri_threshold).astype(np.float64)
+    nh = ctx.fid.get("nh_assignment") or {}
+    if ctx.fid.get("available") and not nh:
+        fid = {"value": None, "n": 0, "n_real": 0, "warning": None, "standard": False,
+               "reason": "run.json has no fid.nh_assignment (E7.3 stratified Nh); rerun `colorbench run`"}
+    else:
+        fid = fid_cell(ctx, variant, mixture_keys(ids, nh) if nh else [], ids)
+    return {
+        "psnr": ci_cell(expected, opts),
+        "fid": fid,
+        "nri": ci_cell(nri, opts),
+        "mc_check": monte_carlo_psnr(records, variant, dist, str(ctx.dataset.get("name", "")), int(opts["seed"])),
+    }
