@@ -84,6 +84,7 @@ class AlacGAN(ColorizerModel):
     display_name = "AlacGAN"
     hint_kind = HintKind.STROKE
     labels = ("AlacGAN-lite",)
+    training_only = ("discriminator.",)  # D is not needed to colorize
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class Pix2Pix(ColorizerModel):
     display_name = "Pix2Pix"
     hint_kind = HintKind.NONE
     labels = ("Pix2Pix-UNet5",)  # Table-5 U-Net generator instead of unet_256
+    training_only = ("discriminator.",)  # D is not needed to colorize
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

@@ -266,6 +266,107 @@ def snail(out: str, epochs: int, size: int, width: float, k: int, device: str, s
     STDERR.print_json(data=result.get("summary", result))
 
 
+# --------------------------------------------------------------------------------------------- gate
+@main.command()
+@click.option("--model", required=True, help="Model name or alias (e.g. ours).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint to gate [default: the shipped one for a synthetic dataset].")
+@click.option("--dataset", required=True)
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None,
+              help="Baseline JSON [default: the committed colorbench/zoo/baselines/MODEL-DATASET.json].")
+@click.option("--tolerance", "tolerances", multiple=True, metavar="METRIC=VALUE",
+              help="Override a tolerance, e.g. psnr_expected=0.5 (PSNR: max drop in dB; NRI/FID: max rise).")
+@click.option("--limit", type=int, default=None, help="Test images [default: the baseline's count, else 64].")
+@click.option("--size", type=int, default=None, help="Image size [default: the baseline's, else 64].")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--fid/--no-fid", default=True, show_default=True)
+@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None)
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Keep the evaluation here [temp dir].")
+@click.option("--update-baseline", is_flag=True, help="Write the measured metrics as the new baseline and exit 0.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON on stdout.")
+def check(model: str, checkpoint: str | None, dataset: str, baseline: str | None, tolerances: tuple[str, ...],
+          limit: int | None, size: int | None, data_root: str | None, device: str, fid: bool,
+          fid_weights: str | None, out: str | None, update_baseline: bool, as_json: bool) -> None:
+    """Gate a checkpoint: exit 0 if every tracked metric is within tolerance of the baseline, 1 if not."""
+    import tempfile
+
+    from rich.table import Table
+
+    from colorbench.engine import EvalPlan
+    from colorbench.gate import compare, default_baseline, read_baseline, tracked_metrics, write_baseline
+    from colorbench.registry import MODELS
+    from colorbench.runner import RunConfig, run_evaluation
+    from colorbench.variants import zoo_checkpoint
+
+    name = MODELS.canonical(model)
+    base_path = Path(baseline) if baseline else default_baseline(name, dataset)
+    base = None if update_baseline else read_baseline(base_path)
+    overrides: dict[str, float] = {}
+    for item in tolerances:
+        key, sep, val = item.partition("=")
+        try:
+            overrides[key.strip()] = float(val)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"--tolerance {item!r}: use METRIC=VALUE")
+    ckpt = Path(checkpoint) if checkpoint else zoo_checkpoint(name, dataset)
+    limit = limit or (base["n_images"] if base else 64)
+    size = size or (base["size"] if base else 64)
+    with tempfile.TemporaryDirectory(prefix="colorbench-check-") as tmp:
+        run_dir = Path(out or tmp)
+        cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), checkpoints=[f"{name}={ckpt}"], size=size,
+                        limit=limit, data_root=data_root, device=device, fid=fid, fid_weights=fid_weights,
+                        plan=EvalPlan(modes=["native"], n_samples=0))
+        run_evaluation(cfg, progress=False)
+        current = tracked_metrics(run_dir, name)
+        if update_baseline:
+            write_baseline(base_path, name, dataset, current, run_dir, overrides)
+            STDERR.print(f"wrote baseline {base_path}: " + ", ".join(f"{k}={v:.3f}" for k, v in current.items()))
+            return
+    verdicts = compare(current, base, overrides)
+    table = Table("metric", "baseline", "current", "delta", "tolerance", "verdict", title=f"check {name} on {dataset}")
+    for v in verdicts:
+        cur = "missing" if v.current is None else f"{v.current:.3f}"
+        delta = "" if v.delta is None else f"{v.delta:+.3f}"
+        table.add_row(v.metric, f"{v.baseline:.3f}", cur, delta, f"{'-' if v.higher_is_better else '+'}{v.tolerance:g}",
+                      "[red]REGRESSED[/red]" if v.regressed else "[green]ok[/green]")
+    STDERR.print(table)
+    if as_json:
+        click.echo(json.dumps([v.__dict__ | {"regressed": v.regressed} for v in verdicts], indent=2))
+    if any(v.regressed for v in verdicts):
+        STDERR.print(f"[bold red]{sum(v.regressed for v in verdicts)} metric(s) regressed against {base_path}[/bold red]")
+        sys.exit(1)
+    STDERR.print(f"[green]all {len(verdicts)} tracked metrics within tolerance of {base_path}[/green]")
+
+
+@main.group()
+def zoo() -> None:
+    """The shipped checkpoints of the embedded default."""
+
+
+@zoo.command("build")
+@click.option("--models", default="all", show_default=True)
+@click.option("--dataset", default="toon", show_default=True)
+@click.option("--epochs", default=6, show_default=True)
+@click.option("--limit", default=2048, show_default=True, help="Training images per epoch.")
+@click.option("--size", default=64, show_default=True)
+@click.option("--width", default=0.25, show_default=True)
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--work-dir", type=click.Path(file_okay=False), default="runs/zoo", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def zoo_build(models: str, dataset: str, epochs: int, limit: int, size: int, width: float, batch_size: int,
+              work_dir: str, device: str) -> None:
+    """Train every model with one equal budget and export the shipped checkpoints (resumable)."""
+    from colorbench.registry import resolve_model_names
+    from colorbench.zoo import ZooBudget, build_zoo
+
+    budget = ZooBudget(dataset=dataset, size=size, width=width, epochs=epochs, limit=limit, batch_size=batch_size)
+    STDERR.print(f"budget: {budget.describe()}")
+    build_zoo(resolve_model_names(models), budget, Path(work_dir), device=device, log=STDERR.print)
+
+
 # --------------------------------------------------------------------------------------------- registry
 @main.command()
 @click.option("-v", "--verbose", is_flag=True, help="Show origin, aliases and config options.")

@@ -9,13 +9,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from colorbench.records import feature_key
 from protocols.base import ProtocolContext
 from protocols.bootstrap import bootstrap_ci
 from protocols.expected import automatic_psnr_per_image, expected_psnr_per_image, mixture_keys, monte_carlo_psnr
-from protocols.fid_sets import fid_cell
+from protocols.fid_sets import fid_cell, na_cell
 from protocols.levels import psnr_matrix
 from protocols.nri import nri_per_image
-from colorbench.records import feature_key
 
 # Per-image quantities that can be compared between variants (paired bootstrap).
 PER_IMAGE_METRICS = ("psnr_auto", "psnr_eg", "nri")
@@ -56,11 +56,12 @@ def conditional_cells(records: pd.DataFrame, ctx: ProtocolContext, variant: str,
     expected = mat @ dist.pmf()
     nri = nri_per_image(mat, ctx.nri_threshold).astype(np.float64)
     nh = ctx.fid.get("nh_assignment") or {}
-    if ctx.fid.get("available") and not nh:
-        fid = {"value": None, "n": 0, "n_real": 0, "warning": None, "standard": False,
-               "reason": "run.json has no fid.nh_assignment (E7.3 stratified Nh); rerun `colorbench run`"}
+    if not ctx.fid.get("available"):
+        fid = fid_cell(ctx, variant, [], ids)  # the n/a cell with run.json's reason
+    elif not nh:
+        fid = na_cell("run.json has no fid.nh_assignment (E7.3 stratified Nh); rerun `colorbench run`")
     else:
-        fid = fid_cell(ctx, variant, mixture_keys(ids, nh) if nh else [], ids)
+        fid = fid_cell(ctx, variant, mixture_keys(ids, nh), ids)
     return {
         "psnr": ci_cell(expected, opts),
         "fid": fid,

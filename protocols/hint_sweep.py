@@ -1,0 +1,57 @@
+"""Fig. 12 (supplement D.3, E9.1): mean PSNR and FID at fixed hint counts n ∈ sweep for every conditional
+variant; automatic variants appear as constants (their n = 0 values, E7.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pandas as pd
+
+from colorbench.records import feature_key
+from protocols.base import Protocol, ProtocolContext
+from protocols.cells import ci_cell
+from protocols.fid_sets import fid_cell
+from protocols.levels import psnr_matrix
+from protocols.options import resolve_options
+from protocols.selection import display_name, is_conditional, table1_variants
+
+
+def sweep_levels(option: Any, run: dict[str, Any]) -> list[int]:
+    """The hint counts: the option ("2,4,6" or a list) or run.json protocol.sweep; sorted, unique, ≥ 0."""
+    raw: Sequence[Any] | str = option if option is not None else run.get("protocol", {}).get("sweep", [])
+    if isinstance(raw, str):
+        raw = [p for p in raw.split(",") if p.strip()]
+    levels = sorted({int(n) for n in raw})
+    if not levels or levels[0] < 0:
+        raise ValueError(f"the hint sweep needs non-negative hint counts, got {raw!r}")
+    return levels
+
+
+class HintSweep(Protocol):
+    name = "hint_sweep"
+    title = "Fig. 12: PSNR and FID at fixed hint counts"
+    modes = ("native",)
+
+    def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
+        opts = resolve_options(ctx.options)
+        levels = sweep_levels(opts["sweep"], ctx.run)
+        too_big = [n for n in levels if n > ctx.dist.nc]
+        if too_big:
+            raise ValueError(f"hint sweep n = {too_big} exceeds Nc = {ctx.dist.nc} of this run")
+        out: dict[str, Any] = {}
+        for v in table1_variants(ctx.variants):
+            if not (records["variant"] == v).any():
+                continue
+            cond = is_conditional(ctx.variants[v])
+            # Automatic models give the same output for every n (E5.4): one value drawn as a constant line.
+            ns = levels if cond else [0] * len(levels)
+            ids, mat = psnr_matrix(records, v, sorted(set(ns)))
+            col = {n: j for j, n in enumerate(sorted(set(ns)))}
+            psnr, fid = [], []
+            for shown, n in zip(levels, ns):
+                psnr.append({"n": shown, **ci_cell(mat[:, col[n]], opts)})
+                fid.append({"n": shown, **fid_cell(ctx, v, [feature_key(i, "native", n) for i in ids], ids)})
+            out[v] = {"name": display_name(v, ctx.variants[v]), "model": ctx.variants[v].get("model"),
+                      "conditional": cond, "constant": not cond, "psnr": psnr, "fid": fid}
+        return {"dataset": ctx.dataset.get("name"), "sweep": levels, "variants": out}

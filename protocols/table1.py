@@ -1,0 +1,86 @@
+"""Table 1 (paper §4.3): per variant PSNR↑ FID↓ NRI↓ in two blocks — automatic (✗ Cond.: every model at
+n = 0, E7.1) and conditional (✓ Cond.: expectations over Nh ~ G, E7.2-E7.4) — with bootstrap intervals.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+
+from colorbench.records import feature_key
+from protocols.base import Protocol, ProtocolContext
+from protocols.cells import automatic_cells, conditional_cells
+from protocols.compare import compare_all
+from protocols.expected import expected_of_fid
+from protocols.fid_sets import fid_cell
+from protocols.levels import psnr_matrix
+from protocols.options import resolve_options
+from protocols.paper_rows import requested_dataset, table1_rows
+from protocols.selection import display_name, is_conditional, table1_variants
+
+
+class Table1(Protocol):
+    name = "table1"
+    title = "Table 1: PSNR / FID / NRI, automatic (n = 0) and conditional (E over Nh ~ G)"
+    modes = ("native",)
+
+    def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
+        opts = resolve_options(ctx.options)
+        variants = [v for v in table1_variants(ctx.variants) if (records["variant"] == v).any()]
+        if not variants:
+            raise ValueError(f"records.csv of {ctx.run_dir} has no rows for any variant of run.json; rerun the run")
+        rows: list[dict[str, Any]] = []
+        for v in variants:  # ✗ Cond.: automatic models and conditional ones without hints
+            rows.append(_row(v, ctx.variants[v], "automatic", automatic_cells(records, ctx, v, opts)))
+        for v in variants:
+            if is_conditional(ctx.variants[v]):
+                cells = conditional_cells(records, ctx, v, opts)
+                if opts["eg_fid"]:
+                    cells["eg_fid"] = eg_fid_cell(records, ctx, v)
+                rows.append(_row(v, ctx.variants[v], "conditional", cells))
+        paper_key = requested_dataset(opts["paper_rows"], str(ctx.dataset.get("name", "")))
+        return {
+            "dataset": ctx.dataset.get("name"),
+            "n_images": int(records.loc[records["variant"] == variants[0], "image_id"].nunique()),
+            "nri_threshold": ctx.nri_threshold,
+            "nri_threshold_source": "option" if opts["nri_threshold"] is not None else "dataset",
+            "nc": ctx.dist.nc,
+            "p": ctx.dist.p,
+            "fid_status": {k: ctx.fid.get(k) for k in ("available", "reason", "weights_sha256", "standard")},
+            "rows": rows,
+            "compare": compare_all(records, ctx, opts),
+            "paper_dataset": paper_key,
+            "paper_rows": table1_rows(paper_key) if paper_key else [],
+            "paper_rows_note": _paper_note(opts["paper_rows"], paper_key, ctx),
+        }
+
+
+def _row(variant: str, info: Mapping[str, Any], block: str, cells: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "variant": variant,
+        "name": display_name(variant, info),
+        "model": info.get("model"),
+        "labels": list(info.get("labels") or []),
+        "block": block,
+        "conditional": block == "conditional",  # the Cond. column: were hints given in this row
+        **cells,
+    }
+
+
+def eg_fid_cell(records: pd.DataFrame, ctx: ProtocolContext, variant: str) -> dict[str, Any]:
+    """E_G[FID] = Σ G(n)·FID(n) (named apart from the mixture FID under G); n/a unless every n is cached."""
+    ids, _ = psnr_matrix(records, variant, [0])
+    by_n: dict[int, float] = {}
+    for n in range(ctx.dist.nc + 1):
+        cell = fid_cell(ctx, variant, [feature_key(i, "native", n) for i in ids], ids)
+        if cell["value"] is None:
+            return {"value": None, "reason": f"E_G[FID] needs FID at every n; n = {n}: {cell['reason']}"}
+        by_n[n] = cell["value"]
+    return {"value": expected_of_fid(by_n, ctx.dist), "n": len(ids), "reason": None}
+
+
+def _paper_note(option: Any, key: str | None, ctx: ProtocolContext) -> str | None:
+    if option and key is None:
+        return f"the paper reports no numbers for dataset {ctx.dataset.get('name')!r} (it has yumi, tag2pix, celeba)"
+    return None
