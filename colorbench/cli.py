@@ -259,7 +259,9 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
 @click.option("--device", default="auto", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def snail(out: str, epochs: int, size: int, width: float, k: int, device: str, seed: int) -> None:
-    """Dark Snail (Fig. 4): does GuidingPainter ask for large regions first? Trains it and a fixed-Nh control."""
+    """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?
+
+    Trains GuidingPainter and a fixed-Nh control on `snail` and reports region order vs object size."""
     from guidingpainter.snail_experiment import run_snail_experiment
 
     result = run_snail_experiment(out, epochs=epochs, size=size, width=width, k=k, device=device, seed=seed)

@@ -50,8 +50,8 @@ class HintSweep(Protocol):
             col = {n: j for j, n in enumerate(sorted(set(ns)))}
             psnr, fid = [], []
             for shown, n in zip(levels, ns):
-                psnr.append({"n": shown, **ci_cell(mat[:, col[n]], opts)})
-                fid.append({"n": shown, **fid_cell(ctx, v, [feature_key(i, "native", n) for i in ids], ids)})
+                psnr.append({**ci_cell(mat[:, col[n]], opts), "hints": shown})
+                fid.append({**fid_cell(ctx, v, [feature_key(i, "native", n) for i in ids], ids), "hints": shown})
             out[v] = {"name": display_name(v, ctx.variants[v]), "model": ctx.variants[v].get("model"),
                       "conditional": cond, "constant": not cond, "psnr": psnr, "fid": fid}
         return {"dataset": ctx.dataset.get("name"), "sweep": levels, "variants": out}
