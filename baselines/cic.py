@@ -199,8 +199,8 @@ class CIC(ColorizerModel):
             lab = signed_to_lab(color.float())
             ab = lab[:, 1:]
             target = soft_encode(ab, self.centers, int(self.config["soft_k"]), float(self.config["soft_sigma"]))
-            # Eq. (2)-(4): per-pixel weight of the target's most likely bin q*.
-            pixel_w = self.class_weights[nearest_bin(ab, self.centers)]  # [B,H,W]
+            # CIC Eq. (3)-(4): each pixel is weighted by w(q*), q* = argmax of its soft target.
+            pixel_w = self.class_weights[target.argmax(dim=1)]  # [B,H,W]
             chroma = ab.pow(2).sum(dim=1).sqrt().flatten(1).amax(dim=1)
             keep = (chroma > float(self.config["chroma_min"])).to(pixel_w)  # CIC's non-grey mask
         logits, l_norm = self.heads(sketch)

@@ -238,12 +238,13 @@ def _parse_extra(args: list[str], defaults: dict[str, Any], model: str) -> dict[
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
               help="Where prepared datasets are written [env COLORBENCH_DATA, default ./data].")
 @click.option("--nri-threshold", type=float, default=None, help="NRI threshold stored for an unknown dataset name.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing prepared dataset of that name.")
 def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str | None,
-            nri_threshold: float | None) -> None:
+            nri_threshold: float | None, overwrite: bool) -> None:
     """Resize, extract XDoG sketches and split 81:9:10 into DATA_ROOT/NAME/{train,val,test}/{color,sketch}."""
     from colorbench.data.prepare import prepare_dataset
 
-    kwargs: dict[str, Any] = {"size": size, "sketches": sketches}
+    kwargs: dict[str, Any] = {"size": size, "sketches": sketches, "overwrite": overwrite}
     if nri_threshold is not None:
         kwargs["nri_threshold"] = nri_threshold
     report = prepare_dataset(name, src, data_root or "data", **kwargs)

@@ -1,0 +1,86 @@
+"""Datasets: `open_dataset(name)` finds a registered (synthetic or plugin) dataset or a prepared folder,
+and says which command to run when neither exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from colorbench.data.base import SPLITS, ColorDataset, DatasetError
+from colorbench.data.folder import KNOWN_THRESHOLDS, FolderDataset, default_data_root, is_prepared
+from colorbench.data.synthetic import Snail, Toon
+
+__all__ = [
+    "SPLITS", "ColorDataset", "DatasetError", "FolderDataset", "Snail", "Toon",
+    "default_data_root", "known_thresholds", "open_dataset", "prepared_names",
+]  # fmt: skip
+
+
+def open_dataset(
+    name: str,
+    split: str = "test",
+    size: int = 64,
+    root: str | Path | None = None,
+    limit: int | None = None,
+    **kw: Any,
+) -> ColorDataset:
+    """The dataset `name`: a registered one (toon, snail, plugins) or one prepared under `root`.
+
+    root: where prepared datasets live (default $COLORBENCH_DATA, else ./data); ignored by synthetic sets.
+    Raises DatasetError naming the command to run when the data is not there.
+    """
+    from colorbench.registry import DATASETS
+
+    key = name.strip().lower()
+    if key in DATASETS:
+        return DATASETS.get(key)(split=split, size=size, root=None if root is None else str(root), limit=limit, **kw)
+    data_root = Path(root) if root is not None else default_data_root()
+    directory = data_root / key
+    if directory.is_dir() and is_prepared(directory):
+        return FolderDataset(split=split, size=size, root=data_root, limit=limit, name=key, **kw)
+    raise DatasetError(_missing_message(key, data_root, explicit_root=root is not None))
+
+
+def _missing_message(key: str, data_root: Path, explicit_root: bool) -> str:
+    from colorbench.registry import DATASETS
+
+    root_flag = f" --data-root {data_root}" if explicit_root and data_root != default_data_root() else ""
+    command = f"`colorbench prepare {key} --src DIR{root_flag}` (DIR = your folder of colour images)"
+    where = data_root / key
+    if key in KNOWN_THRESHOLDS:
+        return f"dataset {key!r} is not prepared under {where}: run {command}"
+    synthetic = DATASETS.names()
+    prepared = prepared_names(data_root)
+    close = difflib.get_close_matches(key, synthetic + sorted(KNOWN_THRESHOLDS) + prepared, n=3)
+    return (
+        f"unknown dataset {key!r}: not registered and not prepared under {where}."
+        + (f" Did you mean {', '.join(repr(c) for c in close)}?" if close else "")
+        + f" Built-in: {', '.join(synthetic) or 'none'}."
+        + f" Prepared under {data_root}: {', '.join(prepared) or 'none'}."
+        + f" Known names to prepare: {', '.join(sorted(KNOWN_THRESHOLDS))}."
+        + f" To use your own images run {command}."
+    )
+
+
+def prepared_names(root: str | Path | None = None) -> list[str]:
+    """Names of the datasets prepared under `root` (default $COLORBENCH_DATA, else ./data)."""
+    data_root = Path(root) if root is not None else default_data_root()
+    if not data_root.is_dir():
+        return []
+    return sorted(p.name for p in data_root.iterdir() if p.is_dir() and not p.name.startswith(".") and is_prepared(p))
+
+
+def known_thresholds() -> dict[str, float]:
+    """NRI threshold (dB) of every dataset name colorbench knows: registered sets and yumi/tag2pix/celeba."""
+    from colorbench.registry import DATASETS
+
+    out: dict[str, float] = {}
+    for name in DATASETS.names():
+        try:
+            out[name] = float(DATASETS.get(name).nri_threshold)
+        except Exception:  # a broken plugin must not hide the others
+            continue
+    out.update(KNOWN_THRESHOLDS)
+    return out

@@ -1,0 +1,172 @@
+"""Dark Snail experiment (paper §4.5, Fig. 4): does f put the objects in its regions by decreasing size?
+
+Trains GuidingPainter and its `fixed_nh` control (Nh = Nc in training, Fig. 4b) on `snail`, proposes
+regions on test images and writes, per image and region i <= k, which object the region mostly covers.
+Outputs in out_dir: snail_records.csv (`SNAIL_COLUMNS`), samples.npz, snail_order.json, fig4_snail.png.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from colorbench.records import save_npz, write_json, write_records
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "guidingpainter": {"fixed_nh": False},  # Fig. 4a
+    "fixed_nh": {"fixed_nh": True},  # Fig. 4b: the ordering pressure of G switched off
+}
+SNAIL_COLUMNS: dict[str, str] = {
+    "variant": "str",
+    "image_id": "str",
+    "i": "int64",  # region index, 1-based priority order
+    "object": "int64",  # object the region mostly covers (0 = largest); -1 for an empty region
+    "purity": "float64",  # share of the region's pixels inside that object (NaN if empty)
+    "coverage": "float64",  # share of the object's pixels inside the region (NaN if empty)
+    "region_area": "float64",  # region pixels / image pixels
+    "object_area": "float64",  # object pixels / image pixels (0 if the region is empty)
+}
+
+
+def region_objects(regions: np.ndarray, objects: np.ndarray, k: int) -> list[dict[str, Any]]:
+    """Rows for regions 1..k of one image.
+
+    regions [Nc,H,W] in {0,1} (one-hot over channels); objects [H,W] int, object index (0 = largest),
+    negative where no object counts. Returns dicts with the SNAIL_COLUMNS fields except variant/image_id.
+    """
+    pixels = float(objects.size)
+    valid = objects >= 0
+    sizes = np.bincount(objects[valid].ravel(), minlength=int(objects.max()) + 1 if valid.any() else 0)
+    rows = []
+    for i in range(min(k, regions.shape[0])):
+        mask = regions[i] > 0.5
+        inside = objects[mask & valid]
+        if inside.size == 0:
+            rows.append({"i": i + 1, "object": -1, "purity": np.nan, "coverage": np.nan,
+                         "region_area": float(mask.sum()) / pixels, "object_area": 0.0})
+            continue
+        counts = np.bincount(inside, minlength=len(sizes))
+        obj = int(counts.argmax())  # ties go to the lower index, i.e. the larger object
+        rows.append({"i": i + 1, "object": obj, "purity": float(counts[obj]) / float(inside.size),
+                     "coverage": float(counts[obj]) / float(sizes[obj]),
+                     "region_area": float(mask.sum()) / pixels, "object_area": float(sizes[obj]) / pixels})
+    return rows
+
+
+def snail_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Rows → DataFrame with SNAIL_COLUMNS dtypes, sorted by (variant, image_id, i)."""
+    df = pd.DataFrame(list(rows), columns=list(SNAIL_COLUMNS)).astype(SNAIL_COLUMNS)
+    return df.sort_values(["variant", "image_id", "i"], kind="mergesort").reset_index(drop=True)
+
+
+@torch.no_grad()
+def evaluate_regions(model: Any, dataset: Any, ids: Sequence[str], k: int, device: torch.device,
+                     batch_size: int = 16) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, np.ndarray]:
+    """Propose regions (eval mode, argmax) on `ids` and tabulate regions 1..k against the objects.
+
+    Returns (rows without variant, sketches [N,H,W] uint8, colours [N,H,W,3] uint8, first-k region index
+    maps [N,H,W] int8 with 0 = none of regions 1..k, i = region i).
+    """
+    model.eval()
+    rows: list[dict[str, Any]] = []
+    sketches, colors, maps = [], [], []
+    for start in range(0, len(ids), batch_size):
+        chunk = list(ids[start : start + batch_size])
+        items = [dataset.get(i) for i in chunk]
+        sketch = torch.stack([it["sketch"] for it in items]).to(device)
+        regions = model.propose_regions(sketch).cpu().numpy()
+        for j, image_id in enumerate(chunk):
+            for row in region_objects(regions[j], dataset.objects(image_id), k):
+                rows.append({"image_id": image_id, **row})
+            index_map = np.zeros(regions.shape[-2:], dtype=np.int8)
+            for i in range(min(k, regions.shape[1])):
+                index_map[regions[j, i] > 0.5] = i + 1
+            maps.append(index_map)
+        raw = [dataset.load(i) for i in chunk]
+        sketches += [s for s, _ in raw]
+        colors += [c for _, c in raw]
+    return rows, np.stack(sketches), np.stack(colors), np.stack(maps)
+
+
+def run_snail_experiment(
+    out_dir: str | Path,
+    epochs: int = 10,
+    size: int = 64,
+    width: float = 0.125,
+    k: int = 8,
+    device: str = "cpu",
+    seed: int = 0,
+    n_images: int = 64,
+    batch_size: int = 16,
+    train_limit: int | None = 1024,
+    resume: bool = True,
+    progress: bool = False,
+    variants: Sequence[str] = tuple(VARIANTS),
+    model_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train both variants on snail (or resume them), evaluate regions, write records, JSON and the figure.
+
+    train_limit caps the training images per epoch (the snail layout is fixed; only colours vary, so
+    more distinct images buy nothing). Augmentation is off: random crops would move the very objects
+    whose order is measured. Returns {"order": snail_order result, "train": per-variant training facts,
+    "files": paths}.
+    """
+    # A driver, not model code: it may use the trainer, the protocol and the report (lazily imported).
+    from colorbench.data import open_dataset
+    from colorbench.training import TrainConfig, resolve_device, train_model
+    from protocols.snail_order import snail_order
+    from reports.snail_figure import snail_figure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = resolve_device(device)
+    test = open_dataset("snail", "test", size=size)
+    ids = test.ids()[:n_images]
+    rows: list[dict[str, Any]] = []
+    samples: dict[str, np.ndarray] = {}
+    trained: dict[str, Any] = {}
+    for variant in variants:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown snail variant {variant!r}; use {', '.join(VARIANTS)}")
+        cfg = TrainConfig(
+            model="guidingpainter", dataset="snail", epochs=epochs, size=size, batch_size=batch_size, seed=seed,
+            device=device, limit=train_limit,
+            model_config={"width": width, "augment": False, **(model_config or {}), **VARIANTS[variant]},
+        )
+        t0 = time.perf_counter()
+        result = train_model(cfg, out / "models" / variant, resume=resume, progress=progress,
+                             command=f"run_snail_experiment variant={variant}")
+        model = _load_last(result.checkpoint, dev)
+        found, sketches, colors, maps = evaluate_regions(model, test, ids, k, dev, batch_size)
+        rows += [{"variant": variant, **r} for r in found]
+        samples["sketch"], samples["color"] = sketches, colors
+        samples[f"regions/{variant}"] = maps
+        trained[variant] = {"seconds": time.perf_counter() - t0, "checkpoint": str(result.checkpoint),
+                            "history": result.history}
+    samples["objects"] = np.stack([test.objects(i) for i in ids])
+    samples["image_id"] = np.asarray(ids)
+    df = snail_frame(rows)
+    files = {"records": out / "snail_records.csv", "samples": out / "samples.npz",
+             "order": out / "snail_order.json", "figure": out / "fig4_snail.png"}
+    write_records(files["records"], df)
+    save_npz(files["samples"], **samples)
+    order = snail_order(df)
+    write_json(files["order"], order | {"train": trained, "size": size, "width": width, "epochs": epochs})
+    snail_figure(samples, files["figure"], variants=list(variants), k=k)
+    return {"order": order, "train": trained, "files": {key: str(p) for key, p in files.items()}}
+
+
+def _load_last(path: Path, device: torch.device) -> Any:
+    """Rebuild the model a training run saved (config from the checkpoint metadata)."""
+    from colorbench.checkpoints import load_checkpoint, load_into
+    from colorbench.training import build_model
+
+    tensors, meta = load_checkpoint(path)
+    model = build_model(meta["model"], meta["config"])
+    load_into(model, tensors, str(path))
+    return model.to(device).eval()

@@ -1,0 +1,87 @@
+"""Run the registered protocols over a run directory's records (never over models).
+
+`compute_all` reads records.csv + run.json once and runs every protocol whose record modes are present;
+`required_modes` tells the engine which modes a set of protocols needs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from colorbench.records import read_json, read_records
+from colorbench.registry import PROTOCOLS
+from protocols.base import Protocol, ProtocolContext
+from protocols.options import resolve_options
+
+
+class RunDirError(FileNotFoundError):
+    """The directory is not a finished colorbench run (records.csv / run.json missing)."""
+
+
+def load_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(records, parsed run.json) of a run directory; raises RunDirError saying what to do."""
+    run_dir = Path(run_dir)
+    for name in ("records.csv", "run.json"):
+        if not (run_dir / name).is_file():
+            raise RunDirError(
+                f"{run_dir} is not a colorbench run directory (no {name}); "
+                f"run `colorbench run --out {run_dir} …` first"
+            )
+    return read_records(run_dir / "records.csv"), read_json(run_dir / "run.json")
+
+
+def get_protocol(name: str) -> Protocol:
+    """The registered protocol `name`, instantiated."""
+    target = PROTOCOLS.get(name)
+    return target() if isinstance(target, type) else target
+
+
+def required_modes(names: Iterable[str] | None = None) -> set[str]:
+    """Union of the record modes the named protocols (default: all registered) need."""
+    out: set[str] = set()
+    for name in names if names is not None else PROTOCOLS.names():
+        out |= set(getattr(PROTOCOLS.get(name), "modes", ("native",)))
+    return out
+
+
+def compute_all(
+    run_dir: str | Path, names: Iterable[str] | None = None, options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """{"results": {protocol: result}, "skipped": {protocol: reason}, "options": resolved options}.
+
+    With `names=None` every registered protocol runs whose modes the records have; one that cannot be
+    imported is skipped with a warning. Protocols named explicitly must load and have their modes.
+    """
+    run_dir = Path(run_dir)
+    records, run = load_run(run_dir)
+    opts = resolve_options(options)
+    ctx = ProtocolContext(run_dir=run_dir, run=run, options=opts)
+    present = set(records["mode"])
+    explicit = names is not None
+    results: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name in sorted(names) if explicit else PROTOCOLS.names():
+        try:
+            protocol = get_protocol(name)
+        except Exception as exc:
+            if explicit:
+                raise
+            warnings.warn(f"protocol {name!r} could not be loaded and is skipped: {exc}", stacklevel=2)
+            skipped[name] = f"could not be loaded: {exc}"
+            continue
+        missing = sorted(set(protocol.modes) - present)
+        if missing:
+            reason = f"needs record modes {', '.join(missing)}; rerun `colorbench run` with --modes including them"
+            if explicit:
+                raise ValueError(f"protocol {name!r} {reason}")
+            skipped[name] = reason
+            continue
+        try:
+            results[name] = protocol.compute(records, ctx)
+        except Exception as exc:
+            raise RuntimeError(f"protocol {name!r} failed on {run_dir}: {exc}") from exc
+    return {"results": results, "skipped": skipped, "options": opts}

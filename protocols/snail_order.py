@@ -1,0 +1,106 @@
+"""Dark Snail order (paper §4.5, Fig. 4): per region i the object it covers and its size, and Kendall τ.
+
+Reads the snail records of `guidingpainter.snail_experiment` (one row per variant, image and region
+i <= k; `snail_records.csv` in the run directory), not the engine's records. τ is Kendall's tau-b between
+the region index i and minus the size of the object region i covers (0 for an empty region), so τ = 1
+means regions 1..k come in exactly decreasing object size, τ <= 0 means no such order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+from protocols.base import Protocol, ProtocolContext
+
+K_TAU = 4  # issue 3's acceptance looks at the first four regions
+REQUIRED = ("variant", "image_id", "i", "object", "purity", "coverage", "region_area", "object_area")
+
+
+def _tau(index: np.ndarray, sizes: np.ndarray) -> tuple[float | None, float | None]:
+    """Kendall tau-b of (i, −size); None when either side is constant (τ undefined)."""
+    if len(index) < 2 or np.ptp(sizes) == 0:
+        return None, None
+    res = kendalltau(index, -np.asarray(sizes, dtype=np.float64))
+    return float(res.statistic), float(res.pvalue)
+
+
+def variant_order(rows: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
+    """The Fig. 4 summary of one variant's rows (all images, regions 1..k)."""
+    regions = sorted(int(i) for i in rows["i"].unique())
+    per_region: dict[str, list[Any]] = {key: [] for key in
+                                        ("i", "object", "object_share", "object_area", "purity", "coverage",
+                                         "region_area", "empty_frac")}
+    for i in regions:
+        r = rows[rows["i"] == i]
+        counts = r["object"].value_counts()
+        modal = int(counts.index[0]) if len(counts) else -1
+        per_region["i"].append(i)
+        per_region["object"].append(modal)  # -1: most images leave region i empty
+        per_region["object_share"].append(float(counts.iloc[0] / len(r)) if len(r) else 0.0)
+        per_region["object_area"].append(float(r["object_area"].mean()))
+        per_region["purity"].append(_nanmean(r["purity"]))
+        per_region["coverage"].append(_nanmean(r["coverage"]))
+        per_region["region_area"].append(float(r["region_area"].mean()))
+        per_region["empty_frac"].append(float((r["object"] < 0).mean()))
+    head = [j for j, i in enumerate(regions) if i <= k_tau]
+    idx = np.asarray(regions, dtype=np.float64)
+    sizes = np.asarray(per_region["object_area"])
+    tau, p = _tau(idx[head], sizes[head])
+    tau_all, p_all = _tau(idx, sizes)
+    per_image = []
+    for _, img in rows[rows["i"] <= k_tau].groupby("image_id"):
+        t, _ = _tau(img["i"].to_numpy(np.float64), img["object_area"].to_numpy())
+        if t is not None:
+            per_image.append(t)
+    firsts = [o for o in (per_region["object"][j] for j in head) if o >= 0]
+    return per_region | {
+        "k_tau": k_tau,
+        "kendall_tau": tau,
+        "kendall_p": p,
+        "kendall_tau_all": tau_all,
+        "kendall_p_all": p_all,
+        "tau_per_image_mean": float(np.mean(per_image)) if per_image else None,
+        "distinct_objects_head": len(set(firsts)),
+        "n_images": int(rows["image_id"].nunique()),
+    }
+
+
+def snail_order(records: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
+    """{"variants": {variant: variant_order(...)}, "k_tau": k_tau} over snail records."""
+    missing = [c for c in REQUIRED if c not in records.columns]
+    if missing:
+        raise ValueError(f"snail records lack columns {missing}: pass snail_records.csv written by "
+                         "guidingpainter.snail_experiment.run_snail_experiment, not the engine's records.csv")
+    return {
+        "k_tau": k_tau,
+        "variants": {str(v): variant_order(rows, k_tau) for v, rows in records.groupby("variant", sort=True)},
+    }
+
+
+def _nanmean(series: pd.Series) -> float | None:
+    values = series.to_numpy(dtype=np.float64)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else None
+
+
+class SnailOrder(Protocol):
+    """Fig. 4: do regions come in decreasing object size? (GuidingPainter vs its fixed-Nh control)."""
+
+    name: ClassVar[str] = "snail_order"
+    title: ClassVar[str] = "Dark Snail (Fig. 4): region order vs object size"
+    modes: ClassVar[tuple[str, ...]] = ()  # needs no engine records: it reads snail_records.csv
+
+    def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
+        if "object" not in records.columns:
+            path = ctx.run_dir / "snail_records.csv"
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"{path} does not exist: run the Dark Snail experiment first "
+                    "(guidingpainter.snail_experiment.run_snail_experiment(out_dir=...)) and report on its out_dir"
+                )
+            records = pd.read_csv(path, dtype={"image_id": str, "variant": str})
+        return snail_order(records)

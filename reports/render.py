@@ -1,0 +1,146 @@
+"""The report stage: protocols over a run directory's records → tables/*.md|tex|csv, figures/*.png,
+results.json and report.md; plus the rich summary the CLI prints. Never imports models or the engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from rich.table import Table
+
+from colorbench.checkpoints import atomic_write_text
+from colorbench.records import load_npz, read_json
+from protocols.run_protocols import compute_all
+from protocols.selection import is_conditional, table1_variants
+from reports.figures import fig5_segment_ablation, fig12_hint_sweep
+from reports.image_grids import guidance_strip, qualitative_grid
+from reports.results_json import build_results, write_results
+from reports.table_specs import compare_spec, perturbed_spec, sweep_specs, table1_spec, table3_spec
+from reports.tables import TableSpec, cell_text, to_csv, to_latex, to_markdown
+
+
+def table_specs(results: Mapping[str, Any], opts: Mapping[str, Any]) -> list[TableSpec]:
+    """Every table the protocol results support, in report order."""
+    specs: list[TableSpec | None] = []
+    if "table1" in results:
+        specs.append(table1_spec(results["table1"], opts))
+        specs.append(compare_spec(results["table1"].get("compare", []), opts))
+    if "loss_ablation" in results:
+        specs.append(table3_spec(results["loss_ablation"], opts))
+    if "hint_sweep" in results:
+        specs += sweep_specs(results["hint_sweep"], opts)
+    if "perturbed_hints" in results:
+        specs.append(perturbed_spec(results["perturbed_hints"], opts))
+    return [s for s in specs if s is not None]
+
+
+def write_tables(specs: list[TableSpec], out_dir: Path) -> list[Path]:
+    paths = []
+    for spec in specs:
+        for ext, render in (("md", to_markdown), ("tex", to_latex), ("csv", to_csv)):
+            path = out_dir / f"{spec.name}.{ext}"
+            atomic_write_text(path, render(spec))
+            paths.append(path)
+    return paths
+
+
+def write_figures(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any],
+                  opts: Mapping[str, Any]) -> list[Path]:
+    """Fig. 12, Fig. 5, one guidance strip per conditional variant, the Fig. 3 grid (when data allow)."""
+    fig_dir = run_dir / "figures"
+    dataset = str(run.get("dataset", {}).get("name", ""))
+    paths = []
+    if "hint_sweep" in results and results["hint_sweep"]["variants"]:
+        paths.append(fig12_hint_sweep([(dataset, results["hint_sweep"])], fig_dir / "fig12_hint_sweep.png"))
+    seg = results.get("segment_ablation") or {}
+    if seg.get("variants"):
+        named = {v: dict(c) | {"name": run["variants"].get(v, {}).get("display_name", v),
+                               "model": run["variants"].get(v, {}).get("model")} for v, c in seg["variants"].items()}
+        paths.append(fig5_segment_ablation({"variants": named}, fig_dir / "fig5_segment_ablation.png", dataset))
+    variants = run.get("variants", {})
+    grid: list[tuple[str, dict]] = []
+    for v in table1_variants(variants):
+        path = run_dir / "samples" / f"{v}.npz"
+        if not path.exists():
+            continue
+        samples = load_npz(path)
+        name = str(variants[v].get("display_name") or v)
+        grid.append((name, samples))
+        if is_conditional(variants[v]) and samples["outputs"].shape[1] > 1:
+            paths.append(guidance_strip(samples, fig_dir / f"guidance_{v}.png", steps=int(opts["strip_steps"]),
+                                        title=f"{name} on {dataset}: region asked, accumulated hints, colorization"))
+    if grid:
+        paths.append(qualitative_grid(grid, fig_dir / "fig3_qualitative.png", n=int(opts["qualitative_n"]),
+                                      title=f"{dataset}: all models at equal hints"))
+    return paths
+
+
+def report_markdown(run: Mapping[str, Any], specs: list[TableSpec], figures: list[Path], run_dir: Path) -> str:
+    """report.md: every table and figure of the run on one page, with its provenance line."""
+    ds = run.get("dataset", {})
+    lines = [f"# colorbench report — {ds.get('name')} ({ds.get('split', 'test')}, {ds.get('n_images')} images, "
+             f"{ds.get('size')} px)", "",
+             f"config {str(run.get('config_fingerprint'))[:12]} · colorbench {run.get('versions', {}).get('colorbench')}"
+             f" · git {str(run.get('git'))[:12]} · dataset {str(ds.get('fingerprint'))[:12]}", ""]
+    for spec in specs:
+        lines += [to_markdown(spec), ""]
+    for fig in figures:
+        lines += [f"![{fig.stem}]({fig.relative_to(run_dir).as_posix()})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Compute every protocol from the cached records and write tables, figures, results.json, report.md.
+
+    Returns {"paths": {"tables": [...], "figures": [...], "results": path, "report": path},
+    "results": the results.json document}. Zero forward passes: only records, features and samples are read.
+    """
+    run_dir = Path(run_dir)
+    computed = compute_all(run_dir, options=options)
+    run = read_json(run_dir / "run.json")
+    opts = computed["options"]
+    specs = table_specs(computed["results"], opts)
+    tables = write_tables(specs, run_dir / "tables")
+    figures = write_figures(run_dir, run, computed["results"], opts)
+    results = build_results(computed, run)
+    results_path = write_results(run_dir / "results.json", results)
+    report_path = run_dir / "report.md"
+    atomic_write_text(report_path, report_markdown(run, specs, figures, run_dir))
+    return {"paths": {"tables": tables, "figures": figures, "results": results_path, "report": report_path},
+            "results": results}
+
+
+def summary_table(results: Mapping[str, Any]) -> Table:
+    """Table 1 of a results.json document as a rich table (best per column and block in bold)."""
+    res = results.get("results", {})
+    opts = results.get("provenance", {}).get("options", {})
+    if "table1" not in res:
+        table = Table(title="colorbench: no Table 1 (no native records)")
+        table.add_column("skipped protocols")
+        for name, why in sorted(results.get("skipped", {}).items()):
+            table.add_row(f"{name}: {why}")
+        return table
+    spec = table1_spec(res["table1"], opts)
+    table = Table(title=f"{spec.title} — {res['table1'].get('dataset')}", caption=spec.notes[0] if spec.notes else None)
+    for col in spec.columns:
+        table.add_column(col.header, justify={"l": "left", "r": "right", "c": "center"}[col.align])
+    prev = None
+    for row in spec.rows:
+        if prev is not None and row.block != prev:
+            table.add_section()
+        prev = row.block
+        cells = []
+        for col in spec.columns:
+            cell = row.cells.get(col.key)
+            text = cell_text(cell, col, spec.show_n) if cell is not None else ""
+            style = "bold" if cell is not None and cell.bold else ("italic dim" if row.reference else "")
+            cells.append(f"[{style}]{_rich_escape(text)}[/{style}]" if style else _rich_escape(text))
+        table.add_row(*cells)
+    return table
+
+
+def _rich_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
