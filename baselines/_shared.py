@@ -7,6 +7,7 @@ RTUG and CIC only use `optimizer_step` and `autocast`.
 from __future__ import annotations
 
 import contextlib
+
 import torch
 import torch.nn.functional as F
 

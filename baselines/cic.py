@@ -16,8 +16,9 @@ predicting at ¼ resolution.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

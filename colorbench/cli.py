@@ -22,10 +22,11 @@ SETUP_ERRORS: tuple[type[BaseException], ...] = ()
 def _setup_errors() -> tuple[type[BaseException], ...]:
     from colorbench.checkpoints import CheckpointError
     from colorbench.data.base import DatasetError
+    from colorbench.fid import FidError, FidWeightsError
     from colorbench.registry import UnknownNameError
 
-    return (UnknownNameError, DatasetError, CheckpointError, ValueError, PermissionError, FileNotFoundError,
-            FloatingPointError)
+    return (UnknownNameError, DatasetError, CheckpointError, FidWeightsError, FidError, ValueError, PermissionError,
+            FileNotFoundError, FloatingPointError)
 
 
 def _fail(exc: BaseException) -> None:

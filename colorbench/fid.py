@@ -19,10 +19,8 @@ import torch
 from colorbench.checkpoints import file_sha256
 
 WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
-# torch.hub names files <stem>-<first 8 hex of sha256>.<ext>; the full digest below is the one reported for
-# torch-fidelity's release file (anchors.md §3) and is recorded for provenance, not used to decide.
+# torch.hub names files <stem>-<first 8 hex of sha256>.<ext>; the full digest is recorded in run.json.
 STANDARD_SHA256_PREFIX = "6726825d"
-REPORTED_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 ENV_VAR = "COLORBENCH_FID_WEIGHTS"
 EXTRACTOR_NAME = "inception-v3-compat"
 FEATURE_LAYER = "2048"
@@ -115,22 +113,26 @@ def resolve_weights(path: str | os.PathLike[str] | None = None) -> FidWeights:
                 f"or drop the option to use {default_cache_path()}."
             )
         digest = file_sha256(given)
-        return FidWeights(True, given, digest, digest.startswith(STANDARD_SHA256_PREFIX), source)
+        standard = digest.startswith(STANDARD_SHA256_PREFIX)
+        return FidWeights(available=True, path=given, sha256=digest, standard=standard, source=source)
 
     cached = default_cache_path()
     if not cached.is_file():
-        return FidWeights(False, reason=f"{NO_WEIGHTS_REASON} (looked in {cached})")
+        return FidWeights(available=False, reason=f"{NO_WEIGHTS_REASON} (looked in {cached})")
     digest = file_sha256(cached)
-    if False:
+    if not digest.startswith(STANDARD_SHA256_PREFIX):
         return FidWeights(
-            False, cached, digest, False, "cache",
+            available=False,
+            path=cached,
+            sha256=digest,
+            source="cache",
             reason=(
                 f"{cached} has sha256 {digest[:16]}…, not {STANDARD_SHA256_PREFIX}…: corrupt or not "
                 "torch-fidelity's file, so it is not unpickled. Delete it and place the release file there, "
                 "or pass it with --fid-weights if you trust it."
             ),
         )
-    return FidWeights(True, cached, digest, True, "cache")
+    return FidWeights(available=True, path=cached, sha256=digest, standard=True, source="cache")
 
 
 def _check_plain_state_dict(path: Path) -> None:
@@ -147,7 +149,9 @@ def _check_plain_state_dict(path: Path) -> None:
             f"refusing to hand it to torch-fidelity's full-pickle loader. Use {WEIGHTS_FILENAME}."
         ) from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise FidWeightsError(f"{path}: expected a dict of tensors (an Inception state dict), got {type(state)}.")
+        raise FidWeightsError(
+            f"{path}: expected a dict of tensors (an Inception state dict), got {type(state)}."
+        )
 
 
 class InceptionFeatures:
@@ -269,22 +273,29 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
         q, _ = np.linalg.qr(np.concatenate([ca, cb]).T)
         pa, pb = ca @ q, cb @ q
         sigma_a, sigma_b = pa.T @ pa / (n - 1), pb.T @ pb / (m - 1)
+        basis: np.ndarray | None = q
         singular = True
     else:
         sigma_a, sigma_b = full_covariances()
-        singular = min(n, m) <= d
+        basis, singular = None, min(n, m) <= d
     covmean = _root_of_product(sigma_a, sigma_b, singular)
     if not np.isfinite(covmean).all():
         # E3.2's retry is defined on the D×D covariances, so it always runs in the original space.
         sigma_a, sigma_b = full_covariances()
-        offset = np.eye(d) * SQRTM_EPS
+        basis, offset = None, np.eye(d) * SQRTM_EPS
         covmean = _root_of_product(sigma_a + offset, sigma_b + offset, min(n, m) <= d)
         if not np.isfinite(covmean).all():
             raise FidError("matrix square root is not finite even with 1e-6·I added to the covariances")
     if np.iscomplexobj(covmean):
-        imag = float(np.abs(np.diagonal(covmean).imag).max())
+        # The check is on the diagonal in feature space, so map a reduced root back: diag(Q·Im·Qᵀ).
+        diag_imag = (
+            np.diagonal(covmean).imag if basis is None else np.einsum("ij,ij->i", basis @ covmean.imag, basis)
+        )
+        imag = float(np.abs(diag_imag).max())
         if imag > MAX_IMAG:
-            raise FidError(f"matrix square root has imaginary component {imag:.3g} > {MAX_IMAG} on its diagonal")
+            raise FidError(
+                f"matrix square root has imaginary component {imag:.3g} > {MAX_IMAG} on its diagonal"
+            )
         covmean = covmean.real
     diff = mu_a - mu_b
     return float(diff @ diff + np.trace(sigma_a) + np.trace(sigma_b) - 2.0 * np.trace(covmean))

@@ -2,20 +2,25 @@
 
 A cell is {"value", "n", "n_real", "warning", "reason", "standard"}; value None means "n/a" and `reason`
 says why (no weights, features not cached, too few images). FID itself is colorbench.fid's (E3.2).
+Computed values are kept in <run>/cache/fid-values.json, keyed by the feature files' size and mtime and
+the exact image keys, so re-rendering a report costs no matrix square root.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from colorbench.checkpoints import atomic_write_text
 from colorbench.records import FeatureStore
+from colorbench.versions import versions
 from protocols.base import ProtocolContext
 
 _STORES: dict[tuple[str, int, int], FeatureStore] = {}
-_VALUES: dict[str, dict[str, Any]] = {}
-_MAX_CACHED = 512  # FID values kept per process (one report needs a few dozen)
+_DISK: dict[str, dict[str, dict[str, Any]]] = {}  # cache file → {key: fid result}
+CACHE_NAME = "fid-values.json"
 
 
 def na_cell(reason: str) -> dict[str, Any]:
@@ -32,6 +37,16 @@ def load_store(path: Path) -> FeatureStore | None:
     if key not in _STORES:
         _STORES[key] = FeatureStore.load(path)
     return _STORES[key]
+
+
+def _disk_cache(path: Path) -> dict[str, dict[str, Any]]:
+    key = str(path.resolve())
+    if key not in _DISK:
+        try:
+            _DISK[key] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except (OSError, ValueError):  # a damaged cache is only a cache
+            _DISK[key] = {}
+    return _DISK[key]
 
 
 def fid_cell(ctx: ProtocolContext, variant: str, keys: Sequence[str], image_ids: Sequence[str]) -> dict[str, Any]:
@@ -53,19 +68,23 @@ def fid_cell(ctx: ProtocolContext, variant: str, keys: Sequence[str], image_ids:
             f"features not cached for {variant} ({exc.args[0]}); the engine caches n = 0, each image's "
             "stratified Nh and the sweep n — rerun `colorbench run` with those hint counts in --sweep"
         )
-    digest = hashlib.sha256("\n".join([str(fake_path), str(real_path), *keys, "|", *image_ids]).encode()).hexdigest()
-    memo_key = f"{digest}|{fake_path.stat().st_mtime_ns}|{real_path.stat().st_mtime_ns}"
-    if memo_key not in _VALUES:
+    stamp = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in (fake_path, real_path)]
+    key = hashlib.sha256("\n".join([str(versions()["colorbench"]), *stamp, *keys, "|", *image_ids]).encode()).hexdigest()
+    cache_path = ctx.run_dir / "cache" / CACHE_NAME
+    values = _disk_cache(cache_path)
+    if key not in values:
         from colorbench.fid import FidError, fid_from_features
 
         try:
             res = fid_from_features(fake, real)
         except FidError as exc:
             return na_cell(f"FID of {variant} could not be computed: {exc}")
-        if len(_VALUES) >= _MAX_CACHED:
-            _VALUES.clear()
-        _VALUES[memo_key] = res
-    res = _VALUES[memo_key]
+        values[key] = {k: res[k] for k in ("value", "n_fake", "n_real", "warning")}
+        try:
+            atomic_write_text(cache_path, json.dumps(values, sort_keys=True))
+        except OSError:  # a read-only run directory still renders; it just recomputes next time
+            pass
+    res = values[key]
     return {
         "value": float(res["value"]),
         "n": int(res["n_fake"]),

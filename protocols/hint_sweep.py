@@ -12,7 +12,7 @@ from colorbench.records import feature_key
 from protocols.base import Protocol, ProtocolContext
 from protocols.cells import ci_cell
 from protocols.fid_sets import fid_cell
-from protocols.levels import psnr_matrix
+from protocols.levels import psnr_matrix, variants_present
 from protocols.options import resolve_options
 from protocols.selection import display_name, is_conditional, table1_variants
 
@@ -40,8 +40,9 @@ class HintSweep(Protocol):
         if too_big:
             raise ValueError(f"hint sweep n = {too_big} exceeds Nc = {ctx.dist.nc} of this run")
         out: dict[str, Any] = {}
+        present = variants_present(records)
         for v in table1_variants(ctx.variants):
-            if not (records["variant"] == v).any():
+            if v not in present:
                 continue
             cond = is_conditional(ctx.variants[v])
             # Automatic models give the same output for every n (E5.4): one value drawn as a constant line.

@@ -1,11 +1,13 @@
 """Per-image PSNR by hint count, pulled out of records.csv: the matrix every E_G / NRI / sweep number uses.
 
 A conditional variant has native records at every n = 0..Nc (E6.1); an automatic one only at n = 0 (E5.4).
+Records frames are treated as read-only: the (variant, mode) split and the pivots are memoised per frame.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import weakref
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,11 +17,36 @@ class RecordsError(ValueError):
     """records.csv lacks rows a protocol needs; the message names the variant/mode/n and what to do."""
 
 
+_MEMO: dict[int, tuple[weakref.ref, dict[Any, Any]]] = {}
+
+
+def _memo(records: pd.DataFrame) -> dict[Any, Any]:
+    """Per-frame cache (one frame at a time): a report filters the same 100k rows dozens of times."""
+    hit = _MEMO.get(id(records))
+    if hit is not None and hit[0]() is records:
+        return hit[1]
+    _MEMO.clear()
+    store: dict[Any, Any] = {"groups": {k: g for k, g in records.groupby(["variant", "mode"], sort=False)}}
+    _MEMO[id(records)] = (weakref.ref(records), store)
+    return store
+
+
+def variants_present(records: pd.DataFrame) -> set[str]:
+    """Variant labels that have at least one record."""
+    return {v for v, _ in _memo(records)["groups"]}
+
+
+def mode_rows(records: pd.DataFrame, variant: str, mode: str) -> pd.DataFrame:
+    """Rows of one variant and mode, possibly empty (no error)."""
+    rows = _memo(records)["groups"].get((variant, mode))
+    return records.iloc[0:0] if rows is None else rows
+
+
 def variant_records(records: pd.DataFrame, variant: str, mode: str = "native") -> pd.DataFrame:
     """Rows of one variant and mode; raises RecordsError if there are none."""
-    rows = records[(records["variant"] == variant) & (records["mode"] == mode)]
-    if rows.empty:
-        have = sorted(set(records.loc[records["variant"] == variant, "mode"]))
+    rows = _memo(records)["groups"].get((variant, mode))
+    if rows is None or rows.empty:
+        have = sorted(m for v, m in _memo(records)["groups"] if v == variant)
         raise RecordsError(
             f"records.csv has no {mode!r} rows for variant {variant!r} (it has modes: {', '.join(have) or 'none'}); "
             f"rerun `colorbench run` with --modes including {mode}"
@@ -34,8 +61,12 @@ def psnr_matrix(
 
     Every image must have a record at every requested n: a hole would silently bias means, so it raises.
     """
-    rows = variant_records(records, variant, mode)
-    wide = rows.pivot_table(index="image_id", columns="n", values="psnr", aggfunc="first")
+    memo = _memo(records)
+    if ("wide", variant, mode) not in memo:
+        rows = variant_records(records, variant, mode)
+        memo[("wide", variant, mode)] = rows.pivot_table(index="image_id", columns="n", values="psnr",
+                                                         aggfunc="first")
+    wide = memo[("wide", variant, mode)]
     levels = [int(n) for n in levels]
     missing = [n for n in levels if n not in wide.columns]
     if missing:
@@ -62,8 +93,8 @@ def psnr_at(records: pd.DataFrame, variant: str, n: int, mode: str = "native") -
 
 def available_levels(records: pd.DataFrame, variant: str, mode: str = "native") -> list[int]:
     """Sorted hint counts n recorded for a variant and mode (empty list if none)."""
-    rows = records[(records["variant"] == variant) & (records["mode"] == mode)]
-    return sorted(int(n) for n in set(rows["n"]))
+    rows = _memo(records)["groups"].get((variant, mode))
+    return [] if rows is None else sorted(int(n) for n in set(rows["n"]))
 
 
 def _span(ns: Sequence[int]) -> str:

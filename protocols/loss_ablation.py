@@ -12,6 +12,7 @@ import pandas as pd
 
 from protocols.base import Protocol, ProtocolContext
 from protocols.cells import conditional_cells
+from protocols.levels import variants_present
 from protocols.options import resolve_options
 from protocols.paper_rows import TABLE3, requested_dataset, table3_rows
 from protocols.selection import LOSS_TERMS, display_name, is_conditional, loss_set, ordered_variants, variant_tag
@@ -27,9 +28,10 @@ class LossAblation(Protocol):
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)
         tagged = []
+        present = variants_present(records)
         for v in ordered_variants(ctx.variants):
             losses = loss_set(variant_tag(v, ctx.variants[v]))
-            if losses is not None and is_conditional(ctx.variants[v]) and (records["variant"] == v).any():
+            if losses is not None and is_conditional(ctx.variants[v]) and v in present:
                 tagged.append((v, losses))
         paper_key = requested_dataset(opts["paper_rows"], str(ctx.dataset.get("name", "")))
         base = {"dataset": ctx.dataset.get("name"), "terms": list(LOSS_TERMS), "nri_threshold": ctx.nri_threshold,

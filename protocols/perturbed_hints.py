@@ -16,15 +16,17 @@ import pandas as pd
 from protocols.base import Protocol, ProtocolContext
 from protocols.bootstrap import bootstrap_ratio_ci
 from protocols.cells import ci_cell
+from protocols.levels import mode_rows
 from protocols.options import resolve_options
 from protocols.selection import display_name, is_conditional, table1_variants
 
 
 def paired_errors(records: pd.DataFrame, variant: str) -> pd.DataFrame:
     """Rows (image_id, n, native, perturbed) of hint_err at the n both modes have, n ≥ 1, both finite."""
-    sel = records[(records["variant"] == variant) & (records["n"] >= 1)]
-    nat = sel[sel["mode"] == "native"][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "native"})
-    per = sel[sel["mode"] == "perturbed"][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "perturbed"})
+    nat = mode_rows(records, variant, "native")
+    per = mode_rows(records, variant, "perturbed")
+    nat = nat[nat["n"] >= 1][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "native"})
+    per = per[per["n"] >= 1][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "perturbed"})
     both = per.merge(nat, on=["image_id", "n"], how="inner")
     return both[np.isfinite(both["native"]) & np.isfinite(both["perturbed"])].sort_values(["image_id", "n"])
 

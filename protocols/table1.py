@@ -14,7 +14,7 @@ from protocols.cells import automatic_cells, conditional_cells
 from protocols.compare import compare_all
 from protocols.expected import expected_of_fid
 from protocols.fid_sets import fid_cell
-from protocols.levels import psnr_matrix
+from protocols.levels import psnr_matrix, variant_records, variants_present
 from protocols.options import resolve_options
 from protocols.paper_rows import requested_dataset, table1_rows
 from protocols.selection import display_name, is_conditional, table1_variants
@@ -27,7 +27,8 @@ class Table1(Protocol):
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)
-        variants = [v for v in table1_variants(ctx.variants) if (records["variant"] == v).any()]
+        present = variants_present(records)
+        variants = [v for v in table1_variants(ctx.variants) if v in present]
         if not variants:
             raise ValueError(f"records.csv of {ctx.run_dir} has no rows for any variant of run.json; rerun the run")
         rows: list[dict[str, Any]] = []
@@ -42,7 +43,7 @@ class Table1(Protocol):
         paper_key = requested_dataset(opts["paper_rows"], str(ctx.dataset.get("name", "")))
         return {
             "dataset": ctx.dataset.get("name"),
-            "n_images": int(records.loc[records["variant"] == variants[0], "image_id"].nunique()),
+            "n_images": int(variant_records(records, variants[0])["image_id"].nunique()),
             "nri_threshold": ctx.nri_threshold,
             "nri_threshold_source": "option" if opts["nri_threshold"] is not None else "dataset",
             "nc": ctx.dist.nc,

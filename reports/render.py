@@ -133,7 +133,7 @@ def summary_table(results: Mapping[str, Any]) -> Table:
         cells = []
         for col in spec.columns:
             cell = row.cells.get(col.key)
-            text = cell_text(cell, col, spec.show_n) if cell is not None else ""
+            text = cell_text(cell, col) if cell is not None else ""
             style = "bold" if cell is not None and cell.bold else ("italic dim" if row.reference else "")
             cells.append(f"[{style}]{_rich_escape(text)}[/{style}]" if style else _rich_escape(text))
         table.add_row(*cells)

@@ -48,7 +48,7 @@ def snail_figure(samples: Mapping[str, np.ndarray] | str | Path, out_path: str |
     sketch = samples["sketch"][image_index]
     color = samples["color"][image_index]
     cols = 2 + k
-    fig, axes = plt.subplots(len(variants), cols, figsize=(1.3 * cols, 1.45 * len(variants)), squeeze=False)
+    fig, axes = plt.subplots(len(variants), cols, figsize=(1.3 * cols, 1.6 * len(variants)), squeeze=False)
     for row, variant in enumerate(variants):
         index_map = samples[f"regions/{variant}"][image_index]
         panels: list[tuple[np.ndarray, str, dict[str, Any]]] = [

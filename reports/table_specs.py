@@ -61,7 +61,7 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
         Column("method", "Method", align="l", numeric=False),
         Column("cond", "Cond.", align="c", numeric=False),
         Column("psnr", "PSNR↑", "max"),
-        Column("fid", "FID↓", "min"),
+        Column("fid", "FID↓", "min", show_n=True),
         Column("nri", "NRI↓", "min"),
     ]
     rows: list[Row] = []
@@ -100,7 +100,7 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
                      f"{result['paper_dataset']}); not measured here.")
     if result.get("paper_rows_note"):
         notes.append(f"Paper rows: {result['paper_rows_note']}.")
-    return mark_best(TableSpec("table1", "Table 1: PSNR↑ / FID↓ / NRI↓", columns, rows, notes, show_n=True))
+    return mark_best(TableSpec("table1", "Table 1: PSNR↑ / FID↓ / NRI↓", columns, rows, notes))
 
 
 # --------------------------------------------------------------------------------------------- Table 3
@@ -112,7 +112,8 @@ def table3_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     terms = result.get("terms", list(LOSS_HEADERS))
     columns = [Column("row", "", align="l", numeric=False)]
     columns += [Column(t, LOSS_HEADERS.get(t, t), align="c", numeric=False) for t in terms]
-    columns += [Column("psnr", "PSNR↑", "max"), Column("fid", "FID↓", "min"), Column("nri", "NRI↓", "min")]
+    columns += [Column("psnr", "PSNR↑", "max"), Column("fid", "FID↓", "min", show_n=True),
+                Column("nri", "NRI↓", "min")]
     rows = []
     for r in result["rows"]:
         cells = {"row": Cell.label(f"{r['label']} {r['name']}"), "psnr": ci_cell(r["psnr"]),
@@ -126,8 +127,7 @@ def table3_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
         rows.append(Row(cells, block="paper", reference=True))
     notes[:0] = [f"{result.get('dataset')}: E over Nh ~ G as in Table 1 (✓ Cond.); NRI threshold "
                  f"{float(result['nri_threshold']):.2f} dB.", _ci_note(opts) + " Bold: best per column."]
-    return mark_best(TableSpec("table3", "Table 3: loss ablation, PSNR↑ / FID↓ / NRI↓", columns, rows, notes,
-                               show_n=True))
+    return mark_best(TableSpec("table3", "Table 3: loss ablation, PSNR↑ / FID↓ / NRI↓", columns, rows, notes))
 
 
 # --------------------------------------------------------------------------------------------- Fig. 12 tables
@@ -138,7 +138,7 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
     for metric, better, title in (("psnr", "max", "PSNR↑"), ("fid", "min", "FID↓")):
         notes: list[str] = []
         columns = [Column("model", "Model", align="l", numeric=False)]
-        columns += [Column(f"n{n}", f"n = {n}", better) for n in levels]
+        columns += [Column(f"n{n}", f"n = {n}", better, show_n=metric == "fid") for n in levels]
         rows = []
         for v in result["variants"].values():
             label = v["name"] + (" (constant, no hints)" if v["constant"] else "")
@@ -149,7 +149,7 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
         notes.insert(0, (_ci_note(opts) if metric == "psnr" else "FID of the outputs at exactly n hints.")
                      + " Bold: best per column.")
         out.append(mark_best(TableSpec(f"hint_sweep_{metric}", f"Fig. 12 values: {title} at n hints", columns,
-                                       rows, notes, show_n=metric == "fid")))
+                                       rows, notes)))
     return out
 
 

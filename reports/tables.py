@@ -25,6 +25,7 @@ class Column:
     decimals: int = 2
     align: Literal["l", "r", "c"] = "r"
     numeric: bool = True
+    show_n: bool = False  # append "(N=…)": FID cells always show their image count
 
 
 @dataclass
@@ -58,7 +59,6 @@ class TableSpec:
     columns: list[Column]
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
-    show_n: bool = False  # append "(N=…)" after values that carry a count (FID cells)
 
 
 # --------------------------------------------------------------------------------------------- bold
@@ -86,14 +86,14 @@ def format_number(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-def cell_text(cell: Cell, col: Column, show_n: bool, plain: bool = False) -> str:
+def cell_text(cell: Cell, col: Column, plain: bool = False) -> str:
     """"20.88 [20.57, 21.19]", "24.46 (N=512)", or the cell's text; no bold markup."""
     if cell.value is None:
         return (cell.text if cell.text is not None else "–") + ("" if plain else cell.marks)
     out = format_number(cell.value, col.decimals)
     if cell.low is not None and cell.high is not None:
         out += f" [{format_number(cell.low, col.decimals)}, {format_number(cell.high, col.decimals)}]"
-    if show_n and cell.n is not None:
+    if col.show_n and cell.n is not None:
         out += f" (N={cell.n})"
     return out + ("" if plain else cell.marks)
 
@@ -107,7 +107,7 @@ def to_markdown(spec: TableSpec) -> str:
         parts = []
         for col in spec.columns:
             cell = row.cells.get(col.key, Cell())
-            text = _md_escape(cell_text(cell, col, spec.show_n))
+            text = _md_escape(cell_text(cell, col))
             if cell.bold:
                 text = f"**{text}**"
             elif row.reference and cell.value is not None:
@@ -127,7 +127,7 @@ def _md_escape(text: str) -> str:
 _TEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                 "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 _TEX_SYMBOLS = {"↑": r"$\uparrow$", "↓": r"$\downarrow$", "✓": r"$\checkmark$", "✗": r"$\times$",
-                "–": "--", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "Σ": r"$\Sigma$", "τ": r"$\tau$",
+                "–": "--", "<": r"$<$", ">": r"$>$", "|": r"$|$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "Σ": r"$\Sigma$", "τ": r"$\tau$",
                 "≥": r"$\geq$", "·": r"$\cdot$", "±": r"$\pm$", "Δ": r"$\Delta$", "…": r"\ldots{}",
                 "→": r"$\rightarrow$", "×": r"$\times$", "≈": r"$\approx$", "—": "---"}
 
@@ -148,8 +148,7 @@ def tex_escape(text: str) -> str:
 
 
 def to_latex(spec: TableSpec) -> str:
-    """A booktabs `tabular` (needs \\usepackage{booktabs,amssymb}); notes as full-width rows below."""
-    ncol = len(spec.columns)
+    """A booktabs `tabular` (needs \\usepackage{booktabs,amssymb}), notes as small paragraphs after it."""
     lines = [
         f"% {tex_escape(spec.title)}",
         "% requires \\usepackage{booktabs} and \\usepackage{amssymb}",
@@ -166,7 +165,7 @@ def to_latex(spec: TableSpec) -> str:
         parts = []
         for col in spec.columns:
             cell = row.cells.get(col.key, Cell())
-            text = tex_escape(cell_text(cell, col, spec.show_n))
+            text = tex_escape(cell_text(cell, col))
             if cell.bold:
                 text = f"\\textbf{{{text}}}"
             elif row.reference and cell.value is not None:
@@ -174,9 +173,11 @@ def to_latex(spec: TableSpec) -> str:
             parts.append(text)
         lines.append(" & ".join(parts) + " \\\\")
     lines.append("\\bottomrule")
-    for note in spec.notes:
-        lines.append(f"\\multicolumn{{{ncol}}}{{l}}{{\\footnotesize {tex_escape(note)}}} \\\\")
     lines.append("\\end{tabular}")
+    if spec.notes:
+        lines.append("\\par\\smallskip{\\footnotesize")
+        lines += [tex_escape(note) + "\\par" for note in spec.notes]
+        lines.append("}")
     return "\n".join(lines) + "\n"
 
 

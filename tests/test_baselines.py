@@ -167,7 +167,7 @@ def test_alacgan_training_hints_follow_its_sampler():
     assert mask[32:].sum() == 0  # second half of the batch: no hints
     # Aligned 4×4 blocks painted with the GT's cell mean.
     cells = mask[:, 0].unfold(1, 4, 4).unfold(2, 4, 4)  # [B,32,32,4,4]
-    assert ((cells.amin((-1, -2)) == cells.amax((-1, -2)))).all()
+    assert (cells.amin((-1, -2)) == cells.amax((-1, -2))).all()
     cell_mean = torch.nn.functional.avg_pool2d(color, 4)
     painted = torch.nn.functional.avg_pool2d(hints.color, 4)
     small_mask = cells[..., 0, 0].unsqueeze(1)

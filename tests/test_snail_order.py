@@ -134,3 +134,26 @@ def test_figure_is_written(tmp_path: Path) -> None:
     assert image.ndim == 3 and image.shape[1] > image.shape[0]  # a wide grid: 2 rows × 6 panels
     with pytest.raises(KeyError, match="rerun"):
         snail_figure(samples, tmp_path / "x.png", variants=["other"])
+
+
+@pytest.mark.slow
+def test_snail_experiment_end_to_end(tmp_path: Path) -> None:
+    """Plumbing at toy size (1 epoch on 16 images): files, schema, both variants; not a claim about order."""
+    import json
+
+    import torch
+
+    from colorbench.records import load_npz
+    from guidingpainter.snail_experiment import SNAIL_COLUMNS, run_snail_experiment
+
+    torch.set_num_threads(1)
+    out = run_snail_experiment(tmp_path, epochs=1, size=32, width=0.0625, k=4, n_images=3, batch_size=8,
+                               train_limit=16, resume=False)
+    df = pd.read_csv(out["files"]["records"])
+    assert list(df.columns) == list(SNAIL_COLUMNS)
+    assert sorted(df["variant"].unique()) == ["fixed_nh", "guidingpainter"] and len(df) == 2 * 3 * 4
+    samples = load_npz(out["files"]["samples"])
+    assert samples["regions/guidingpainter"].shape == (3, 32, 32) and samples["objects"].shape == (3, 32, 32)
+    saved = json.loads(Path(out["files"]["order"]).read_text())
+    assert set(saved["variants"]) == {"fixed_nh", "guidingpainter"} and saved["train"]["fixed_nh"]["history"]
+    assert Path(out["files"]["figure"]).stat().st_size > 1000
