@@ -30,7 +30,10 @@ def _setup_errors() -> tuple[type[BaseException], ...]:
 
 
 def _fail(exc: BaseException) -> None:
-    STDERR.print(f"[bold red]error:[/bold red] {exc}")
+    from rich.text import Text
+
+    # One unwrapped line, no markup: paths stay copy-pasteable and '[...]' in a message is not eaten as style.
+    STDERR.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
     sys.exit(2)
 
 
@@ -79,7 +82,10 @@ def main() -> None:
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
               help="Where prepared datasets live [env COLORBENCH_DATA, default ./data].")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps.")
-@click.option("--batch-size", default=32, show_default=True, help="Images per forward (never changes results).")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Images per forward (never changes results).")
+@click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Processes decoding test images in parallel (never changes results).")
 @click.option("--modes", default="native,equalized,ablation,perturbed", show_default=True,
               help="Record modes to compute (protocols need: native; Fig. 5 ablation; E.2 perturbed; Fig. 3 equalized).")
 @click.option("--sweep", default="2,4,6,8,10,12", show_default=True, help="Hint counts of Fig. 12.")
@@ -95,7 +101,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...], size: int, limit: int | None,
-        data_root: str | None, device: str, batch_size: int, modes: str, sweep: str, fid: bool, fid_weights: str | None,
+        data_root: str | None, device: str, batch_size: int, num_workers: int, modes: str, sweep: str, fid: bool,
+        fid_weights: str | None,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
         resume: bool, as_json: bool, quiet: bool) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
@@ -115,7 +122,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
                     gumbel_noise=gumbel_noise)
     cfg = RunConfig(models=names, dataset=dataset, out=out or f"results/{dataset}", checkpoints=list(checkpoints),
                     size=size, limit=limit, data_root=data_root, device=device, resume=resume, fid=fid,
-                    fid_weights=fid_weights, plan=plan)
+                    fid_weights=fid_weights, plan=plan, num_workers=num_workers)
     run_dir = run_evaluation(cfg, progress=not quiet)
     from colorbench import distributed
 
@@ -125,6 +132,13 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
 
 
 def _report(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
+    from colorbench.runner import run_lock
+
+    with run_lock(run_dir):  # another run into the same OUT may be merging or rendering right now
+        _render(run_dir, options, as_json)
+
+
+def _render(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
     from reports.render import render_report, summary_table
 
     result = render_report(run_dir, options)
@@ -185,6 +199,10 @@ def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs:
     out_dir = out or f"runs/{name}-{dataset}"
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train_model(cfg, out_dir, resume=resume, command=command, progress=not quiet)
+    from colorbench import distributed
+
+    if distributed.init(device).rank != 0:  # under torchrun rank 0 alone validates and reports
+        return
     last = result.history[-1] if result.history else {}
     STDERR.print(f"trained {name} in {result.seconds:.0f}s; val PSNR {last.get('val_psnr', float('nan')):.2f} dB; "
                  f"best checkpoint {result.best_checkpoint}")

@@ -100,7 +100,9 @@ class Evaluator:
                         None if hints.regions is None else hints.regions[s : s + bs])
             y = self.model.colorize(sketch[s : s + bs], sub)
             if not torch.isfinite(y).all():
-                raise FloatingPointError(f"{self.variant.label} produced NaN/inf outputs; the checkpoint is broken")
+                raise FloatingPointError(
+                    f"{self.variant.label} produced NaN/inf outputs with checkpoint {self.variant.checkpoint}: the "
+                    "checkpoint is broken (diverged training?); retrain it or pass another --checkpoint")
             outs.append(to_uint8(y))
         return torch.cat(outs)
 
@@ -264,6 +266,30 @@ def _load_chunk(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[s
     return df, feats, samples
 
 
-def iter_batches(dataset: ColorDataset, ids: Sequence[str], size: int, device: torch.device) -> Iterator[_Batch]:
-    for s in range(0, len(ids), size):
-        yield _Batch([dataset.get(i) for i in ids[s : s + size]], device)
+class _IdList(torch.utils.data.Dataset):
+    """The samples of a fixed list of ids, in that order: what DataLoader workers read."""
+
+    def __init__(self, dataset: ColorDataset, ids: Sequence[str]) -> None:
+        self.dataset, self.ids = dataset, list(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.dataset.get(self.ids[index])
+
+
+def iter_batches(dataset: ColorDataset, ids: Sequence[str], size: int, device: torch.device,
+                 num_workers: int = 0) -> Iterator[_Batch]:
+    """Batches of `size` images in the order of `ids`; `num_workers` > 0 decodes them in DataLoader worker
+    processes (batches still arrive in order, so records never depend on it)."""
+    if num_workers <= 0:
+        for s in range(0, len(ids), size):
+            yield _Batch([dataset.get(i) for i in ids[s : s + size]], device)
+        return
+    # A fixed generator: the loader would otherwise draw its worker seed from the global RNG.
+    loader = torch.utils.data.DataLoader(_IdList(dataset, ids), batch_size=size, shuffle=False,
+                                         num_workers=num_workers, collate_fn=list,
+                                         generator=torch.Generator().manual_seed(0))
+    for items in loader:
+        yield _Batch(items, device)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -22,7 +24,7 @@ from colorbench.engine import (EvalPlan, Evaluator, _chunk_name, _load_chunk, _s
                                nh_assignment)
 from colorbench.metrics import to_uint8
 from colorbench.progress import STDERR, make_progress
-from colorbench.records import FeatureStore, records_frame, save_npz, write_json, write_records
+from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
 from colorbench.training import resolve_device
 from colorbench.variants import Variant, resolve_variants
 from colorbench.versions import git_hash, versions
@@ -44,6 +46,7 @@ class RunConfig:
     fid: bool = True  # computed when weights are found; otherwise "n/a" with the reason
     fid_weights: str | None = None
     plan: EvalPlan = field(default_factory=EvalPlan)
+    num_workers: int = 0  # DataLoader processes reading test images (never changes results)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -51,7 +54,7 @@ class RunConfig:
 
     def fingerprint(self) -> str:
         d = self.to_json()
-        for volatile in ("out", "resume", "device"):
+        for volatile in ("out", "resume", "device", "num_workers"):
             d.pop(volatile, None)
         d["plan"].pop("batch_size", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
@@ -112,7 +115,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     cache_dirs: dict[str, Path] = {}
     with make_progress(enabled=progress and ctx.rank == 0) as bar:
         if features is not None:
-            cache_dirs["real"] = _real_features(dataset, shard, out, dataset_fp, fid_status, features, plan, device)
+            cache_dirs["real"] = _real_features(dataset, shard, out, dataset_fp, fid_status, features, plan, device,
+                                                cfg.num_workers)
         for v in variants:
             key = cache_key(described[v.label]["checkpoint_sha256"], dataset_fp, plan, fid_status.get("weights_sha256"))
             cdir = out / "cache" / f"{v.label}-{key}"
@@ -126,14 +130,15 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
             model = v.load(device)
             ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features, nh=nh)
             ev._sample_ids = sample_ids
-            for batch in iter_batches(dataset, todo, plan.batch_size, device):
+            for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):
                 rows, feats, samples = ev.run_batch(batch)
                 _save_chunk(cdir / _chunk_name(batch.ids), rows, feats, samples)
                 bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
             del model
     ctx.barrier()
     if ctx.rank == 0:
-        _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids)
+        with run_lock(out):
+            _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids)
     ctx.barrier()
     return out
 
@@ -144,12 +149,23 @@ def _kind(v: Variant) -> HintKind:
     return MODELS.get(v.model).hint_kind
 
 
+def run_lock(out: str | Path) -> Any:
+    """An exclusive lock on the run directory (OUT/.colorbench.lock) for the steps that rewrite its shared
+    files (merge, report): concurrent runs into one OUT take turns there; chunk computing stays parallel.
+    flock-based, so a killed holder releases it at once."""
+    from filelock import FileLock
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(Path(out) / ".colorbench.lock"))
+
+
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
+        # A unique probe name: runs sharing OUT must not delete each other's probe.
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=out)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise PermissionError(f"cannot write to output directory {out}: {exc.strerror}; choose another --out") from exc
 
@@ -167,7 +183,7 @@ def _done_ids(cdir: Path) -> set[str]:
 
 
 def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, fid_status: dict, features: Callable,
-                   plan: EvalPlan, device: torch.device) -> Path:
+                   plan: EvalPlan, device: torch.device, num_workers: int = 0) -> Path:
     """Inception features of the ground-truth test images, cached like any variant's."""
     key = hashlib.sha256(json.dumps([dataset_fp, fid_status.get("weights_sha256")]).encode()).hexdigest()[:20]
     cdir = out / "cache" / f"real-{key}"
@@ -177,7 +193,7 @@ def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, f
         with np.load(chunk, allow_pickle=False) as z:
             done |= {str(k) for k in z["feat_keys"]}
     todo = [i for i in shard if i not in done]
-    for batch in iter_batches(dataset, todo, plan.batch_size, device):
+    for batch in iter_batches(dataset, todo, plan.batch_size, device, num_workers):
         vecs = features(batch.gt_u8)
         save_npz(cdir / _chunk_name(batch.ids), feat_keys=np.asarray(batch.ids, dtype=str),
                  feat_vals=np.asarray(vecs, dtype=np.float32))
@@ -211,8 +227,12 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
             with np.load(chunk, allow_pickle=False) as z:
                 keys += [str(k) for k in z["feat_keys"]]
                 vals.append(z["feat_vals"])
-        FeatureStore.merge([FeatureStore(keys, np.concatenate(vals))]).save(out / "features" / "real.npz")
+        unique = dict(zip(keys, np.concatenate(vals)))  # chunks of concurrent runs may overlap
+        FeatureStore(sorted(unique), np.stack([unique[k] for k in sorted(unique)])).save(out / "features" / "real.npz")
     records = records_frame(pd.concat(frames).to_dict("records")) if frames else records_frame([])
+    # Runs with other batch sizes writing one cache at the same time leave overlapping chunks; the rows
+    # are identical (deterministic), so keep one of each.
+    records = records.drop_duplicates(subset=SORT_KEYS, keep="first")
     records = records[records["image_id"].isin(set(ids))].reset_index(drop=True)
     write_records(out / "records.csv", records)
     run = {

@@ -16,10 +16,12 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
+from colorbench import distributed as dist
 from colorbench.api import HintKind
-from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
+from colorbench.checkpoints import (CheckpointError, atomic_write_text, load_checkpoint, load_into, read_metadata,
+                                    save_checkpoint)
 from colorbench.hints import BoundedGeometric, image_seed, simulate
 from colorbench.metrics import psnr
 from colorbench.model import ColorizerModel, TrainContext
@@ -142,22 +144,31 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
+    ddp = dist.init(cfg.device)  # under torchrun: one rank of a data-parallel run; else world 1
+    device = ddp.device(cfg.device) if ddp.is_distributed else resolve_device(cfg.device)
     name = MODELS.canonical(cfg.model)
-    model = build_model(name, cfg.model_config).to(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)  # initial weights follow --seed, not whatever the global RNG holds
+        model = build_model(name, cfg.model_config).to(device)
     defaults = model.training_defaults()
     lr = cfg.lr if cfg.lr is not None else float(defaults["lr"])
     betas = tuple(cfg.betas) if cfg.betas is not None else tuple(defaults["betas"])
     optimizers = model.configure_optimizers(lr, betas)  # type: ignore[arg-type]
+    # Base lrs before a resume restores param_groups: those hold the last *scheduled* lr, not the base.
+    base_lrs = {k: [g["lr"] for g in o.param_groups] for k, o in optimizers.items()}
 
     train_set = open_dataset(cfg.dataset, "train", size=cfg.size, root=cfg.data_root, limit=cfg.limit)
     val_set = open_dataset(cfg.dataset, "val", size=cfg.size, root=cfg.data_root, limit=cfg.val_limit)
     if len(train_set) == 0:
         raise ValueError(f"dataset {cfg.dataset!r} has no training images")
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    per_rank = math.ceil(len(train_set) / ddp.world)  # DistributedSampler pads every shard to this
+    drop_last = per_rank > cfg.batch_size
+    steps_per_epoch = per_rank // cfg.batch_size if drop_last else math.ceil(per_rank / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
 
-    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(cfg.seed)
+    generator = torch.Generator(device=device if device.type == "cuda" else "cpu")
+    generator.manual_seed(dist.rank_seed(cfg.seed, ddp.rank))
+    rng_key = "rng/generator" if ddp.is_main else f"rng/generator.rank{ddp.rank}"
     start_epoch, step, history, best = 0, 0, [], -math.inf
     last, last_train, best_path = out / "last.safetensors", out / "last.train.safetensors", out / "best.safetensors"
     if resume and last.exists() and last_train.exists():
@@ -168,15 +179,18 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
         load_into(model, tensors, str(last))
         train_tensors, train_meta = load_checkpoint(last_train)
         _restore_optimizers(optimizers, train_tensors, train_meta["param_groups"])
-        generator.set_state(train_tensors["rng/generator"])
+        if rng_key in train_tensors:  # a rank the saved run did not have keeps its fresh seed
+            generator.set_state(train_tensors[rng_key])
         start_epoch, step = int(train_meta["epoch"]), int(train_meta["step"])
         history, best = train_meta["history"], float(train_meta["best"])
-        log(f"resumed {name} from {last} at epoch {start_epoch}/{cfg.epochs}")
+        if ddp.is_main:
+            log(f"resumed {name} from {last} at epoch {start_epoch}/{cfg.epochs}")
     elif hasattr(model, "prepare_training"):
         model.prepare_training(train_set)  # e.g. CIC's empirical colour-bin prior
+    ddp.broadcast_module(model)  # DDP: every rank starts from rank 0's weights
+    ddp.sync_gradients(model)
 
     scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
-    base_lrs = {k: [g["lr"] for g in o.param_groups] for k, o in optimizers.items()}
     t0 = time.perf_counter()
     meta_base = {
         "model": name,
@@ -190,14 +204,21 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
     }
     from colorbench.progress import make_progress
 
-    with make_progress(enabled=progress) as bar:
+    with make_progress(enabled=progress and ddp.is_main) as bar:
         task = bar.add_task(f"train {name}", total=total_steps, completed=step, info="")
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
             # Shuffling is a function of (seed, epoch) only, so a resumed run sees the same batches.
             order = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-            loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=order,
-                                num_workers=cfg.num_workers, drop_last=len(train_set) > cfg.batch_size)
+            if ddp.is_distributed:  # each rank its own shard of one (seed, epoch) permutation
+                sampler = DistributedSampler(train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True,
+                                             seed=cfg.seed)
+                sampler.set_epoch(epoch)
+                loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, generator=order,
+                                    num_workers=cfg.num_workers, drop_last=drop_last)
+            else:
+                loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=order,
+                                    num_workers=cfg.num_workers, drop_last=drop_last)
             sums: dict[str, float] = {}
             count = 0
             for batch in loader:
@@ -207,6 +228,7 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
                 ctx = TrainContext(epoch, cfg.epochs, step, generator, device, amp=scaler is not None, scaler=scaler)
                 tensors = {"sketch": batch["sketch"].to(device), "color": batch["color"].to(device)}
                 losses = model.train_step(tensors, optimizers, ctx)
+                ddp.broadcast_buffers(model)
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
                     raise FloatingPointError(f"{name}: non-finite loss {bad} at epoch {epoch} step {step}; "
@@ -216,6 +238,9 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
                 count += 1
                 step += 1
                 bar.update(task, advance=1, info=" ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4]))
+            rng_states = ddp.all_gather(generator.get_state())  # collective: every rank takes part
+            if not ddp.is_main:  # rank 0 alone validates and writes checkpoints
+                continue
             val = validation_psnr(model, val_set, device)
             row = {"epoch": epoch + 1, "val_psnr": val} | {k: v / max(1, count) for k, v in sums.items()}
             history.append(row)
@@ -227,12 +252,16 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
                 save_checkpoint(best_path, state, meta | {"selected": "best val PSNR"})
             save_checkpoint(last, state, meta | {"selected": "last"})
             opt_tensors, groups = _flatten_optimizers(optimizers)
-            opt_tensors["rng/generator"] = generator.get_state()
+            opt_tensors["rng/generator"] = rng_states[0]
+            opt_tensors.update({f"rng/generator.rank{r}": s for r, s in enumerate(rng_states[1:], start=1)})
             save_checkpoint(last_train, opt_tensors, {"model": name, "epoch": epoch + 1, "step": step,
                                                       "history": history, "best": best, "param_groups": groups})
+    ddp.barrier()
+    if not ddp.is_main:
+        return TrainResult(last, best_path, history, time.perf_counter() - t0)
     if not best_path.exists() and last.exists():
         save_checkpoint(best_path, *load_checkpoint(last))  # resumed after the final epoch
-    (out / "history.json").write_text(json.dumps(history, indent=2))
+    atomic_write_text(out / "history.json", json.dumps(history, indent=2))
     return TrainResult(last, best_path, history, time.perf_counter() - t0)
 
 

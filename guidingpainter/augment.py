@@ -43,9 +43,12 @@ def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
 def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     """Inverse of `rgb_to_hsv`: [B,3,H,W] HSV in [0,1] → RGB in [0,1]."""
     h, s, v = hsv.unbind(1)
-    k = lambda n: (n + h * 6.0) % 6.0  # noqa: E731 - the standard closed form f(n) = v − v·s·max(0, min(k, 4−k, 1))
-    chan = [v - v * s * torch.clamp(torch.minimum(k(n), 4.0 - k(n)), 0.0, 1.0) for n in (5.0, 3.0, 1.0)]
-    return torch.stack(chan, dim=1)
+
+    def channel(n: float) -> torch.Tensor:  # closed form f(n) = v − v·s·clamp(min(k, 4−k), 0, 1)
+        k = (n + h * 6.0) % 6.0
+        return v - v * s * torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0)
+
+    return torch.stack([channel(n) for n in (5.0, 3.0, 1.0)], dim=1)
 
 
 def jitter_colors(color: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -76,8 +79,8 @@ def crop_box(generator: torch.Generator, height: int, width: int, scale: tuple[f
     for _ in range(10):
         target = area * float(_uniform(generator, 1, *scale))
         aspect = math.exp(float(_uniform(generator, 1, math.log(ratio[0]), math.log(ratio[1]))))
-        w = int(round(math.sqrt(target * aspect)))
-        h = int(round(math.sqrt(target / aspect)))
+        w = round(math.sqrt(target * aspect))
+        h = round(math.sqrt(target / aspect))
         if 0 < w <= width and 0 < h <= height:
             top = int(torch.randint(0, height - h + 1, (1,), generator=generator, device=generator.device))
             left = int(torch.randint(0, width - w + 1, (1,), generator=generator, device=generator.device))
@@ -85,9 +88,9 @@ def crop_box(generator: torch.Generator, height: int, width: int, scale: tuple[f
     # Fallback as torchvision: the whole image clipped to the allowed aspect range, centred.
     aspect = width / height
     if aspect < ratio[0]:
-        w, h = width, int(round(width / ratio[0]))
+        w, h = width, round(width / ratio[0])
     elif aspect > ratio[1]:
-        h, w = height, int(round(height * ratio[1]))
+        h, w = height, round(height * ratio[1])
     else:
         h, w = height, width
     return (height - h) // 2, (width - w) // 2, h, w

@@ -27,7 +27,14 @@ from guidingpainter.losses import (
     smoothness_loss,
     total_variance_loss,
 )
-from guidingpainter.segmentation import MIN_TAU, SegmentationNet, gumbel_noise, one_hot_argmax, st_gumbel, temperature
+from guidingpainter.segmentation import (
+    MIN_TAU,
+    SegmentationNet,
+    gumbel_noise,
+    one_hot_argmax,
+    st_gumbel,
+    temperature,
+)
 
 STAGES = ("joint", "reorder")
 LOSS_KEYS = ("lambda_rec", "lambda_adv", "lambda_tv", "lambda_smth")

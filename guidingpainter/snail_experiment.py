@@ -8,8 +8,9 @@ Outputs in out_dir: snail_records.csv (`SNAIL_COLUMNS`), samples.npz, snail_orde
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

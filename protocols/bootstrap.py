@@ -6,7 +6,7 @@ report uses the same seed, so two cells over the same images see the same resamp
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 

@@ -4,7 +4,8 @@ interval (PSNR, NRI) or its FID cell, for the automatic (n = 0, E7.1) and condit
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,12 @@ import pandas as pd
 from colorbench.records import feature_key
 from protocols.base import ProtocolContext
 from protocols.bootstrap import bootstrap_ci
-from protocols.expected import automatic_psnr_per_image, expected_psnr_per_image, mixture_keys, monte_carlo_psnr
+from protocols.expected import (
+    automatic_psnr_per_image,
+    expected_psnr_per_image,
+    mixture_keys,
+    monte_carlo_psnr,
+)
 from protocols.fid_sets import fid_cell, na_cell
 from protocols.levels import psnr_matrix
 from protocols.nri import nri_per_image
@@ -24,11 +30,18 @@ HIGHER_IS_BETTER = {"psnr_auto": True, "psnr_eg": True, "nri": False}
 
 def ci_cell(values: np.ndarray, opts: Mapping[str, Any]) -> dict[str, Any]:
     """Mean of per-image values with its seeded percentile-bootstrap interval."""
-    return bootstrap_ci(values, n_resamples=int(opts["n_boot"]), seed=int(opts["seed"]), level=float(opts["ci_level"]))
+    return bootstrap_ci(
+        values, n_resamples=int(opts["n_boot"]), seed=int(opts["seed"]), level=float(opts["ci_level"])
+    )
 
 
-def per_image(records: pd.DataFrame, ctx: ProtocolContext, variant: str, metric: str) -> tuple[list[str], np.ndarray]:
-    """(image ids, per-image values) of one metric: "psnr_auto" (n = 0), "psnr_eg" (Σ G(n)·PSNR_i(n)), "nri"."""
+def per_image(
+    records: pd.DataFrame, ctx: ProtocolContext, variant: str, metric: str
+) -> tuple[list[str], np.ndarray]:
+    """(image ids, per-image values) of one metric.
+
+    "psnr_auto": PSNR at n = 0; "psnr_eg": Σ G(n)·PSNR_i(n); "nri": first n with PSNR ≥ τ (Nc + 1 if none).
+    """
     if metric == "psnr_auto":
         return automatic_psnr_per_image(records, variant)
     if metric == "psnr_eg":
@@ -39,7 +52,9 @@ def per_image(records: pd.DataFrame, ctx: ProtocolContext, variant: str, metric:
     raise ValueError(f"unknown per-image metric {metric!r}; known: {', '.join(PER_IMAGE_METRICS)}")
 
 
-def automatic_cells(records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]) -> dict:
+def automatic_cells(
+    records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]
+) -> dict:
     """The "✗ Cond." row (E7.1): PSNR and FID of the outputs without any hint."""
     ids, psnr0 = automatic_psnr_per_image(records, variant)
     return {
@@ -49,7 +64,9 @@ def automatic_cells(records: pd.DataFrame, ctx: ProtocolContext, variant: str, o
     }
 
 
-def conditional_cells(records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]) -> dict:
+def conditional_cells(
+    records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]
+) -> dict:
     """The "✓ Cond." row: exact E_G[PSNR] (E7.2), FID of the stratified mixture (E7.3), NRI (E7.4)."""
     dist = ctx.dist
     ids, mat = psnr_matrix(records, variant, range(dist.nc + 1))
@@ -66,5 +83,7 @@ def conditional_cells(records: pd.DataFrame, ctx: ProtocolContext, variant: str,
         "psnr": ci_cell(expected, opts),
         "fid": fid,
         "nri": ci_cell(nri, opts),
-        "mc_check": monte_carlo_psnr(records, variant, dist, str(ctx.dataset.get("name", "")), int(opts["seed"])),
+        "mc_check": monte_carlo_psnr(
+            records, variant, dist, str(ctx.dataset.get("name", "")), int(opts["seed"])
+        ),
     }

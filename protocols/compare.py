@@ -6,7 +6,8 @@ so a real gap shows up even when the two Table 1 intervals overlap.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from protocols.selection import display_name, is_conditional, resolve_variant
 
 
 def parse_pairs(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
-    """"ours,rtug" or "ours,rtug;ours,alacgan" or ["ours,rtug", …] → [("ours", "rtug"), …]."""
+    """ "ours,rtug" or "ours,rtug;ours,alacgan" or ["ours,rtug", …] → [("ours", "rtug"), …]."""
     if not spec:
         return []
     parts = spec.split(";") if isinstance(spec, str) else list(spec)
@@ -26,7 +27,9 @@ def parse_pairs(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
     for part in parts:
         names = [p.strip() for p in str(part).split(",") if p.strip()]
         if len(names) != 2:
-            raise ValueError(f"--compare {part!r}: give exactly two variants separated by a comma, e.g. ours,rtug")
+            raise ValueError(
+                f"--compare {part!r}: give exactly two variants separated by a comma, e.g. ours,rtug"
+            )
         pairs.append((names[0], names[1]))
     return pairs
 
@@ -51,15 +54,25 @@ def compare_pair(
         ib = {k: j for j, k in enumerate(ids_b)}
         da = np.array([xa[ia[k]] for k in common])
         db = np.array([xb[ib[k]] for k in common])
-        res = paired_bootstrap(da, db, n_resamples=int(opts["n_boot"]), seed=int(opts["seed"]),
-                               level=float(opts["ci_level"]))
-        out.append({
-            "a": va, "b": vb,
-            "a_name": display_name(va, ctx.variants[va]), "b_name": display_name(vb, ctx.variants[vb]),
-            "metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric],
-            "diff": res["value"], "low": res["low"], "high": res["high"], "level": res["level"],
-            "p_value": res["p_value"], "n": res["n"],
-        })
+        res = paired_bootstrap(
+            da, db, n_resamples=int(opts["n_boot"]), seed=int(opts["seed"]), level=float(opts["ci_level"])
+        )
+        out.append(
+            {
+                "a": va,
+                "b": vb,
+                "a_name": display_name(va, ctx.variants[va]),
+                "b_name": display_name(vb, ctx.variants[vb]),
+                "metric": metric,
+                "higher_is_better": HIGHER_IS_BETTER[metric],
+                "diff": res["value"],
+                "low": res["low"],
+                "high": res["high"],
+                "level": res["level"],
+                "p_value": res["p_value"],
+                "n": res["n"],
+            }
+        )
     return out
 
 

@@ -4,7 +4,7 @@ automatic n = 0 PSNR (E7.1), the mixture-set keys of FID under G (E7.3) and the 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,11 +32,13 @@ def expected_psnr_per_image(
 
 def expected_psnr(records: pd.DataFrame, variant: str, dist: BoundedGeometric, mode: str = "native") -> float:
     """E_G[PSNR] = Σ_{n=0}^{Nc} G(n) · mean over images of PSNR(n)   (E7.2, exact, dB)."""
-    ids, mat = psnr_matrix(records, variant, range(dist.nc + 1), mode)
+    _, mat = psnr_matrix(records, variant, range(dist.nc + 1), mode)
     return dist.expectation(mat.mean(axis=0))
 
 
-def automatic_psnr_per_image(records: pd.DataFrame, variant: str, mode: str = "native") -> tuple[list[str], np.ndarray]:
+def automatic_psnr_per_image(
+    records: pd.DataFrame, variant: str, mode: str = "native"
+) -> tuple[list[str], np.ndarray]:
     """(image ids, PSNR at n = 0 [I]): the "✗ Cond." value of every model (E7.1)."""
     return psnr_at(records, variant, 0, mode)
 
@@ -55,7 +57,12 @@ def monte_carlo_nh(image_ids: Sequence[str], dist: BoundedGeometric, dataset: st
 
 
 def monte_carlo_psnr(
-    records: pd.DataFrame, variant: str, dist: BoundedGeometric, dataset: str, seed: int = 0, mode: str = "native"
+    records: pd.DataFrame,
+    variant: str,
+    dist: BoundedGeometric,
+    dataset: str,
+    seed: int = 0,
+    mode: str = "native",
 ) -> dict:
     """The official script's estimate of E_G[PSNR]: mean over images of PSNR_i(Nh_i), one seeded Nh_i each.
 
@@ -67,7 +74,9 @@ def monte_carlo_psnr(
     return {"value": float(picked.mean()), "n": len(ids), "seed": int(seed), "mean_nh": float(nh.mean())}
 
 
-def mixture_keys(image_ids: Sequence[str], nh_assignment: Mapping[str, int], mode: str = "native") -> list[str]:
+def mixture_keys(
+    image_ids: Sequence[str], nh_assignment: Mapping[str, int], mode: str = "native"
+) -> list[str]:
     """Feature keys of the FID-under-G fake set: image i colorized with its own stratified n_i (E7.3)."""
     missing = [i for i in image_ids if i not in nh_assignment]
     if missing:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from colorbench.checkpoints import atomic_write_text
 from colorbench.records import FeatureStore
@@ -49,30 +50,34 @@ def _disk_cache(path: Path) -> dict[str, dict[str, Any]]:
     return _DISK[key]
 
 
-def fid_cell(ctx: ProtocolContext, variant: str, keys: Sequence[str], image_ids: Sequence[str]) -> dict[str, Any]:
+def fid_cell(
+    ctx: ProtocolContext, variant: str, keys: Sequence[str], image_ids: Sequence[str]
+) -> dict[str, Any]:
     """FID of the generated images `keys` (features/<variant>.npz) against the real images `image_ids`."""
     status = ctx.fid
     if not status.get("available"):
         return na_cell(status.get("reason") or "FID was not computed for this run")
     fake_path = ctx.run_dir / "features" / f"{variant}.npz"
     real_path = ctx.run_dir / "features" / "real.npz"
-    fake_store, real_store = load_store(fake_path), load_store(real_path)
-    if fake_store is None or real_store is None:
-        missing = fake_path if fake_store is None else real_path
-        return na_cell(f"{missing} is missing; rerun `colorbench run` with FID weights to cache features")
-    try:
-        fake = fake_store.lookup(keys)
-        real = real_store.lookup(image_ids)
-    except KeyError as exc:
-        return na_cell(
-            f"features not cached for {variant} ({exc.args[0]}); the engine caches n = 0, each image's "
-            "stratified Nh and the sweep n — rerun `colorbench run` with those hint counts in --sweep"
-        )
+    for path in (fake_path, real_path):
+        if not path.exists():
+            return na_cell(f"{path} is missing; rerun `colorbench run` with FID weights to cache features")
+    # Look the value up before reading any features: a re-render then never decompresses them.
     stamp = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in (fake_path, real_path)]
-    key = hashlib.sha256("\n".join([str(versions()["colorbench"]), *stamp, *keys, "|", *image_ids]).encode()).hexdigest()
+    key = hashlib.sha256(
+        "\n".join([str(versions()["colorbench"]), *stamp, *keys, "|", *image_ids]).encode()
+    ).hexdigest()
     cache_path = ctx.run_dir / "cache" / CACHE_NAME
     values = _disk_cache(cache_path)
     if key not in values:
+        try:
+            fake = load_store(fake_path).lookup(keys)  # type: ignore[union-attr]
+            real = load_store(real_path).lookup(image_ids)  # type: ignore[union-attr]
+        except KeyError as exc:
+            return na_cell(
+                f"features not cached for {variant} ({exc.args[0]}); the engine caches n = 0, each image's "
+                "stratified Nh and the sweep n — rerun `colorbench run` with those hint counts in --sweep"
+            )
         from colorbench.fid import FidError, fid_from_features
 
         try:

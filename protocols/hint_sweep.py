@@ -4,7 +4,8 @@ variant; automatic variants appear as constants (their n = 0 values, E7.1).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -52,7 +53,15 @@ class HintSweep(Protocol):
             psnr, fid = [], []
             for shown, n in zip(levels, ns):
                 psnr.append({**ci_cell(mat[:, col[n]], opts), "hints": shown})
-                fid.append({**fid_cell(ctx, v, [feature_key(i, "native", n) for i in ids], ids), "hints": shown})
-            out[v] = {"name": display_name(v, ctx.variants[v]), "model": ctx.variants[v].get("model"),
-                      "conditional": cond, "constant": not cond, "psnr": psnr, "fid": fid}
+                fid.append(
+                    {**fid_cell(ctx, v, [feature_key(i, "native", n) for i in ids], ids), "hints": shown}
+                )
+            out[v] = {
+                "name": display_name(v, ctx.variants[v]),
+                "model": ctx.variants[v].get("model"),
+                "conditional": cond,
+                "constant": not cond,
+                "psnr": psnr,
+                "fid": fid,
+            }
         return {"dataset": ctx.dataset.get("name"), "sweep": levels, "variants": out}

@@ -7,7 +7,8 @@ Records frames are treated as read-only: the (variant, mode) split and the pivot
 from __future__ import annotations
 
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,8 @@ def variant_records(records: pd.DataFrame, variant: str, mode: str = "native") -
     if rows is None or rows.empty:
         have = sorted(m for v, m in _memo(records)["groups"] if v == variant)
         raise RecordsError(
-            f"records.csv has no {mode!r} rows for variant {variant!r} (it has modes: {', '.join(have) or 'none'}); "
+            f"records.csv has no {mode!r} rows for variant {variant!r} "
+            f"(it has modes: {', '.join(have) or 'none'}); "
             f"rerun `colorbench run` with --modes including {mode}"
         )
     return rows
@@ -64,8 +66,9 @@ def psnr_matrix(
     memo = _memo(records)
     if ("wide", variant, mode) not in memo:
         rows = variant_records(records, variant, mode)
-        memo[("wide", variant, mode)] = rows.pivot_table(index="image_id", columns="n", values="psnr",
-                                                         aggfunc="first")
+        memo[("wide", variant, mode)] = rows.pivot_table(
+            index="image_id", columns="n", values="psnr", aggfunc="first"
+        )
     wide = memo[("wide", variant, mode)]
     levels = [int(n) for n in levels]
     missing = [n for n in levels if n not in wide.columns]
@@ -85,7 +88,9 @@ def psnr_matrix(
     return [str(i) for i in wide.index], wide.to_numpy(dtype=np.float64)
 
 
-def psnr_at(records: pd.DataFrame, variant: str, n: int, mode: str = "native") -> tuple[list[str], np.ndarray]:
+def psnr_at(
+    records: pd.DataFrame, variant: str, n: int, mode: str = "native"
+) -> tuple[list[str], np.ndarray]:
     """(image ids, PSNR [I]) at one n."""
     ids, mat = psnr_matrix(records, variant, [n], mode)
     return ids, mat[:, 0]

@@ -15,7 +15,14 @@ from protocols.cells import conditional_cells
 from protocols.levels import variants_present
 from protocols.options import resolve_options
 from protocols.paper_rows import TABLE3, requested_dataset, table3_rows
-from protocols.selection import LOSS_TERMS, display_name, is_conditional, loss_set, ordered_variants, variant_tag
+from protocols.selection import (
+    LOSS_TERMS,
+    display_name,
+    is_conditional,
+    loss_set,
+    ordered_variants,
+    variant_tag,
+)
 
 PAPER_SETS = {losses: label for label, losses, _ in TABLE3}  # ('rec',) → "(a)" …
 
@@ -34,22 +41,33 @@ class LossAblation(Protocol):
             if losses is not None and is_conditional(ctx.variants[v]) and v in present:
                 tagged.append((v, losses))
         paper_key = requested_dataset(opts["paper_rows"], str(ctx.dataset.get("name", "")))
-        base = {"dataset": ctx.dataset.get("name"), "terms": list(LOSS_TERMS), "nri_threshold": ctx.nri_threshold,
-                "paper_dataset": paper_key, "paper_rows": table3_rows(paper_key) if paper_key else []}
+        base = {
+            "dataset": ctx.dataset.get("name"),
+            "terms": list(LOSS_TERMS),
+            "nri_threshold": ctx.nri_threshold,
+            "paper_dataset": paper_key,
+            "paper_rows": table3_rows(paper_key) if paper_key else [],
+        }
         if not tagged:
-            return base | {"rows": [], "skipped": (
-                "no variant is tagged with a loss set; evaluate ablation checkpoints with "
-                "--checkpoint ours@rec=PATH --checkpoint ours@rec+adv=PATH …")}
+            return base | {
+                "rows": [],
+                "skipped": (
+                    "no variant is tagged with a loss set; evaluate ablation checkpoints with "
+                    "--checkpoint ours@rec=PATH --checkpoint ours@rec+adv=PATH …"
+                ),
+            }
         # Paper rows (a)-(d) first in their order, other combinations after, by number of terms.
         order = list(PAPER_SETS)
         tagged.sort(key=lambda t: (order.index(t[1]) if t[1] in PAPER_SETS else len(order), len(t[1]), t[0]))
         rows = []
         for v, losses in tagged:
-            rows.append({
-                "variant": v,
-                "name": display_name(v, ctx.variants[v]),
-                "label": PAPER_SETS.get(losses, "+".join(losses)),
-                "losses": list(losses),
-                **conditional_cells(records, ctx, v, opts),
-            })
+            rows.append(
+                {
+                    "variant": v,
+                    "name": display_name(v, ctx.variants[v]),
+                    "label": PAPER_SETS.get(losses, "+".join(losses)),
+                    "losses": list(losses),
+                    **conditional_cells(records, ctx, v, opts),
+                }
+            )
         return base | {"rows": rows}

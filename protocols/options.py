@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "nri_threshold": None,  # dB; None = the dataset's threshold from run.json (E7.4)
@@ -29,7 +30,9 @@ def resolve_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         if key not in DEFAULTS:
             close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown report option {key!r}.{hint} Known options: {', '.join(sorted(DEFAULTS))}.")
+            raise ValueError(
+                f"unknown report option {key!r}.{hint} Known options: {', '.join(sorted(DEFAULTS))}."
+            )
         if value is not None:
             out[key] = value
     if int(out["n_boot"]) < 10:

@@ -38,7 +38,11 @@ class PerturbedHints(Protocol):
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)
-        boot = {"n_resamples": int(opts["n_boot"]), "seed": int(opts["seed"]), "level": float(opts["ci_level"])}
+        boot = {
+            "n_resamples": int(opts["n_boot"]),
+            "seed": int(opts["seed"]),
+            "level": float(opts["ci_level"]),
+        }
         out: dict[str, Any] = {}
         skipped: dict[str, str] = {}
         for v in table1_variants(ctx.variants):
@@ -46,7 +50,9 @@ class PerturbedHints(Protocol):
                 continue  # no hints, nothing to follow
             pairs = paired_errors(records, v)
             if pairs.empty:
-                skipped[v] = "no perturbed records with hints (rerun `colorbench run` with --modes …,perturbed)"
+                skipped[v] = (
+                    "no perturbed records with hints (rerun `colorbench run` with --modes …,perturbed)"
+                )
                 continue
             # Per image, average over the hint counts so the bootstrap resamples independent units.
             per_image = pairs.groupby("image_id")[["native", "perturbed"]].mean()
@@ -55,18 +61,26 @@ class PerturbedHints(Protocol):
                 continue
             by_n = []
             for n, grp in pairs.groupby("n"):
-                by_n.append({"hints": int(n), "native": float(grp["native"].mean()),
-                             "perturbed": float(grp["perturbed"].mean()),
-                             "ratio": float(grp["perturbed"].mean() / grp["native"].mean())
-                             if grp["native"].mean() > 0 else None,
-                             "n": int(len(grp))})
+                by_n.append(
+                    {
+                        "hints": int(n),
+                        "native": float(grp["native"].mean()),
+                        "perturbed": float(grp["perturbed"].mean()),
+                        "ratio": float(grp["perturbed"].mean() / grp["native"].mean())
+                        if grp["native"].mean() > 0
+                        else None,
+                        "n": len(grp),
+                    }
+                )
             out[v] = {
                 "name": display_name(v, ctx.variants[v]),
                 "model": ctx.variants[v].get("model"),
                 "levels": sorted(int(n) for n in pairs["n"].unique()),
                 "native": ci_cell(per_image["native"].to_numpy(), opts),
                 "perturbed": ci_cell(per_image["perturbed"].to_numpy(), opts),
-                "ratio": bootstrap_ratio_ci(per_image["perturbed"].to_numpy(), per_image["native"].to_numpy(), **boot),
+                "ratio": bootstrap_ratio_ci(
+                    per_image["perturbed"].to_numpy(), per_image["native"].to_numpy(), **boot
+                ),
                 "by_n": by_n,
             }
         return {

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -62,6 +63,11 @@ def compute_all(
     ctx = ProtocolContext(run_dir=run_dir, run=run, options=opts)
     present = set(records["mode"])
     explicit = names is not None
+    if not explicit and not PROTOCOLS.names():
+        raise RuntimeError(
+            "no protocols are registered (entry-point group colorbench.protocols is empty): the installed "
+            "metadata predates pyproject.toml — reinstall with `pip install -e .`"
+        )
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     for name in sorted(names) if explicit else PROTOCOLS.names():
@@ -75,7 +81,9 @@ def compute_all(
             continue
         missing = sorted(set(protocol.modes) - present)
         if missing:
-            reason = f"needs record modes {', '.join(missing)}; rerun `colorbench run` with --modes including them"
+            reason = (
+                f"needs record modes {', '.join(missing)}; rerun `colorbench run` with --modes including them"
+            )
             if explicit:
                 raise ValueError(f"protocol {name!r} {reason}")
             skipped[name] = reason

@@ -6,7 +6,8 @@ with a loss set (ours@rec+adv …) belong to Table 3, not Table 1.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 PAPER_ORDER = ("cic", "pix2pix", "alacgan", "rtug", "guidingpainter")
 PAPER_NAMES = {"ours": "guidingpainter"}  # the paper calls GuidingPainter "Ours"

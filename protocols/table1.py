@@ -4,7 +4,8 @@ n = 0, E7.1) and conditional (✓ Cond.: expectations over Nh ~ G, E7.2-E7.4) �
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -30,7 +31,9 @@ class Table1(Protocol):
         present = variants_present(records)
         variants = [v for v in table1_variants(ctx.variants) if v in present]
         if not variants:
-            raise ValueError(f"records.csv of {ctx.run_dir} has no rows for any variant of run.json; rerun the run")
+            raise ValueError(
+                f"records.csv of {ctx.run_dir} has no rows for any variant of run.json; rerun the run"
+            )
         rows: list[dict[str, Any]] = []
         for v in variants:  # ✗ Cond.: automatic models and conditional ones without hints
             rows.append(_row(v, ctx.variants[v], "automatic", automatic_cells(records, ctx, v, opts)))
@@ -83,5 +86,6 @@ def eg_fid_cell(records: pd.DataFrame, ctx: ProtocolContext, variant: str) -> di
 
 def _paper_note(option: Any, key: str | None, ctx: ProtocolContext) -> str | None:
     if option and key is None:
-        return f"the paper reports no numbers for dataset {ctx.dataset.get('name')!r} (it has yumi, tag2pix, celeba)"
+        name = ctx.dataset.get("name")
+        return f"the paper reports no numbers for dataset {name!r} (it has yumi, tag2pix, celeba)"
     return None

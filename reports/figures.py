@@ -4,21 +4,37 @@ per dataset) and Fig. 5 (PSNR when only the i-th guided region is hinted). matpl
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 # One colour per model in every figure (paper-ish: ours red, RTUG blue, AlacGAN green).
-MODEL_COLORS = {"guidingpainter": "#d62728", "rtug": "#1f77b4", "alacgan": "#2ca02c", "pix2pix": "#ff7f0e",
-                "cic": "#9467bd"}
+MODEL_COLORS = {
+    "guidingpainter": "#d62728",
+    "rtug": "#1f77b4",
+    "alacgan": "#2ca02c",
+    "pix2pix": "#ff7f0e",
+    "cic": "#9467bd",
+}
 EXTRA_COLORS = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 PNG_META = {"Software": None}  # no library version in the file: re-rendering gives identical bytes
 
 
-def model_color(model: str | None, index: int) -> str:
-    return MODEL_COLORS.get(str(model), EXTRA_COLORS[index % len(EXTRA_COLORS)])
+def variant_colors(models: Sequence[str | None]) -> list[str]:
+    """One colour per line: a model's first line gets its fixed colour, further checkpoints of the same
+    model (ours@rec, …) and unknown models get the extra colours in turn, so no two lines share one."""
+    out, used, extra = [], set(), 0
+    for model in models:
+        color = MODEL_COLORS.get(str(model))
+        if color is None or color in used:
+            color = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
+            extra += 1
+        used.add(color)
+        out.append(color)
+    return out
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
@@ -39,41 +55,62 @@ def fig12_hint_sweep(columns: Sequence[tuple[str, Mapping[str, Any]]], path: str
         raise ValueError("fig12_hint_sweep needs at least one (dataset, hint_sweep result)")
     fig = Figure(figsize=(4.2 * len(columns), 6.4), layout="constrained")
     axes = fig.subplots(2, len(columns), squeeze=False)
+    handles: dict[str, Any] = {}
     for col, (dataset, result) in enumerate(columns):
         levels = list(result["sweep"])
         ax_p, ax_f = axes[0][col], axes[1][col]
         any_fid = False
-        for k, v in enumerate(result["variants"].values()):
-            color = model_color(v.get("model"), k)
+        colors = variant_colors([v.get("model") for v in result["variants"].values()])
+        for v, color in zip(result["variants"].values(), colors):
             psnr = np.array([c["value"] for c in v["psnr"]], dtype=float)
             fid = np.array([np.nan if c["value"] is None else c["value"] for c in v["fid"]], dtype=float)
             style = {"color": color, "label": v["name"]}
             if v["constant"]:
-                ax_p.axhline(psnr[0], ls="--", lw=1.4, **style)
+                handles.setdefault(v["name"], ax_p.axhline(psnr[0], ls="--", lw=1.4, **style))
                 if np.isfinite(fid[0]):
                     ax_f.axhline(fid[0], ls="--", lw=1.4, **style)
             else:
                 lo = np.array([c["low"] for c in v["psnr"]], dtype=float)
                 hi = np.array([c["high"] for c in v["psnr"]], dtype=float)
-                ax_p.plot(levels, psnr, marker="o", lw=1.8, **style)
+                handles.setdefault(v["name"], ax_p.plot(levels, psnr, marker="o", lw=1.8, **style)[0])
                 ax_p.fill_between(levels, lo, hi, color=color, alpha=0.15, lw=0)
                 if np.isfinite(fid).any():
                     ax_f.plot(levels, fid, marker="s", lw=1.8, **style)
             any_fid |= bool(np.isfinite(fid).any())
         ax_p.set_title(str(dataset), fontsize=12)
         ax_p.set_ylabel("PSNR (dB) ↑")
-        ax_f.set_ylabel("FID ↓")
+        counts = sorted(
+            {c["n"] for v in result["variants"].values() for c in v["fid"] if c.get("value") is not None}
+        )
+        ax_f.set_ylabel("FID ↓" + (f"  (N = {counts[0]})" if len(counts) == 1 else ""))
         ax_f.set_xlabel("number of hints n")
         for ax in (ax_p, ax_f):
             ax.set_xticks(levels)
             ax.grid(alpha=0.3)
         if not any_fid:
-            reason = next((c.get("reason") for v in result["variants"].values() for c in v["fid"] if c.get("reason")),
-                          "not computed")
-            ax_f.text(0.5, 0.5, _wrap(f"FID n/a: {reason}", 48), ha="center", va="center",
-                      transform=ax_f.transAxes, fontsize=8, color="#555555")
+            reason = next(
+                (c.get("reason") for v in result["variants"].values() for c in v["fid"] if c.get("reason")),
+                "not computed",
+            )
+            ax_f.text(
+                0.5,
+                0.5,
+                _wrap(f"FID n/a: {reason}", 48),
+                ha="center",
+                va="center",
+                transform=ax_f.transAxes,
+                fontsize=8,
+                color="#555555",
+            )
             ax_f.set_yticks([])
-        ax_p.legend(fontsize=8, loc="lower right")
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncol=max(1, min(len(handles), 3 * len(columns))),
+        fontsize=9,
+        frameon=False,
+    )
     return save(fig, path)
 
 
@@ -85,15 +122,21 @@ def fig5_segment_ablation(result: Mapping[str, Any], path: str | Path, dataset: 
         raise ValueError("segment ablation result has no variants to plot")
     fig = Figure(figsize=(6.4, 4.8), layout="constrained")
     ax, ax_e = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    for k, (name, v) in enumerate(variants.items()):
+    colors = variant_colors([v.get("model", name.split("@")[0]) for name, v in variants.items()])
+    for k, ((name, v), color) in enumerate(zip(variants.items(), colors)):
         i = np.asarray(v["i"], dtype=float)
-        color = model_color(v.get("model", name.split("@")[0]), k)
         ax.plot(i, v["psnr"], marker="o", ms=3.5, lw=1.6, color=color, label=v.get("name", name))
         if v.get("ci_low") is not None and v.get("ci_high") is not None:
             ax.fill_between(i, v["ci_low"], v["ci_high"], color=color, alpha=0.18, lw=0)
         if v.get("empty_frac") is not None:
             width = 0.8 / len(variants)
-            ax_e.bar(i + (k - (len(variants) - 1) / 2) * width, v["empty_frac"], width=width, color=color, alpha=0.7)
+            ax_e.bar(
+                i + (k - (len(variants) - 1) / 2) * width,
+                v["empty_frac"],
+                width=width,
+                color=color,
+                alpha=0.7,
+            )
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(f"PSNR with a hint only at region S_i{f' — {dataset}' if dataset else ''}", fontsize=11)
     ax.grid(alpha=0.3)

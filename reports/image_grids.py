@@ -8,8 +8,8 @@ Grids are composed as one pixel mosaic drawn in a single axes (fast, and tiles s
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 import numpy as np
@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 HIGHLIGHT = np.array([255, 40, 40], dtype=np.float64)  # the region asked for, drawn over the sketch
 GAP = 0.06  # gap between tiles, as a fraction of the tile size
+FRAME = np.array([200, 200, 200], dtype=np.uint8)
 TILE_PX = 128  # tiles are upscaled (nearest) to at least this many pixels so 32-64 px images stay legible
 
 
@@ -58,33 +59,54 @@ def hint_panel(samples: Mapping[str, np.ndarray], j: int, n: int) -> np.ndarray:
     return base
 
 
-def mosaic(tiles: Sequence[Sequence[np.ndarray | None]]) -> tuple[np.ndarray, list[float], list[float]]:
-    """Rows of equally sized [H,W,3] u8 tiles (None = blank) → (white-gapped mosaic, column and row centres)."""
+def mosaic(
+    tiles: Sequence[Sequence[np.ndarray | None]], group: int = 0
+) -> tuple[np.ndarray, list[float], list[float]]:
+    """Rows of equally sized [H,W,3] u8 tiles (None = blank) → (mosaic, column centres, row centres).
+
+    Tiles are upscaled (nearest) to ≥ TILE_PX, framed in light grey (white regions stay visible) and
+    separated by white gaps; with `group` = k, every k rows get a wider gap (one test image per group).
+    """
     first = next(t for row in tiles for t in row if t is not None)
     h, w = first.shape[:2]
     scale = max(1, int(np.ceil(TILE_PX / max(h, w))))
     th, tw = h * scale, w * scale
-    gap = max(2, int(round(GAP * max(th, tw))))
+    gap = max(2, round(GAP * max(th, tw)))
     nrow, ncol = len(tiles), max(len(r) for r in tiles)
-    out = np.full((nrow * th + (nrow - 1) * gap, ncol * tw + (ncol - 1) * gap, 3), 255, np.uint8)
+    tops, y = [], 0
+    for r in range(nrow):
+        if r and group and r % group == 0:
+            y += 3 * gap
+        tops.append(y)
+        y += th + gap
+    out = np.full((y - gap, ncol * tw + (ncol - 1) * gap, 3), 255, np.uint8)
     for r, row in enumerate(tiles):
         for c, tile in enumerate(row):
             if tile is not None:
-                y, x = r * (th + gap), c * (tw + gap)
-                out[y:y + th, x:x + tw] = np.repeat(np.repeat(tile, scale, axis=0), scale, axis=1)
+                y0, x0 = tops[r], c * (tw + gap)
+                out[y0 : y0 + th, x0 : x0 + tw] = np.repeat(np.repeat(tile, scale, axis=0), scale, axis=1)
+                out[y0 : y0 + th, [x0, x0 + tw - 1]] = FRAME
+                out[[y0, y0 + th - 1], x0 : x0 + tw] = FRAME
     cols = [c * (tw + gap) + tw / 2 for c in range(ncol)]
-    rows = [r * (th + gap) + th / 2 for r in range(nrow)]
+    rows = [t + th / 2 for t in tops]
     return out, cols, rows
 
 
 def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    """DejaVu Sans from matplotlib's own data (always installed with it), so text looks the same everywhere."""
+    """DejaVu Sans from matplotlib's data (installed with it), so text looks the same on every machine."""
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), size)
 
 
-def draw_mosaic(image: np.ndarray, col_centres: list[float], col_labels: Sequence[str], row_centres: list[float],
-                row_labels: Sequence[str], path: str | Path, title: str = "") -> Path:
+def draw_mosaic(
+    image: np.ndarray,
+    col_centres: list[float],
+    col_labels: Sequence[str],
+    row_centres: list[float],
+    row_labels: Sequence[str],
+    path: str | Path,
+    title: str = "",
+) -> Path:
     """Write the mosaic as PNG with column labels on top, row labels on the left and an optional title.
 
     Drawn with Pillow: the tiles stay pixel-exact and a large grid takes milliseconds, not seconds.
@@ -108,20 +130,23 @@ def draw_mosaic(image: np.ndarray, col_centres: list[float], col_labels: Sequenc
         draw.text((left + (w - tw) / 2, 6), title, fill="black", font=title_font)
     for x, text in zip(col_centres, col_labels):
         tw, th = size(text, font)
-        draw.multiline_text((left + x - tw / 2, top - 6 - th), text, fill="black", font=font, spacing=2,
-                            align="center")
+        draw.multiline_text(
+            (left + x - tw / 2, top - 6 - th), text, fill="black", font=font, spacing=2, align="center"
+        )
     for y, text in zip(row_centres, row_labels):
         tw, th = size(text, font)
-        draw.multiline_text((left - 8 - tw, top + y - th / 2), text, fill="black", font=font, spacing=2,
-                            align="right")
+        draw.multiline_text(
+            (left - 8 - tw, top + y - th / 2), text, fill="black", font=font, spacing=2, align="right"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path, format="PNG", optimize=False)
     return path
 
 
-def guidance_strip(samples: Mapping[str, np.ndarray], path: str | Path, steps: int = 8, title: str = "",
-                   max_images: int = 3) -> Path:
+def guidance_strip(
+    samples: Mapping[str, np.ndarray], path: str | Path, steps: int = 8, title: str = "", max_images: int = 3
+) -> Path:
     """Fig. 1/14: per sample image three rows — region asked, accumulated hints, colorization — over the
     columns n = 0..steps, and a last column with the sketch and the ground truth."""
     k, levels = samples["outputs"].shape[:2]
@@ -132,17 +157,25 @@ def guidance_strip(samples: Mapping[str, np.ndarray], path: str | Path, steps: i
     tiles: list[list[np.ndarray | None]] = []
     row_labels: list[str] = []
     for j, image_id in enumerate(ids):
-        tiles.append([region_panel(samples, j, n) for n in range(steps + 1)] + [sketch_rgb(samples["sketch"][j])])
+        tiles.append(
+            [region_panel(samples, j, n) for n in range(steps + 1)] + [sketch_rgb(samples["sketch"][j])]
+        )
         tiles.append([hint_panel(samples, j, n) for n in range(steps + 1)] + [None])
         tiles.append([hwc(samples["outputs"][j, n]) for n in range(steps + 1)] + [hwc(samples["gt"][j])])
-        row_labels += [f"{image_id}: region asked", "accumulated hints", "colorization"]
-    image, cols, rows = mosaic(tiles)
+        asked = "region asked" if "regions" in samples else "new hint"
+        row_labels += [f"{image_id}: {asked}", "accumulated hints", "colorization"]
+    image, cols, rows = mosaic(tiles, group=3)
     col_labels = ["no hint"] + [f"step {n}" for n in range(1, steps + 1)] + ["sketch / GT"]
     return draw_mosaic(image, cols, col_labels, rows, row_labels, path, title)
 
 
-def qualitative_grid(columns: Sequence[tuple[str, Mapping[str, np.ndarray]]], path: str | Path, n: int = 6,
-                     max_images: int = 4, title: str = "") -> Path:
+def qualitative_grid(
+    columns: Sequence[tuple[str, Mapping[str, np.ndarray]]],
+    path: str | Path,
+    n: int = 6,
+    max_images: int = 4,
+    title: str = "",
+) -> Path:
     """Fig. 3: rows = test images shared by all samples files; columns = sketch with the hints of the first
     region model, each model's output at n hints (equalized hints for point/stroke models when recorded,
     n = 0 for automatic ones), ground truth. `columns` = [(display name, samples), …]."""
@@ -161,8 +194,10 @@ def qualitative_grid(columns: Sequence[tuple[str, Mapping[str, np.ndarray]]], pa
     for name, s in columns:
         levels = s["outputs"].shape[1]
         m = min(n, levels - 1)
-        col_labels.append(f"{name}\n" + ("automatic" if levels == 1 else
-                                          f"n={m}, equalized" if "equalized_outputs" in s else f"n={m}"))
+        col_labels.append(
+            f"{name}\n"
+            + ("automatic" if levels == 1 else f"n={m}, equalized" if "equalized_outputs" in s else f"n={m}")
+        )
     col_labels.append("ground truth")
     tiles: list[list[np.ndarray | None]] = []
     for image_id in common:

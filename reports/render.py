@@ -4,15 +4,16 @@ results.json and report.md; plus the rich summary the CLI prints. Never imports 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from rich.table import Table
 
 from colorbench.checkpoints import atomic_write_text
 from colorbench.records import load_npz, read_json
 from protocols.run_protocols import compute_all
-from protocols.selection import is_conditional, table1_variants
+from protocols.selection import display_name, is_conditional, table1_variants
 from reports.figures import fig5_segment_ablation, fig12_hint_sweep
 from reports.image_grids import guidance_strip, qualitative_grid
 from reports.results_json import build_results, write_results
@@ -45,8 +46,9 @@ def write_tables(specs: list[TableSpec], out_dir: Path) -> list[Path]:
     return paths
 
 
-def write_figures(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any],
-                  opts: Mapping[str, Any]) -> list[Path]:
+def write_figures(
+    run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any], opts: Mapping[str, Any]
+) -> list[Path]:
     """Fig. 12, Fig. 5, one guidance strip per conditional variant, the Fig. 3 grid (when data allow)."""
     fig_dir = run_dir / "figures"
     dataset = str(run.get("dataset", {}).get("name", ""))
@@ -55,9 +57,14 @@ def write_figures(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, A
         paths.append(fig12_hint_sweep([(dataset, results["hint_sweep"])], fig_dir / "fig12_hint_sweep.png"))
     seg = results.get("segment_ablation") or {}
     if seg.get("variants"):
-        named = {v: dict(c) | {"name": run["variants"].get(v, {}).get("display_name", v),
-                               "model": run["variants"].get(v, {}).get("model")} for v, c in seg["variants"].items()}
-        paths.append(fig5_segment_ablation({"variants": named}, fig_dir / "fig5_segment_ablation.png", dataset))
+        infos = run.get("variants", {})
+        named = {
+            v: dict(c) | {"name": display_name(v, infos.get(v, {})), "model": infos.get(v, {}).get("model")}
+            for v, c in seg["variants"].items()
+        }
+        paths.append(
+            fig5_segment_ablation({"variants": named}, fig_dir / "fig5_segment_ablation.png", dataset)
+        )
     variants = run.get("variants", {})
     grid: list[tuple[str, dict]] = []
     for v in table1_variants(variants):
@@ -65,24 +72,44 @@ def write_figures(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, A
         if not path.exists():
             continue
         samples = load_npz(path)
-        name = str(variants[v].get("display_name") or v)
+        name = display_name(v, variants[v])
         grid.append((name, samples))
         if is_conditional(variants[v]) and samples["outputs"].shape[1] > 1:
-            paths.append(guidance_strip(samples, fig_dir / f"guidance_{v}.png", steps=int(opts["strip_steps"]),
-                                        title=f"{name} on {dataset}: region asked, accumulated hints, colorization"))
+            paths.append(
+                guidance_strip(
+                    samples,
+                    fig_dir / f"guidance_{v}.png",
+                    steps=int(opts["strip_steps"]),
+                    title=f"{name} on {dataset}: guidance per interaction step",
+                )
+            )
     if grid:
-        paths.append(qualitative_grid(grid, fig_dir / "fig3_qualitative.png", n=int(opts["qualitative_n"]),
-                                      title=f"{dataset}: all models at equal hints"))
+        paths.append(
+            qualitative_grid(
+                grid,
+                fig_dir / "fig3_qualitative.png",
+                n=int(opts["qualitative_n"]),
+                title=f"{dataset}: all models at equal hints",
+            )
+        )
     return paths
 
 
-def report_markdown(run: Mapping[str, Any], specs: list[TableSpec], figures: list[Path], run_dir: Path) -> str:
+def report_markdown(
+    run: Mapping[str, Any], specs: list[TableSpec], figures: list[Path], run_dir: Path
+) -> str:
     """report.md: every table and figure of the run on one page, with its provenance line."""
     ds = run.get("dataset", {})
-    lines = [f"# colorbench report — {ds.get('name')} ({ds.get('split', 'test')}, {ds.get('n_images')} images, "
-             f"{ds.get('size')} px)", "",
-             f"config {str(run.get('config_fingerprint'))[:12]} · colorbench {run.get('versions', {}).get('colorbench')}"
-             f" · git {str(run.get('git'))[:12]} · dataset {str(ds.get('fingerprint'))[:12]}", ""]
+    heading = (
+        f"# colorbench report — {ds.get('name')} ({ds.get('split', 'test')}, {ds.get('n_images')} images, "
+        f"{ds.get('size')} px)"
+    )
+    stamp = (
+        f"config {str(run.get('config_fingerprint'))[:12]} · colorbench "
+        f"{run.get('versions', {}).get('colorbench')} · git {str(run.get('git') or 'n/a')[:12]} · "
+        f"dataset {str(ds.get('fingerprint'))[:12]}"
+    )
+    lines = [heading, "", stamp, ""]
     for spec in specs:
         lines += [to_markdown(spec), ""]
     for fig in figures:
@@ -107,8 +134,10 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
     results_path = write_results(run_dir / "results.json", results)
     report_path = run_dir / "report.md"
     atomic_write_text(report_path, report_markdown(run, specs, figures, run_dir))
-    return {"paths": {"tables": tables, "figures": figures, "results": results_path, "report": report_path},
-            "results": results}
+    return {
+        "paths": {"tables": tables, "figures": figures, "results": results_path, "report": report_path},
+        "results": results,
+    }
 
 
 def summary_table(results: Mapping[str, Any]) -> Table:
@@ -116,13 +145,15 @@ def summary_table(results: Mapping[str, Any]) -> Table:
     res = results.get("results", {})
     opts = results.get("provenance", {}).get("options", {})
     if "table1" not in res:
-        table = Table(title="colorbench: no Table 1 (no native records)")
+        table = Table(title="colorbench: no Table 1 was computed")
         table.add_column("skipped protocols")
         for name, why in sorted(results.get("skipped", {}).items()):
             table.add_row(f"{name}: {why}")
         return table
     spec = table1_spec(res["table1"], opts)
-    table = Table(title=f"{spec.title} — {res['table1'].get('dataset')}", caption=spec.notes[0] if spec.notes else None)
+    table = Table(
+        title=f"{spec.title} — {res['table1'].get('dataset')}", caption=spec.notes[0] if spec.notes else None
+    )
     for col in spec.columns:
         table.add_column(col.header, justify={"l": "left", "r": "right", "c": "center"}[col.align])
     prev = None

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from colorbench.records import write_json
 from colorbench.versions import versions
@@ -26,8 +27,18 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "hint_err_ratio": False,  # perturbed / natural hint error
 }
 
-VARIANT_KEYS = ("model", "display_name", "tag", "labels", "hint_kind", "conditional", "checkpoint",
-                "checkpoint_sha256", "config", "trained")
+VARIANT_KEYS = (
+    "model",
+    "display_name",
+    "tag",
+    "labels",
+    "hint_kind",
+    "conditional",
+    "checkpoint",
+    "checkpoint_sha256",
+    "config",
+    "trained",
+)
 
 
 def provenance(run: Mapping[str, Any], opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,10 +53,14 @@ def provenance(run: Mapping[str, Any], opts: Mapping[str, Any]) -> dict[str, Any
         "versions": run.get("versions"),  # of the run that produced the records
         "report_versions": versions(),  # of the code that computed the tables from them
         "git": run.get("git"),
-        "dataset": dataset | {"nri_threshold_used": float(opts["nri_threshold"] or dataset.get("nri_threshold"))},
+        "dataset": dataset
+        | {"nri_threshold_used": float(opts["nri_threshold"] or dataset.get("nri_threshold"))},
         "protocol": protocol,
-        "variants": {v: {k: info.get(k) for k in VARIANT_KEYS} for v, info in (run.get("variants") or {}).items()},
-        "fid": fid | {"nh_counts": {str(k): c for k, c in sorted(Counter(int(x) for x in nh.values()).items())}},
+        "variants": {
+            v: {k: info.get(k) for k in VARIANT_KEYS} for v, info in (run.get("variants") or {}).items()
+        },
+        "fid": fid
+        | {"nh_counts": {str(k): c for k, c in sorted(Counter(int(x) for x in nh.values()).items())}},
         "seeds": {
             "protocol": protocol.get("seed"),
             "bootstrap": int(opts["seed"]),
@@ -62,13 +77,15 @@ def provenance(run: Mapping[str, Any], opts: Mapping[str, Any]) -> dict[str, Any
 
 def build_results(computed: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
     """The results.json document from compute_all's output and the parsed run.json."""
-    return finite({
-        "schema": SCHEMA,
-        "higher_is_better": HIGHER_IS_BETTER,
-        "provenance": provenance(run, computed["options"]),
-        "results": computed["results"],
-        "skipped": computed["skipped"],
-    })
+    return finite(
+        {
+            "schema": SCHEMA,
+            "higher_is_better": HIGHER_IS_BETTER,
+            "provenance": provenance(run, computed["options"]),
+            "results": computed["results"],
+            "skipped": computed["skipped"],
+        }
+    )
 
 
 def finite(obj: Any) -> Any:

@@ -6,8 +6,9 @@ as the ground truth inside S_i on light grey elsewhere, so one sees which object
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,7 +5,8 @@ Pure data shaping: no model, no engine, no records — only what the protocols c
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reports.tables import Cell, Column, Row, TableSpec, mark_best
 
@@ -44,8 +45,10 @@ def _add(notes: list[str], note: str) -> None:
 
 
 def _ci_note(opts: Mapping[str, Any]) -> str:
-    return (f"[lo, hi]: {100 * float(opts.get('ci_level', 0.95)):.0f}% percentile bootstrap over images "
-            f"({int(opts.get('n_boot', 1000))} resamples, seed {int(opts.get('seed', 0))}).")
+    return (
+        f"[lo, hi]: {100 * float(opts.get('ci_level', 0.95)):.0f}% percentile bootstrap over images "
+        f"({int(opts.get('n_boot', 1000))} resamples, seed {int(opts.get('seed', 0))})."
+    )
 
 
 def _model_label(row: Mapping[str, Any]) -> str:
@@ -67,37 +70,61 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     rows: list[Row] = []
     for block in ("automatic", "conditional"):
         for r in (x for x in result["rows"] if x["block"] == block):
-            rows.append(Row({
-                "method": Cell.label(_model_label(r)),
-                "cond": Cell.label("✓" if r["conditional"] else "✗"),
-                "psnr": ci_cell(r["psnr"]),
-                "fid": fid_cell(r["fid"], notes),
-                "nri": ci_cell(r.get("nri")),
-            }, block=block))
+            rows.append(
+                Row(
+                    {
+                        "method": Cell.label(_model_label(r)),
+                        "cond": Cell.label("✓" if r["conditional"] else "✗"),
+                        "psnr": ci_cell(r["psnr"]),
+                        "fid": fid_cell(r["fid"], notes),
+                        "nri": ci_cell(r.get("nri")),
+                    },
+                    block=block,
+                )
+            )
         for p in (x for x in result.get("paper_rows", []) if x["conditional"] == (block == "conditional")):
-            rows.append(Row({
-                "method": Cell.label(f"{p['label']} (paper, {p['dataset']})"),
-                "cond": Cell.label("✓" if p["conditional"] else "✗"),
-                "psnr": Cell(p["psnr"]), "fid": Cell(p["fid"]),
-                "nri": Cell(p["nri"]) if p["nri"] is not None else Cell(text="–"),
-            }, block=block, reference=True))
+            rows.append(
+                Row(
+                    {
+                        "method": Cell.label(f"{p['label']} (paper, {p['dataset']})"),
+                        "cond": Cell.label("✓" if p["conditional"] else "✗"),
+                        "psnr": Cell(p["psnr"]),
+                        "fid": Cell(p["fid"]),
+                        "nri": Cell(p["nri"]) if p["nri"] is not None else Cell(text="–"),
+                    },
+                    block=block,
+                    reference=True,
+                )
+            )
     source = "option" if result.get("nri_threshold_source") == "option" else "dataset"
     notes[:0] = [
-        f"{result.get('dataset')}: N = {result.get('n_images')} test images. ✗: no hints (n = 0). "
-        f"✓: exact expectation over Nh ~ G (Nc = {result.get('nc')}, p = {result.get('p')}); "
-        f"FID of the stratified mixture set (E7.3). NRI threshold {float(result['nri_threshold']):.2f} dB ({source}).",
+        (
+            f"{result.get('dataset')}: N = {result.get('n_images')} test images. ✗: no hints (n = 0). "
+            f"✓: exact expectation over Nh ~ G (Nc = {result.get('nc')}, p = {result.get('p')}); "
+            f"FID of the stratified mixture set (E7.3). "
+            f"NRI threshold {float(result['nri_threshold']):.2f} dB ({source})."
+        ),
         _ci_note(opts) + " Bold: best per column within each block.",
     ]
     mc = [f"{r['name']} {r['mc_check']['value']:.2f}" for r in result["rows"] if r.get("mc_check")]
     if mc:
-        notes.append("Monte-Carlo check of E_G[PSNR] (one seeded Nh per image, as the official test script): "
-                     + ", ".join(mc) + ".")
-    eg = [f"{r['name']} {r['eg_fid']['value']:.2f}" for r in result["rows"] if (r.get("eg_fid") or {}).get("value")]
+        notes.append(
+            "Monte-Carlo check of E_G[PSNR] (one seeded Nh per image, as the official test script): "
+            + ", ".join(mc)
+            + "."
+        )
+    eg = [
+        f"{r['name']} {r['eg_fid']['value']:.2f}"
+        for r in result["rows"]
+        if (r.get("eg_fid") or {}).get("value")
+    ]
     if eg:
         notes.append("E_G[FID] = Σ G(n)·FID(n) (not the mixture FID above): " + ", ".join(eg) + ".")
     if result.get("paper_rows"):
-        notes.append(f"Italic rows: numbers published in the paper ({result['paper_rows'][0]['source']}, "
-                     f"{result['paper_dataset']}); not measured here.")
+        notes.append(
+            f"Italic rows: numbers published in the paper ({result['paper_rows'][0]['source']}, "
+            f"{result['paper_dataset']}); not measured here."
+        )
     if result.get("paper_rows_note"):
         notes.append(f"Paper rows: {result['paper_rows_note']}.")
     return mark_best(TableSpec("table1", "Table 1: PSNR↑ / FID↓ / NRI↓", columns, rows, notes))
@@ -112,21 +139,37 @@ def table3_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     terms = result.get("terms", list(LOSS_HEADERS))
     columns = [Column("row", "", align="l", numeric=False)]
     columns += [Column(t, LOSS_HEADERS.get(t, t), align="c", numeric=False) for t in terms]
-    columns += [Column("psnr", "PSNR↑", "max"), Column("fid", "FID↓", "min", show_n=True),
-                Column("nri", "NRI↓", "min")]
+    columns += [
+        Column("psnr", "PSNR↑", "max"),
+        Column("fid", "FID↓", "min", show_n=True),
+        Column("nri", "NRI↓", "min"),
+    ]
     rows = []
     for r in result["rows"]:
-        cells = {"row": Cell.label(f"{r['label']} {r['name']}"), "psnr": ci_cell(r["psnr"]),
-                 "fid": fid_cell(r["fid"], notes), "nri": ci_cell(r["nri"])}
+        cells = {
+            "row": Cell.label(f"{r['label']} {r['name']}"),
+            "psnr": ci_cell(r["psnr"]),
+            "fid": fid_cell(r["fid"], notes),
+            "nri": ci_cell(r["nri"]),
+        }
         cells |= {t: Cell.label("✓" if t in r["losses"] else "") for t in terms}
         rows.append(Row(cells, block="measured"))
     for p in result.get("paper_rows", []):
-        cells = {"row": Cell.label(f"{p['label']} (paper, {p['dataset']})"), "psnr": Cell(p["psnr"]),
-                 "fid": Cell(p["fid"]), "nri": Cell(p["nri"])}
+        cells = {
+            "row": Cell.label(f"{p['label']} (paper, {p['dataset']})"),
+            "psnr": Cell(p["psnr"]),
+            "fid": Cell(p["fid"]),
+            "nri": Cell(p["nri"]),
+        }
         cells |= {t: Cell.label("✓" if t in p["losses"] else "") for t in terms}
         rows.append(Row(cells, block="paper", reference=True))
-    notes[:0] = [f"{result.get('dataset')}: E over Nh ~ G as in Table 1 (✓ Cond.); NRI threshold "
-                 f"{float(result['nri_threshold']):.2f} dB.", _ci_note(opts) + " Bold: best per column."]
+    notes[:0] = [
+        (
+            f"{result.get('dataset')}: E over Nh ~ G as in Table 1 (✓ Cond.); NRI threshold "
+            f"{float(result['nri_threshold']):.2f} dB."
+        ),
+        _ci_note(opts) + " Bold: best per column.",
+    ]
     return mark_best(TableSpec("table3", "Table 3: loss ablation, PSNR↑ / FID↓ / NRI↓", columns, rows, notes))
 
 
@@ -146,10 +189,16 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
             for n, c in zip(levels, v[metric]):
                 cells[f"n{n}"] = ci_cell(c) if metric == "psnr" else fid_cell(c, notes)
             rows.append(Row(cells))
-        notes.insert(0, (_ci_note(opts) if metric == "psnr" else "FID of the outputs at exactly n hints.")
-                     + " Bold: best per column.")
-        out.append(mark_best(TableSpec(f"hint_sweep_{metric}", f"Fig. 12 values: {title} at n hints", columns,
-                                       rows, notes)))
+        notes.insert(
+            0,
+            (_ci_note(opts) if metric == "psnr" else "FID of the outputs at exactly n hints.")
+            + " Bold: best per column.",
+        )
+        out.append(
+            mark_best(
+                TableSpec(f"hint_sweep_{metric}", f"Fig. 12 values: {title} at n hints", columns, rows, notes)
+            )
+        )
     return out
 
 
@@ -158,23 +207,40 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
     """Mean |Ŷ − C| inside the hint mask for natural and ±64-perturbed hint colours, and their ratio."""
     if not result.get("variants"):
         return None
-    columns = [Column("model", "Model", align="l", numeric=False), Column("levels", "n", align="c", numeric=False),
-               Column("native", "hint err, natural↓", "min"), Column("perturbed", "hint err, perturbed↓", "min"),
-               Column("ratio", "ratio↓", "min", decimals=3)]
+    columns = [
+        Column("model", "Model", align="l", numeric=False),
+        Column("levels", "n", align="c", numeric=False),
+        Column("native", "hint err, natural↓", "min"),
+        Column("perturbed", "hint err, perturbed↓", "min"),
+        Column("ratio", "ratio↓", "min", decimals=3),
+    ]
     rows = []
     for v in result["variants"].values():
         lv = v["levels"]
-        rows.append(Row({"model": Cell.label(v["name"]),
-                         "levels": Cell.label(f"{lv[0]}–{lv[-1]}" if len(lv) > 1 else str(lv[0])),
-                         "native": ci_cell(v["native"]), "perturbed": ci_cell(v["perturbed"]),
-                         "ratio": ci_cell(v["ratio"])}))
-    notes = [f"Hint colours shifted by uniform ±{float(result.get('amount', 64)):g} per RGB channel (seeded). "
-             "hint err: mean |output − hint colour| over hinted pixels, 8-bit units, averaged over the n listed. "
-             "ratio = perturbed / natural (1 = unusual colours followed as faithfully as natural ones).",
-             _ci_note(opts) + " Bold: best per column."]
+        rows.append(
+            Row(
+                {
+                    "model": Cell.label(v["name"]),
+                    "levels": Cell.label(f"{lv[0]}–{lv[-1]}" if len(lv) > 1 else str(lv[0])),
+                    "native": ci_cell(v["native"]),
+                    "perturbed": ci_cell(v["perturbed"]),
+                    "ratio": ci_cell(v["ratio"]),
+                }
+            )
+        )
+    notes = [
+        (
+            f"Hint colours shifted by uniform ±{float(result.get('amount', 64)):g} per RGB channel (seeded). "
+            "hint err: mean |output − hint colour| over hinted pixels, 8-bit units, "
+            "averaged over the n listed. "
+            "ratio = perturbed / natural (1 = unusual colours followed as faithfully as natural ones)."
+        ),
+        _ci_note(opts) + " Bold: best per column.",
+    ]
     notes += [f"{v}: skipped — {why}" for v, why in sorted(result.get("skipped", {}).items())]
-    return mark_best(TableSpec("perturbed_hints", "Supplement E.2: following perturbed hint colours", columns,
-                               rows, notes))
+    return mark_best(
+        TableSpec("perturbed_hints", "Supplement E.2: following perturbed hint colours", columns, rows, notes)
+    )
 
 
 # --------------------------------------------------------------------------------------------- --compare
@@ -182,17 +248,37 @@ def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> T
     """Paired bootstrap results: Δ = A − B per image, CI and two-sided p-value."""
     if not entries:
         return None
-    columns = [Column("pair", "A − B", align="l", numeric=False), Column("metric", "metric", align="l", numeric=False),
-               Column("diff", "mean Δ [CI]"), Column("p", "p (two-sided)", decimals=3),
-               Column("better", "better", align="l", numeric=False)]
+    columns = [
+        Column("pair", "A − B", align="l", numeric=False),
+        Column("metric", "metric", align="l", numeric=False),
+        Column("diff", "mean Δ [CI]"),
+        Column("p", "p (two-sided)", decimals=3),
+        Column("better", "better", align="l", numeric=False),
+    ]
     rows = []
     for e in entries:
         sign = e["diff"] > 0 if e["higher_is_better"] else e["diff"] < 0
-        verdict = (e["a_name"] if sign else e["b_name"]) if e["p_value"] < 1 - float(e["level"]) else "no difference"
-        rows.append(Row({"pair": Cell.label(f"{e['a_name']} − {e['b_name']}"),
-                         "metric": Cell.label(METRIC_NAMES.get(e["metric"], e["metric"])),
-                         "diff": Cell(e["diff"], e["low"], e["high"], e["n"]), "p": Cell(e["p_value"]),
-                         "better": Cell.label(verdict)}))
-    notes = [f"Paired bootstrap over the same {entries[0]['n']} images ({int(opts.get('n_boot', 1000))} resamples, "
-             f"seed {int(opts.get('seed', 0))}); p = 2·min(P*(Δ ≤ 0), P*(Δ ≥ 0)), never below 1/(R+1)."]
+        verdict = (
+            (e["a_name"] if sign else e["b_name"])
+            if e["p_value"] < 1 - float(e["level"])
+            else "no difference"
+        )
+        rows.append(
+            Row(
+                {
+                    "pair": Cell.label(f"{e['a_name']} − {e['b_name']}"),
+                    "metric": Cell.label(METRIC_NAMES.get(e["metric"], e["metric"])),
+                    "diff": Cell(e["diff"], e["low"], e["high"], e["n"]),
+                    "p": Cell(e["p_value"]),
+                    "better": Cell.label(verdict),
+                }
+            )
+        )
+    notes = [
+        (
+            f"Paired bootstrap over the same {entries[0]['n']} images ({int(opts.get('n_boot', 1000))} "
+            f"resamples, seed {int(opts.get('seed', 0))}); "
+            "p = 2·min(P*(Δ ≤ 0), P*(Δ ≥ 0)), never below 1/(R+1)."
+        )
+    ]
     return TableSpec("compare", "Paired comparisons", columns, rows, notes)

@@ -41,7 +41,7 @@ class Cell:
     bold: bool = False
 
     @staticmethod
-    def label(text: str) -> "Cell":
+    def label(text: str) -> Cell:
         return Cell(text=text)
 
 
@@ -64,7 +64,7 @@ class TableSpec:
 # --------------------------------------------------------------------------------------------- bold
 def mark_best(spec: TableSpec) -> TableSpec:
     """Bold the best measured value of every `better` column within each block (ties at the shown precision
-    all bold). Reference rows neither compete nor get bold. Returns the same spec."""
+    all bold; a block with a single value gets none). Reference rows neither compete nor get bold."""
     for col in spec.columns:
         if col.better is None:
             continue
@@ -74,6 +74,8 @@ def mark_best(spec: TableSpec) -> TableSpec:
             if cell is not None and not row.reference and cell.value is not None:
                 blocks.setdefault(row.block, []).append(cell)
         for cells in blocks.values():
+            if len(cells) < 2:  # a lone value is not "best" of anything
+                continue
             shown = [round(c.value, col.decimals) for c in cells]  # type: ignore[arg-type]
             best = max(shown) if col.better == "max" else min(shown)
             for c, s in zip(cells, shown):
@@ -87,7 +89,7 @@ def format_number(value: float, decimals: int) -> str:
 
 
 def cell_text(cell: Cell, col: Column, plain: bool = False) -> str:
-    """"20.88 [20.57, 21.19]", "24.46 (N=512)", or the cell's text; no bold markup."""
+    """ "20.88 [20.57, 21.19]", "24.46 (N=512)", or the cell's text; no bold markup."""
     if cell.value is None:
         return (cell.text if cell.text is not None else "–") + ("" if plain else cell.marks)
     out = format_number(cell.value, col.decimals)
@@ -102,7 +104,9 @@ def to_markdown(spec: TableSpec) -> str:
     """GitHub-flavoured Markdown table with the title as a heading and notes below."""
     lines = [f"### {spec.title}", ""]
     lines.append("| " + " | ".join(_md_escape(c.header) for c in spec.columns) + " |")
-    lines.append("|" + "|".join({"l": ":---", "r": "---:", "c": ":---:"}[c.align] for c in spec.columns) + "|")
+    lines.append(
+        "|" + "|".join({"l": ":---", "r": "---:", "c": ":---:"}[c.align] for c in spec.columns) + "|"
+    )
     for row in spec.rows:
         parts = []
         for col in spec.columns:
@@ -121,15 +125,45 @@ def to_markdown(spec: TableSpec) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    # "|" would split a cell; "*" (as in P*(Δ ≤ 0)) would start emphasis.
+    return text.replace("|", "\\|").replace("*", "\\*")
 
 
-_TEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
-_TEX_SYMBOLS = {"↑": r"$\uparrow$", "↓": r"$\downarrow$", "✓": r"$\checkmark$", "✗": r"$\times$",
-                "–": "--", "<": r"$<$", ">": r"$>$", "|": r"$|$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "Σ": r"$\Sigma$", "τ": r"$\tau$",
-                "≥": r"$\geq$", "·": r"$\cdot$", "±": r"$\pm$", "Δ": r"$\Delta$", "…": r"\ldots{}",
-                "→": r"$\rightarrow$", "×": r"$\times$", "≈": r"$\approx$", "—": "---"}
+_TEX_SPECIAL = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
+_TEX_SYMBOLS = {
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "✓": r"$\checkmark$",
+    "✗": r"$\times$",
+    "–": "--",
+    "<": r"$<$",
+    ">": r"$>$",
+    "|": r"$|$",
+    "†": r"$^\dagger$",
+    "‡": r"$^\ddagger$",
+    "Σ": r"$\Sigma$",
+    "τ": r"$\tau$",
+    "≥": r"$\geq$",
+    "·": r"$\cdot$",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "…": r"\ldots{}",
+    "→": r"$\rightarrow$",
+    "×": r"$\times$",
+    "≈": r"$\approx$",
+    "—": "---",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -185,8 +219,11 @@ def to_csv(spec: TableSpec) -> str:
     """Long-form CSV: one line per row, each numeric column as value, ci_low, ci_high, n (full precision)."""
     header = ["block", "reference"]
     for col in spec.columns:
-        header += [col.key, f"{col.key}_ci_low", f"{col.key}_ci_high", f"{col.key}_n", f"{col.key}_best"] \
-            if col.numeric else [col.key]
+        header += (
+            [col.key, f"{col.key}_ci_low", f"{col.key}_ci_high", f"{col.key}_n", f"{col.key}_best"]
+            if col.numeric
+            else [col.key]
+        )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -197,8 +234,13 @@ def to_csv(spec: TableSpec) -> str:
             if not col.numeric:
                 out.append(cell.text if cell.text is not None else "")
                 continue
-            out += [_num(cell.value) if cell.value is not None else (cell.text or ""), _num(cell.low),
-                    _num(cell.high), "" if cell.n is None else cell.n, int(cell.bold)]
+            out += [
+                _num(cell.value) if cell.value is not None else (cell.text or ""),
+                _num(cell.low),
+                _num(cell.high),
+                "" if cell.n is None else cell.n,
+                int(cell.bold),
+            ]
         writer.writerow(out)
     return buf.getvalue()
 

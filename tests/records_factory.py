@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,24 +46,68 @@ class FakeVariant:
 DEFAULT_VARIANTS: tuple[FakeVariant, ...] = (
     FakeVariant("guidingpainter", "guidingpainter", "GuidingPainter", "region", 16.4, 6.0, 4.0, 0.9, 1.2),
     FakeVariant("rtug", "rtug", "RTUG", "point", 17.0, 4.0, 8.0, 1.1, 1.8, labels=("RTUG-sketch",)),
-    FakeVariant("alacgan", "alacgan", "AlacGAN", "stroke", 15.0, 1.5, 12.0, 1.0, 2.6, labels=("AlacGAN-lite",)),
+    FakeVariant(
+        "alacgan", "alacgan", "AlacGAN", "stroke", 15.0, 1.5, 12.0, 1.0, 2.6, labels=("AlacGAN-lite",)
+    ),
     FakeVariant("pix2pix", "pix2pix", "Pix2Pix", "none", 15.1, shift=1.5),
     FakeVariant("cic", "cic", "CIC", "none", 15.3, shift=2.2, labels=("CIC-sketch",)),
 )
 
 LOSS_VARIANTS: tuple[FakeVariant, ...] = (
-    FakeVariant("guidingpainter@rec", "guidingpainter", "GuidingPainter", "region", 16.9, 6.2, 4.0, 1.6, tag="rec"),
-    FakeVariant("guidingpainter@rec+adv", "guidingpainter", "GuidingPainter", "region", 16.5, 5.9, 4.2, 1.1,
-                tag="rec+adv"),
-    FakeVariant("guidingpainter@rec+adv+tv", "guidingpainter", "GuidingPainter", "region", 16.4, 5.9, 4.1, 1.0,
-                tag="rec+adv+tv"),
-    FakeVariant("guidingpainter@rec+adv+tv+smth", "guidingpainter", "GuidingPainter", "region", 16.4, 6.0, 4.0,
-                0.9, tag="rec+adv+tv+smth"),
+    FakeVariant(
+        "guidingpainter@rec", "guidingpainter", "GuidingPainter", "region", 16.9, 6.2, 4.0, 1.6, tag="rec"
+    ),
+    FakeVariant(
+        "guidingpainter@rec+adv",
+        "guidingpainter",
+        "GuidingPainter",
+        "region",
+        16.5,
+        5.9,
+        4.2,
+        1.1,
+        tag="rec+adv",
+    ),
+    FakeVariant(
+        "guidingpainter@rec+adv+tv",
+        "guidingpainter",
+        "GuidingPainter",
+        "region",
+        16.4,
+        5.9,
+        4.1,
+        1.0,
+        tag="rec+adv+tv",
+    ),
+    FakeVariant(
+        "guidingpainter@rec+adv+tv+smth",
+        "guidingpainter",
+        "GuidingPainter",
+        "region",
+        16.4,
+        6.0,
+        4.0,
+        0.9,
+        tag="rec+adv+tv+smth",
+    ),
 )
 
 NO_WEIGHTS_REASON = "no Inception weights: pass --fid-weights PATH or set COLORBENCH_FID_WEIGHTS"
-PALETTE = np.array([[230, 90, 80], [250, 210, 170], [60, 70, 160], [120, 190, 90], [240, 200, 60],
-                    [150, 80, 170], [90, 200, 220], [200, 120, 60], [30, 30, 30], [235, 235, 235]], np.uint8)
+PALETTE = np.array(
+    [
+        [230, 90, 80],
+        [250, 210, 170],
+        [60, 70, 160],
+        [120, 190, 90],
+        [240, 200, 60],
+        [150, 80, 170],
+        [90, 200, 220],
+        [200, 120, 60],
+        [30, 30, 30],
+        [235, 235, 235],
+    ],
+    np.uint8,
+)
 
 
 def _rng(*parts: Any) -> np.random.Generator:
@@ -75,46 +120,91 @@ def _psnr_curve(v: FakeVariant, difficulty: float, levels: Sequence[int], noise:
     return v.base + difficulty + v.gain * (1.0 - np.exp(-n / v.scale)) + noise
 
 
-def make_records(variants: Sequence[FakeVariant], ids: Sequence[str], dataset: str, nc: int, sweep: Sequence[int],
-                 modes: Sequence[str], seed: int) -> list[dict[str, Any]]:
+def make_records(
+    variants: Sequence[FakeVariant],
+    ids: Sequence[str],
+    dataset: str,
+    nc: int,
+    sweep: Sequence[int],
+    modes: Sequence[str],
+    seed: int,
+) -> list[dict[str, Any]]:
     """Record rows of every variant, as Evaluator._emit / _ablation produce them."""
     rows: list[dict[str, Any]] = []
     for image_id in ids:
         difficulty = float(_rng(seed, "difficulty", image_id).normal(0.0, 1.2))
         n_nonempty = int(_rng(seed, "regions", image_id).integers(6, 14))
         for v in variants:
-            base = {"variant": v.label, "model": v.model, "dataset": dataset, "image_id": image_id, "empty": False}
+            base = {
+                "variant": v.label,
+                "model": v.model,
+                "dataset": dataset,
+                "image_id": image_id,
+                "empty": False,
+            }
             r = _rng(seed, "psnr", v.label, image_id)
             levels = list(range(nc + 1)) if v.conditional else [0]
             psnr = _psnr_curve(v, difficulty, levels, r.normal(0.0, 0.15, len(levels)))
             err = 12.0 + 4.0 * r.random(len(levels))
             for j, n in enumerate(levels):
-                rows.append(base | {"mode": "native", "n": n, "psnr": float(psnr[j]),
-                                    "hint_area": min(1.0, 0.04 * n), "hint_err": float(err[j]) if n else float("nan")})
+                rows.append(
+                    base
+                    | {
+                        "mode": "native",
+                        "n": n,
+                        "psnr": float(psnr[j]),
+                        "hint_area": min(1.0, 0.04 * n),
+                        "hint_err": float(err[j]) if n else float("nan"),
+                    }
+                )
             if not v.conditional:
                 continue
             if "perturbed" in modes:
                 for n in sorted(set(sweep)):
-                    rows.append(base | {"mode": "perturbed", "n": n, "psnr": float(psnr[n]) - 1.0,
-                                        "hint_area": min(1.0, 0.04 * n),
-                                        "hint_err": float(err[n] * v.follow * (1.0 + 0.1 * r.normal()))})
+                    rows.append(
+                        base
+                        | {
+                            "mode": "perturbed",
+                            "n": n,
+                            "psnr": float(psnr[n]) - 1.0,
+                            "hint_area": min(1.0, 0.04 * n),
+                            "hint_err": float(err[n] * v.follow * (1.0 + 0.1 * r.normal())),
+                        }
+                    )
             if "equalized" in modes and v.hint_kind in ("point", "stroke"):
                 for j, n in enumerate(levels):
-                    rows.append(base | {"mode": "equalized", "n": n, "psnr": float(psnr[j]) + 0.3,
-                                        "hint_area": min(1.0, 0.04 * n), "hint_err": float(err[j]) if n else float("nan")})
+                    rows.append(
+                        base
+                        | {
+                            "mode": "equalized",
+                            "n": n,
+                            "psnr": float(psnr[j]) + 0.3,
+                            "hint_area": min(1.0, 0.04 * n),
+                            "hint_err": float(err[j]) if n else float("nan"),
+                        }
+                    )
             if "ablation" in modes and v.hint_kind == "region":
                 for i in range(1, nc + 1):
                     empty = i > n_nonempty
                     value = v.base + difficulty + (0.0 if empty else 0.6 * v.gain * np.exp(-(i - 1) / 3.0))
-                    rows.append(base | {"mode": "ablation", "n": i, "psnr": float(value + r.normal(0.0, 0.1)),
-                                        "hint_area": 0.0 if empty else 0.5 ** i, "hint_err": float("nan"),
-                                        "empty": empty})
+                    rows.append(
+                        base
+                        | {
+                            "mode": "ablation",
+                            "n": i,
+                            "psnr": float(value + r.normal(0.0, 0.1)),
+                            "hint_area": 0.0 if empty else 0.5**i,
+                            "hint_err": float("nan"),
+                            "empty": empty,
+                        }
+                    )
     return rows
 
 
-def make_features(v: FakeVariant, ids: Sequence[str], nh: dict[str, int], sweep: Sequence[int], dim: int,
-                  seed: int) -> FeatureStore:
-    """Features the engine caches: n = 0, each image's stratified Nh and the sweep (conditional); n = 0 only."""
+def make_features(
+    v: FakeVariant, ids: Sequence[str], nh: dict[str, int], sweep: Sequence[int], dim: int, seed: int
+) -> FeatureStore:
+    """Features the engine caches: n = 0, the stratified Nh and the sweep (conditional models), else n = 0."""
     direction = np.ones(dim) / np.sqrt(dim)
     keys, feats = [], []
     for image_id in ids:
@@ -123,7 +213,9 @@ def make_features(v: FakeVariant, ids: Sequence[str], nh: dict[str, int], sweep:
             closeness = np.exp(-n / v.scale) if v.conditional else 1.0
             r = _rng(seed, "feat", v.label, image_id, n)
             keys.append(feature_key(image_id, "native", n))
-            feats.append(r.normal(0.0, 1.0 + 0.3 * v.shift * closeness, dim) + 2.0 * v.shift * closeness * direction)
+            feats.append(
+                r.normal(0.0, 1.0 + 0.3 * v.shift * closeness, dim) + 2.0 * v.shift * closeness * direction
+            )
     return FeatureStore.merge([FeatureStore(keys, np.asarray(feats, dtype=np.float32))])
 
 
@@ -133,21 +225,22 @@ def _snail_regions(size: int, nc: int, flip: bool) -> np.ndarray:
     top, left, h, w = 0, 0, size, size
     for k in range(nc):
         if h < 2 and w < 2:
-            out[top:top + h, left:left + w] = k
+            out[top : top + h, left : left + w] = k
             break
         if (k % 2 == 0) != flip:  # split vertically: left part is region k
             half = max(1, w // 2)
-            out[top:top + h, left:left + half] = k
+            out[top : top + h, left : left + half] = k
             left, w = left + half, w - half
         else:
             half = max(1, h // 2)
-            out[top:top + half, left:left + w] = k
+            out[top : top + half, left : left + w] = k
             top, h = top + half, h - half
     return out
 
 
-def make_samples(v: FakeVariant, ids: Sequence[str], nc: int, size: int, modes: Sequence[str],
-                 seed: int) -> dict[str, np.ndarray]:
+def make_samples(
+    v: FakeVariant, ids: Sequence[str], nc: int, size: int, modes: Sequence[str], seed: int
+) -> dict[str, np.ndarray]:
     """samples/<variant>.npz arrays for the first images, shaped as Evaluator._sample writes them."""
     levels = list(range(nc + 1)) if v.conditional else [0]
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("sketch", "gt", "outputs", "hint_color", "hint_mask")}
@@ -164,8 +257,16 @@ def make_samples(v: FakeVariant, ids: Sequence[str], nc: int, size: int, modes: 
         edges[:, 1:] |= regions[:, 1:] != regions[:, :-1]
         edges[1:, :] |= regions[1:, :] != regions[:-1, :]
         sketch = np.where(edges, 0, 255).astype(np.uint8)
-        guess = np.array([150, 140, 130], np.float64)[:, None, None] + _rng(seed, "guess", v.label).normal(0, 30, (3, 1, 1))
+        guess = np.array([150, 140, 130], np.float64)[:, None, None] + _rng(seed, "guess", v.label).normal(
+            0, 30, (3, 1, 1)
+        )
         outs, hcol, hmask, eq = [], [], [], []
+        points = []  # one small patch inside each region k, as equalized point hints
+        for k in range(nc):
+            ys, xs = np.nonzero(regions == k)
+            if len(ys):
+                c = int(r.integers(len(ys)))
+                points.append((int(ys[c]), int(xs[c])))
         for n in levels:
             known = regions < n
             if v.hint_kind in ("point", "stroke"):  # point hints colour only part of each region well
@@ -177,11 +278,8 @@ def make_samples(v: FakeVariant, ids: Sequence[str], nc: int, size: int, modes: 
                 mask = regions < n
             else:
                 mask = np.zeros((size, size), bool)
-                for k in range(n):  # small patches inside region k, as equalized point hints
-                    ys, xs = np.nonzero(regions == k)
-                    if len(ys):
-                        c = r.integers(len(ys))
-                        mask[max(0, ys[c] - 1):ys[c] + 2, max(0, xs[c] - 1):xs[c] + 2] = True
+                for y, x in points[:n]:  # nested: the hints for n+1 contain those for n
+                    mask[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2] = True
             hcol.append(np.where(mask[None], gt, 127).astype(np.uint8))
             hmask.append(mask.astype(np.uint8))
             eq.append(np.clip(np.where((regions < n)[None], gt, img), 0, 255).astype(np.uint8))
@@ -203,11 +301,33 @@ def describe(v: FakeVariant) -> dict[str, Any]:
     """run.json variants[label], as Variant.describe() writes it."""
     sha = hashlib.sha256(f"checkpoint|{v.label}".encode()).hexdigest()
     return {
-        "name": v.model, "display_name": v.display_name, "hint_kind": v.hint_kind, "labels": list(v.labels),
-        "conditional": v.conditional, "model": v.model, "tag": v.tag,
-        "checkpoint": f"/ckpt/{v.label}.safetensors", "checkpoint_sha256": sha,
-        "config": {"width": 0.25, "nc": 30}, "trained": {"dataset": "toy", "size": 32, "epoch": 3},
+        "name": v.model,
+        "display_name": v.display_name,
+        "hint_kind": v.hint_kind,
+        "labels": list(v.labels),
+        "conditional": v.conditional,
+        "model": v.model,
+        "tag": v.tag,
+        "checkpoint": f"/ckpt/{v.label}.safetensors",
+        "checkpoint_sha256": sha,
+        "config": {"width": 0.25, "nc": 30},
+        "trained": {"dataset": "toy", "size": 32, "epoch": 3},
     }
+
+
+def ensure_builtin_protocols() -> None:
+    """Register pyproject's built-in protocols if the installed metadata predates them (stale editable
+    install);
+    a current install finds them through the entry points and this does nothing."""
+    import tomllib
+
+    from colorbench.registry import PROTOCOLS
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text())["project"]["entry-points"]["colorbench.protocols"]
+    for name, target in declared.items():
+        if name not in PROTOCOLS:
+            PROTOCOLS.register(name, target, origin="pyproject.toml (tests)")
 
 
 def make_run_dir(
@@ -233,28 +353,51 @@ def make_run_dir(
     ids = [f"{i:04d}" for i in range(n_images)]
     dist = BoundedGeometric(nc, p)
     nh = dict(zip(ids, (int(k) for k in dist.stratified([f"colorbench|nh|{dataset}|{i}" for i in ids]))))
-    write_records(root / "records.csv", records_frame(make_records(variants, ids, dataset, nc, sweep, modes, seed)))
+    write_records(
+        root / "records.csv", records_frame(make_records(variants, ids, dataset, nc, sweep, modes, seed))
+    )
     if fid:
         r = _rng(seed, "real")
         FeatureStore(ids, r.normal(0.0, 1.0, (n_images, feature_dim)).astype(np.float32)).save(
-            root / "features" / "real.npz")
+            root / "features" / "real.npz"
+        )
         for v in variants:
             make_features(v, ids, nh, sweep, feature_dim, seed).save(root / "features" / f"{v.label}.npz")
     for v in variants:
-        save_npz(root / "samples" / f"{v.label}.npz", **make_samples(v, ids[:n_samples], nc, size, modes, seed))
-    config: dict[str, Any] = {"models": sorted({v.model for v in variants}), "dataset": dataset, "size": size,
-                              "checkpoints": [f"{v.label}=/ckpt/{v.label}.safetensors" for v in variants if v.tag],
-                              "plan": {"nc": nc, "p": p, "sweep": list(sweep), "modes": list(modes)}}
+        save_npz(
+            root / "samples" / f"{v.label}.npz", **make_samples(v, ids[:n_samples], nc, size, modes, seed)
+        )
+    config: dict[str, Any] = {
+        "models": sorted({v.model for v in variants}),
+        "dataset": dataset,
+        "size": size,
+        "checkpoints": [f"{v.label}=/ckpt/{v.label}.safetensors" for v in variants if v.tag],
+        "plan": {"nc": nc, "p": p, "sweep": list(sweep), "modes": list(modes)},
+    }
     fid_status: dict[str, Any] = (
         {"available": True, "reason": None, "weights_sha256": "6726825d" + "0" * 56, "standard": True}
-        if fid else {"available": False, "reason": NO_WEIGHTS_REASON, "weights_sha256": None, "standard": False})
+        if fid
+        else {"available": False, "reason": NO_WEIGHTS_REASON, "weights_sha256": None, "standard": False}
+    )
     run = {
-        "dataset": {"name": dataset, "split": "test", "size": size, "n_images": n_images,
-                    "fingerprint": hashlib.sha256(f"{dataset}|{n_images}".encode()).hexdigest(),
-                    "nri_threshold": nri_threshold},
+        "dataset": {
+            "name": dataset,
+            "split": "test",
+            "size": size,
+            "n_images": n_images,
+            "fingerprint": hashlib.sha256(f"{dataset}|{n_images}".encode()).hexdigest(),
+            "nri_threshold": nri_threshold,
+        },
         "variants": {v.label: describe(v) for v in variants},
-        "protocol": {"nc": nc, "p": p, "sweep": list(sweep), "modes": list(modes), "seed": 0, "gumbel_noise": False,
-                     "perturb_amount": 64.0},
+        "protocol": {
+            "nc": nc,
+            "p": p,
+            "sweep": list(sweep),
+            "modes": list(modes),
+            "seed": 0,
+            "gumbel_noise": False,
+            "perturb_amount": 64.0,
+        },
         "fid": fid_status | {"nh_assignment": nh},
         "versions": versions(),
         "config": config,
@@ -265,5 +408,15 @@ def make_run_dir(
     return root
 
 
-__all__ = ["FakeVariant", "DEFAULT_VARIANTS", "LOSS_VARIANTS", "make_run_dir", "make_records", "make_samples",
-           "make_features", "describe", "NO_WEIGHTS_REASON"]
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "LOSS_VARIANTS",
+    "NO_WEIGHTS_REASON",
+    "FakeVariant",
+    "describe",
+    "ensure_builtin_protocols",
+    "make_features",
+    "make_records",
+    "make_run_dir",
+    "make_samples",
+]

@@ -1,0 +1,96 @@
+"""Per-image records (PSNR to the last bit), the chosen hints and the regions do not depend on the batch
+size, the number of DataLoader workers, or on a run having been interrupted and resumed.
+(1 vs 2 torchrun processes: tests/test_distributed.py; SIGKILL mid-run: tests/test_crash_safety.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from colorbench import runner
+from colorbench.engine import EvalPlan
+from colorbench.records import load_npz, read_records
+from colorbench.runner import RunConfig, run_evaluation
+
+from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
+
+LIMIT = 10  # > 8, so batch sizes 1, 8 and 32 cut the images differently
+MODES = ("native", "equalized", "ablation", "perturbed")
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    register_fakes()
+    d = tmp_path_factory.mktemp("ckpt")
+    return {"tinypoint": make_checkpoint(TinyPoint, d / "p.safetensors"),
+            "tinyregion": make_checkpoint(TinyRegion, d / "r.safetensors", seed=1)}
+
+
+def _run(out: Path, ckpts: dict[str, Path], batch_size: int = 32, num_workers: int = 0) -> Path:
+    # n_samples = LIMIT keeps every image's hints (colour + mask at every n) and regions for comparison.
+    cfg = RunConfig(models=[], dataset="blobs", out=str(out), size=32, limit=LIMIT, fid=False,
+                    checkpoints=[f"{k}={v}" for k, v in ckpts.items()], num_workers=num_workers,
+                    plan=EvalPlan(modes=list(MODES), batch_size=batch_size, n_samples=LIMIT))
+    return run_evaluation(cfg, progress=False)
+
+
+def _artifacts(out: Path) -> tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]]:
+    """records.csv and every samples/<variant>.npz (hint colours, hint masks, regions, outputs)."""
+    samples = {p.stem: load_npz(p) for p in sorted((out / "samples").glob("*.npz"))}
+    return read_records(out / "records.csv"), samples
+
+
+def _assert_identical(a: Path, b: Path) -> None:
+    rec_a, smp_a = _artifacts(a)
+    rec_b, smp_b = _artifacts(b)
+    assert len(rec_a) > 0 and set(rec_a["mode"]) == set(MODES)
+    pd.testing.assert_frame_equal(rec_a, rec_b, check_exact=True)  # float64 PSNR bit for bit
+    assert smp_a.keys() == smp_b.keys() == {"tinypoint", "tinyregion"}
+    for variant in smp_a:
+        assert smp_a[variant].keys() == smp_b[variant].keys()
+        for name, arr in smp_a[variant].items():
+            np.testing.assert_array_equal(arr, smp_b[variant][name], err_msg=f"{variant} {name}")
+    assert "regions" in smp_a["tinyregion"] and "hint_mask" in smp_a["tinypoint"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, ckpts: dict[str, Path]) -> Path:
+    """One uninterrupted run at the default batch size with no workers."""
+    return _run(tmp_path_factory.mktemp("ref") / "run", ckpts)
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_records_do_not_depend_on_batch_size(tmp_path: Path, ckpts: dict[str, Path], reference: Path,
+                                             batch_size: int) -> None:
+    _assert_identical(reference, _run(tmp_path / "run", ckpts, batch_size=batch_size))
+
+
+def test_records_do_not_depend_on_num_workers(tmp_path: Path, ckpts: dict[str, Path], reference: Path) -> None:
+    _assert_identical(reference, _run(tmp_path / "run", ckpts, batch_size=4, num_workers=2))
+
+
+def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Path, ckpts: dict[str, Path],
+                                                                   reference: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = []
+    real_save = runner._save_chunk
+
+    def crash_after_three(path: Path, *args: object) -> None:
+        if len(saved) == 3:
+            raise KeyboardInterrupt("simulated crash")  # what Ctrl-C mid-run raises
+        real_save(path, *args)
+        saved.append(path)
+
+    monkeypatch.setattr(runner, "_save_chunk", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "run", ckpts, batch_size=2)
+    monkeypatch.undo()
+    assert not (tmp_path / "run" / "records.csv").exists()
+    before = {p: p.stat().st_mtime_ns for p in saved}
+    # Resumed with another batch size: finished images are reused, the rest computed, the result the same.
+    _run(tmp_path / "run", ckpts, batch_size=5)
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())
+    _assert_identical(reference, tmp_path / "run")
