@@ -1,7 +1,8 @@
-"""Soak test of one shared run directory: N `colorbench run --limit 4` invocations (half of them two at a
-time, with different batch sizes so their chunk files overlap; the cache wiped now and then so concurrent
-runs really compute), checking after every round that no file is corrupt and the merged records equal a
-clean run's. Uses the test fakes (tests/plugin_fixture) so it takes minutes on a CPU. Run by hand:
+"""Soak test of one shared run directory: N `colorbench run --limit 4` invocations, two in three of them
+two at a time (different batch sizes, so their chunk files overlap; the cache is wiped before every other
+pair so that both runs compute and race), checking after every round that no file is corrupt and that the
+merged records equal a clean run's. Uses the test fakes (tests/plugin_fixture), so it takes minutes on a
+CPU. Run by hand:
 
     .venv/bin/python benchmarks/soak.py [--runs 200] [--work DIR] [--keep]
 """
@@ -21,15 +22,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.fakes / tests.plugin_fixture, as the subprocesses see them
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from colorbench.records import read_records  # noqa: E402
-from tests.fakes import TinyPoint, TinyRegion, make_checkpoint  # noqa: E402
-from tests.plugin_fixture import colorbench_cmd, plugin_env  # noqa: E402
+from colorbench.records import read_records
+from tests.fakes import TinyPoint, TinyRegion, make_checkpoint
+from tests.plugin_fixture import colorbench_cmd, plugin_env
 
 BATCH_SIZES = (1, 2, 4)  # chunk boundaries differ between runs, so concurrent runs write overlapping chunks
-WIPE_EVERY = 5  # rounds; a cold cache makes the next runs compute (and race) instead of only merging
+# Rounds cycle: one run; a pair on a wiped (cold) cache, so both compute and race on the same chunks; one run;
+# a pair on the warm cache (both only merge and render).
+CYCLE = ("single", "cold pair", "single", "warm pair")
 
 
 @dataclass
@@ -108,10 +111,11 @@ def soak(runs: int, work: Path) -> Figures:
     started = time.perf_counter()
     round_no = 0
     while figures.runs < runs:
-        if round_no % WIPE_EVERY == 0:
+        kind = CYCLE[round_no % len(CYCLE)]
+        if kind == "cold pair":
             shutil.rmtree(out / "cache", ignore_errors=True)
         bs = BATCH_SIZES[round_no % len(BATCH_SIZES)]
-        if round_no % 2 == 1 and runs - figures.runs >= 2:  # two at a time
+        if kind.endswith("pair") and runs - figures.runs >= 2:  # two at a time
             other = BATCH_SIZES[(round_no + 1) % len(BATCH_SIZES)]
             pair = [_start(out, specs, bs, work), _start(out, specs, other, work)]
             for i, (p, t0) in enumerate(pair):

@@ -109,9 +109,7 @@ class Evaluator:
     def _levels(self, seq: HintSequence, levels: Sequence[int], sketch: torch.Tensor) -> tuple[torch.Tensor, Hints]:
         """All (level, image) pairs in one stacked batch, level-major: rows [L*B]."""
         b = sketch.shape[0]
-        parts = [seq.at(n) for n in levels]
-        hints = Hints(torch.cat([h.color for h in parts]), torch.cat([h.mask for h in parts]),
-                      None if seq.regions is None else seq.regions.repeat(len(levels), 1, 1, 1))
+        hints = seq.stacked(levels)
         out = self._forward(sketch.repeat(len(levels), 1, 1, 1), hints)
         return out.view(len(levels), b, *out.shape[1:]), hints
 

@@ -136,3 +136,17 @@ def test_training_point_sampler_is_seeded_and_geometric():
     b = sample_point_hints_train(color, torch.Generator().manual_seed(0))
     assert torch.equal(a.mask, b.mask)
     assert (a.mask.flatten(1).sum(1) == 0).float().mean() > 0.02  # some images get no hint at all (p = 0.125)
+
+
+@pytest.mark.parametrize("kind", [HintKind.REGION, HintKind.POINT, HintKind.STROKE, HintKind.NONE])
+def test_stacked_levels_equal_per_level_hints(kind):
+    gen = torch.Generator().manual_seed(3)
+    color = torch.rand(3, 3, 16, 16, generator=gen) * 2 - 1
+    regions = _onehot(torch.randint(0, 8, (3, 16, 16), generator=gen), 8)
+    seq = simulate(kind, color, [1, 2, 3], regions=regions, k=8)
+    levels = [0, 5, 1, 8, 12, 3]
+    st_h = seq.stacked(levels)
+    for li, n in enumerate(levels):
+        ref = seq.at(n)
+        assert torch.equal(st_h.color[li * 3 : (li + 1) * 3], ref.color)
+        assert torch.equal(st_h.mask[li * 3 : (li + 1) * 3], ref.mask)
