@@ -169,7 +169,7 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
 @click.option("--epochs", default=10, show_default=True)
 @click.option("--size", default=64, show_default=True, help="Training image size (paper: 256).")
 @click.option("--width", type=float, default=None, help="Channel multiplier of every net (paper: 1.0 = 64 base channels).")
-@click.option("--batch-size", default=16, show_default=True)
+@click.option("--batch-size", default=16, show_default=True, help="Images per step (per process under torchrun).")
 @click.option("--lr", type=float, default=None, help="Learning rate [the model's paper default].")
 @click.option("--beta1", type=float, default=None, help="Adam β1 [paper default; GuidingPainter's code used 0.9].")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps (AMP on CUDA).")

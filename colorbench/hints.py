@@ -164,11 +164,13 @@ class HintSequence:
         mask = (top > 0).unsqueeze(1).to(self.colors.dtype)
         return Hints(color.permute(0, 3, 1, 2).contiguous() * mask, mask, self.regions)
 
-    def stacked(self, levels: Sequence[int]) -> Hints:
+    def stacked(self, levels: Sequence[int], with_regions: bool = True) -> Hints:
         """Hints at several uniform levels at once, level-major: rows [L*B] (row l*B+b = image b at levels[l]).
 
         Equal to concatenating `at(n)` over `levels`, but builds each level from the previous one with one
         [B,H,W] update per revealed hint instead of a pass over all K hints per level (engine hot path).
+        `with_regions=False` leaves regions None instead of tiling them L times (L·B·Nc·H·W floats); the
+        engine slices `self.regions` per chunk instead.
         """
         b, k, h, w = self.masks.shape
         device = self.masks.device
@@ -180,14 +182,19 @@ class HintSequence:
                 top = torch.where(self.masks[:, revealed], revealed + 1, top)
                 revealed += 1
             by_level[n] = top
-        tops = torch.stack([by_level[int(n)] for n in levels])  # [L,B,H,W]
+        # Palette entry 0 is the "no hint" colour 0, so a gather of entry `top` needs no masking afterwards;
+        # gathering channel-first straight into the output skips a [L,B,H,W,3] temporary and its permute.
         palette = torch.cat([torch.zeros(b, 1, 3, device=device, dtype=self.colors.dtype), self.colors], dim=1)
-        rows = torch.arange(b, device=device).view(1, b, 1, 1)
-        color = palette[rows, tops]  # [L,B,H,W,3]
-        mask = (tops > 0).unsqueeze(2).to(self.colors.dtype)  # [L,B,1,H,W]
-        color = color.permute(0, 1, 4, 2, 3) * mask
-        regions = None if self.regions is None else self.regions.repeat(len(levels), 1, 1, 1)
-        return Hints(color.reshape(-1, 3, h, w).contiguous(), mask.reshape(-1, 1, h, w), regions)
+        palette_t = palette.transpose(1, 2).contiguous()  # [B,3,K+1]
+        n_lv = len(levels)
+        color = torch.empty(n_lv, b, 3, h * w, dtype=self.colors.dtype, device=device)
+        mask = torch.empty(n_lv, b, 1, h * w, dtype=self.colors.dtype, device=device)
+        for li, n in enumerate(levels):
+            t = by_level[int(n)].view(b, 1, h * w)
+            torch.gather(palette_t, 2, t.expand(b, 3, h * w), out=color[li])
+            mask[li].copy_(t > 0)
+        regions = None if self.regions is None or not with_regions else self.regions.repeat(n_lv, 1, 1, 1)
+        return Hints(color.view(n_lv * b, 3, h, w), mask.view(n_lv * b, 1, h, w), regions)
 
     def select(self, index: torch.Tensor) -> "HintSequence":
         """Sub-batch of images `index` (e.g. to repeat images across several n in one forward)."""

@@ -80,7 +80,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
 
     log = log or (lambda msg: STDERR.print(msg))
     out = Path(cfg.out)
-    ctx = dist.init()
+    ctx = dist.init(cfg.device)  # gloo unless this run uses CUDA
     device = resolve_device(cfg.device) if not ctx.is_distributed else ctx.device(cfg.device)
     if cfg.limit is not None and cfg.limit <= 0:
         raise ValueError("--limit must be a positive number of test images")

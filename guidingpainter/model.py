@@ -68,6 +68,7 @@ class GuidingPainter(ColorizerModel):
             "gumbel_eval": False,  # evaluation regions with Gumbel noise (official test script) vs argmax
             "eval_seed": 0,  # seeds that noise, mixed with each sketch's content hash
             "augment": True,  # official colour jitter + random resized crop + flip
+            "init_seed": 0,  # seeds the N(0, 0.02) initialisation (never the global RNG state)
         }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -79,7 +80,11 @@ class GuidingPainter(ColorizerModel):
         self.seg = SegmentationNet(self.nc, width)  # f
         self.gen = UNet(self.nc + 5, 3, width)  # g on [X, C, M, S]
         self.disc = PatchGAN(4, width)  # D on (X, Ŷ)
-        init_weights(self)  # supplement C: N(0, 0.02)
+        # Supplement C: N(0, 0.02). Drawn from a forked, explicitly seeded RNG so that the weights depend
+        # on init_seed only, not on whatever used the global generator before.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(cfg["init_seed"]))
+            init_weights(self)
 
     @staticmethod
     def _validate(cfg: dict[str, Any]) -> None:

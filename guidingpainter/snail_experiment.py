@@ -105,6 +105,7 @@ def run_snail_experiment(
     n_images: int = 64,
     batch_size: int = 16,
     train_limit: int | None = 1024,
+    lr: float | None = None,
     resume: bool = True,
     progress: bool = False,
     variants: Sequence[str] = tuple(VARIANTS),
@@ -112,10 +113,12 @@ def run_snail_experiment(
 ) -> dict[str, Any]:
     """Train both variants on snail (or resume them), evaluate regions, write records, JSON and the figure.
 
+    lr None = the paper's 2e-4 (TrainConfig default); the trainer's lr schedule and τ schedule apply.
+
     train_limit caps the training images per epoch (the snail layout is fixed; only colours vary, so
     more distinct images buy nothing). Augmentation is off: random crops would move the very objects
-    whose order is measured. Returns {"order": snail_order result, "train": per-variant training facts,
-    "files": paths}.
+    whose order is measured. Returns {"summary": per-variant τ / objects / purity, "order": the full
+    snail_order result, "train": per-variant training facts, "files": paths}.
     """
     # A driver, not model code: it may use the trainer, the protocol and the report (lazily imported).
     from colorbench.data import open_dataset
@@ -136,7 +139,7 @@ def run_snail_experiment(
             raise ValueError(f"unknown snail variant {variant!r}; use {', '.join(VARIANTS)}")
         cfg = TrainConfig(
             model="guidingpainter", dataset="snail", epochs=epochs, size=size, batch_size=batch_size, seed=seed,
-            device=device, limit=train_limit,
+            device=device, limit=train_limit, lr=lr,
             model_config={"width": width, "augment": False, **(model_config or {}), **VARIANTS[variant]},
         )
         t0 = time.perf_counter()
@@ -159,7 +162,12 @@ def run_snail_experiment(
     order = snail_order(df)
     write_json(files["order"], order | {"train": trained, "size": size, "width": width, "epochs": epochs})
     snail_figure(samples, files["figure"], variants=list(variants), k=k)
-    return {"order": order, "train": trained, "files": {key: str(p) for key, p in files.items()}}
+    summary = {
+        v: {key: res[key] for key in ("kendall_tau", "kendall_tau_all", "object", "object_area", "purity")}
+        | {"train_seconds": round(trained[v]["seconds"], 1)}
+        for v, res in order["variants"].items()
+    }
+    return {"summary": summary, "order": order, "train": trained, "files": {key: str(p) for key, p in files.items()}}
 
 
 def _load_last(path: Path, device: torch.device) -> Any:

@@ -98,6 +98,28 @@ def test_sigkill_mid_run_leaves_no_partial_file_and_resume_matches_a_clean_run(t
                                   check_exact=True)
 
 
+def test_two_concurrent_runs_into_one_directory_give_the_records_of_a_clean_run(tmp_path: Path) -> None:
+    """Both compute the same images at different batch sizes (overlapping chunks) and merge and render
+    into one OUT at about the same time (benchmarks/soak.py does this 200 times)."""
+    register_fakes()
+    specs = [f"tinypoint={make_checkpoint(TinyPoint, tmp_path / 'p.safetensors')}"]
+    args = ["--models", "", "--dataset", "blobs", "--size", "32", "--limit", "4", "--modes", MODES, "--no-fid",
+            "--quiet", "--out", str(tmp_path / "shared"), *[a for s in specs for a in ("--checkpoint", s)]]
+    procs = [subprocess.Popen(colorbench_cmd("run", *args, "--batch-size", bs), cwd=tmp_path, env=plugin_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for bs in ("1", "4")]
+    errors = [p.communicate(timeout=240)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    for path in (tmp_path / "shared").rglob("*"):
+        if path.is_file() and not path.name.startswith("."):
+            _loads(path)
+    clean = run_evaluation(RunConfig(models=[], dataset="blobs", out=str(tmp_path / "clean"), size=32, limit=4,
+                                     fid=False, checkpoints=specs, plan=EvalPlan(modes=MODES.split(","))),
+                           progress=False)
+    pd.testing.assert_frame_equal(read_records(tmp_path / "shared" / "records.csv"),
+                                  read_records(clean / "records.csv"), check_exact=True)
+    assert json.loads((tmp_path / "shared" / "results.json").read_text())
+
+
 class _Crash(BaseException):
     """Stands for the process dying right after a checkpoint was written."""
 

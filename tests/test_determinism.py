@@ -94,3 +94,16 @@ def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Pat
     _run(tmp_path / "run", ckpts, batch_size=5)
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())
     _assert_identical(reference, tmp_path / "run")
+
+
+def test_rerun_without_resume_at_another_batch_size_merges_each_record_once(tmp_path: Path,
+                                                                            ckpts: dict[str, Path],
+                                                                            reference: Path) -> None:
+    """--no-resume (or a concurrent run) at another batch size leaves chunks whose images overlap."""
+    _run(tmp_path / "run", ckpts, batch_size=3)
+    cfg = RunConfig(models=[], dataset="blobs", out=str(tmp_path / "run"), size=32, limit=LIMIT, fid=False,
+                    checkpoints=[f"{k}={v}" for k, v in ckpts.items()], resume=False,
+                    plan=EvalPlan(modes=list(MODES), batch_size=4, n_samples=LIMIT))
+    run_evaluation(cfg, progress=False)
+    assert len(list((tmp_path / "run" / "cache").glob("tinypoint-*/chunk-*.npz"))) == 4 + 3  # 3+3+3+1, 4+4+2
+    _assert_identical(reference, tmp_path / "run")

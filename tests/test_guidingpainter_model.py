@@ -158,3 +158,14 @@ def test_colorize_refuses_regions_of_another_nc() -> None:
     hints.regions = torch.zeros(1, 30, 32, 32)
     with pytest.raises(ValueError, match="nc=8"):
         model.colorize(torch.zeros(1, 1, 32, 32), hints)
+
+
+def test_initialisation_depends_on_init_seed_only() -> None:
+    torch.manual_seed(123)
+    a = GuidingPainter(TINY)
+    torch.manual_seed(456)
+    b = GuidingPainter(TINY)
+    c = GuidingPainter({**TINY, "init_seed": 1})
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.seg.unet.out.weight, c.seg.unet.out.weight)
+    assert a.seg.unet.out.weight.std().item() == pytest.approx(0.02, rel=0.3)  # N(0, 0.02)

@@ -89,16 +89,18 @@ def test_pickled_object_array_planted_in_the_cache_is_never_unpickled(tmp_path: 
 
 
 def _unsafe_calls(tree: ast.AST) -> list[tuple[int, str]]:
-    """Calls that can unpickle: torch.load without weights_only=True, pickle/joblib/dill loads,
-    np.load with allow_pickle=True."""
+    """Calls that can unpickle: torch.load / load_state_dict_from_url without weights_only=True,
+    pickle/joblib/dill loads, pandas read_pickle, torch.jit.load, np.load with allow_pickle=True."""
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = ast.unparse(node.func)
         kw = {k.arg: ast.unparse(k.value) for k in node.keywords}
-        if name.endswith("torch.load") and kw.get("weights_only") != "True":
+        if name.endswith(("torch.load", "load_state_dict_from_url")) and kw.get("weights_only") != "True":
             found.append((node.lineno, f"{name}(...) without weights_only=True"))
+        elif name.endswith(("read_pickle", "jit.load")):
+            found.append((node.lineno, name))
         elif name.split(".")[0] in ("pickle", "cPickle", "dill", "joblib", "cloudpickle") and "load" in name:
             found.append((node.lineno, name))
         elif name.endswith(("np.load", "numpy.load")) and kw.get("allow_pickle") not in (None, "False"):
@@ -119,6 +121,7 @@ def test_no_source_file_can_unpickle() -> None:
 
 
 def test_the_scan_would_catch_an_unsafe_load() -> None:
-    src = "import torch, numpy as np, pickle\ntorch.load(p)\nnp.load(p, allow_pickle=True)\npickle.load(f)\n"
-    assert [line for line, _ in _unsafe_calls(ast.parse(src))] == [2, 3, 4]
+    src = ("import torch, numpy as np, pickle\ntorch.load(p)\nnp.load(p, allow_pickle=True)\npickle.load(f)\n"
+           "torch.hub.load_state_dict_from_url(u)\npd.read_pickle(p)\n")
+    assert [line for line, _ in _unsafe_calls(ast.parse(src))] == [2, 3, 4, 5, 6]
     assert _unsafe_calls(ast.parse("torch.load(p, weights_only=True)\nnp.load(p)\n")) == []

@@ -1,0 +1,153 @@
+"""How much of a `colorbench run` is model compute: times the bare forwards a native evaluation needs and
+the whole in-process evaluation + report of the same work, and prints their ratio (target ≥ 0.90).
+
+    .venv/bin/python benchmarks/eval_efficiency.py --model guidingpainter --size 64 --width 0.25 --limit 32
+
+(a) "forwards": exactly the model calls the engine makes in `native` mode, on pre-built random inputs of the
+    same shapes and batch shapes: per batch of --batch-size images one `propose_regions` (region models) and
+    `colorize` on the (Nc + 1)·B rows of levels 0..Nc in chunks of --batch-size rows; nothing else.
+(b) "whole": `run_evaluation` (data generation, checkpoint load, hint simulation, forwards, PSNR, chunk
+    files, merge, records.csv, run.json) with modes ["native"], FID off, resume off, into a fresh directory,
+    then `reports.render.render_report` (protocols, bootstrap, tables, figures, results.json, report.md).
+Excluded from both: interpreter start and imports (a warm-up run at --limit 2 pays every lazy import and
+one-time initialisation first). Both are timed --repeat times, alternating; the ratio uses the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from colorbench.api import HintKind, Hints
+from colorbench.checkpoints import save_checkpoint
+from colorbench.engine import EvalPlan
+from colorbench.model import ColorizerModel
+from colorbench.registry import MODELS
+from colorbench.runner import RunConfig, run_evaluation
+from colorbench.training import build_model
+from colorbench.variants import Variant
+from reports.render import render_report
+
+TARGET = 0.90
+
+
+def fresh_checkpoint(name: str, width: float, path: Path, seed: int = 0) -> Path:
+    """A freshly initialised `name` at `width`, saved where `--checkpoint NAME=PATH` can read it.
+    Weights never change the speed of a forward, so untrained ones measure the same work."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # initial weights from an explicit seed, global RNG restored afterwards
+        model = build_model(name, {"width": width})
+    save_checkpoint(path, model.state_dict(), {"model": name, "config": model.config})
+    return path
+
+
+def random_inputs(kind: HintKind, n_images: int, size: int, nc: int, seed: int) -> dict[str, torch.Tensor]:
+    """Pre-built inputs of the engine's shapes: sketch [N,1,H,W] in [-1,1]; hint colour [N,3,H,W] in [-1,1],
+    mask [N,1,H,W] in {0,1}; one-hot regions [N,Nc,H,W] (region models only)."""
+    g = torch.Generator().manual_seed(seed)
+    sketch = torch.rand(n_images, 1, size, size, generator=g) * 2 - 1
+    mask = (torch.rand(n_images, 1, size, size, generator=g) < 0.3).float()
+    color = (torch.rand(n_images, 3, size, size, generator=g) * 2 - 1) * mask
+    out = {"sketch": sketch, "color": color, "mask": mask}
+    if kind is HintKind.REGION:
+        label = torch.randint(nc, (n_images, size, size), generator=g)
+        out["regions"] = torch.nn.functional.one_hot(label, nc).permute(0, 3, 1, 2).float()
+    return out
+
+
+@torch.inference_mode()
+def time_forwards(model: ColorizerModel, inputs: dict[str, torch.Tensor], batch_size: int, n_levels: int) -> float:
+    """Seconds of the model calls of a native evaluation: per image batch of B, regions once, then colorize
+    on L·B level-major rows in chunks of `batch_size` (the engine's `_levels` / `_forward` shapes)."""
+    kind = type(model).hint_kind
+    n = inputs["sketch"].shape[0]
+    # Row stacks are built before the clock starts: they are inputs, not model work.
+    batches = []
+    for s in range(0, n, batch_size):
+        sl = slice(s, s + batch_size)
+        rows = {k: v[sl].repeat(n_levels, 1, 1, 1) for k, v in inputs.items()}
+        batches.append((inputs["sketch"][sl], rows))
+    t0 = time.perf_counter()
+    for sketch, rows in batches:
+        if kind is HintKind.REGION:
+            model.propose_regions(sketch)
+        total = rows["sketch"].shape[0]
+        for s in range(0, total, batch_size):
+            sl = slice(s, s + batch_size)
+            regions = rows["regions"][sl] if "regions" in rows else None
+            model.colorize(rows["sketch"][sl], Hints(rows["color"][sl], rows["mask"][sl], regions))
+    return time.perf_counter() - t0
+
+
+def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch_size: int, work: Path) -> float:
+    """Seconds of run_evaluation (native, no FID, no resume) + render_report into a fresh run directory."""
+    out = Path(tempfile.mkdtemp(prefix="run-", dir=work))
+    cfg = RunConfig(models=[], dataset=dataset, out=str(out), checkpoints=[f"{name}={ckpt}"], size=size, limit=limit,
+                    device="cpu", resume=False, fid=False, plan=EvalPlan(modes=["native"], batch_size=batch_size))
+    t0 = time.perf_counter()
+    run_evaluation(cfg, progress=False)
+    render_report(out)
+    return time.perf_counter() - t0
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Warm up, then alternate (a) and (b) `args.repeat` times; → every timing and the median ratio."""
+    name = MODELS.canonical(args.model)
+    work = Path(tempfile.mkdtemp(prefix="cb-eval-eff-"))
+    ckpt = Path(args.checkpoint) if args.checkpoint else fresh_checkpoint(name, args.width, work / f"{name}.safetensors")
+    model = Variant(name, name, ckpt).load("cpu")  # exactly what the runner loads (config from the file)
+    kind = type(model).hint_kind
+    plan = EvalPlan()
+    n_levels = plan.nc + 1 if kind is not HintKind.NONE else 1
+    nc = int(model.config.get("nc", plan.nc))
+    inputs = random_inputs(kind, args.limit, args.size, nc, seed=0)
+    # Warm-up: lazy imports (protocols, matplotlib), allocator and oneDNN primitive caches for these shapes.
+    time_whole(name, ckpt, args.dataset, args.size, min(2, args.limit), args.batch_size, work)
+    time_forwards(model, inputs, args.batch_size, n_levels)
+    fwd, whole = [], []
+    for _ in range(args.repeat):
+        fwd.append(time_forwards(model, inputs, args.batch_size, n_levels))
+        whole.append(time_whole(name, ckpt, args.dataset, args.size, args.limit, args.batch_size, work))
+    a, b = statistics.median(fwd), statistics.median(whole)
+    return {"model": name, "width": float(model.config.get("width", args.width)), "fwd": fwd, "whole": whole,
+            "a": a, "b": b, "ratio": a / b, "n_levels": n_levels, "checkpoint": str(ckpt)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="guidingpainter", help="registered model name or alias")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--width", type=float, default=0.25, help="channel multiplier (paper: 1.0); ignored with --checkpoint")
+    ap.add_argument("--limit", type=int, default=32, help="test images")
+    ap.add_argument("--dataset", default="toon")
+    ap.add_argument("--batch-size", type=int, default=32, help="images per forward, as `colorbench run --batch-size`")
+    ap.add_argument("--checkpoint", default=None, help="evaluate this file instead of a fresh model")
+    ap.add_argument("--repeat", type=int, default=3, help="timed repetitions of (a) and (b), alternating")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    load0 = os.getloadavg()[0]
+    r = measure(args)
+    load1 = os.getloadavg()[0]
+    fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
+    print(f"eval_efficiency: {r['model']} width {r['width']:g}, {args.size} px, {args.limit} images "
+          f"({args.dataset}), batch {args.batch_size}, {r['n_levels']} levels, {args.threads} thread(s), "
+          f"load {load0:.1f}→{load1:.1f}")
+    print(f"  (a) forwards only       : median {r['a']:.2f} s  [{fmt(r['fwd'])}]")
+    print(f"  (b) run + report        : median {r['b']:.2f} s  [{fmt(r['whole'])}]")
+    print(f"  toolkit overhead (b−a)  : {r['b'] - r['a']:.2f} s")
+    met = r["ratio"] >= TARGET
+    print(f"  ratio a/b = {r['ratio']:.3f}  (target ≥ {TARGET:.2f}: {'met' if met else 'NOT met'})")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
