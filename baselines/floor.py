@@ -53,6 +53,7 @@ class FlatFill(ColorizerModel):
     display_name = "Flat fill (floor)"
     hint_kind = HintKind.POINT
     labels = ("non-learned",)
+    needs_checkpoint = False
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

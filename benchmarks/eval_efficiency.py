@@ -4,8 +4,9 @@ the whole in-process evaluation + report of the same work, and prints their rati
     .venv/bin/python benchmarks/eval_efficiency.py --model guidingpainter --size 64 --width 0.25 --limit 32
 
 (a) "forwards": exactly the model calls the engine makes in `native` mode, on pre-built random inputs of the
-    same shapes and batch shapes: per batch of --batch-size images one `propose_regions` (region models) and
-    `colorize` on the (Nc + 1)·B rows of levels 0..Nc in chunks of --batch-size rows; nothing else.
+    same shapes and batch shapes, with the model in the engine's memory layout (`inference_layout`): per
+    batch of --batch-size images one `propose_regions` (region models) and `colorize` on the (Nc + 1)·B
+    rows of levels 0..Nc in chunks of --batch-size rows; nothing else.
 (b) "whole": `run_evaluation` (data generation, checkpoint load, hint simulation, forwards, PSNR, chunk
     files, merge, records.csv, run.json) with modes ["native"], FID off, resume off, into a fresh directory,
     then `reports.render.render_report` (protocols, bootstrap, tables, figures, results.json, report.md).
@@ -28,7 +29,7 @@ import torch
 
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import save_checkpoint
-from colorbench.engine import EvalPlan
+from colorbench.engine import EvalPlan, inference_layout
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
 from colorbench.runner import RunConfig, run_evaluation
@@ -103,7 +104,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     name = MODELS.canonical(args.model)
     work = Path(tempfile.mkdtemp(prefix="cb-eval-eff-"))
     ckpt = Path(args.checkpoint) if args.checkpoint else fresh_checkpoint(name, args.width, work / f"{name}.safetensors")
-    model = Variant(name, name, ckpt).load("cpu")  # exactly what the runner loads (config from the file)
+    # Exactly the model the engine runs: loaded from the file, in the engine's memory layout.
+    model = inference_layout(Variant(name, name, ckpt).load("cpu"), "cpu")
     kind = type(model).hint_kind
     plan = EvalPlan()
     n_levels = plan.nc + 1 if kind is not HintKind.NONE else 1
@@ -137,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     load0 = os.getloadavg()[0]
     r = measure(args)
     load1 = os.getloadavg()[0]
-    fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
+
+    def fmt(xs: list[float]) -> str:
+        return ", ".join(f"{x:.2f}" for x in xs)
+
     print(f"eval_efficiency: {r['model']} width {r['width']:g}, {args.size} px, {args.limit} images "
           f"({args.dataset}), batch {args.batch_size}, {r['n_levels']} levels, {args.threads} thread(s), "
           f"load {load0:.1f}→{load1:.1f}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -19,11 +20,12 @@ import pandas as pd
 import torch
 
 from colorbench.api import HintKind, Hints
+from colorbench.checkpoints import atomic_write
 from colorbench.data.base import ColorDataset
 from colorbench.hints import BoundedGeometric, HintSequence, image_seed, perturb_colors, simulate
 from colorbench.metrics import psnr_uint8, to_uint8
 from colorbench.model import ColorizerModel
-from colorbench.records import FeatureStore, feature_key, load_npz, records_frame, save_npz, write_json, write_records
+from colorbench.records import FeatureStore, feature_key, load_npz, records_frame, write_json, write_records
 from colorbench.variants import Variant
 from colorbench.versions import git_hash, versions
 
@@ -66,6 +68,16 @@ class _Batch:
         self.gt_u8 = to_uint8(self.color)
 
 
+def inference_layout(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+    """`model` (in place) in the memory layout its convolutions run fastest in: channels-last on CPU, where
+    oneDNN's NHWC kernels make the Table 5 U-Net 1.4-1.7× faster (benchmarks/README.md). Outputs move by
+    ~1e-10 (as with another batch size), far below the 8-bit quantisation every metric starts from; records
+    of all five models were checked identical. Other devices: unchanged."""
+    if torch.device(device).type == "cpu":
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
 def _rows(per_image: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     """Rows start..stop-1 of `per_image` [B,...] tiled level-major (row r = image r mod B), without tiling:
     a view when the rows are consecutive images, else one small gather."""
@@ -74,6 +86,26 @@ def _rows(per_image: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     if first + (stop - start) <= b:
         return per_image[first : first + stop - start]
     return per_image[torch.arange(start, stop, device=per_image.device) % b]
+
+
+_BLOCK = 1 << 17  # values per metric call: keeps the float64 temporaries in cache — one 32-image call at 128 px
+                  # took 14× longer than the same work in blocks of 2 images (benchmarks/README.md)
+
+
+def _per_image(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
+    """fn(*tensors) → [B] for a per-image fn, computed over blocks of images (results are identical)."""
+    n = tensors[0].shape[0]
+    k = max(1, _BLOCK // max(1, tensors[0][0].numel()))
+    if k >= n:
+        return fn(*tensors)
+    return torch.cat([fn(*(t[s : s + k] for t in tensors)) for s in range(0, n, k)])
+
+
+def _level_metrics(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor,
+                   mask: torch.Tensor) -> torch.Tensor:
+    """[B,3] float64 per image: PSNR vs the ground truth, hint area (fraction of pixels), hint error."""
+    return torch.stack([psnr_uint8(out_u8, gt_u8), mask.double().mean(dim=(1, 2, 3)),
+                        _hint_err(out_u8, Hints(color, mask))], dim=1)
 
 
 def _hint_err(out_u8: torch.Tensor, hints: Hints) -> torch.Tensor:
@@ -94,27 +126,37 @@ class Evaluator:
                  features: Callable[[torch.Tensor], np.ndarray] | None = None,
                  nh: dict[str, int] | None = None) -> None:
         self.variant, self.model, self.dataset, self.plan, self.device = variant, model, dataset, plan, device
+        inference_layout(model, device)
         self.kind = type(model).hint_kind
         self.region_source = region_source  # GuidingPainter, for equalized hints
+        if region_source is not None:
+            inference_layout(region_source, device)
         self.features = features
         self.nh = nh or {}
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
 
     # -- forwards ----------------------------------------------------------------------------
-    def _forward(self, sketch: torch.Tensor, hints: Hints, regions: torch.Tensor | None = None) -> torch.Tensor:
+    def _forward(self, sketch: torch.Tensor, hints: Hints,
+                 regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None) -> torch.Tensor:
         """colorize the N = len(hints.color) rows in chunks of plan.batch_size; → uint8 [N,3,H,W].
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
         memory — tiled regions alone would be L·B·Nc·H·W floats (0.5 GB at 64 px, 2 GB at 128 px).
+        `regions` may also be a function (start, stop) → the regions of those rows.
         """
         outs = []
         bs = max(1, self.plan.batch_size)
         n = hints.color.shape[0]
         for s in range(0, n, bs):
             e = min(n, s + bs)
-            reg = hints.regions[s:e] if hints.regions is not None else None if regions is None else _rows(regions, s, e)
+            if hints.regions is not None:
+                reg = hints.regions[s:e]
+            elif callable(regions):
+                reg = regions(s, e)
+            else:
+                reg = None if regions is None else _rows(regions, s, e)
             sub = Hints(hints.color[s:e], hints.mask[s:e], reg)
             y = self.model.colorize(_rows(sketch, s, e), sub)
             if not torch.isfinite(y).all():
@@ -176,39 +218,41 @@ class Evaluator:
         b = len(batch.ids)
         gt = batch.gt_u8
         for li, n in enumerate(levels):
-            h = Hints(hints.color[li * b : (li + 1) * b], hints.mask[li * b : (li + 1) * b])
-            p = psnr_uint8(outs[li], gt).tolist()
-            area = h.mask.double().mean(dim=(1, 2, 3)).tolist()
-            err = _hint_err(outs[li], h).tolist()
-            for j, image_id in enumerate(batch.ids):
-                rows.append(base | {"image_id": image_id, "mode": mode, "n": n, "psnr": p[j],
-                                    "hint_area": area[j], "hint_err": err[j], "empty": False})
+            sl = slice(li * b, (li + 1) * b)
+            values = _per_image(_level_metrics, outs[li], gt, hints.color[sl], hints.mask[sl]).tolist()
+            for image_id, (p, area, err) in zip(batch.ids, values):
+                rows.append(base | {"image_id": image_id, "mode": mode, "n": n, "psnr": p,
+                                    "hint_area": area, "hint_err": err, "empty": False})
 
     def _ablation(self, rows: list, base: dict, batch: _Batch, regions: torch.Tensor) -> None:
         """Fig. 5 (E8.1): region i moved to the front (others keep their order), hint only it."""
         nc = regions.shape[1]
         b = len(batch.ids)
-        sketches, colors, masks, perms = [], [], [], []
+        colors, masks = [], []
         from colorbench.hints import region_hints, prefix_mask
 
         one = torch.ones(b, dtype=torch.int64, device=regions.device)
+        orders = torch.tensor([[i] + [c for c in range(nc) if c != i] for i in range(nc)], device=regions.device)
         for i in range(nc):
-            order = [i] + [c for c in range(nc) if c != i]
-            s_perm = regions[:, order]
-            h = region_hints(batch.color, s_perm, prefix_mask(one, nc))
-            sketches.append(batch.sketch)
+            h = region_hints(batch.color, regions[:, orders[i]], prefix_mask(one, nc))
             colors.append(h.color)
             masks.append(h.mask)
-            perms.append(s_perm)
-        hints = Hints(torch.cat(colors), torch.cat(masks), torch.cat(perms))
-        out = self._forward(torch.cat(sketches), hints).view(nc, b, 3, *batch.sketch.shape[-2:])
-        empty = (regions.sum(dim=(2, 3)) == 0).cpu()  # [B,Nc]
+
+        def permuted(start: int, stop: int) -> torch.Tensor:
+            # Row r = (i, j) = divmod(r, B) sees image j's regions with S_i moved to the front; gathered per
+            # chunk because all Nc·B permuted copies would be Nc·B·Nc·H·W floats (0.5 GB at 64 px).
+            r = torch.arange(start, stop, device=regions.device)
+            return regions[(r % b)[:, None], orders[r // b]]
+
+        hints = Hints(torch.cat(colors), torch.cat(masks))
+        out = self._forward(batch.sketch, hints, permuted).view(nc, b, 3, *batch.sketch.shape[-2:])
+        empty = (regions.sum(dim=(2, 3)) == 0).cpu().tolist()  # [B][Nc]
+        area = regions.double().mean(dim=(2, 3)).cpu().tolist()  # [B][Nc]; sums of 0/1 are exact, as per image
         for i in range(nc):
-            p = psnr_uint8(out[i], batch.gt_u8).tolist()
+            p = _per_image(psnr_uint8, out[i], batch.gt_u8).tolist()
             for j, image_id in enumerate(batch.ids):
                 rows.append(base | {"image_id": image_id, "mode": "ablation", "n": i + 1, "psnr": p[j],
-                                    "hint_area": float(regions[j, i].double().mean()), "hint_err": float("nan"),
-                                    "empty": bool(empty[j, i])})
+                                    "hint_area": area[j][i], "hint_err": float("nan"), "empty": empty[j][i]})
 
     def _features(self, feats: dict, batch: _Batch, mode: str, outs: torch.Tensor) -> None:
         """Inception features only for the outputs an FID needs: n = 0, the image's stratified Nh, the sweep."""
@@ -268,12 +312,25 @@ def _save_chunk(path: Path, rows: list[dict], feats: dict[str, np.ndarray], samp
             arrays[f"sample::{sid}::{k}"] = v
     for col in ("variant", "model", "dataset", "image_id", "mode"):
         arrays[f"rec_{col}"] = arrays[f"rec_{col}"].astype(str)
-    save_npz(path, **arrays)
+    save_npz_fast(path, arrays)
+
+
+def save_npz_fast(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Atomically write an .npz in np.savez_compressed's format (deflated .npy members, no pickles) at zlib
+    level 1: 3-4× faster to write than level 6 for image arrays, ~1.3× the bytes; np.load reads both."""
+
+    def write(tmp: str) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for name, value in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def _load_chunk(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]:
     z = load_npz(path)
-    df = records_frame(pd.DataFrame({c: z[f"rec_{c}"] for c in z["rec_columns"]}).to_dict("records"))
+    df = records_frame(pd.DataFrame({str(c): z[f"rec_{c}"] for c in z["rec_columns"]}))
     feats = dict(zip((str(k) for k in z["feat_keys"]), z["feat_vals"]))
     samples: dict[str, dict] = {}
     for key, val in z.items():

@@ -48,6 +48,8 @@ class ColorizerModel(nn.Module):
     aliases: ClassVar[tuple[str, ...]] = ()
     # State-dict prefixes needed only for training (discriminators): shipped checkpoints may omit them.
     training_only: ClassVar[tuple[str, ...]] = ()
+    # False for non-learned colorizers: evaluated from their default config, no checkpoint.
+    needs_checkpoint: ClassVar[bool] = True
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__()

@@ -6,6 +6,7 @@ A *variant* is one row of the tables: a registered model with one checkpoint (e.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,13 @@ class Variant:
 
     label: str
     model: str  # canonical registry name
-    checkpoint: Path
+    checkpoint: Path | None  # None: a non-learned model, built from its default config
     tag: str = ""
 
     def load(self, device: Any = "cpu") -> ColorizerModel:
         """Rebuild the model from the checkpoint's config, load its weights (checked), eval mode."""
+        if self.checkpoint is None:
+            return MODELS.get(self.model).from_config({}).to(device).eval()
         meta = read_metadata(self.checkpoint)
         if meta.get("model") != self.model:
             raise CheckpointError(
@@ -40,8 +43,13 @@ class Variant:
         return model.to(device).eval()
 
     def describe(self) -> dict[str, Any]:
-        meta = read_metadata(self.checkpoint)
         info = MODELS.get(self.model).info()
+        if self.checkpoint is None:
+            config = MODELS.get(self.model).default_config()
+            return info.to_json() | {"model": self.model, "tag": self.tag, "checkpoint": None,
+                                     "checkpoint_sha256": "none:" + json.dumps(config, sort_keys=True),
+                                     "config": config, "trained": None}
+        meta = read_metadata(self.checkpoint)
         return info.to_json() | {
             "model": self.model,
             "tag": self.tag,
@@ -77,6 +85,9 @@ def resolve_variants(models: list[str], checkpoint_specs: list[str], dataset: st
     have = {v.model for v in variants}
     for name in models:
         if name in have:
+            continue
+        if not getattr(MODELS.get(name), "needs_checkpoint", True):
+            variants.append(Variant(name, name, None))
             continue
         path = zoo_checkpoint(name, dataset)
         if not path.is_file():

@@ -95,12 +95,13 @@ class SnailOrder(Protocol):
     modes: ClassVar[tuple[str, ...]] = ()  # needs no engine records: it reads snail_records.csv
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
+        """snail_order of the given snail records, else of run_dir/snail_records.csv; a run without that
+        file (any ordinary benchmark run) gets {"variants": {}, "skipped": why} so its report still renders."""
         if "object" not in records.columns:
             path = ctx.run_dir / "snail_records.csv"
             if not path.exists():
-                raise FileNotFoundError(
-                    f"{path} does not exist: run the Dark Snail experiment first "
-                    "(guidingpainter.snail_experiment.run_snail_experiment(out_dir=...)) and report on its out_dir"
-                )
+                return {"k_tau": K_TAU, "variants": {}, "skipped": (
+                    f"{path} does not exist: run the Dark Snail experiment (`colorbench snail --out DIR` or "
+                    "guidingpainter.snail_experiment.run_snail_experiment) and report on its out dir")}
             records = pd.read_csv(path, dtype={"image_id": str, "variant": str})
         return snail_order(records)

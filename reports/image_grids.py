@@ -140,7 +140,7 @@ def draw_mosaic(
         )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path, format="PNG", optimize=False)
+    canvas.save(path, format="PNG", optimize=False, compress_level=1)  # as reports.figures.PNG_COMPRESS
     return path
 
 

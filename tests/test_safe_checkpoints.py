@@ -99,13 +99,10 @@ def _unsafe_calls(tree: ast.AST) -> list[tuple[int, str]]:
         kw = {k.arg: ast.unparse(k.value) for k in node.keywords}
         if name.endswith(("torch.load", "load_state_dict_from_url")) and kw.get("weights_only") != "True":
             found.append((node.lineno, f"{name}(...) without weights_only=True"))
-        elif name.endswith(("read_pickle", "jit.load")):
-            found.append((node.lineno, name))
-        elif name.split(".")[0] in ("pickle", "cPickle", "dill", "joblib", "cloudpickle") and "load" in name:
-            found.append((node.lineno, name))
         elif name.endswith(("np.load", "numpy.load")) and kw.get("allow_pickle") not in (None, "False"):
             found.append((node.lineno, f"{name}(allow_pickle={kw['allow_pickle']})"))
-        elif name.endswith("Unpickler"):
+        elif name.endswith(("read_pickle", "jit.load", "Unpickler")) or (
+                name.split(".")[0] in ("pickle", "cPickle", "dill", "joblib", "cloudpickle") and "load" in name):
             found.append((node.lineno, name))
     return found
 
