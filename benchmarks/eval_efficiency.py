@@ -50,41 +50,52 @@ def fresh_checkpoint(name: str, width: float, path: Path, seed: int = 0) -> Path
     return path
 
 
-def random_inputs(kind: HintKind, n_images: int, size: int, nc: int, seed: int) -> dict[str, torch.Tensor]:
+def random_inputs(n_images: int, size: int, seed: int) -> dict[str, torch.Tensor]:
     """Pre-built inputs of the engine's shapes: sketch [N,1,H,W] in [-1,1]; hint colour [N,3,H,W] in [-1,1],
-    mask [N,1,H,W] in {0,1}; one-hot regions [N,Nc,H,W] (region models only)."""
+    mask [N,1,H,W] in {0,1}."""
     g = torch.Generator().manual_seed(seed)
     sketch = torch.rand(n_images, 1, size, size, generator=g) * 2 - 1
     mask = (torch.rand(n_images, 1, size, size, generator=g) < 0.3).float()
     color = (torch.rand(n_images, 3, size, size, generator=g) * 2 - 1) * mask
-    out = {"sketch": sketch, "color": color, "mask": mask}
-    if kind is HintKind.REGION:
-        label = torch.randint(nc, (n_images, size, size), generator=g)
-        out["regions"] = torch.nn.functional.one_hot(label, nc).permute(0, 3, 1, 2).float()
-    return out
+    return {"sketch": sketch, "color": color, "mask": mask}
 
 
 @torch.inference_mode()
-def time_forwards(model: ColorizerModel, inputs: dict[str, torch.Tensor], batch_size: int, n_levels: int) -> float:
-    """Seconds of the model calls of a native evaluation: per image batch of B, regions once, then colorize
-    on L·B level-major rows in chunks of `batch_size` (the engine's `_levels` / `_forward` shapes)."""
-    kind = type(model).hint_kind
-    n = inputs["sketch"].shape[0]
-    # Row stacks are built before the clock starts: they are inputs, not model work.
-    batches = []
-    for s in range(0, n, batch_size):
-        sl = slice(s, s + batch_size)
-        rows = {k: v[sl].repeat(n_levels, 1, 1, 1) for k, v in inputs.items()}
-        batches.append((inputs["sketch"][sl], rows))
+def forward_plan(model: ColorizerModel, inputs: dict[str, torch.Tensor], batch_size: int,
+                 n_levels: int) -> list[tuple[torch.Tensor, list[tuple[torch.Tensor, Hints]]]]:
+    """The calls of a native evaluation with their inputs laid out as the engine passes them: per image batch
+    (sketch [B,1,H,W], [(sketch rows, Hints) per chunk of `batch_size` of the L·B level-major rows]).
+    Rows r of a batch show image r mod B; regions are the model's own `propose_regions` output (its memory
+    layout matters to the first convolution), computed here, outside the clock."""
+    region_model = type(model).hint_kind is HintKind.REGION
+    plan = []
+    for s in range(0, inputs["sketch"].shape[0], batch_size):
+        sketch = inputs["sketch"][s : s + batch_size]
+        b = sketch.shape[0]
+        regions = model.propose_regions(sketch) if region_model else None
+        color = inputs["color"][s : s + b].repeat(n_levels, 1, 1, 1)  # contiguous [L·B], as HintSequence.stacked
+        mask = inputs["mask"][s : s + b].repeat(n_levels, 1, 1, 1)
+        chunks = []
+        for c in range(0, n_levels * b, batch_size):
+            e = min(n_levels * b, c + batch_size)
+            first = c % b
+            rows = slice(first, first + e - c) if first + e - c <= b else torch.arange(c, e) % b
+            chunks.append((sketch[rows], Hints(color[c:e], mask[c:e], None if regions is None else regions[rows])))
+        plan.append((sketch, chunks))
+    return plan
+
+
+@torch.inference_mode()
+def time_forwards(model: ColorizerModel, plan: list[tuple[torch.Tensor, list[tuple[torch.Tensor, Hints]]]]) -> float:
+    """Seconds of the model calls of a native evaluation: per image batch `propose_regions` once (region
+    models), then `colorize` on every chunk of level rows."""
+    region_model = type(model).hint_kind is HintKind.REGION
     t0 = time.perf_counter()
-    for sketch, rows in batches:
-        if kind is HintKind.REGION:
+    for sketch, chunks in plan:
+        if region_model:
             model.propose_regions(sketch)
-        total = rows["sketch"].shape[0]
-        for s in range(0, total, batch_size):
-            sl = slice(s, s + batch_size)
-            regions = rows["regions"][sl] if "regions" in rows else None
-            model.colorize(rows["sketch"][sl], Hints(rows["color"][sl], rows["mask"][sl], regions))
+        for rows, hints in chunks:
+            model.colorize(rows, hints)
     return time.perf_counter() - t0
 
 
@@ -100,7 +111,7 @@ def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Warm up, then alternate (a) and (b) `args.repeat` times; → every timing and the median ratio."""
+    """Warm up, then alternate (a) and (b) `args.repeat` times; → every timing and both ratios."""
     name = MODELS.canonical(args.model)
     work = Path(tempfile.mkdtemp(prefix="cb-eval-eff-"))
     ckpt = Path(args.checkpoint) if args.checkpoint else fresh_checkpoint(name, args.width, work / f"{name}.safetensors")
@@ -109,18 +120,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     kind = type(model).hint_kind
     plan = EvalPlan()
     n_levels = plan.nc + 1 if kind is not HintKind.NONE else 1
-    nc = int(model.config.get("nc", plan.nc))
-    inputs = random_inputs(kind, args.limit, args.size, nc, seed=0)
+    calls = forward_plan(model, random_inputs(args.limit, args.size, seed=0), args.batch_size, n_levels)
     # Warm-up: lazy imports (protocols, matplotlib), allocator and oneDNN primitive caches for these shapes.
     time_whole(name, ckpt, args.dataset, args.size, min(2, args.limit), args.batch_size, work)
-    time_forwards(model, inputs, args.batch_size, n_levels)
+    time_forwards(model, calls)
     fwd, whole = [], []
     for _ in range(args.repeat):
-        fwd.append(time_forwards(model, inputs, args.batch_size, n_levels))
+        fwd.append(time_forwards(model, calls))
         whole.append(time_whole(name, ckpt, args.dataset, args.size, args.limit, args.batch_size, work))
-    a, b = statistics.median(fwd), statistics.median(whole)
     return {"model": name, "width": float(model.config.get("width", args.width)), "fwd": fwd, "whole": whole,
-            "a": a, "b": b, "ratio": a / b, "n_levels": n_levels, "checkpoint": str(ckpt)}
+            "n_levels": n_levels, "checkpoint": str(ckpt)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,11 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"eval_efficiency: {r['model']} width {r['width']:g}, {args.size} px, {args.limit} images "
           f"({args.dataset}), batch {args.batch_size}, {r['n_levels']} levels, {args.threads} thread(s), "
           f"load {load0:.1f}→{load1:.1f}")
-    print(f"  (a) forwards only       : median {r['a']:.2f} s  [{fmt(r['fwd'])}]")
-    print(f"  (b) run + report        : median {r['b']:.2f} s  [{fmt(r['whole'])}]")
-    print(f"  toolkit overhead (b−a)  : {r['b'] - r['a']:.2f} s")
-    met = r["ratio"] >= TARGET
-    print(f"  ratio a/b = {r['ratio']:.3f}  (target ≥ {TARGET:.2f}: {'met' if met else 'NOT met'})")
+    # Other processes only ever add time, so the best of N is the estimate of each cost (as timeit does);
+    # the medians are printed too, for a loaded machine.
+    a, b = min(r["fwd"]), min(r["whole"])
+    am, bm = statistics.median(r["fwd"]), statistics.median(r["whole"])
+    print(f"  (a) forwards only       : best {a:.2f} s, median {am:.2f} s  [{fmt(r['fwd'])}]")
+    print(f"  (b) run + report        : best {b:.2f} s, median {bm:.2f} s  [{fmt(r['whole'])}]")
+    print(f"  toolkit overhead (b−a)  : {b - a:.2f} s (best), {bm - am:.2f} s (medians)")
+    met = a / b >= TARGET
+    print(f"  ratio a/b = {a / b:.3f} (best of {len(r['fwd'])}), {am / bm:.3f} (medians)  "
+          f"(target ≥ {TARGET:.2f}: {'met' if met else 'NOT met'})")
     return 0 if met else 1
 
 
