@@ -4,9 +4,9 @@ the whole in-process evaluation + report of the same work, and prints their rati
     .venv/bin/python benchmarks/eval_efficiency.py --model guidingpainter --size 64 --width 0.25 --limit 32
 
 (a) "forwards": exactly the model calls the engine makes in `native` mode, on pre-built random inputs of the
-    same shapes and batch shapes, with the model in the engine's memory layout (`inference_layout`): per
-    batch of --batch-size images one `propose_regions` (region models) and `colorize` on the (Nc + 1)·B
-    rows of levels 0..Nc in chunks of --batch-size rows; nothing else.
+    same shapes, batch shapes and memory layout: per batch of --batch-size images one `propose_regions`
+    (region models) and `colorize` on the (Nc + 1)·B rows of levels 0..Nc in chunks of --batch-size rows;
+    nothing else.
 (b) "whole": `run_evaluation` (data generation, checkpoint load, hint simulation, forwards, PSNR, chunk
     files, merge, records.csv, run.json) with modes ["native"], FID off, resume off, into a fresh directory,
     then `reports.render.render_report` (protocols, bootstrap, tables, figures, results.json, report.md).
@@ -29,7 +29,7 @@ import torch
 
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import save_checkpoint
-from colorbench.engine import EvalPlan, inference_layout
+from colorbench.engine import EvalPlan, retain_freed_memory
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
 from colorbench.runner import RunConfig, run_evaluation
@@ -40,12 +40,18 @@ from reports.render import render_report
 TARGET = 0.90
 
 
-def fresh_checkpoint(name: str, width: float, path: Path, seed: int = 0) -> Path:
+def fresh_checkpoint(name: str, width: float, path: Path, seed: int = 0, torch_init: bool = False) -> Path:
     """A freshly initialised `name` at `width`, saved where `--checkpoint NAME=PATH` can read it.
-    Weights never change the speed of a forward, so untrained ones measure the same work."""
+    Weights never change the speed of a forward, so untrained ones measure the same work. `torch_init`
+    re-draws every layer with PyTorch's default init instead of the paper's N(0, 0.02): outputs then vary
+    with the hints, which an agreement check needs (N(0, 0.02) nets output one grey at every n)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # initial weights from an explicit seed, global RNG restored afterwards
         model = build_model(name, {"width": width})
+        if torch_init:
+            for module in model.modules():
+                if module is not model and hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
     save_checkpoint(path, model.state_dict(), {"model": name, "config": model.config})
     return path
 
@@ -113,10 +119,10 @@ def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Warm up, then alternate (a) and (b) `args.repeat` times; → every timing and both ratios."""
     name = MODELS.canonical(args.model)
+    retain_freed_memory()  # as run_evaluation does: (a) and (b) run under the same allocator settings
     work = Path(tempfile.mkdtemp(prefix="cb-eval-eff-"))
     ckpt = Path(args.checkpoint) if args.checkpoint else fresh_checkpoint(name, args.width, work / f"{name}.safetensors")
-    # Exactly the model the engine runs: loaded from the file, in the engine's memory layout.
-    model = inference_layout(Variant(name, name, ckpt).load("cpu"), "cpu")
+    model = Variant(name, name, ckpt).load("cpu")  # exactly the model the runner loads (config from the file)
     kind = type(model).hint_kind
     plan = EvalPlan()
     n_levels = plan.nc + 1 if kind is not HintKind.NONE else 1

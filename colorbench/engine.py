@@ -7,9 +7,11 @@ content-keyed chunk files so a run can be resumed and sharded over processes (`i
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
+import sys
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,14 +70,30 @@ class _Batch:
         self.gt_u8 = to_uint8(self.color)
 
 
-def inference_layout(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
-    """`model` (in place) in the memory layout its convolutions run fastest in: channels-last on CPU, where
-    oneDNN's NHWC kernels make the Table 5 U-Net 1.4-1.7× faster (benchmarks/README.md). Outputs move by
-    ~1e-10 (as with another batch size), far below the 8-bit quantisation every metric starts from; records
-    of all five models were checked identical. Other devices: unchanged."""
-    if torch.device(device).type == "cpu":
-        model.to(memory_format=torch.channels_last)
-    return model
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
+_RETAINING: list[bool] = []  # set once per process
+
+
+def retain_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed blocks for reuse instead of handing them back to the kernel.
+
+    Every forward allocates and frees the same 10-100 MB of activations; given back (large blocks are
+    mmap'd, the heap top is trimmed), each reuse page-faults them in again: ~0.5 M minor faults per 31
+    forwards at 64 px, a quarter of the forward time on this kind of VM (benchmarks/README.md). Peak memory
+    is unchanged; the process just keeps it until exit. Linux/glibc only; returns whether it applies.
+    """
+    if not _RETAINING:
+        ok = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                # 1 GiB where glibc allows it (≥ 2.35), else its documented 64-bit maximum of 32 MiB.
+                ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) or libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20))
+                ok = ok and bool(libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1))
+            except (OSError, AttributeError):  # not glibc (musl, …): keep its defaults
+                ok = False
+        _RETAINING.append(ok)
+    return _RETAINING[0]
 
 
 def _rows(per_image: torch.Tensor, start: int, stop: int) -> torch.Tensor:
@@ -126,11 +144,8 @@ class Evaluator:
                  features: Callable[[torch.Tensor], np.ndarray] | None = None,
                  nh: dict[str, int] | None = None) -> None:
         self.variant, self.model, self.dataset, self.plan, self.device = variant, model, dataset, plan, device
-        inference_layout(model, device)
         self.kind = type(model).hint_kind
         self.region_source = region_source  # GuidingPainter, for equalized hints
-        if region_source is not None:
-            inference_layout(region_source, device)
         self.features = features
         self.nh = nh or {}
         self.conditional = self.kind is not HintKind.NONE

@@ -21,7 +21,7 @@ import torch
 from colorbench import distributed as dist
 from colorbench.api import HintKind
 from colorbench.engine import (EvalPlan, Evaluator, _chunk_name, _load_chunk, _save_chunk, cache_key, iter_batches,
-                               nh_assignment, save_npz_fast)
+                               nh_assignment, retain_freed_memory, save_npz_fast)
 from colorbench.metrics import to_uint8
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
@@ -80,6 +80,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
 
     log = log or (lambda msg: STDERR.print(msg))
     out = Path(cfg.out)
+    retain_freed_memory()  # forwards reuse their activation memory instead of page-faulting it back in
     ctx = dist.init(cfg.device)  # gloo unless this run uses CUDA
     device = resolve_device(cfg.device) if not ctx.is_distributed else ctx.device(cfg.device)
     if cfg.limit is not None and cfg.limit <= 0:

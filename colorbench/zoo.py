@@ -29,9 +29,9 @@ class ZooBudget:
 
     dataset: str = "toon"
     size: int = 64
-    width: float = 0.25
-    epochs: int = 6
-    limit: int = 2048  # training images per epoch
+    width: float = 0.125
+    epochs: int = 4
+    limit: int = 1024  # training images per epoch
     batch_size: int = 16
     seed: int = 0
 

@@ -58,6 +58,8 @@ def variant_order(rows: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
             per_image.append(t)
     firsts = [o for o in (per_region["object"][j] for j in head) if o >= 0]
     return per_region | {
+        "object_region": object_regions(rows),
+        "nonempty": float((rows["object"] >= 0).groupby(rows["image_id"]).sum().mean()),
         "k_tau": k_tau,
         "kendall_tau": tau,
         "kendall_p": p,
@@ -67,6 +69,22 @@ def variant_order(rows: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
         "distinct_objects_head": len(set(firsts)),
         "n_images": int(rows["image_id"].nunique()),
     }
+
+
+def object_regions(rows: pd.DataFrame) -> dict[str, int | None]:
+    """Object index → the region i <= k that covers most of it (modal over images); None when no region
+    1..k has it as its main object (it lies in a region beyond k, or only as a minority)."""
+    owned = rows[rows["object"] >= 0]
+    out: dict[str, int | None] = {}
+    n_objects = int(rows["object"].max()) + 1 if len(owned) else 0
+    for obj in range(n_objects):
+        mine = owned[owned["object"] == obj]
+        if mine.empty:
+            out[str(obj)] = None
+            continue
+        best = mine.loc[mine.groupby("image_id")["coverage"].idxmax(), "i"]
+        out[str(obj)] = int(best.value_counts().index[0])
+    return out
 
 
 def snail_order(records: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def snail_figure(samples: Mapping[str, np.ndarray] | str | Path, out_path: str |
     """Write the Fig. 4 grid (one row per variant: sketch, GT, regions 1..k) as PNG; returns the path.
 
     samples: dict or .npz path with "sketch" [N,H,W] uint8, "color" [N,H,W,3] uint8 and
-    "regions/<variant>" [N,H,W] int (0 = outside regions 1..k, i = region i).
+    "regions/<variant>" [N,H,W] int (pixel value i = region S_i, 1-based). The last panel shows the whole
+    partition, each region in its own colour, with the numbers of the regions beyond k that hold pixels.
     """
     import matplotlib
 
@@ -48,7 +49,7 @@ def snail_figure(samples: Mapping[str, np.ndarray] | str | Path, out_path: str |
         raise IndexError(f"image_index {image_index} is outside the {n_images} sample images")
     sketch = samples["sketch"][image_index]
     color = samples["color"][image_index]
-    cols = 2 + k
+    cols = 3 + k
     fig, axes = plt.subplots(len(variants), cols, figsize=(1.3 * cols, 1.6 * len(variants)), squeeze=False)
     for row, variant in enumerate(variants):
         index_map = samples[f"regions/{variant}"][image_index]
@@ -59,6 +60,10 @@ def snail_figure(samples: Mapping[str, np.ndarray] | str | Path, out_path: str |
         for i in range(1, k + 1):
             empty = not (index_map == i).any()
             panels.append((region_panel(color, index_map, i), f"S{i}" + (" (empty)" if empty else ""), {}))
+        beyond = sorted(int(i) for i in np.unique(index_map) if i > k)
+        panels.append((index_map, "all; beyond k: " + (",".join(map(str, beyond[:4])) or "none")
+                       + ("…" if len(beyond) > 4 else ""),
+                       {"cmap": "tab20", "vmin": 1, "vmax": max(20, int(index_map.max()))}))
         for col, (image, title, kw) in enumerate(panels):
             ax = axes[row, col]
             ax.imshow(image, interpolation="nearest", **kw)

@@ -87,6 +87,8 @@ def test_snail_order_tau_for_ordered_and_scrambled_models() -> None:
     assert bad["object"] == [3, -1, 0, 1] and bad["empty_frac"][1] == 1.0
     assert bad["kendall_tau"] < 0.2 and bad["tau_per_image_mean"] < 0.2
     assert good["n_images"] == 3
+    assert good["object_region"] == {"0": 1, "1": 2, "2": 3, "3": 4} and good["nonempty"] == 4.0
+    assert bad["object_region"] == {"0": 3, "1": 4, "2": None, "3": 1} and bad["nonempty"] == 3.0
 
 
 def test_one_swap_in_four_gives_tau_two_thirds() -> None:

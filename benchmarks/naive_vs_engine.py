@@ -1,0 +1,178 @@
+"""Table 1 (automatic PSNR, E_G[PSNR], NRI) and Fig. 12 (PSNR at the sweep n) computed twice: the naive way
+and by colorbench's single nested pass; prints both times and their ratio (target ≥ 10×) and asserts that
+the numbers agree (to 1e-9 dB / interactions).
+
+    .venv/bin/python benchmarks/naive_vs_engine.py [--models guidingpainter,rtug] [--size 64] [--limit 16]
+
+Naive: what a script written against the public API does — one image at a time (batch 1), one pass over the
+images per metric and per n, the model's regions and the image's hint list recomputed for every (image, n)
+(`propose_regions`, `colorbench.hints.simulate`, `HintSequence.at`, `colorize`, `colorbench.metrics.psnr`),
+the model as loaded, under torch.no_grad. NRI stops at the first n that reaches the threshold.
+colorbench: `run_evaluation` (native mode, no FID, no cache reuse) then the table1 and hint_sweep protocols.
+Both decode the test images once and run under the same allocator setting; imports and a warm-up of each
+path (2 images) are outside the clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from colorbench.api import HintKind
+from colorbench.data import open_dataset
+from colorbench.engine import SEED_TAGS, EvalPlan, retain_freed_memory
+from colorbench.hints import BoundedGeometric, image_seed, simulate
+from colorbench.metrics import psnr
+from colorbench.model import ColorizerModel
+from colorbench.registry import MODELS
+from colorbench.runner import RunConfig, run_evaluation
+from colorbench.variants import Variant, zoo_checkpoint
+from protocols.run_protocols import compute_all
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_efficiency import fresh_checkpoint  # a sibling script, not a package
+
+TARGET = 10.0
+TOL = 1e-9
+
+
+# ------------------------------------------------------------------------------------------------ naive
+@torch.no_grad()
+def naive_psnr(model: ColorizerModel, item: dict[str, Any], dataset: str, n: int, nc: int) -> float:
+    """PSNR of one image at n hints, from scratch: regions, hint list, hints at n, one forward (batch 1)."""
+    kind = type(model).hint_kind
+    sketch, color = item["sketch"][None], item["color"][None]
+    regions = model.propose_regions(sketch) if kind is HintKind.REGION else None
+    seq = simulate(kind, color, [image_seed(dataset, item["id"], SEED_TAGS[kind])], regions=regions, k=nc)
+    return float(psnr(model.colorize(sketch, seq.at(n)), color)[0])
+
+
+def naive_numbers(model: ColorizerModel, items: list[dict[str, Any]], dataset: str, threshold: float,
+                  dist: BoundedGeometric, sweep: list[int]) -> dict[str, Any]:
+    """Every Table 1 / Fig. 12 PSNR number, each metric and each n by its own pass over the images."""
+    nc = dist.nc
+    auto = float(np.mean([naive_psnr(model, it, dataset, 0, nc) for it in items]))
+    by_n = [float(np.mean([naive_psnr(model, it, dataset, n, nc) for it in items])) for n in range(nc + 1)]
+    nri = []
+    for it in items:
+        reached = next((n for n in range(nc + 1) if naive_psnr(model, it, dataset, n, nc) >= threshold), nc + 1)
+        nri.append(reached)
+    fig12 = [float(np.mean([naive_psnr(model, it, dataset, n, nc) for it in items])) for n in sweep]
+    return {"psnr_auto": auto, "psnr_eg": dist.expectation(by_n), "nri": float(np.mean(nri)), "fig12": fig12}
+
+
+# ------------------------------------------------------------------------------------------------ colorbench
+def engine_numbers(ckpts: dict[str, Path], size: int, limit: int, out: Path, batch_size: int) -> dict[str, Any]:
+    """run_evaluation (native, no FID, fresh) + the table1 and hint_sweep protocols → the same numbers."""
+    cfg = RunConfig(models=[], dataset="toon", out=str(out), checkpoints=[f"{k}={v}" for k, v in ckpts.items()],
+                    size=size, limit=limit, device="cpu", resume=False, fid=False,
+                    plan=EvalPlan(modes=["native"], batch_size=batch_size))
+    run_evaluation(cfg, progress=False)
+    res = compute_all(out, names=["table1", "hint_sweep"])["results"]
+    numbers: dict[str, Any] = {}
+    for name in ckpts:
+        rows = {r["block"]: r for r in res["table1"]["rows"] if r["variant"] == name}
+        numbers[name] = {
+            "psnr_auto": rows["automatic"]["psnr"]["value"],
+            "psnr_eg": rows["conditional"]["psnr"]["value"],
+            "nri": rows["conditional"]["nri"]["value"],
+            "fig12": [c["value"] for c in res["hint_sweep"]["variants"][name]["psnr"]],
+        }
+    return numbers
+
+
+def compare(naive: dict[str, Any], engine: dict[str, Any]) -> list[str]:
+    """Names of the numbers that differ by more than TOL."""
+    bad = []
+    for key in ("psnr_auto", "psnr_eg", "nri"):
+        if not math.isclose(naive[key], engine[key], rel_tol=0.0, abs_tol=TOL):
+            bad.append(f"{key}: naive {naive[key]!r} vs colorbench {engine[key]!r}")
+    for n, a, b in zip(range(len(naive["fig12"])), naive["fig12"], engine["fig12"]):
+        if not math.isclose(a, b, rel_tol=0.0, abs_tol=TOL):
+            bad.append(f"fig12[{n}]: naive {a!r} vs colorbench {b!r}")
+    return bad
+
+
+def checkpoint_for(name: str, given: dict[str, Path], width: float, work: Path) -> Path:
+    """--checkpoint NAME=PATH, else the shipped toon checkpoint, else a fresh model with PyTorch's default
+    init (its outputs depend on the hints, so agreement at every n is a real check)."""
+    if name in given:
+        return given[name]
+    shipped = zoo_checkpoint(name, "toon")
+    return shipped if shipped.is_file() else fresh_checkpoint(name, width, work / f"{name}.safetensors",
+                                                               torch_init=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="guidingpainter,rtug", help="conditional models, comma-separated")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--width", type=float, default=0.25, help="width of fresh models (no checkpoint, no zoo)")
+    ap.add_argument("--limit", type=int, default=16, help="test images")
+    ap.add_argument("--batch-size", type=int, default=32, help="colorbench's images per forward")
+    ap.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                    help="use this checkpoint instead of a fresh model (repeatable)")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    retain_freed_memory()  # process-wide, so the naive path gets it as well
+    work = Path(tempfile.mkdtemp(prefix="cb-naive-"))
+    given = {MODELS.canonical(k): Path(v) for k, v in (spec.split("=", 1) for spec in args.checkpoint)}
+    names = [MODELS.canonical(m) for m in args.models.split(",") if m.strip()]
+    ckpts = {m: checkpoint_for(m, given, args.width, work) for m in names}
+    for m in names:
+        if MODELS.get(m).hint_kind is HintKind.NONE:
+            raise SystemExit(f"{m} is automatic: NRI and E_G[PSNR] need a conditional model")
+    plan = EvalPlan()
+    dist = BoundedGeometric(plan.nc, plan.p)
+    load0 = os.getloadavg()[0]
+
+    # Warm-up of both paths on 2 images: lazy imports, oneDNN primitives for batch 1 and batch B.
+    engine_numbers(ckpts, args.size, min(2, args.limit), work / "warm", args.batch_size)
+    models = {m: Variant(m, m, p).load("cpu") for m, p in ckpts.items()}
+    warm = open_dataset("toon", "test", size=args.size, limit=1)
+    for model in models.values():
+        naive_psnr(model, warm.get(warm.ids()[0]), "toon", 1, plan.nc)
+
+    t0 = time.perf_counter()
+    engine = engine_numbers(ckpts, args.size, args.limit, work / "run", args.batch_size)
+    t_engine = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    dataset = open_dataset("toon", "test", size=args.size, limit=args.limit)
+    items = [dataset.get(i) for i in dataset.ids()]  # decoded once, as the engine does
+    naive = {m: naive_numbers(models[m], items, "toon", float(dataset.nri_threshold), dist, plan.sweep) for m in names}
+    t_naive = time.perf_counter() - t0
+    load1 = os.getloadavg()[0]
+
+    print(f"naive_vs_engine: {args.size} px, {args.limit} toon images, {args.threads} thread(s), "
+          f"load {load0:.1f}→{load1:.1f}")
+    for m in names:
+        print(f"  {m:15s} width {models[m].config.get('width')}, checkpoint {ckpts[m]}")
+    for m in names:
+        e = engine[m]
+        print(f"  {m:15s} auto PSNR {e['psnr_auto']:.6f}  E_G[PSNR] {e['psnr_eg']:.6f}  NRI {e['nri']:.4f}  "
+              f"Fig.12 PSNR {', '.join(f'{v:.4f}' for v in e['fig12'])}")
+    print(f"  naive      : {t_naive:8.2f} s")
+    print(f"  colorbench : {t_engine:8.2f} s")
+    ratio = t_naive / t_engine
+    mismatches = [f"{m} {d}" for m in names for d in compare(naive[m], engine[m])]
+    print(f"  speed-up {ratio:.1f}×  (target ≥ {TARGET:.0f}×: {'met' if ratio >= TARGET else 'NOT met'})")
+    if mismatches:
+        print("  NUMBERS DISAGREE:\n    " + "\n    ".join(mismatches))
+    assert not mismatches, "naive and colorbench numbers disagree"
+    print(f"  all {len(names) * (3 + len(plan.sweep))} numbers agree (|Δ| ≤ {TOL:g})")
+    return 0 if ratio >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
