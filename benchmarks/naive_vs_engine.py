@@ -1,6 +1,6 @@
 """Table 1 (automatic PSNR, E_G[PSNR], NRI) and Fig. 12 (PSNR at the sweep n) computed twice: the naive way
 and by colorbench's single nested pass; prints both times and their ratio (target ≥ 10×) and asserts that
-the numbers agree (to 1e-9 dB / interactions).
+the numbers agree (to 1e-9 dB / interactions) at equal forward batch size.
 
     .venv/bin/python benchmarks/naive_vs_engine.py [--models guidingpainter,rtug] [--size 64] [--limit 16]
 
@@ -11,6 +11,9 @@ the model as loaded, under torch.no_grad. NRI stops at the first n that reaches 
 colorbench: `run_evaluation` (native mode, no FID, no cache reuse) then the table1 and hint_sweep protocols.
 Both decode the test images once and run under the same allocator setting; imports and a warm-up of each
 path (2 images) are outside the clock.
+Agreement: float32 convolutions round differently at another batch size (~1e-7), which can move a rare
+pixel across an 8-bit boundary; so the assertion compares the naive numbers with colorbench run at batch
+size 1 (outside the clock), and the largest difference to the timed run is printed for information.
 """
 
 from __future__ import annotations
@@ -102,6 +105,12 @@ def compare(naive: dict[str, Any], engine: dict[str, Any]) -> list[str]:
     return bad
 
 
+def max_difference(naive: dict[str, Any], engine: dict[str, Any]) -> float:
+    """Largest |naive − colorbench| over all the numbers of one model."""
+    pairs = [(naive[k], engine[k]) for k in ("psnr_auto", "psnr_eg", "nri")] + list(zip(naive["fig12"], engine["fig12"]))
+    return max(abs(a - b) for a, b in pairs)
+
+
 def checkpoint_for(name: str, given: dict[str, Path], width: float, work: Path) -> Path:
     """--checkpoint NAME=PATH, else the shipped toon checkpoint, else a fresh model with PyTorch's default
     init (its outputs depend on the hints, so agreement at every n is a real check)."""
@@ -153,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     naive = {m: naive_numbers(models[m], items, "toon", float(dataset.nri_threshold), dist, plan.sweep) for m in names}
     t_naive = time.perf_counter() - t0
     load1 = os.getloadavg()[0]
+    same_batch = engine_numbers(ckpts, args.size, args.limit, work / "run-b1", 1)  # what the assertion compares
 
     print(f"naive_vs_engine: {args.size} px, {args.limit} toon images, {args.threads} thread(s), "
           f"load {load0:.1f}→{load1:.1f}")
@@ -165,12 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  naive      : {t_naive:8.2f} s")
     print(f"  colorbench : {t_engine:8.2f} s")
     ratio = t_naive / t_engine
-    mismatches = [f"{m} {d}" for m in names for d in compare(naive[m], engine[m])]
+    mismatches = [f"{m} {d}" for m in names for d in compare(naive[m], same_batch[m])]
     print(f"  speed-up {ratio:.1f}×  (target ≥ {TARGET:.0f}×: {'met' if ratio >= TARGET else 'NOT met'})")
     if mismatches:
-        print("  NUMBERS DISAGREE:\n    " + "\n    ".join(mismatches))
+        print("  NUMBERS DISAGREE (colorbench at batch size 1 vs naive):\n    " + "\n    ".join(mismatches))
     assert not mismatches, "naive and colorbench numbers disagree"
-    print(f"  all {len(names) * (3 + len(plan.sweep))} numbers agree (|Δ| ≤ {TOL:g})")
+    print(f"  all {len(names) * (3 + len(plan.sweep))} numbers agree with colorbench at batch size 1 (|Δ| ≤ {TOL:g})")
+    drift = max(max_difference(naive[m], engine[m]) for m in names)
+    print(f"  timed run (batch size {args.batch_size}) vs naive: max |Δ| = {drift:.2e} (float32 batch-size rounding)")
     return 0 if ratio >= TARGET else 1
 
 

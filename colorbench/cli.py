@@ -272,19 +272,23 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False), default="results/snail", show_default=True)
-@click.option("--epochs", default=8, show_default=True)
+@click.option("--epochs", default=16, show_default=True)
 @click.option("--size", default=64, show_default=True)
-@click.option("--width", type=float, default=0.25, show_default=True)
+@click.option("--width", type=float, default=0.125, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate (the paper's 2e-4 needs far more steps).")
+@click.option("--train-limit", type=int, default=1024, show_default=True, help="Training images per epoch.")
 @click.option("--k", default=8, show_default=True, help="Regions shown / analysed.")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
-def snail(out: str, epochs: int, size: int, width: float, k: int, device: str, seed: int) -> None:
+def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit: int, k: int, device: str,
+          seed: int) -> None:
     """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?
 
     Trains GuidingPainter and a fixed-Nh control on `snail` and reports region order vs object size."""
     from guidingpainter.snail_experiment import run_snail_experiment
 
-    result = run_snail_experiment(out, epochs=epochs, size=size, width=width, k=k, device=device, seed=seed)
+    result = run_snail_experiment(out, epochs=epochs, size=size, width=width, k=k, device=device, seed=seed, lr=lr,
+                                  train_limit=train_limit, progress=True)
     STDERR.print_json(data=result.get("summary", result))
 
 
@@ -371,20 +375,22 @@ def zoo() -> None:
 @zoo.command("build")
 @click.option("--models", default="all", show_default=True)
 @click.option("--dataset", default="toon", show_default=True)
-@click.option("--epochs", default=4, show_default=True)
-@click.option("--limit", default=1024, show_default=True, help="Training images per epoch.")
+@click.option("--epochs", default=12, show_default=True)
+@click.option("--limit", default=2048, show_default=True, help="Training images per epoch.")
+@click.option("--lr", default=1e-3, show_default=True, help="One learning rate for every model.")
 @click.option("--size", default=64, show_default=True)
 @click.option("--width", default=0.125, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--work-dir", type=click.Path(file_okay=False), default="runs/zoo", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-def zoo_build(models: str, dataset: str, epochs: int, limit: int, size: int, width: float, batch_size: int,
-              work_dir: str, device: str) -> None:
+def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, size: int, width: float,
+              batch_size: int, work_dir: str, device: str) -> None:
     """Train every model with one equal budget and export the shipped checkpoints (resumable)."""
     from colorbench.registry import resolve_model_names
     from colorbench.zoo import ZooBudget, build_zoo
 
-    budget = ZooBudget(dataset=dataset, size=size, width=width, epochs=epochs, limit=limit, batch_size=batch_size)
+    budget = ZooBudget(dataset=dataset, size=size, width=width, epochs=epochs, limit=limit, batch_size=batch_size,
+                       lr=lr)
     STDERR.print(f"budget: {budget.describe()}")
     build_zoo(resolve_model_names(models), budget, Path(work_dir), device=device, log=STDERR.print)
 

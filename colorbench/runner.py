@@ -129,6 +129,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
             if not todo:
                 continue
             model = v.load(device)
+            if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
+                model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
             ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features, nh=nh)
             ev._sample_ids = sample_ids
             for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):

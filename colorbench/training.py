@@ -149,7 +149,10 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
     name = MODELS.canonical(cfg.model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # initial weights follow --seed, not whatever the global RNG holds
-        model = build_model(name, cfg.model_config).to(device)
+        config = dict(cfg.model_config)
+        if "init_seed" in MODELS.get(name).default_config():  # models that seed their own init follow --seed too
+            config.setdefault("init_seed", cfg.seed)
+        model = build_model(name, config).to(device)
     defaults = model.training_defaults()
     lr = cfg.lr if cfg.lr is not None else float(defaults["lr"])
     betas = tuple(cfg.betas) if cfg.betas is not None else tuple(defaults["betas"])
