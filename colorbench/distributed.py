@@ -10,6 +10,7 @@ and the models' `self.net(...)` calls stay as they are).
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -112,4 +113,15 @@ def init(device: str = "auto") -> DistContext:
     if not tdist.is_initialized():
         cuda = (torch.cuda.is_available() and device in ("auto", "cuda")) or device.startswith("cuda:")
         tdist.init_process_group(backend="nccl" if cuda else "gloo")
+        # Tear the group down before the interpreter does: letting gloo's threads die at exit aborts the
+        # process ("terminate called without an active exception") after all the work succeeded.
+        atexit.register(_shutdown)
     return DistContext(rank, world, local)
+
+
+def _shutdown() -> None:
+    if tdist.is_initialized():
+        try:
+            tdist.barrier()
+        finally:
+            tdist.destroy_process_group()
