@@ -16,6 +16,19 @@ def channels(base: int, width: float) -> int:
     return max(4, int(round(base * width)))
 
 
+def max_pool2(x: torch.Tensor) -> torch.Tensor:
+    """2×2 max pooling with stride 2, [B,C,H,W] → [B,C,H/2,W/2].
+
+    Without autograd it is the element-wise max of the four strided quarter-images: the same values as
+    F.max_pool2d, ~10× faster than its CPU kernel (which also builds argmax indices; 12 % of a U-Net
+    forward). With autograd (or odd sizes) it is F.max_pool2d, whose gradient goes to the first maximum.
+    """
+    if (torch.is_grad_enabled() and x.requires_grad) or x.shape[-1] % 2 or x.shape[-2] % 2:
+        return F.max_pool2d(x, 2)
+    top = torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2])
+    return torch.maximum(top, torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
+
+
 class DoubleConv(nn.Module):
     """(Conv3×3 → BN → ReLU) × 2, Table 5's building block."""
 
@@ -72,10 +85,10 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.e1(x)
-        x2 = self.e2(F.max_pool2d(x1, 2))
-        x3 = self.e3(F.max_pool2d(x2, 2))
-        x4 = self.e4(F.max_pool2d(x3, 2))
-        x5 = self.d0(F.max_pool2d(x4, 2))
+        x2 = self.e2(max_pool2(x1))
+        x3 = self.e3(max_pool2(x2))
+        x4 = self.e4(max_pool2(x3))
+        x5 = self.d0(max_pool2(x4))
         y = self.d1(x5, x4)
         y = self.d2(y, x3)
         y = self.d3(y, x2)
