@@ -170,7 +170,8 @@ class HintSequence:
         Equal to concatenating `at(n)` over `levels`, but builds each level from the previous one with one
         [B,H,W] update per revealed hint instead of a pass over all K hints per level (engine hot path).
         `with_regions=False` leaves regions None instead of tiling them L times (L·B·Nc·H·W floats); the
-        engine slices `self.regions` per chunk instead.
+        engine slices `self.regions` per chunk instead. Evaluation only: colours are gathered with `out=`,
+        which autograd does not follow (use `at(n)` where gradients must reach the colours).
         """
         b, k, h, w = self.masks.shape
         device = self.masks.device

@@ -391,15 +391,16 @@ class Toon(_Synthetic):
     The label map is drawn at 2× size; the colour image is its 2×2 area average (clean antialiased edges);
     the sketch is black outlines of the size-S label boundaries on white (≈1 px at 64, scaled with size).
 
-    nri_threshold = 24.0 dB, from an oracle on the 256 test images at 64 px (tests/test_data_synthetic.py
+    nri_threshold = 20.5 dB, from an oracle on the 256 test images at 64 px (tests/test_data_synthetic.py
     re-checks the ordering): predicting every part as its palette mean gives 18.5 dB; with the k largest parts
-    exactly right and the rest at palette means, 20.4 / 22.5 / 24.9 / 26.7 dB for k = 1 / 2 / 3 / 4. 24 dB
-    therefore asks a model to get the three largest parts right, which takes a handful of hints — the role
-    yumi's 20.5 dB plays for real images.
+    exactly right and the rest at palette means, 20.4 / 22.5 / 24.9 / 26.7 dB for k = 1 / 2 / 3 / 4. 20.5 dB
+    (yumi's value) asks for a bit more than the largest part right. A stricter 24 dB ("three largest parts
+    right") was tried first: no CPU-zoo model reached it on any image, so NRI was 31 for every model and
+    told them apart not at all — the paper's thresholds likewise sit near its models' E_G[PSNR].
     """
 
     name: ClassVar[str] = "toon"
-    nri_threshold: ClassVar[float] = 24.0
+    nri_threshold: ClassVar[float] = 20.5
     counts: ClassVar[dict[str, int]] = {"train": 4096, "val": 64, "test": 256}
 
     def _render(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
