@@ -8,7 +8,6 @@ STAMP := $(VENV)/.colorbench-installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
