@@ -126,6 +126,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
             done = _done_ids(cdir) if cfg.resume else set()
             todo = [i for i in shard if i not in done]
             task = bar.add_task(f"{v.label}", total=len(shard), completed=len(shard) - len(todo), info="")
+            if len(todo) < len(shard) and ctx.rank == 0:
+                log(f"{v.label}: {len(shard) - len(todo)} of {len(shard)} images reused from the cache "
+                    f"({cdir}); {len(todo) or 'nothing'} to compute")
             if not todo:
                 continue
             model = v.load(device)

@@ -36,3 +36,15 @@ def test_identical_images_score_the_cap_and_psnr_is_per_image():
     noisy[1] += 0.2
     vals = psnr(noisy, y)
     assert vals[0] == PSNR_IDENTICAL and vals[1] < 40 and vals[2] == PSNR_IDENTICAL
+
+
+def test_psnr_agrees_with_scikit_image_on_uint8_images():
+    from skimage.metrics import peak_signal_noise_ratio
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 256, (3, 3, 16, 16), generator=gen, dtype=torch.uint8)
+    b = torch.randint(0, 256, (3, 3, 16, 16), generator=gen, dtype=torch.uint8)
+    ours = psnr_uint8(a, b)
+    for i in range(3):
+        ref = peak_signal_noise_ratio(a[i].numpy(), b[i].numpy(), data_range=255)
+        assert float(ours[i]) == pytest.approx(ref, abs=1e-9)
