@@ -3,15 +3,19 @@ the whole in-process evaluation + report of the same work, and prints their rati
 
     .venv/bin/python benchmarks/eval_efficiency.py --model guidingpainter --size 64 --width 0.25 --limit 32
 
-(a) "forwards": exactly the model calls the engine makes in `native` mode, on pre-built random inputs of the
-    same shapes, batch shapes and memory layout: per batch of --batch-size images one `propose_regions`
-    (region models) and `colorize` on the (Nc + 1)·B rows of levels 0..Nc in chunks of --batch-size rows;
-    nothing else.
+(a) "forwards": exactly the model calls a `native` evaluation needs, on inputs pre-built outside the clock
+    with the engine's shapes, batch shapes and memory layout: per batch of --batch-size images one
+    `propose_regions` (region models) and `colorize` on the (Nc + 1)·B rows of levels 0..Nc in chunks of
+    --batch-size rows, minus the chunks whose hints repeat the previous chunk's bit for bit (a region
+    model past its last non-empty region: their outputs are the earlier ones, colorbench copies them).
+    The inputs are the test images' own (hint lists, the model's regions): which chunks are needed
+    depends on them. Nothing else.
 (b) "whole": `run_evaluation` (data generation, checkpoint load, hint simulation, forwards, PSNR, chunk
     files, merge, records.csv, run.json) with modes ["native"], FID off, resume off, into a fresh directory,
     then `reports.render.render_report` (protocols, bootstrap, tables, figures, results.json, report.md).
 Excluded from both: interpreter start and imports (a warm-up run at --limit 2 pays every lazy import and
-one-time initialisation first). Both are timed --repeat times, alternating; the ratio uses the medians.
+one-time initialisation first). Both are timed --repeat times, alternating; the ratio uses the best of
+each (other processes only ever add time) and the ratio of the medians is printed too.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ import torch
 
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import save_checkpoint
-from colorbench.engine import EvalPlan, retain_freed_memory
+from colorbench.data import open_dataset
+from colorbench.data.base import ColorDataset
+from colorbench.engine import SEED_TAGS, EvalPlan, retain_freed_memory
+from colorbench.hints import image_seed, simulate
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
 from colorbench.runner import RunConfig, run_evaluation
@@ -56,39 +63,49 @@ def fresh_checkpoint(name: str, width: float, path: Path, seed: int = 0, torch_i
     return path
 
 
-def random_inputs(n_images: int, size: int, seed: int) -> dict[str, torch.Tensor]:
-    """Pre-built inputs of the engine's shapes: sketch [N,1,H,W] in [-1,1]; hint colour [N,3,H,W] in [-1,1],
-    mask [N,1,H,W] in {0,1}."""
-    g = torch.Generator().manual_seed(seed)
-    sketch = torch.rand(n_images, 1, size, size, generator=g) * 2 - 1
-    mask = (torch.rand(n_images, 1, size, size, generator=g) < 0.3).float()
-    color = (torch.rand(n_images, 3, size, size, generator=g) * 2 - 1) * mask
-    return {"sketch": sketch, "color": color, "mask": mask}
+def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
 
 
 @torch.inference_mode()
-def forward_plan(model: ColorizerModel, inputs: dict[str, torch.Tensor], batch_size: int,
-                 n_levels: int) -> list[tuple[torch.Tensor, list[tuple[torch.Tensor, Hints]]]]:
-    """The calls of a native evaluation with their inputs laid out as the engine passes them: per image batch
-    (sketch [B,1,H,W], [(sketch rows, Hints) per chunk of `batch_size` of the L·B level-major rows]).
-    Rows r of a batch show image r mod B; regions are the model's own `propose_regions` output (its memory
-    layout matters to the first convolution), computed here, outside the clock."""
-    region_model = type(model).hint_kind is HintKind.REGION
-    plan = []
-    for s in range(0, inputs["sketch"].shape[0], batch_size):
-        sketch = inputs["sketch"][s : s + batch_size]
+def forward_plan(model: ColorizerModel, dataset: ColorDataset, batch_size: int,
+                 levels: list[int]) -> tuple[list[tuple[torch.Tensor, list[tuple[torch.Tensor, Hints]]]], int, int]:
+    """The model calls a native evaluation needs, with their inputs built here, outside the clock:
+    per image batch (sketch [B,1,H,W], [(sketch rows, Hints) per chunk of `batch_size` level-major rows]).
+
+    Inputs come from the test images (their hint lists, the model's own regions) because which calls are
+    needed depends on them: a full chunk whose hints repeat those one chunk earlier bit for bit (a region
+    model past its last non-empty region) needs no forward — its outputs are the earlier ones.
+    → (plan, chunks needed, chunks in all).
+    """
+    kind = type(model).hint_kind
+    ids = dataset.ids()
+    plan, needed, total = [], 0, 0
+    for s in range(0, len(ids), batch_size):
+        items = [dataset.get(i) for i in ids[s : s + batch_size]]
+        sketch = torch.stack([it["sketch"] for it in items])
+        color = torch.stack([it["color"] for it in items])
         b = sketch.shape[0]
-        regions = model.propose_regions(sketch) if region_model else None
-        color = inputs["color"][s : s + b].repeat(n_levels, 1, 1, 1)  # contiguous [L·B], as HintSequence.stacked
-        mask = inputs["mask"][s : s + b].repeat(n_levels, 1, 1, 1)
+        regions = model.propose_regions(sketch) if kind is HintKind.REGION else None
+        seeds = [image_seed(dataset.name, it["id"], SEED_TAGS[kind]) for it in items]
+        hints = simulate(kind, color, seeds, regions=regions, k=EvalPlan().nc).stacked(levels, with_regions=False)
+        n = len(levels) * b
         chunks = []
-        for c in range(0, n_levels * b, batch_size):
-            e = min(n_levels * b, c + batch_size)
+        for c in range(0, n, batch_size):
+            e = min(n, c + batch_size)
+            total += 1
+            if (batch_size % b == 0 and c >= batch_size and e - c == batch_size
+                    and _same_bits(hints.color[c:e], hints.color[c - batch_size : e - batch_size])
+                    and _same_bits(hints.mask[c:e], hints.mask[c - batch_size : e - batch_size])):
+                continue
             first = c % b
             rows = slice(first, first + e - c) if first + e - c <= b else torch.arange(c, e) % b
-            chunks.append((sketch[rows], Hints(color[c:e], mask[c:e], None if regions is None else regions[rows])))
+            chunk_hints = Hints(hints.color[c:e].clone(), hints.mask[c:e].clone(),
+                                None if regions is None else regions[rows])
+            chunks.append((sketch[rows], chunk_hints))
+        needed += len(chunks)
         plan.append((sketch, chunks))
-    return plan
+    return plan, needed, total
 
 
 @torch.inference_mode()
@@ -124,9 +141,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     ckpt = Path(args.checkpoint) if args.checkpoint else fresh_checkpoint(name, args.width, work / f"{name}.safetensors")
     model = Variant(name, name, ckpt).load("cpu")  # exactly the model the runner loads (config from the file)
     kind = type(model).hint_kind
-    plan = EvalPlan()
-    n_levels = plan.nc + 1 if kind is not HintKind.NONE else 1
-    calls = forward_plan(model, random_inputs(args.limit, args.size, seed=0), args.batch_size, n_levels)
+    levels = list(range(EvalPlan().nc + 1)) if kind is not HintKind.NONE else [0]
+    dataset = open_dataset(args.dataset, "test", size=args.size, limit=args.limit)
+    calls, needed, total = forward_plan(model, dataset, args.batch_size, levels)
     # Warm-up: lazy imports (protocols, matplotlib), allocator and oneDNN primitive caches for these shapes.
     time_whole(name, ckpt, args.dataset, args.size, min(2, args.limit), args.batch_size, work)
     time_forwards(model, calls)
@@ -135,7 +152,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         fwd.append(time_forwards(model, calls))
         whole.append(time_whole(name, ckpt, args.dataset, args.size, args.limit, args.batch_size, work))
     return {"model": name, "width": float(model.config.get("width", args.width)), "fwd": fwd, "whole": whole,
-            "n_levels": n_levels, "checkpoint": str(ckpt)}
+            "n_levels": len(levels), "needed": needed, "total": total, "checkpoint": str(ckpt)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"eval_efficiency: {r['model']} width {r['width']:g}, {args.size} px, {args.limit} images "
           f"({args.dataset}), batch {args.batch_size}, {r['n_levels']} levels, {args.threads} thread(s), "
           f"load {load0:.1f}→{load1:.1f}")
+    print(f"  colorize chunks needed  : {r['needed']} of {r['total']} (the rest repeat the previous level's hints)")
     # Other processes only ever add time, so the best of N is the estimate of each cost (as timeit does);
     # the medians are printed too, for a loaded machine.
     a, b = min(r["fwd"]), min(r["whole"])

@@ -132,7 +132,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
 
 
 def _report(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
-    from colorbench.runner import run_lock
+    from colorbench.atomic import run_lock
 
     with run_lock(run_dir):  # another run into the same OUT may be merging or rendering right now
         _render(run_dir, options, as_json)

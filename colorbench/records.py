@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from colorbench.checkpoints import atomic_write, atomic_write_text
+from colorbench.atomic import atomic_write, atomic_write_text
 
 RECORD_COLUMNS: dict[str, str] = {
     "variant": "str",  # model label in tables: registry name, or name@tag for extra checkpoints

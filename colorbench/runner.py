@@ -9,7 +9,6 @@ import json
 import os
 import tempfile
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -20,9 +19,9 @@ import torch
 
 from colorbench import distributed as dist
 from colorbench.api import HintKind
+from colorbench.atomic import run_lock  # noqa: F401  (re-exported)
 from colorbench.engine import (EvalPlan, Evaluator, _chunk_name, _load_chunk, _save_chunk, cache_key, iter_batches,
                                nh_assignment, retain_freed_memory, save_npz_fast)
-from colorbench.metrics import to_uint8
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
 from colorbench.training import resolve_device
@@ -153,16 +152,6 @@ def _kind(v: Variant) -> HintKind:
     from colorbench.registry import MODELS
 
     return MODELS.get(v.model).hint_kind
-
-
-def run_lock(out: str | Path) -> Any:
-    """An exclusive lock on the run directory (OUT/.colorbench.lock) for the steps that rewrite its shared
-    files (merge, report): concurrent runs into one OUT take turns there; chunk computing stays parallel.
-    flock-based, so a killed holder releases it at once."""
-    from filelock import FileLock
-
-    Path(out).mkdir(parents=True, exist_ok=True)
-    return FileLock(str(Path(out) / ".colorbench.lock"))
 
 
 def _check_writable(out: Path) -> None:

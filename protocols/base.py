@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from colorbench.hints import BoundedGeometric
+from colorbench.distribution import BoundedGeometric
 from colorbench.records import FeatureStore, load_npz
 
 

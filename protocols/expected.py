@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from colorbench.hints import BoundedGeometric, image_seed
+from colorbench.distribution import BoundedGeometric, image_seed
 from colorbench.records import feature_key
 from protocols.levels import RecordsError, psnr_at, psnr_matrix
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from colorbench.checkpoints import atomic_write_text
+from colorbench.atomic import atomic_write_text
 from colorbench.records import FeatureStore
 from colorbench.versions import versions
 from protocols.base import ProtocolContext

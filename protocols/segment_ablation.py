@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau, spearmanr
 
 from protocols.base import Protocol, ProtocolContext
 from protocols.bootstrap import bootstrap_ci
@@ -62,6 +61,8 @@ def trend(index: list[int], values: np.ndarray) -> dict[str, Any]:
         out["tail_mean"] = float(v[-HEAD:].mean())
         out["head_minus_tail"] = out["head_mean"] - out["tail_mean"]
     if len(v) >= 3 and np.ptp(v) > 0:
+        from scipy.stats import kendalltau, spearmanr  # lazily: scipy.stats costs 0.4 s to import
+
         rho = spearmanr(index, v)
         tau = kendalltau(index, v)
         out |= {"spearman_rho": float(rho.statistic), "spearman_p": float(rho.pvalue),

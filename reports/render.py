@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from colorbench.checkpoints import atomic_write_text
+from colorbench.atomic import atomic_write_text
 from colorbench.records import load_npz, read_json
 from protocols.run_protocols import compute_all
 from protocols.selection import display_name, is_conditional, table1_variants
