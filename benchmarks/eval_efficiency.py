@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -64,6 +65,7 @@ def fresh_checkpoint(name: str, width: float, path: Path, seed: int = 0, torch_i
 
 
 def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal values and equal signs of zero: the engine's test for a chunk it need not recompute."""
     return torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
 
 
@@ -111,7 +113,7 @@ def forward_plan(model: ColorizerModel, dataset: ColorDataset, batch_size: int,
 @torch.inference_mode()
 def time_forwards(model: ColorizerModel, plan: list[tuple[torch.Tensor, list[tuple[torch.Tensor, Hints]]]]) -> float:
     """Seconds of the model calls of a native evaluation: per image batch `propose_regions` once (region
-    models), then `colorize` on every chunk of level rows."""
+    models), then `colorize` on every needed chunk of level rows."""
     region_model = type(model).hint_kind is HintKind.REGION
     t0 = time.perf_counter()
     for sketch, chunks in plan:
@@ -133,11 +135,10 @@ def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch
     return time.perf_counter() - t0
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
+def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Warm up, then alternate (a) and (b) `args.repeat` times; → every timing and both ratios."""
     name = MODELS.canonical(args.model)
     retain_freed_memory()  # as run_evaluation does: (a) and (b) run under the same allocator settings
-    work = Path(tempfile.mkdtemp(prefix="cb-eval-eff-"))
     ckpt = Path(args.checkpoint) if args.checkpoint else fresh_checkpoint(name, args.width, work / f"{name}.safetensors")
     model = Variant(name, name, ckpt).load("cpu")  # exactly the model the runner loads (config from the file)
     kind = type(model).hint_kind
@@ -169,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]
-    r = measure(args)
+    work = Path(tempfile.mkdtemp(prefix="cb-eval-eff-"))
+    try:
+        r = measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     load1 = os.getloadavg()[0]
 
     def fmt(xs: list[float]) -> str:

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="64,128", help="image sizes, comma-separated")
     ap.add_argument("--width", type=float, default=0.25, help="channel multiplier (paper: 1.0)")
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=5, help="timed steps per implementation (median reported)")
+    ap.add_argument("--steps", type=int, default=7, help="timed steps per implementation (median reported)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--augment", action="store_true", help="also time colorbench's step with its augmentation")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
