@@ -42,6 +42,11 @@ class ZooBudget:
         return (f"{self.epochs} epochs × {self.limit} {self.dataset} images at {self.size} px, batch {self.batch_size} "
                 f"({steps} optimizer steps), width {self.width}, lr {self.lr:g}, seed {self.seed}")
 
+    def command(self) -> str:
+        """The one command that rebuilds every shipped checkpoint with this budget."""
+        return (f"colorbench zoo build --models all --dataset {self.dataset} --epochs {self.epochs} --limit {self.limit} "
+                f"--size {self.size} --width {self.width:g} --batch-size {self.batch_size} --lr {self.lr:g}")
+
 
 def export_inference(src: Path, dst: Path, command: str, budget: ZooBudget) -> Path:
     """Copy a training checkpoint's inference tensors as float16 (halves the size; the fp16 weights
@@ -70,6 +75,8 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
         dst = export_inference(result.best_checkpoint, zoo_checkpoint(key, budget.dataset), command, budget)
         log(f"{key}: {result.seconds:.0f}s, val PSNR {result.history[-1]['val_psnr']:.2f} dB → {dst}")
         written.append(dst)
+    # The canonical command, not this invocation's: a partial rebuild (`--models cic`) reproduces the same zoo.
     (ZOO_DIR / "README.json").write_text(json.dumps({"budget": budget.__dict__, "text": budget.describe(),
-                                                     "command": command, "torch": torch.__version__}, indent=2) + "\n")
+                                                     "command": budget.command(), "torch": torch.__version__},
+                                                    indent=2) + "\n")
     return written
