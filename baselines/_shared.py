@@ -81,3 +81,35 @@ def generator_adversarial_loss(disc: PatchGAN, condition: torch.Tensor, fake: to
     """G's adversarial term: D is frozen first so its parameters collect no generator gradients."""
     set_requires_grad(disc, False)
     return gan_loss(disc(condition, fake), True, mode)
+
+
+def gan_optimizers(
+    generator: torch.nn.Module, discriminator: torch.nn.Module, lr: float, betas: tuple[float, float]
+) -> dict[str, torch.optim.Optimizer]:
+    """Adam with the same lr and betas for G and D, under the "G" / "D" keys `conditional_gan_step` reads."""
+    return {
+        "G": torch.optim.Adam(generator.parameters(), lr=lr, betas=betas),
+        "D": torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas),
+    }
+
+
+def conditional_gan_step(
+    disc: PatchGAN,
+    optimizers: dict[str, torch.optim.Optimizer],
+    condition: torch.Tensor,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    mode: str,
+    ctx: TrainContext,
+    lambda_l1: float,
+    lambda_adv: float = 1.0,
+) -> dict[str, float]:
+    """One D step, then one G step on λ_adv·adv + λ_L1·L1(fake, real); → {"loss", "g_adv", "l1", "d"}."""
+    d_loss = discriminator_step(disc, optimizers["D"], condition, real, fake, mode, ctx)
+    with autocast(ctx):
+        adv = generator_adversarial_loss(disc, condition, fake, mode)
+        l1 = (fake - real).abs().mean()
+        loss = lambda_adv * adv + lambda_l1 * l1
+    optimizer_step(loss, optimizers["G"], ctx)
+    end_iteration(ctx)
+    return {"loss": float(loss.detach()), "g_adv": float(adv.detach()), "l1": float(l1.detach()), "d": d_loss}

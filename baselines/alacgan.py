@@ -28,14 +28,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from baselines._shared import (
-    GAN_MODES,
-    autocast,
-    discriminator_step,
-    end_iteration,
-    generator_adversarial_loss,
-    optimizer_step,
-)
+from baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 from colorbench.api import HintKind, Hints
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
@@ -117,10 +110,7 @@ class AlacGAN(ColorizerModel):
         return self.generate(sketch, hints)
 
     def configure_optimizers(self, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
-        return {
-            "G": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-            "D": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
-        }
+        return gan_optimizers(self.generator, self.discriminator, lr, betas)
 
     def training_defaults(self) -> dict[str, Any]:
         return {"lr": 1e-4, "betas": (0.5, 0.9)}
@@ -138,12 +128,15 @@ class AlacGAN(ColorizerModel):
         mode = self.config["gan_mode"]
         with autocast(ctx):
             fake = self.generate(sketch, hints)
-        d_loss = discriminator_step(self.discriminator, optimizers["D"], sketch, color, fake, mode, ctx)
-        with autocast(ctx):
-            adv = generator_adversarial_loss(self.discriminator, sketch, fake, mode)
-            content = (fake - color).abs().mean()
-            loss = float(self.config["lambda_adv"]) * adv + float(self.config["lambda_content"]) * content
-        optimizer_step(loss, optimizers["G"], ctx)
-        end_iteration(ctx)
-        return {"loss": float(loss.detach()), "g_adv": float(adv.detach()), "l1": float(content.detach()),
-                "d": d_loss}
+        # The content loss is L1 on pixels (module docstring), hence it is passed, and reported, as "l1".
+        return conditional_gan_step(
+            self.discriminator,
+            optimizers,
+            sketch,
+            color,
+            fake,
+            mode,
+            ctx,
+            lambda_l1=float(self.config["lambda_content"]),
+            lambda_adv=float(self.config["lambda_adv"]),
+        )

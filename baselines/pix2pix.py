@@ -14,14 +14,7 @@ from typing import Any
 
 import torch
 
-from baselines._shared import (
-    GAN_MODES,
-    autocast,
-    discriminator_step,
-    end_iteration,
-    generator_adversarial_loss,
-    optimizer_step,
-)
+from baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 from colorbench.api import HintKind, Hints
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
@@ -58,10 +51,7 @@ class Pix2Pix(ColorizerModel):
         return self.generate(sketch)
 
     def configure_optimizers(self, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
-        return {
-            "G": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-            "D": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
-        }
+        return gan_optimizers(self.generator, self.discriminator, lr, betas)
 
     def training_defaults(self) -> dict[str, Any]:
         return {"lr": 2e-4, "betas": (0.5, 0.999)}
@@ -75,11 +65,5 @@ class Pix2Pix(ColorizerModel):
         mode = self.config["gan_mode"]
         with autocast(ctx):
             fake = self.generate(sketch)
-        d_loss = discriminator_step(self.discriminator, optimizers["D"], sketch, color, fake, mode, ctx)
-        with autocast(ctx):
-            adv = generator_adversarial_loss(self.discriminator, sketch, fake, mode)
-            l1 = (fake - color).abs().mean()
-            loss = adv + float(self.config["lambda_l1"]) * l1
-        optimizer_step(loss, optimizers["G"], ctx)
-        end_iteration(ctx)
-        return {"loss": float(loss.detach()), "g_adv": float(adv.detach()), "l1": float(l1.detach()), "d": d_loss}
+        lambda_l1 = float(self.config["lambda_l1"])  # the cGAN term keeps pix2pix's fixed weight 1
+        return conditional_gan_step(self.discriminator, optimizers, sketch, color, fake, mode, ctx, lambda_l1)

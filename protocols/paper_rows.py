@@ -4,6 +4,7 @@ paper text, for `--paper-rows` reference rows. They are the paper's numbers, not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 PAPER_DATASETS = ("yumi", "tag2pix", "celeba")
@@ -16,80 +17,34 @@ _ALIASES = {
 }
 SOURCE = "GuidingPainter (WACV 2023), Table 1 / Table 3"
 
-# Table 1: (paper label, registry model, Cond.) → {dataset: (PSNR, FID, NRI or None)}
-TABLE1: list[tuple[str, str, bool, dict[str, tuple[float, float, float | None]]]] = [
-    (
-        "CIC",
-        "cic",
-        False,
-        {"yumi": (15.17, 137.35, None), "tag2pix": (13.99, 167.88, None), "celeba": (17.01, 79.05, None)},
-    ),
-    (
-        "Pix2Pix",
-        "pix2pix",
-        False,
-        {"yumi": (15.11, 71.93, None), "tag2pix": (14.68, 111.45, None), "celeba": (16.22, 54.86, None)},
-    ),
-    (
-        "AlacGAN",
-        "alacgan",
-        False,
-        {"yumi": (15.02, 30.72, None), "tag2pix": (14.12, 46.24, None), "celeba": (15.73, 23.52, None)},
-    ),
-    (
-        "RTUG",
-        "rtug",
-        False,
-        {"yumi": (19.05, 35.52, None), "tag2pix": (14.44, 92.69, None), "celeba": (17.23, 52.67, None)},
-    ),
-    (
-        "Ours",
-        "guidingpainter",
-        False,
-        {"yumi": (18.63, 34.07, None), "tag2pix": (15.19, 55.31, None), "celeba": (16.53, 42.46, None)},
-    ),
-    (
-        "AlacGAN",
-        "alacgan",
-        True,
-        {"yumi": (15.68, 29.74, 31.00), "tag2pix": (14.53, 46.52, 31.00), "celeba": (16.52, 22.83, 31.00)},
-    ),
-    (
-        "RTUG",
-        "rtug",
-        True,
-        {"yumi": (20.10, 30.26, 13.82), "tag2pix": (16.36, 63.58, 14.79), "celeba": (19.16, 44.45, 11.64)},
-    ),
-    (
-        "Ours",
-        "guidingpainter",
-        True,
-        {"yumi": (20.88, 24.46, 11.08), "tag2pix": (17.55, 43.18, 11.39), "celeba": (20.24, 16.43, 6.98)},
-    ),
+_Scores = tuple[float, float, float | None]  # (PSNR, FID, NRI); Table 1 has no NRI for automatic rows
+_FullScores = tuple[float, float, float]  # Table 3 rows all have an NRI
+
+# Table 1: (paper label, registry model, Cond.) → {dataset: (PSNR, FID, NRI or None)}.
+# Written one paper row a line, the datasets in PAPER_DATASETS order, so each line reads against the PDF.
+_TABLE1_PAPER: list[tuple[str, str, bool, _Scores, _Scores, _Scores]] = [
+    ("CIC", "cic", False, (15.17, 137.35, None), (13.99, 167.88, None), (17.01, 79.05, None)),
+    ("Pix2Pix", "pix2pix", False, (15.11, 71.93, None), (14.68, 111.45, None), (16.22, 54.86, None)),
+    ("AlacGAN", "alacgan", False, (15.02, 30.72, None), (14.12, 46.24, None), (15.73, 23.52, None)),
+    ("RTUG", "rtug", False, (19.05, 35.52, None), (14.44, 92.69, None), (17.23, 52.67, None)),
+    ("Ours", "guidingpainter", False, (18.63, 34.07, None), (15.19, 55.31, None), (16.53, 42.46, None)),
+    ("AlacGAN", "alacgan", True, (15.68, 29.74, 31.00), (14.53, 46.52, 31.00), (16.52, 22.83, 31.00)),
+    ("RTUG", "rtug", True, (20.10, 30.26, 13.82), (16.36, 63.58, 14.79), (19.16, 44.45, 11.64)),
+    ("Ours", "guidingpainter", True, (20.88, 24.46, 11.08), (17.55, 43.18, 11.39), (20.24, 16.43, 6.98)),
+]
+TABLE1: list[tuple[str, str, bool, dict[str, _Scores]]] = [
+    (label, model, cond, dict(zip(PAPER_DATASETS, scores))) for label, model, cond, *scores in _TABLE1_PAPER
 ]
 
-# Table 3: (row, loss set) → {dataset: (PSNR, FID, NRI)}
-TABLE3: list[tuple[str, tuple[str, ...], dict[str, tuple[float, float, float]]]] = [
-    (
-        "(a)",
-        ("rec",),
-        {"yumi": (21.04, 28.30, 9.95), "tag2pix": (18.11, 66.21, 8.86), "celeba": (20.76, 39.73, 5.58)},
-    ),
-    (
-        "(b)",
-        ("rec", "adv"),
-        {"yumi": (20.84, 27.90, 11.05), "tag2pix": (17.55, 48.37, 11.30), "celeba": (20.41, 17.15, 6.13)},
-    ),
-    (
-        "(c)",
-        ("rec", "adv", "tv"),
-        {"yumi": (20.72, 27.81, 10.39), "tag2pix": (17.58, 47.32, 10.48), "celeba": (20.19, 16.54, 7.20)},
-    ),
-    (
-        "(d)",
-        ("rec", "adv", "tv", "smth"),
-        {"yumi": (20.88, 24.46, 11.08), "tag2pix": (17.55, 43.18, 11.39), "celeba": (20.24, 16.43, 6.98)},
-    ),
+# Table 3: (row, loss set) → {dataset: (PSNR, FID, NRI)}, laid out as Table 1 above.
+_TABLE3_PAPER: list[tuple[str, tuple[str, ...], _FullScores, _FullScores, _FullScores]] = [
+    ("(a)", ("rec",), (21.04, 28.30, 9.95), (18.11, 66.21, 8.86), (20.76, 39.73, 5.58)),
+    ("(b)", ("rec", "adv"), (20.84, 27.90, 11.05), (17.55, 48.37, 11.30), (20.41, 17.15, 6.13)),
+    ("(c)", ("rec", "adv", "tv"), (20.72, 27.81, 10.39), (17.58, 47.32, 10.48), (20.19, 16.54, 7.20)),
+    ("(d)", ("rec", "adv", "tv", "smth"), (20.88, 24.46, 11.08), (17.55, 43.18, 11.39), (20.24, 16.43, 6.98)),
+]
+TABLE3: list[tuple[str, tuple[str, ...], dict[str, _FullScores]]] = [
+    (label, losses, dict(zip(PAPER_DATASETS, scores))) for label, losses, *scores in _TABLE3_PAPER
 ]
 
 
@@ -98,47 +53,35 @@ def paper_dataset(name: str | None) -> str | None:
     return _ALIASES.get(str(name or "").strip().lower())
 
 
-def table1_rows(dataset: str) -> list[dict[str, Any]]:
-    """Table 1 rows of one paper dataset: {"label", "model", "conditional", "psnr", "fid", "nri", ...}."""
+def _reported_dataset(dataset: str) -> str:
+    """The paper's key for `dataset`; a ValueError when the paper has no numbers for it."""
     key = paper_dataset(dataset)
     if key is None:
         raise ValueError(
             f"the paper reports no numbers for dataset {dataset!r}; it has {', '.join(PAPER_DATASETS)}"
         )
+    return key
+
+
+def _metric_fields(vals: Mapping[str, _Scores], key: str) -> dict[str, Any]:
+    """The metric and provenance fields that end every paper row (this key order is what JSON output shows)."""
+    psnr, fid, nri = vals[key]
+    return {"psnr": psnr, "fid": fid, "nri": nri, "dataset": key, "source": SOURCE}
+
+
+def table1_rows(dataset: str) -> list[dict[str, Any]]:
+    """Table 1 rows of one paper dataset: {"label", "model", "conditional", "psnr", "fid", "nri", ...}."""
+    key = _reported_dataset(dataset)
     return [
-        {
-            "label": label,
-            "model": model,
-            "conditional": cond,
-            "psnr": vals[key][0],
-            "fid": vals[key][1],
-            "nri": vals[key][2],
-            "dataset": key,
-            "source": SOURCE,
-        }
+        {"label": label, "model": model, "conditional": cond, **_metric_fields(vals, key)}
         for label, model, cond, vals in TABLE1
     ]
 
 
 def table3_rows(dataset: str) -> list[dict[str, Any]]:
     """Table 3 rows of one paper dataset: {"label", "losses", "psnr", "fid", "nri", "source"}."""
-    key = paper_dataset(dataset)
-    if key is None:
-        raise ValueError(
-            f"the paper reports no numbers for dataset {dataset!r}; it has {', '.join(PAPER_DATASETS)}"
-        )
-    return [
-        {
-            "label": label,
-            "losses": list(losses),
-            "psnr": vals[key][0],
-            "fid": vals[key][1],
-            "nri": vals[key][2],
-            "dataset": key,
-            "source": SOURCE,
-        }
-        for label, losses, vals in TABLE3
-    ]
+    key = _reported_dataset(dataset)
+    return [{"label": label, "losses": list(losses), **_metric_fields(vals, key)} for label, losses, vals in TABLE3]
 
 
 def requested_dataset(option: Any, run_dataset: str) -> str | None:

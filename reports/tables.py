@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -100,6 +101,22 @@ def cell_text(cell: Cell, col: Column, plain: bool = False) -> str:
     return out + ("" if plain else cell.marks)
 
 
+def _styled_cells(
+    row: Row, columns: list[Column], escape: Callable[[str], str], bold: str, italic: str
+) -> list[str]:
+    """A row's cell texts, escaped, then put in the `bold` (best) or `italic` (reference) "{}" template."""
+    parts = []
+    for col in columns:
+        cell = row.cells.get(col.key, Cell())
+        text = escape(cell_text(cell, col))
+        if cell.bold:
+            text = bold.format(text)
+        elif row.reference and cell.value is not None:  # text such as "–" is no published number
+            text = italic.format(text)
+        parts.append(text)
+    return parts
+
+
 def to_markdown(spec: TableSpec) -> str:
     """GitHub-flavoured Markdown table with the title as a heading and notes below."""
     lines = [f"### {spec.title}", ""]
@@ -108,16 +125,7 @@ def to_markdown(spec: TableSpec) -> str:
         "|" + "|".join({"l": ":---", "r": "---:", "c": ":---:"}[c.align] for c in spec.columns) + "|"
     )
     for row in spec.rows:
-        parts = []
-        for col in spec.columns:
-            cell = row.cells.get(col.key, Cell())
-            text = _md_escape(cell_text(cell, col))
-            if cell.bold:
-                text = f"**{text}**"
-            elif row.reference and cell.value is not None:
-                text = f"*{text}*"
-            parts.append(text)
-        lines.append("| " + " | ".join(parts) + " |")
+        lines.append("| " + " | ".join(_styled_cells(row, spec.columns, _md_escape, "**{}**", "*{}*")) + " |")
     if spec.notes:
         lines.append("")
         lines += [f"{_md_escape(note)}  " for note in spec.notes]
@@ -196,15 +204,7 @@ def to_latex(spec: TableSpec) -> str:
         if prev_block is not None and row.block != prev_block:
             lines.append("\\midrule")
         prev_block = row.block
-        parts = []
-        for col in spec.columns:
-            cell = row.cells.get(col.key, Cell())
-            text = tex_escape(cell_text(cell, col))
-            if cell.bold:
-                text = f"\\textbf{{{text}}}"
-            elif row.reference and cell.value is not None:
-                text = f"\\textit{{{text}}}"
-            parts.append(text)
+        parts = _styled_cells(row, spec.columns, tex_escape, "\\textbf{{{}}}", "\\textit{{{}}}")
         lines.append(" & ".join(parts) + " \\\\")
     lines.append("\\bottomrule")
     lines.append("\\end{tabular}")
