@@ -1,7 +1,8 @@
-"""Training pieces every baseline shares: an AMP-aware optimiser step and the conditional-GAN steps.
+"""Training pieces every baseline shares: autocast and the conditional-GAN steps (the AMP-aware optimiser step
+is colorbench.model.optimizer_step, shared with GuidingPainter).
 
 Pix2Pix and AlacGAN-lite both train the one PatchGAN of `colorbench.nn` on concat(sketch, image);
-RTUG and CIC only use `optimizer_step` and `autocast`.
+RTUG and CIC only use `autocast`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from colorbench.model import TrainContext
+from colorbench.model import TrainContext, end_iteration, optimizer_step
 from colorbench.nn import PatchGAN, lsgan_loss, set_requires_grad
 
 GAN_MODES = ("lsgan", "vanilla")
@@ -22,27 +23,6 @@ def autocast(ctx: TrainContext) -> contextlib.AbstractContextManager:
     if ctx.amp and ctx.device.type == "cuda":
         return torch.autocast(device_type="cuda")
     return contextlib.nullcontext()
-
-
-def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, ctx: TrainContext) -> None:
-    """zero_grad → backward → step, through the trainer's GradScaler when AMP is on.
-
-    The scaler is *not* updated here: GradScaler wants one update per iteration after every optimiser
-    has stepped, so each train_step ends with `end_iteration(ctx)`.
-    """
-    optimizer.zero_grad(set_to_none=True)
-    if ctx.scaler is not None:
-        ctx.scaler.scale(loss).backward()
-        ctx.scaler.step(optimizer)
-    else:
-        loss.backward()
-        optimizer.step()
-
-
-def end_iteration(ctx: TrainContext) -> None:
-    """Update the AMP loss scale once per training iteration (no-op without AMP)."""
-    if ctx.scaler is not None:
-        ctx.scaler.update()
 
 
 def gan_loss(logits: torch.Tensor, real: bool, mode: str) -> torch.Tensor:

@@ -23,10 +23,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from baselines._shared import autocast, end_iteration, optimizer_step
+from baselines._shared import autocast
 from baselines.lab import L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
 from colorbench.api import HintKind, Hints
-from colorbench.model import ColorizerModel, TrainContext
+from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import UNet, init_weights
 
 AB_STEP = 10.0

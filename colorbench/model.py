@@ -38,6 +38,27 @@ class TrainContext:
         return self.epoch / max(1, self.epochs)
 
 
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, ctx: TrainContext) -> None:
+    """zero_grad → backward → step, through the trainer's GradScaler when AMP is on.
+
+    The scaler is *not* updated here: GradScaler wants one update per iteration after every optimiser
+    has stepped, so each train_step ends with `end_iteration(ctx)`.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    if ctx.scaler is not None:
+        ctx.scaler.scale(loss).backward()
+        ctx.scaler.step(optimizer)
+    else:
+        loss.backward()
+        optimizer.step()
+
+
+def end_iteration(ctx: TrainContext) -> None:
+    """Update the AMP loss scale once per training iteration (no-op without AMP)."""
+    if ctx.scaler is not None:
+        ctx.scaler.update()
+
+
 class ColorizerModel(nn.Module):
     """Subclass this, set the class attributes, implement `colorize` (and the training hooks)."""
 
@@ -67,7 +88,7 @@ class ColorizerModel(nn.Module):
         return {"width": 0.25}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any] | None = None) -> "ColorizerModel":
+    def from_config(cls, config: dict[str, Any] | None = None) -> ColorizerModel:
         return cls(config)
 
     @classmethod

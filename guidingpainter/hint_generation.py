@@ -14,19 +14,26 @@ from colorbench.hints import BoundedGeometric, prefix_mask, region_hints
 ACTIVATIONS = ("geometric", "fixed", "bernoulli")
 
 
+NH_PER = ("sample", "batch")
+
+
 def sample_activation(
-    mode: str, batch: int, nc: int, p: float, generator: torch.Generator, device: torch.device
+    mode: str, batch: int, nc: int, p: float, generator: torch.Generator, device: torch.device,
+    nh_per: str = "sample",
 ) -> torch.Tensor:
     """m [B,Nc] float in {0,1}, one row per sample.
 
-    geometric: Nh ~ G (Eq. 3) per sample, as the official code (the paper says per mini-batch),
-               m_i = 1 iff i <= Nh (Eq. 4).
+    geometric: Nh ~ G (Eq. 3), m_i = 1 iff i <= Nh (Eq. 4); one Nh per sample (nh_per="sample", the
+               official code) or one for the whole mini-batch (nh_per="batch", the paper's text, §3.3).
     fixed:     Nh = Nc for every sample (Fig. 4b control: the ordering pressure is switched off).
     bernoulli: each m_i ~ Bernoulli(p) independently (supplement D.2 second phase: any subset of
                regions, in any order, may be hinted).
     """
     if mode == "geometric":
-        nh = BoundedGeometric(nc, p).sample(generator, batch).to(device)
+        if nh_per not in NH_PER:
+            raise ValueError(f"unknown nh_per {nh_per!r}; use one of {', '.join(NH_PER)}")
+        draws = batch if nh_per == "sample" else 1
+        nh = BoundedGeometric(nc, p).sample(generator, draws).to(device).expand(batch)
         return prefix_mask(nh, nc)
     if mode == "fixed":
         return torch.ones(batch, nc, device=device)

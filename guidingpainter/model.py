@@ -15,10 +15,10 @@ import torch
 
 from colorbench.api import HintKind, Hints
 from colorbench.metrics import to_uint8
-from colorbench.model import ColorizerModel, TrainContext
+from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
 from guidingpainter.augment import augment_batch
-from guidingpainter.hint_generation import generate_hints, sample_activation
+from guidingpainter.hint_generation import NH_PER, generate_hints, sample_activation
 from guidingpainter.losses import (
     SMOOTHNESS_KINDS,
     discriminator_loss,
@@ -64,6 +64,7 @@ class GuidingPainter(ColorizerModel):
             "lambda_smth": 1.0,
             "smoothness": "eight_l1",  # eight_l1 | four_l1 | eight_l2
             "fixed_nh": False,  # Fig. 4b control: train with Nh = Nc
+            "nh_per": "sample",  # one Nh per sample (official code) | per mini-batch ("batch", paper §3.3)
             "stage": "joint",  # joint | reorder (supplement D.2: f frozen, m_i ~ Bernoulli(p))
             "gumbel_eval": False,  # evaluation regions with Gumbel noise (official test script) vs argmax
             "eval_seed": 0,  # seeds that noise, mixed with each sketch's content hash
@@ -92,6 +93,8 @@ class GuidingPainter(ColorizerModel):
             raise ValueError(f"guidingpainter: nc must be >= 1, got {cfg['nc']}")
         if not 0.0 < float(cfg["p"]) <= 1.0:
             raise ValueError(f"guidingpainter: p must be in (0, 1], got {cfg['p']}")
+        if cfg["nh_per"] not in NH_PER:
+            raise ValueError(f"guidingpainter: nh_per must be one of {', '.join(NH_PER)}, got {cfg['nh_per']!r}")
         if cfg["stage"] not in STAGES:
             raise ValueError(f"guidingpainter: stage must be one of {', '.join(STAGES)}, got {cfg['stage']!r}")
         if cfg["smoothness"] not in SMOOTHNESS_KINDS:
@@ -190,7 +193,6 @@ class GuidingPainter(ColorizerModel):
 
         # ---- G step: f and g together; D frozen so it collects no generator gradients (brief §2.9.8).
         set_requires_grad(self.disc, False)
-        optimizers["g"].zero_grad(set_to_none=True)
         with autocast:
             if reorder:
                 # D.2: f is frozen (weights and BN statistics); g learns from f's inference regions.
@@ -203,7 +205,8 @@ class GuidingPainter(ColorizerModel):
             else:
                 logits = self.seg(sketch).float()
                 regions = st_gumbel(logits, tau, ctx.generator)  # Eq. (1)
-            active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator, dev)
+            active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
+                                       dev, nh_per=cfg["nh_per"])
             with torch.autocast(device_type=dev.type, enabled=False):
                 hints = generate_hints(color, regions, active)  # Eq. (2)-(8)
             pred = self.colorize_from(sketch, hints, regions)
@@ -221,18 +224,16 @@ class GuidingPainter(ColorizerModel):
             if use_adv:
                 loss_adv = generator_adversarial_loss(self.disc(sketch, pred))  # Eq. (13), LSGAN
                 total = total + lam["lambda_adv"] * loss_adv
-        self._step(total, optimizers["g"], ctx)
+        optimizer_step(total, optimizers["g"], ctx)
 
         # ---- D step on the same fake (detached): saves a second generator forward on CPU.
         loss_d = torch.zeros((), device=dev)
         set_requires_grad(self.disc, True)
         if use_adv:
-            optimizers["d"].zero_grad(set_to_none=True)
             with autocast:
                 loss_d = discriminator_loss(self.disc(sketch, color), self.disc(sketch, pred.detach()))
-            self._step(lam["lambda_adv"] * loss_d, optimizers["d"], ctx)
-        if ctx.scaler is not None:
-            ctx.scaler.update()
+            optimizer_step(lam["lambda_adv"] * loss_d, optimizers["d"], ctx)
+        end_iteration(ctx)
         return {
             "loss_rec": float(loss_rec.detach()),
             "loss_adv": float(loss_adv.detach()),
@@ -242,12 +243,3 @@ class GuidingPainter(ColorizerModel):
             "nh_mean": float(active.sum(dim=1).mean()),
             "tau": tau,
         }
-
-    @staticmethod
-    def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, ctx: TrainContext) -> None:
-        if ctx.scaler is not None:
-            ctx.scaler.scale(loss).backward()
-            ctx.scaler.step(optimizer)
-        else:
-            loss.backward()
-            optimizer.step()

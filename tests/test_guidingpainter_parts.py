@@ -69,6 +69,18 @@ def test_activation_modes() -> None:
         sample_activation("sometimes", 1, nc, p, gen, torch.device("cpu"))
 
 
+def test_nh_per_batch_draws_one_nh_for_the_whole_mini_batch() -> None:
+    nc, p, cpu = 30, 0.125, torch.device("cpu")
+    gen = torch.Generator().manual_seed(3)
+    draws = [sample_activation("geometric", 8, nc, p, gen, cpu, nh_per="batch") for _ in range(400)]
+    for m in draws:
+        assert torch.equal(m, m[:1].expand_as(m))  # the paper's §3.3 reading: every sample shares Nh
+    nh = torch.stack([m[0].sum() for m in draws])
+    assert abs(nh.mean().item() - BoundedGeometric(nc, p).mean()) < 0.8  # still G, one draw per batch
+    with pytest.raises(ValueError, match="nh_per"):
+        sample_activation("geometric", 2, nc, p, gen, cpu, nh_per="image")
+
+
 def test_st_gumbel_is_one_hot_forward_with_softmax_gradient() -> None:
     logits = torch.randn(2, 5, 4, 4, generator=torch.Generator().manual_seed(0), requires_grad=True)
     weights = torch.randn(2, 5, 4, 4, generator=torch.Generator().manual_seed(1))
