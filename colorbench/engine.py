@@ -13,9 +13,11 @@ import json
 import math
 import sys
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,15 @@ import torch
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import atomic_write
 from colorbench.data.base import ColorDataset
-from colorbench.hints import BoundedGeometric, HintSequence, image_seed, perturb_colors, simulate
+from colorbench.hints import (
+    BoundedGeometric,
+    HintSequence,
+    image_seed,
+    perturb_colors,
+    prefix_mask,
+    region_hints,
+    simulate,
+)
 from colorbench.metrics import psnr_uint8, to_uint8
 from colorbench.model import ColorizerModel
 from colorbench.records import feature_key, load_npz, records_frame
@@ -140,18 +150,28 @@ def _hint_err(out_u8: torch.Tensor, hints: Hints) -> torch.Tensor:
     return torch.where(area > 0, err / area.clamp_min(1), torch.full_like(err, float("nan")))
 
 
+def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, psnr: np.ndarray,
+           area: np.ndarray, err: np.ndarray, empty: np.ndarray) -> dict[str, Any]:
+    """Records of L levels × B images (level-major) as columns: built as arrays, not one dict per record
+    (a 256-image run has ~30k records per mode)."""
+    count = len(n)
+    return base | {"image_id": np.tile(np.asarray(ids, dtype=object), count // max(1, len(ids))), "mode": mode,
+                   "n": n, "psnr": psnr, "hint_area": area, "hint_err": err, "empty": empty}
+
+
 class Evaluator:
     """Runs one variant over a list of images according to a plan; yields record rows, features, samples."""
 
     def __init__(self, variant: Variant, model: ColorizerModel, dataset: ColorDataset, plan: EvalPlan,
                  device: torch.device, region_source: ColorizerModel | None = None,
                  features: Callable[[torch.Tensor], np.ndarray] | None = None,
-                 nh: dict[str, int] | None = None) -> None:
+                 nh: dict[str, int] | None = None, sample_ids: set[str] | None = None) -> None:
         self.variant, self.model, self.dataset, self.plan, self.device = variant, model, dataset, plan, device
         self.kind = type(model).hint_kind
         self.region_source = region_source  # GuidingPainter, for equalized hints
         self.features = features
         self.nh = nh or {}
+        self._sample_ids = sample_ids or set()  # images whose outputs are kept for figures
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
 
@@ -212,9 +232,9 @@ class Evaluator:
 
     # -- one batch ---------------------------------------------------------------------------
     @torch.inference_mode()
-    def run_batch(self, batch: _Batch) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """→ (record rows, {feature_key: feature}, {image_id: sample arrays})."""
-        rows: list[dict[str, Any]] = []
+    def run_batch(self, batch: _Batch) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """→ (records of this batch (records_frame), {feature_key: feature}, {image_id: sample arrays})."""
+        rows: list[dict[str, Any]] = []  # column blocks (_block), one per mode and level set
         feats: dict[str, np.ndarray] = {}
         samples: dict[str, Any] = {}
         base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
@@ -247,25 +267,25 @@ class Evaluator:
 
         if "ablation" in self.plan.modes and regions is not None:
             self._ablation(rows, base, batch, regions)
-        return rows, feats, samples
+        return records_frame(pd.concat([pd.DataFrame(block) for block in rows], ignore_index=True)), feats, samples
 
     def _emit(self, rows: list, base: dict, batch: _Batch, mode: str, levels: Sequence[int],
               outs: torch.Tensor, hints: Hints) -> None:
+        """Append one column block (records_frame-ready dict of arrays) for every (level, image) pair."""
         b = len(batch.ids)
         gt = batch.gt_u8
-        for li, n in enumerate(levels):
-            sl = slice(li * b, (li + 1) * b)
-            values = _per_image(_level_metrics, outs[li], gt, hints.color[sl], hints.mask[sl]).tolist()
-            for image_id, (p, area, err) in zip(batch.ids, values):
-                rows.append(base | {"image_id": image_id, "mode": mode, "n": n, "psnr": p,
-                                    "hint_area": area, "hint_err": err, "empty": False})
+        values = torch.cat([
+            _per_image(_level_metrics, outs[li], gt, hints.color[li * b : (li + 1) * b], hints.mask[li * b : (li + 1) * b])
+            for li in range(len(levels))
+        ]).numpy()  # [L*B,3] level-major
+        rows.append(_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b), values[:, 0],
+                           values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool)))
 
     def _ablation(self, rows: list, base: dict, batch: _Batch, regions: torch.Tensor) -> None:
         """Fig. 5 (E8.1): region i moved to the front (others keep their order), hint only it."""
         nc = regions.shape[1]
         b = len(batch.ids)
         colors, masks = [], []
-        from colorbench.hints import region_hints, prefix_mask
 
         one = torch.ones(b, dtype=torch.int64, device=regions.device)
         orders = torch.tensor([[i] + [c for c in range(nc) if c != i] for i in range(nc)], device=regions.device)
@@ -282,13 +302,11 @@ class Evaluator:
 
         hints = Hints(torch.cat(colors), torch.cat(masks))
         out = self._forward(batch.sketch, hints, permuted).view(nc, b, 3, *batch.sketch.shape[-2:])
-        empty = (regions.sum(dim=(2, 3)) == 0).cpu().tolist()  # [B][Nc]
-        area = regions.double().mean(dim=(2, 3)).cpu().tolist()  # [B][Nc]; sums of 0/1 are exact, as per image
-        for i in range(nc):
-            p = _per_image(psnr_uint8, out[i], batch.gt_u8).tolist()
-            for j, image_id in enumerate(batch.ids):
-                rows.append(base | {"image_id": image_id, "mode": "ablation", "n": i + 1, "psnr": p[j],
-                                    "hint_area": area[j][i], "hint_err": float("nan"), "empty": empty[j][i]})
+        empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
+        area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image
+        psnr = torch.cat([_per_image(psnr_uint8, out[i], batch.gt_u8) for i in range(nc)]).numpy()
+        rows.append(_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b), psnr,
+                           area, np.full(nc * b, np.nan), empty))
 
     def _features(self, feats: dict, batch: _Batch, mode: str, outs: torch.Tensor) -> None:
         """Inception features only for the outputs an FID needs: n = 0, the image's stratified Nh, the sweep."""
@@ -322,7 +340,6 @@ class Evaluator:
             s["regions"] = regions[j].argmax(dim=0).to(torch.uint8).cpu().numpy()
         return s
 
-    _sample_ids: set[str] = set()
 
 
 def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None) -> str:
@@ -336,8 +353,7 @@ def _chunk_name(ids: Sequence[str]) -> str:
     return "chunk-" + hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16] + ".npz"
 
 
-def _save_chunk(path: Path, rows: list[dict], feats: dict[str, np.ndarray], samples: dict[str, dict]) -> None:
-    df = records_frame(rows)
+def _save_chunk(path: Path, df: pd.DataFrame, feats: dict[str, np.ndarray], samples: dict[str, dict]) -> None:
     arrays: dict[str, np.ndarray] = {f"rec_{c}": df[c].to_numpy() for c in df.columns}
     arrays["rec_columns"] = np.asarray(list(df.columns))
     arrays["feat_keys"] = np.asarray(list(feats), dtype=str)
@@ -393,10 +409,27 @@ class _IdList(torch.utils.data.Dataset):
 def iter_batches(dataset: ColorDataset, ids: Sequence[str], size: int, device: torch.device,
                  num_workers: int = 0) -> Iterator[_Batch]:
     """Batches of `size` images in the order of `ids`; `num_workers` > 0 decodes them in DataLoader worker
-    processes (batches still arrive in order, so records never depend on it)."""
+    processes (batches still arrive in order, so records never depend on it).
+
+    With num_workers = 0 the next batch is decoded in one background thread while the caller works on the
+    current one (the model's forwards release the GIL), so data loading overlaps the forwards at no memory
+    cost beyond one batch.
+    """
     if num_workers <= 0:
-        for s in range(0, len(ids), size):
-            yield _Batch([dataset.get(i) for i in ids[s : s + size]], device)
+        starts = list(range(0, len(ids), size))
+        if not starts:
+            return
+
+        def load(s: int) -> list[dict[str, Any]]:
+            return [dataset.get(i) for i in ids[s : s + size]]
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-data") as pool:
+            pending = pool.submit(load, starts[0])
+            for k in range(len(starts)):
+                items = pending.result()
+                if k + 1 < len(starts):
+                    pending = pool.submit(load, starts[k + 1])
+                yield _Batch(items, device)
         return
     # A fixed generator: the loader would otherwise draw its worker seed from the global RNG.
     loader = torch.utils.data.DataLoader(_IdList(dataset, ids), batch_size=size, shuffle=False,

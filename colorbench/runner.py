@@ -9,9 +9,10 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,19 @@ import torch
 
 from colorbench import distributed as dist
 from colorbench.api import HintKind
-from colorbench.atomic import run_lock  # noqa: F401  (re-exported)
-from colorbench.engine import (EvalPlan, Evaluator, _chunk_name, _load_chunk, _save_chunk, cache_key, iter_batches,
-                               nh_assignment, retain_freed_memory, save_npz_fast)
+from colorbench.atomic import run_lock
+from colorbench.engine import (
+    EvalPlan,
+    Evaluator,
+    _chunk_name,
+    _load_chunk,
+    _save_chunk,
+    cache_key,
+    iter_batches,
+    nh_assignment,
+    retain_freed_memory,
+    save_npz_fast,
+)
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
 from colorbench.training import resolve_device
@@ -133,8 +144,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
             model = v.load(device)
             if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
                 model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
-            ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features, nh=nh)
-            ev._sample_ids = sample_ids
+            ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features, nh=nh,
+                           sample_ids=sample_ids)
             for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):
                 rows, feats, samples = ev.run_batch(batch)
                 _save_chunk(cdir / _chunk_name(batch.ids), rows, feats, samples)
