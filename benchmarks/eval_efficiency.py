@@ -37,6 +37,7 @@ from colorbench.checkpoints import save_checkpoint
 from colorbench.data import open_dataset
 from colorbench.data.base import ColorDataset
 from colorbench.engine import SEED_TAGS, EvalPlan, retain_freed_memory
+from colorbench.forward import fixed_rows, pad_rows
 from colorbench.hints import image_seed, simulate
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
@@ -88,7 +89,7 @@ def forward_plan(model: ColorizerModel, dataset: ColorDataset, batch_size: int,
         sketch = torch.stack([it["sketch"] for it in items])
         color = torch.stack([it["color"] for it in items])
         b = sketch.shape[0]
-        regions = model.propose_regions(sketch) if kind is HintKind.REGION else None
+        regions = fixed_rows(model.propose_regions, batch_size, sketch) if kind is HintKind.REGION else None
         seeds = [image_seed(dataset.name, it["id"], SEED_TAGS[kind]) for it in items]
         hints = simulate(kind, color, seeds, regions=regions, k=EvalPlan().nc).stacked(levels, with_regions=False)
         n = len(levels) * b
@@ -102,11 +103,13 @@ def forward_plan(model: ColorizerModel, dataset: ColorDataset, batch_size: int,
                 continue
             first = c % b
             rows = slice(first, first + e - c) if first + e - c <= b else torch.arange(c, e) % b
-            chunk_hints = Hints(hints.color[c:e].clone(), hints.mask[c:e].clone(),
-                                None if regions is None else regions[rows])
-            chunks.append((sketch[rows], chunk_hints))
+            # Padded to batch_size rows like the engine's calls (colorbench.forward.fixed_rows).
+            chunk_hints = Hints(pad_rows(hints.color[c:e], batch_size).clone(),
+                                pad_rows(hints.mask[c:e], batch_size).clone(),
+                                None if regions is None else pad_rows(regions[rows], batch_size))
+            chunks.append((pad_rows(sketch[rows], batch_size), chunk_hints))
         needed += len(chunks)
-        plan.append((sketch, chunks))
+        plan.append((pad_rows(sketch, batch_size), chunks))
     return plan, needed, total
 
 
@@ -128,7 +131,8 @@ def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch
     """Seconds of run_evaluation (native, no FID, no resume) + render_report into a fresh run directory."""
     out = Path(tempfile.mkdtemp(prefix="run-", dir=work))
     cfg = RunConfig(models=[], dataset=dataset, out=str(out), checkpoints=[f"{name}={ckpt}"], size=size, limit=limit,
-                    device="cpu", resume=False, fid=False, plan=EvalPlan(modes=["native"], batch_size=batch_size))
+                    device="cpu", resume=False, fid=False,
+                    plan=EvalPlan(modes=["native"], batch_size=batch_size, forward_rows=batch_size))
     t0 = time.perf_counter()
     run_evaluation(cfg, progress=False)
     render_report(out)
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=float, default=0.25, help="channel multiplier (paper: 1.0); ignored with --checkpoint")
     ap.add_argument("--limit", type=int, default=32, help="test images")
     ap.add_argument("--dataset", default="toon")
-    ap.add_argument("--batch-size", type=int, default=32, help="images per forward, as `colorbench run --batch-size`")
+    ap.add_argument("--batch-size", type=int, default=32, help="images per batch and rows per forward, as `colorbench run --batch-size N --forward-rows N`")
     ap.add_argument("--checkpoint", default=None, help="evaluate this file instead of a fresh model")
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions of (a) and (b), alternating")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")

@@ -83,7 +83,11 @@ def main() -> None:
               help="Where prepared datasets live [env COLORBENCH_DATA, default ./data].")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
-              help="Images per forward (never changes results).")
+              help="Test images processed together (memory; never changes results).")
+@click.option("--forward-rows", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Rows per model call. Every call has exactly this many (the last one padded): float32 "
+                   "convolutions round differently by batch size, so this — not --batch-size — is part of "
+                   "the run's fingerprint. Lower it if a forward runs out of memory.")
 @click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0),
               help="Processes decoding test images in parallel (never changes results).")
 @click.option("--modes", default="native,equalized,ablation,perturbed", show_default=True,
@@ -101,8 +105,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...], size: int, limit: int | None,
-        data_root: str | None, device: str, batch_size: int, num_workers: int, modes: str, sweep: str, fid: bool,
-        fid_weights: str | None,
+        data_root: str | None, device: str, batch_size: int, forward_rows: int, num_workers: int, modes: str,
+        sweep: str, fid: bool, fid_weights: str | None,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
         resume: bool, as_json: bool, quiet: bool) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
@@ -118,8 +122,8 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     names = resolve_model_names(models) if models else []
     if limit is not None and limit <= 0:
         raise ValueError("--limit must be a positive number of test images (got %d)" % limit)
-    plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, n_samples=n_samples,
-                    gumbel_noise=gumbel_noise)
+    plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
+                    n_samples=n_samples, gumbel_noise=gumbel_noise)
     cfg = RunConfig(models=names, dataset=dataset, out=out or f"results/{dataset}", checkpoints=list(checkpoints),
                     size=size, limit=limit, data_root=data_root, device=device, resume=resume, fid=fid,
                     fid_weights=fid_weights, plan=plan, num_workers=num_workers)

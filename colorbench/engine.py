@@ -26,6 +26,7 @@ import torch
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import atomic_write
 from colorbench.data.base import ColorDataset
+from colorbench.forward import fixed_rows
 from colorbench.hints import (
     BoundedGeometric,
     HintSequence,
@@ -51,7 +52,8 @@ class EvalPlan:
     p: float = 0.125
     sweep: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
     modes: list[str] = field(default_factory=lambda: ["native"])
-    batch_size: int = 32  # images per forward
+    batch_size: int = 32  # images per batch: memory only, never changes results
+    forward_rows: int = 32  # rows per model call; every call has exactly this many (colorbench.forward)
     n_samples: int = 4  # images whose outputs are kept for figures
     fid: bool = False
     gumbel_noise: bool = False
@@ -178,7 +180,7 @@ class Evaluator:
     # -- forwards ----------------------------------------------------------------------------
     def _forward(self, sketch: torch.Tensor, hints: Hints,
                  regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None) -> torch.Tensor:
-        """colorize the N = len(hints.color) rows in chunks of plan.batch_size; → uint8 [N,3,H,W].
+        """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows; → uint8 [N,3,H,W].
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
@@ -191,7 +193,7 @@ class Evaluator:
         (the shipped GuidingPainter fills 3 of its 30 regions on toon, so 4 of 31 levels are computed).
         """
         out: torch.Tensor | None = None
-        bs = max(1, self.plan.batch_size)
+        bs = self.plan.forward_rows
         n = hints.color.shape[0]
         reuse = hints.regions is None and not callable(regions) and bs % sketch.shape[0] == 0
         for s in range(0, n, bs):
@@ -208,7 +210,8 @@ class Evaluator:
             else:
                 reg = None if regions is None else _rows(regions, s, e)
             sub = Hints(hints.color[s:e], hints.mask[s:e], reg)
-            y = self.model.colorize(_rows(sketch, s, e), sub)
+            y = fixed_rows(lambda x, c, m, r: self.model.colorize(x, Hints(c, m, r)), bs, _rows(sketch, s, e),
+                           sub.color, sub.mask, sub.regions)
             lo, hi = torch.aminmax(y)  # one pass, no temporary (10× isfinite().all()); NaN propagates into both
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise FloatingPointError(
@@ -240,7 +243,7 @@ class Evaluator:
         base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
         regions = None
         if self.kind is HintKind.REGION:
-            regions = self.model.propose_regions(batch.sketch)
+            regions = fixed_rows(self.model.propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
         seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc)
         outs, hints = self._levels(seq, self.levels, batch.sketch)
@@ -251,7 +254,7 @@ class Evaluator:
             samples[batch.ids[j]] = self._sample(batch, j, outs, hints, regions)
 
         if "equalized" in self.plan.modes and self.kind in (HintKind.POINT, HintKind.STROKE) and self.region_source:
-            eq_regions = self.region_source.propose_regions(batch.sketch)
+            eq_regions = fixed_rows(self.region_source.propose_regions, self.plan.forward_rows, batch.sketch)
             eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True)
             eq_out, eq_hints = self._levels(eq_seq, self.levels, batch.sketch)
             self._emit(rows, base, batch, "equalized", self.levels, eq_out, eq_hints)

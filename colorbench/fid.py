@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from colorbench.checkpoints import file_sha256
+from colorbench.forward import fixed_rows
 
 WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 # torch.hub names files <stem>-<first 8 hex of sha256>.<ext>; the full digest is recorded in run.json.
@@ -208,7 +209,9 @@ class InceptionFeatures:
         chunks = []
         with torch.inference_mode():
             for start in range(0, x.shape[0], self.batch_size):
-                (feats,) = self.net(x[start : start + self.batch_size].to(self.device))
+                # Exactly batch_size rows per call: features do not depend on how many images came in.
+                feats = fixed_rows(lambda t: self.net(t)[0], self.batch_size,
+                                   x[start : start + self.batch_size].to(self.device))
                 chunks.append(feats.to("cpu", torch.float64).numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, FEATURE_DIM), dtype=np.float64)
 
