@@ -43,7 +43,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except _setup_errors() as exc:  # noqa: B030 - a tuple built at call time
+        except _setup_errors() as exc:
             _fail(exc)
 
 
@@ -281,18 +281,21 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
 @click.option("--width", type=float, default=0.125, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate (the paper's 2e-4 needs far more steps).")
 @click.option("--train-limit", type=int, default=1024, show_default=True, help="Training images per epoch.")
-@click.option("--k", default=8, show_default=True, help="Regions shown / analysed.")
+@click.option("--k", default=8, show_default=True, help="Regions shown in the Fig. 4 picture.")
+@click.option("--lambda-smth", type=float, default=0.0, show_default=True,
+              help="Smoothness loss weight for both variants (paper: 1; at 64 px it merges every piece after the "
+                   "first into one or two late regions, see README).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
-def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit: int, k: int, device: str,
-          seed: int) -> None:
+def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit: int, k: int, lambda_smth: float,
+          device: str, seed: int) -> None:
     """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?
 
     Trains GuidingPainter and a fixed-Nh control on `snail` and reports region order vs object size."""
     from guidingpainter.snail_experiment import run_snail_experiment
 
     result = run_snail_experiment(out, epochs=epochs, size=size, width=width, k=k, device=device, seed=seed, lr=lr,
-                                  train_limit=train_limit, progress=True)
+                                  train_limit=train_limit, lambda_smth=lambda_smth, progress=True)
     STDERR.print_json(data=result.get("summary", result))
 
 

@@ -1,9 +1,13 @@
 """Dark Snail order (paper §4.5, Fig. 4): per region i the object it covers and its size, and Kendall τ.
 
 Reads the snail records of `guidingpainter.snail_experiment` (one row per variant, image and region
-i <= k; `snail_records.csv` in the run directory), not the engine's records. τ is Kendall's tau-b between
-the region index i and minus the size of the object region i covers (0 for an empty region), so τ = 1
-means regions 1..k come in exactly decreasing object size, τ <= 0 means no such order.
+i <= k; `snail_records.csv` in the run directory), not the engine's records. Two Kendall tau-b:
+- kendall_tau: region index i = 1..k vs minus the size of the object region i covers (0 for an empty
+  region, which therefore counts as "smallest"); τ = 1 means channels 1..k hold decreasing sizes.
+- kendall_tau_requests: the order in which a user is asked for hints — the non-empty regions in priority
+  order (an empty region has nothing to colour and is never shown), the first k of them — vs minus object
+  size, per image then averaged. This is the order §4.5 is about ("ask for the color hints of objects in
+  a descending order by their size").
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ def variant_order(rows: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
         if t is not None:
             per_image.append(t)
     firsts = [o for o in (per_region["object"][j] for j in head) if o >= 0]
-    return per_region | {
+    return per_region | request_order(rows, k_tau) | {
         "object_region": object_regions(rows),
         "nonempty": float((rows["object"] >= 0).groupby(rows["image_id"]).sum().mean()),
         "k_tau": k_tau,
@@ -68,6 +72,27 @@ def variant_order(rows: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
         "tau_per_image_mean": float(np.mean(per_image)) if per_image else None,
         "distinct_objects_head": len(set(firsts)),
         "n_images": int(rows["image_id"].nunique()),
+    }
+
+
+def request_order(rows: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
+    """τ over the first k_tau non-empty regions of each image (the hints a user is asked for, in order).
+
+    → {"kendall_tau_requests": mean per-image τ (None if undefined everywhere), "requests": the most common
+    sequence of (region i, object) asked first, "requests_share": the share of images asked exactly that}.
+    """
+    taus, sequences = [], []
+    for _, img in rows.groupby("image_id"):
+        asked = img[img["object"] >= 0].sort_values("i").head(k_tau)
+        sequences.append(tuple(zip(asked["i"].astype(int), asked["object"].astype(int))))
+        t, _ = _tau(np.arange(len(asked), dtype=np.float64), asked["object_area"].to_numpy())
+        if t is not None:
+            taus.append(t)
+    common = pd.Series(sequences).value_counts() if sequences else pd.Series(dtype=object)
+    return {
+        "kendall_tau_requests": float(np.mean(taus)) if taus else None,
+        "requests": [list(pair) for pair in common.index[0]] if len(common) else [],
+        "requests_share": float(common.iloc[0] / len(sequences)) if len(common) else 0.0,
     }
 
 

@@ -153,9 +153,27 @@ def test_snail_experiment_end_to_end(tmp_path: Path) -> None:
                                train_limit=16, resume=False)
     df = pd.read_csv(out["files"]["records"])
     assert list(df.columns) == list(SNAIL_COLUMNS)
-    assert sorted(df["variant"].unique()) == ["fixed_nh", "guidingpainter"] and len(df) == 2 * 3 * 4
+    nc = 30  # every region is tabulated (requests skip empty ones), the figure shows k = 4
+    assert sorted(df["variant"].unique()) == ["fixed_nh", "guidingpainter"] and len(df) == 2 * 3 * nc
     samples = load_npz(out["files"]["samples"])
     assert samples["regions/guidingpainter"].shape == (3, 32, 32) and samples["objects"].shape == (3, 32, 32)
     saved = json.loads(Path(out["files"]["order"]).read_text())
     assert set(saved["variants"]) == {"fixed_nh", "guidingpainter"} and saved["train"]["fixed_nh"]["history"]
+    assert "kendall_tau_requests" in out["summary"]["guidingpainter"]
     assert Path(out["files"]["figure"]).stat().st_size > 1000
+
+
+def test_request_order_skips_empty_regions() -> None:
+    """A user is asked for the non-empty regions in priority order: empty channels between them do not
+    break a decreasing-size order of requests, though the channel-index τ counts them as size 0."""
+    objects = snail_layout(SIZE, PIECES)
+    rows = [{"variant": "guidingpainter", "image_id": "test-000000", **r}
+            for r in region_objects(regions_for([0, None, None, 1, 2, 3], objects), objects, k=NC)]
+    result = snail_order(snail_frame(rows))["variants"]["guidingpainter"]
+    assert result["kendall_tau_requests"] == pytest.approx(1.0)
+    assert result["requests"] == [[1, 0], [4, 1], [5, 2], [6, 3]] and result["requests_share"] == 1.0
+    assert result["kendall_tau"] < 0.67  # channels 2 and 3 are empty: "smaller" than object 1 in channel 4
+    swapped = [{"variant": "guidingpainter", "image_id": "test-000000", **r}
+               for r in region_objects(regions_for([1, None, 0, 2, 3], objects), objects, k=NC)]
+    assert snail_order(snail_frame(swapped))["variants"]["guidingpainter"]["kendall_tau_requests"] == \
+        pytest.approx(4 / 6)
