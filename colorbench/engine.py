@@ -274,13 +274,13 @@ class Evaluator:
 
     def _emit(self, rows: list, base: dict, batch: _Batch, mode: str, levels: Sequence[int],
               outs: torch.Tensor, hints: Hints) -> None:
-        """Append one column block (records_frame-ready dict of arrays) for every (level, image) pair."""
+        """Append one column block (a dict of arrays, records_frame-ready) holding every (level, image) pair."""
         b = len(batch.ids)
         gt = batch.gt_u8
         values = torch.cat([
             _per_image(_level_metrics, outs[li], gt, hints.color[li * b : (li + 1) * b], hints.mask[li * b : (li + 1) * b])
             for li in range(len(levels))
-        ]).numpy()  # [L*B,3] level-major
+        ]).cpu().numpy()  # [L*B,3] level-major
         rows.append(_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b), values[:, 0],
                            values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool)))
 
@@ -307,7 +307,7 @@ class Evaluator:
         out = self._forward(batch.sketch, hints, permuted).view(nc, b, 3, *batch.sketch.shape[-2:])
         empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
         area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image
-        psnr = torch.cat([_per_image(psnr_uint8, out[i], batch.gt_u8) for i in range(nc)]).numpy()
+        psnr = torch.cat([_per_image(psnr_uint8, out[i], batch.gt_u8) for i in range(nc)]).cpu().numpy()
         rows.append(_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b), psnr,
                            area, np.full(nc * b, np.nan), empty))
 

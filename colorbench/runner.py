@@ -147,8 +147,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
             ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features, nh=nh,
                            sample_ids=sample_ids)
             for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):
-                rows, feats, samples = ev.run_batch(batch)
-                _save_chunk(cdir / _chunk_name(batch.ids), rows, feats, samples)
+                records, feats, samples = ev.run_batch(batch)
+                _save_chunk(cdir / _chunk_name(batch.ids), records, feats, samples)
                 bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
             del model
     ctx.barrier()
