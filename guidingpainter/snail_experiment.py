@@ -171,8 +171,8 @@ def run_snail_experiment(
                                         "lr": lr, "lambda_smth": lambda_smth, "train_limit": train_limit, "seed": seed})
     snail_figure(samples, files["figure"], variants=list(variants), k=k)
     summary = {
-        v: {key: res[key] for key in ("kendall_tau_requests", "requests", "kendall_tau", "kendall_tau_all", "object",
-                                      "object_area", "purity")}
+        v: {key: res[key] for key in ("kendall_tau_requests", "requests", "kendall_tau", "kendall_tau_all")}
+        | {key: res[key][:k] for key in ("object", "object_area", "purity")}  # regions 1..k; all in the JSON file
         | {"seconds_this_call": round(trained[v]["seconds_this_call"], 1)}
         for v, res in order["variants"].items()
     }
