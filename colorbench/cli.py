@@ -121,7 +121,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")
     names = resolve_model_names(models) if models else []
     if limit is not None and limit <= 0:
-        raise ValueError("--limit must be a positive number of test images (got %d)" % limit)
+        raise ValueError(f"--limit must be a positive number of test images (got {limit})")
     plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
                     n_samples=n_samples, gumbel_noise=gumbel_noise)
     cfg = RunConfig(models=names, dataset=dataset, out=out or f"results/{dataset}", checkpoints=list(checkpoints),
@@ -287,15 +287,22 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
                    "first into one or two late regions, see README).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option("--seeds", default=None, help="Several seeds, e.g. 0,1,2: one run each in OUT/seed-N and the spread "
+                                             "over seeds in OUT/seeds.json (one run of this toy is one draw).")
 def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit: int, k: int, lambda_smth: float,
-          device: str, seed: int) -> None:
+          device: str, seed: int, seeds: str | None) -> None:
     """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?
 
     Trains GuidingPainter and a fixed-Nh control on `snail` and reports region order vs object size."""
-    from guidingpainter.snail_experiment import run_snail_experiment
+    from guidingpainter.snail_experiment import run_snail_experiment, run_snail_seeds
 
-    result = run_snail_experiment(out, epochs=epochs, size=size, width=width, k=k, device=device, seed=seed, lr=lr,
-                                  train_limit=train_limit, lambda_smth=lambda_smth, progress=True)
+    common = {"epochs": epochs, "size": size, "width": width, "k": k, "device": device, "lr": lr,
+              "train_limit": train_limit, "lambda_smth": lambda_smth, "progress": True}
+    if seeds:
+        result = run_snail_seeds(out, _csv_ints(seeds), **common)
+        STDERR.print_json(data=result["variants"])
+        return
+    result = run_snail_experiment(out, seed=seed, **common)
     STDERR.print_json(data=result.get("summary", result))
 
 

@@ -179,6 +179,31 @@ def run_snail_experiment(
     return {"summary": summary, "order": order, "train": trained, "files": {key: str(p) for key, p in files.items()}}
 
 
+def run_snail_seeds(out_dir: str | Path, seeds: Sequence[int], **kwargs: Any) -> dict[str, Any]:
+    """run_snail_experiment once per seed into out_dir/seed-<s>, then the spread over seeds (one run of this
+    toy is one draw: the order it finds depends on the seed). Writes out_dir/seeds.json and returns it:
+    {"seeds", "variants": {variant: {"kendall_tau_requests": per seed, "mean", "runs_at_least_0.67",
+    "largest_first": per seed, whether the first request is the largest piece}}, "runs": per-seed summaries}.
+    """
+    if not seeds:
+        raise ValueError("run_snail_seeds needs at least one seed")
+    out = Path(out_dir)
+    runs = {int(s): run_snail_experiment(out / f"seed-{int(s)}", seed=int(s), **kwargs)["summary"] for s in seeds}
+    variants: dict[str, Any] = {}
+    for v in VARIANTS:
+        taus = [runs[s][v]["kendall_tau_requests"] for s in runs if v in runs[s]]
+        if not taus:
+            continue
+        defined = [t for t in taus if t is not None]
+        firsts = [bool(runs[s][v]["requests"]) and runs[s][v]["requests"][0][1] == 0 for s in runs if v in runs[s]]
+        variants[v] = {"kendall_tau_requests": taus, "mean": float(np.mean(defined)) if defined else None,
+                       "runs_at_least_0.67": sum(t is not None and t >= 0.67 for t in taus),
+                       "largest_first": firsts}
+    result = {"seeds": [int(s) for s in seeds], "variants": variants, "runs": {str(s): r for s, r in runs.items()}}
+    write_json(out / "seeds.json", result)
+    return result
+
+
 def _load_last(path: Path, device: torch.device) -> Any:
     """Rebuild the model a training run saved (config from the checkpoint metadata)."""
     from colorbench.checkpoints import load_checkpoint, load_into

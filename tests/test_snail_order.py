@@ -177,3 +177,21 @@ def test_request_order_skips_empty_regions() -> None:
                for r in region_objects(regions_for([1, None, 0, 2, 3], objects), objects, k=NC)]
     assert snail_order(snail_frame(swapped))["variants"]["guidingpainter"]["kendall_tau_requests"] == \
         pytest.approx(4 / 6)
+
+
+def test_snail_seeds_writes_the_spread_over_seeds(tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    from guidingpainter.snail_experiment import run_snail_seeds
+
+    torch.set_num_threads(1)
+    result = run_snail_seeds(tmp_path, [0, 1], epochs=1, size=32, width=0.0625, k=4, n_images=2, batch_size=8,
+                             train_limit=16, resume=False)
+    saved = json.loads((tmp_path / "seeds.json").read_text())
+    assert saved["seeds"] == [0, 1] and set(saved["variants"]) == {"guidingpainter", "fixed_nh"}
+    for v, spread in saved["variants"].items():
+        assert len(spread["kendall_tau_requests"]) == 2 and len(spread["largest_first"]) == 2
+        assert spread["kendall_tau_requests"] == [result["runs"][s][v]["kendall_tau_requests"] for s in ("0", "1")]
+    assert (tmp_path / "seed-0" / "snail_order.json").exists() and (tmp_path / "seed-1" / "fig4_snail.png").exists()
