@@ -36,7 +36,7 @@ from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import save_checkpoint
 from colorbench.data import open_dataset
 from colorbench.data.base import ColorDataset
-from colorbench.engine import SEED_TAGS, EvalPlan, retain_freed_memory
+from colorbench.engine import SEED_TAGS, EvalPlan, retain_freed_memory, same_bits
 from colorbench.forward import fixed_rows, pad_rows
 from colorbench.hints import image_seed, simulate
 from colorbench.model import ColorizerModel
@@ -63,11 +63,6 @@ def fresh_checkpoint(name: str, width: float, path: Path, seed: int = 0, torch_i
                     module.reset_parameters()
     save_checkpoint(path, model.state_dict(), {"model": name, "config": model.config})
     return path
-
-
-def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Equal values and equal signs of zero: the engine's test for a chunk it need not recompute."""
-    return torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
 
 
 @torch.inference_mode()
@@ -98,8 +93,8 @@ def forward_plan(model: ColorizerModel, dataset: ColorDataset, batch_size: int,
             e = min(n, c + batch_size)
             total += 1
             if (batch_size % b == 0 and c >= batch_size and e - c == batch_size
-                    and _same_bits(hints.color[c:e], hints.color[c - batch_size : e - batch_size])
-                    and _same_bits(hints.mask[c:e], hints.mask[c - batch_size : e - batch_size])):
+                    and same_bits(hints.color[c:e], hints.color[c - batch_size : e - batch_size])
+                    and same_bits(hints.mask[c:e], hints.mask[c - batch_size : e - batch_size])):
                 continue
             first = c % b
             rows = slice(first, first + e - c) if first + e - c <= b else torch.arange(c, e) % b

@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from colorbench.atomic import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
+from colorbench.atomic import atomic_write
 
 META_KEY = "colorbench"
 

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from colorbench.api import HintKind, Hints
-from colorbench.checkpoints import atomic_write
+from colorbench.atomic import atomic_write
 from colorbench.data.base import ColorDataset
 from colorbench.forward import fixed_rows
 from colorbench.hints import (
@@ -107,7 +107,7 @@ def retain_freed_memory() -> bool:
     return _RETAINING[0]
 
 
-def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal values and equal signs of zero (torch.equal alone takes -0.0 for 0.0)."""
     return torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
 
@@ -198,8 +198,8 @@ class Evaluator:
         reuse = hints.regions is None and not callable(regions) and bs % sketch.shape[0] == 0
         for s in range(0, n, bs):
             e = min(n, s + bs)
-            if reuse and s >= bs and e - s == bs and _same_bits(hints.color[s:e], hints.color[s - bs : e - bs]) \
-                    and _same_bits(hints.mask[s:e], hints.mask[s - bs : e - bs]):
+            if reuse and s >= bs and e - s == bs and same_bits(hints.color[s:e], hints.color[s - bs : e - bs]) \
+                    and same_bits(hints.mask[s:e], hints.mask[s - bs : e - bs]):
                 assert out is not None
                 out[s:e] = out[s - bs : e - bs]
                 continue

@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from colorbench import distributed as dist
 from colorbench.api import HintKind
-from colorbench.checkpoints import (CheckpointError, atomic_write_text, load_checkpoint, load_into, read_metadata,
-                                    save_checkpoint)
+from colorbench.atomic import atomic_write_text
+from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
 from colorbench.hints import BoundedGeometric, image_seed, simulate
 from colorbench.metrics import psnr
 from colorbench.model import ColorizerModel, TrainContext

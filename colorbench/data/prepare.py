@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from colorbench.checkpoints import atomic_write_text, file_sha256
+from colorbench.atomic import atomic_write_text
+from colorbench.checkpoints import file_sha256
 from colorbench.data.base import SPLITS, DatasetError
 from colorbench.data.folder import (
     DEFAULT_NRI_THRESHOLD,
@@ -32,7 +33,7 @@ from colorbench.data.folder import (
     MANIFEST_NAME,
 )
 from colorbench.data.images import SkippedImage, read_rgb
-from colorbench.data.xdog import KAPPA, SIGMAS, TAU, EPSILON, xdog
+from colorbench.data.xdog import EPSILON, KAPPA, SIGMAS, TAU, xdog
 
 SPLIT_FRACTIONS = (0.81, 0.09)  # train, val; test gets the rest (paper §4.1: 81:9:10)
 
