@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +124,27 @@ def init(device: str = "auto") -> DistContext:
 def _shutdown() -> None:
     if tdist.is_initialized():
         try:
-            tdist.barrier()
+            if tdist.get_backend() == "gloo":
+                _quiesce()
+            else:
+                tdist.barrier()
         finally:
             tdist.destroy_process_group()
+
+
+def _quiesce(timeout: float = 30.0) -> None:
+    """Sync every rank and wait until gloo's worker threads have let go of the last collective.
+
+    A gloo worker frees a finished collective (and drops its tensors' Python references, which takes the
+    GIL) only after the waiting caller has moved on. If the interpreter is already finalizing by then, the
+    worker dies inside that destructor and the process aborts ("terminate called without an active
+    exception") although all work succeeded — seen about once in 40 runs. So the final sync is an
+    all-reduce on a token whose refcount we can watch: the C++ side holds one reference until the worker
+    has released the work (and every work it ran before it); sleeping releases the GIL it needs.
+    """
+    token = torch.zeros(1)
+    base = sys.getrefcount(token)
+    tdist.all_reduce(token)  # also the barrier: every rank reaches exit before any tears the group down
+    deadline = time.monotonic() + timeout
+    while sys.getrefcount(token) > base and time.monotonic() < deadline:
+        time.sleep(0.001)
