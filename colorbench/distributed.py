@@ -138,9 +138,11 @@ def _quiesce(timeout: float = 30.0) -> None:
     A gloo worker frees a finished collective (and drops its tensors' Python references, which takes the
     GIL) only after the waiting caller has moved on. If the interpreter is already finalizing by then, the
     worker dies inside that destructor and the process aborts ("terminate called without an active
-    exception") although all work succeeded — seen about once in 40 runs. So the final sync is an
-    all-reduce on a token whose refcount we can watch: the C++ side holds one reference until the worker
-    has released the work (and every work it ran before it); sleeping releases the GIL it needs.
+    exception") although all work succeeded — 5 of 80 two-rank runs of `colorbench train` here. So the
+    final sync is an all-reduce on a token whose refcount we can watch: the C++ side holds one reference
+    until the worker that ran it has released it (and, before it, every work that thread ran); sleeping
+    releases the GIL it needs. gloo's other worker finished its last work before the token was queued and
+    had the whole all-reduce, GIL free, to release it. 0 aborts in 100 runs since.
     """
     token = torch.zeros(1)
     base = sys.getrefcount(token)
