@@ -202,6 +202,23 @@ def test_snail_pieces_option() -> None:
         Snail("test", 16, pieces=12)
 
 
+def test_snail_uniform_palette_keeps_pieces_flat_and_the_rgb_fingerprint() -> None:
+    """palette="uniform" (the Dark Snail diagnostic): same geometry and sketch, one arbitrary colour per piece;
+    the paper's R/G/B default keeps the fingerprint it had before the option existed."""
+    rgb, uni = Snail("test", 64), Snail("test", 64, palette="uniform")
+    objects = uni.objects("test-000003")
+    sketch, colour = uni.load("test-000003")
+    assert np.array_equal(sketch, rgb.load("test-000003")[0])
+    for k in range(8):
+        assert len(np.unique(colour[objects == k].reshape(-1, 3), axis=0)) == 1
+    colours = np.concatenate([uni.colors(i) for i in uni.ids()])
+    assert len({tuple(c) for c in colours}) > 100  # not three colours
+    assert rgb.fingerprint() == Snail("test", 64, palette="rgb").fingerprint() != uni.fingerprint()
+    assert "palette" not in rgb.describe() and uni.describe()["palette"] == "uniform"
+    with pytest.raises(DatasetError, match="palette"):
+        Snail("test", 64, palette="cmyk")
+
+
 def test_open_dataset_synthetic_and_options() -> None:
     ds = open_dataset("toon", "val", size=32, limit=3)
     assert isinstance(ds, Toon) and len(ds) == 3 and ds.size == 32

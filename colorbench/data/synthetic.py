@@ -425,6 +425,7 @@ class Toon(_Synthetic):
 
 # ----------------------------------------------------------------------------------------------- snail
 SNAIL_COLORS: tuple[tuple[int, int, int], ...] = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
+SNAIL_PALETTES = ("rgb", "uniform")
 
 
 def snail_objects(size: int, pieces: int = 8) -> np.ndarray:
@@ -463,7 +464,10 @@ class Snail(_Synthetic):
 
     Geometry is the same for every image (only the colours change), so the sketch alone says nothing about
     colour and asking for the largest piece first is the information-optimal order. Each piece's colour is
-    drawn per sample uniformly from {red, green, blue}. `pieces` (default 8) is a constructor option.
+    drawn per sample uniformly from {red, green, blue} (the paper's choice). `pieces` (default 8) and
+    `palette` are constructor options: palette="uniform" draws every channel uniformly from 0..255 instead —
+    with R/G/B and areas that are powers of two, the mean colour of a region that merges pieces still tells
+    which piece has which colour; uniform colours take that shortcut away (a diagnostic, README "Dark Snail").
 
     nri_threshold = 18.0 dB. The best hint-free guess is grey (85,85,85) everywhere: MSE = 14450, i.e.
     10·log10(4.5) = 6.53 dB; each correctly coloured piece k halves the remaining error, so with the k largest
@@ -483,6 +487,7 @@ class Snail(_Synthetic):
         root: str | None = None,
         limit: int | None = None,
         pieces: int = 8,
+        palette: str = "rgb",
         **counts: int,
     ) -> None:
         super().__init__(split, size, root, limit, **counts)
@@ -490,13 +495,18 @@ class Snail(_Synthetic):
             raise DatasetError(
                 f"snail: pieces must be in 2..{2 * int(np.log2(size)) - 1} at size {size}, got {pieces}"
             )
+        if palette not in SNAIL_PALETTES:
+            raise DatasetError(f"snail: palette must be one of {', '.join(SNAIL_PALETTES)}, got {palette!r}")
         self.pieces = pieces
+        self.palette = palette
         self._objects = snail_objects(size, pieces)
         self._sketch = outline_sketch(self._objects, _line_width(size))
 
     def colors(self, image_id: str) -> np.ndarray:
         """[K,3] uint8: the colour of each piece of this image."""
         rng = sample_rng(self.name, self.split, self.index_of(image_id))
+        if self.palette == "uniform":
+            return rng.integers(0, 256, size=(self.pieces, 3)).astype(np.uint8)
         return np.asarray(SNAIL_COLORS, dtype=np.uint8)[rng.integers(0, 3, size=self.pieces)]
 
     def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -508,4 +518,6 @@ class Snail(_Synthetic):
         return self._objects.copy()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "pieces": self.pieces}
+        # The paper's palette is left out so that existing snail fingerprints (and caches) stay valid.
+        extra = {} if self.palette == "rgb" else {"palette": self.palette}
+        return {**super().describe(), "pieces": self.pieces, **extra}
