@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--width", type=float, default=0.125)
     ap.add_argument("--p", type=float, default=0.125, help="stop probability of G (Eq. 3)")
+    ap.add_argument("--nc", type=int, default=30, help="regions Nc (paper: 30)")
     ap.add_argument("--lambda-smth", type=float, default=0.0, help="smoothness weight (paper: 1)")
     ap.add_argument("--palette", choices=("rgb", "uniform"), default="rgb")
     ap.add_argument("--train-limit", type=int, default=None, help="training images cycled in order (default: all)")
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    cfg = {"width": args.width, "augment": False, "init_seed": args.seed, "p": args.p, "lambda_smth": args.lambda_smth}
+    cfg = {"width": args.width, "augment": False, "init_seed": args.seed, "p": args.p, "nc": args.nc,
+           "lambda_smth": args.lambda_smth}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         model = build_model("guidingpainter", cfg)
