@@ -10,9 +10,10 @@ import json
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,6 +105,19 @@ def _restore_optimizers(optimizers: dict[str, torch.optim.Optimizer], tensors: d
         opt.load_state_dict({"state": state, "param_groups": groups[name]})
 
 
+def scaler_state(scaler: torch.amp.GradScaler | None) -> dict[str, Any] | None:
+    """The AMP loss scale and its growth tracker as JSON, for the train-state checkpoint (None without AMP).
+    Without it a resumed run restarts at scale 2^16 and skips steps on overflow until it backs off again."""
+    return None if scaler is None else {k: float(v) if isinstance(v, float) else int(v)
+                                        for k, v in scaler.state_dict().items()}
+
+
+def restore_scaler(scaler: torch.amp.GradScaler | None, state: dict[str, Any] | None) -> None:
+    """Inverse of `scaler_state`; a run saved without AMP (or resumed with AMP turned off) keeps its default."""
+    if scaler is not None and state:
+        scaler.load_state_dict(dict(state))
+
+
 @torch.inference_mode()
 def validation_psnr(model: ColorizerModel, dataset: Any, device: torch.device, batch_size: int = 16) -> float:
     """Mean PSNR on the val split, each image with a fixed stratified Nh ~ G (E7.3) and its own seeded
@@ -172,6 +186,7 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu")
     generator.manual_seed(dist.rank_seed(cfg.seed, ddp.rank))
     rng_key = "rng/generator" if ddp.is_main else f"rng/generator.rank{ddp.rank}"
+    scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
     start_epoch, step, history, best = 0, 0, [], -math.inf
     last, last_train, best_path = out / "last.safetensors", out / "last.train.safetensors", out / "best.safetensors"
     if resume and last.exists() and last_train.exists():
@@ -182,6 +197,7 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
         load_into(model, tensors, str(last))
         train_tensors, train_meta = load_checkpoint(last_train)
         _restore_optimizers(optimizers, train_tensors, train_meta["param_groups"])
+        restore_scaler(scaler, train_meta.get("grad_scaler"))
         if rng_key in train_tensors:  # a rank the saved run did not have keeps its fresh seed
             generator.set_state(train_tensors[rng_key])
         start_epoch, step = int(train_meta["epoch"]), int(train_meta["step"])
@@ -193,7 +209,6 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
     ddp.broadcast_module(model)  # DDP: every rank starts from rank 0's weights
     ddp.sync_gradients(model)
 
-    scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
     t0 = time.perf_counter()
     meta_base = {
         "model": name,
@@ -258,7 +273,8 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
             opt_tensors["rng/generator"] = rng_states[0]
             opt_tensors.update({f"rng/generator.rank{r}": s for r, s in enumerate(rng_states[1:], start=1)})
             save_checkpoint(last_train, opt_tensors, {"model": name, "epoch": epoch + 1, "step": step,
-                                                      "history": history, "best": best, "param_groups": groups})
+                                                      "history": history, "best": best, "param_groups": groups,
+                                                      "grad_scaler": scaler_state(scaler)})
     ddp.barrier()
     if not ddp.is_main:
         return TrainResult(last, best_path, history, time.perf_counter() - t0)

@@ -162,3 +162,28 @@ def test_resumed_training_equals_uninterrupted_training_bit_for_bit(tmp_path: Pa
     meta_b = read_metadata(tmp_path / "resumed" / "last.safetensors")
     assert meta_a["history"] == meta_b["history"] and meta_a["step"] == meta_b["step"]
     assert [row["tau"] for row in meta_a["history"]] == sorted({row["tau"] for row in meta_a["history"]}, reverse=True)
+
+
+def test_amp_loss_scale_survives_the_train_state_checkpoint(tmp_path: Path) -> None:
+    """A resumed AMP run continues at the loss scale it had backed off to, not at 2^16 again (which would
+    skip optimizer steps on overflow until it backs off a second time)."""
+    from colorbench.checkpoints import save_checkpoint
+
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=3)
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([p], lr=0.1)
+    for loss_scale in (float("inf"), 1.0):  # one overflow (scale halves), then one good step (tracker 1)
+        opt.zero_grad()
+        scaler.scale((p * loss_scale).sum()).backward()
+        scaler.step(opt)
+        scaler.update()
+    path = tmp_path / "last.train.safetensors"
+    save_checkpoint(path, {"x": torch.zeros(1)}, {"grad_scaler": training.scaler_state(scaler)})
+
+    fresh = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=3)
+    training.restore_scaler(fresh, read_metadata(path)["grad_scaler"])
+    fresh.scale(torch.ones(())).item()  # the restored scale takes effect lazily, on first use
+    assert fresh.get_scale() == 2.0**15
+    assert fresh.state_dict() == scaler.state_dict()
+    training.restore_scaler(fresh, None)  # a checkpoint written without AMP leaves the scaler alone
+    assert fresh.get_scale() == 2.0**15
