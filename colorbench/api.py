@@ -41,14 +41,14 @@ class Hints:
     regions: torch.Tensor | None = None
 
     @staticmethod
-    def empty(batch: int, height: int, width: int, device: torch.device | str = "cpu") -> "Hints":
+    def empty(batch: int, height: int, width: int, device: torch.device | str = "cpu") -> Hints:
         """No hints at all: C = 0, M = 0."""
         return Hints(
             color=torch.zeros(batch, 3, height, width, device=device),
             mask=torch.zeros(batch, 1, height, width, device=device),
         )
 
-    def to(self, device: torch.device | str) -> "Hints":
+    def to(self, device: torch.device | str) -> Hints:
         return Hints(
             self.color.to(device),
             self.mask.to(device),

@@ -422,7 +422,7 @@ def models(verbose: bool) -> None:
     for name in MODELS.names():
         try:
             cls = MODELS.get(name)
-        except Exception as exc:  # a broken plugin still shows up, with its problem
+        except Exception as exc:  # noqa: BLE001 — a broken plugin still shows up, with its problem
             table.add_row(name, "", "?", f"[red]{exc}[/red]")
             continue
         extra = [MODELS.origin(name), ", ".join(f"{k}={v}" for k, v in cls.default_config().items())] if verbose else []

@@ -6,8 +6,9 @@ Torch-free (torch is imported only to sample for training), so protocols and rep
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class BoundedGeometric:
             raise ValueError(f"need {self.nc + 1} values (n = 0..{self.nc}), got shape {v.shape}")
         return float((self.pmf() * v).sum())
 
-    def sample(self, generator: "torch.Generator", size: int) -> "torch.Tensor":
+    def sample(self, generator: torch.Generator, size: int) -> torch.Tensor:
         """Nh per sample, [size] int64, as the official code: Nc Bernoulli(1-p) flags, Nh = leading ones."""
         import torch  # lazily: protocols and reports use this class without torch
 

@@ -8,16 +8,15 @@ size, worker count or process count.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from colorbench.api import HintKind, Hints
-
-from colorbench.distribution import (  # noqa: E402,F401  (re-exported: the hint law lives with its seeds)
+from colorbench.distribution import (  # noqa: F401  (re-exported: the hint law lives with its seeds)
     NC_DEFAULT,
     P_STOP_DEFAULT,
     BoundedGeometric,
@@ -112,7 +111,7 @@ class HintSequence:
         top = torch.zeros(b, h, w, dtype=torch.int64, device=device)
         by_level: dict[int, torch.Tensor] = {}
         revealed = 0
-        for n in sorted(set(int(v) for v in levels)):
+        for n in sorted({int(v) for v in levels}):
             while revealed < min(n, k):
                 top = torch.where(self.masks[:, revealed], revealed + 1, top)
                 revealed += 1
@@ -131,7 +130,7 @@ class HintSequence:
         regions = None if self.regions is None or not with_regions else self.regions.repeat(n_lv, 1, 1, 1)
         return Hints(color.view(n_lv * b, 3, h, w), mask.view(n_lv * b, 1, h, w), regions)
 
-    def select(self, index: torch.Tensor) -> "HintSequence":
+    def select(self, index: torch.Tensor) -> HintSequence:
         """Sub-batch of images `index` (e.g. to repeat images across several n in one forward)."""
         return HintSequence(
             self.masks[index], self.colors[index], None if self.regions is None else self.regions[index]

@@ -13,7 +13,7 @@ from torch import nn
 
 def channels(base: int, width: float) -> int:
     """base·width, at least 4 channels (BatchNorm needs a few)."""
-    return max(4, int(round(base * width)))
+    return max(4, round(base * width))
 
 
 def max_pool2(x: torch.Tensor) -> torch.Tensor:

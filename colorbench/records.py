@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,12 +87,12 @@ class FeatureStore:
         atomic_write(path, lambda tmp: _savez(tmp, keys=np.asarray(self.keys), feats=self.feats))
 
     @staticmethod
-    def load(path: str | Path) -> "FeatureStore":
+    def load(path: str | Path) -> FeatureStore:
         with np.load(path, allow_pickle=False) as z:
             return FeatureStore([str(k) for k in z["keys"]], z["feats"])
 
     @staticmethod
-    def merge(stores: Iterable["FeatureStore"]) -> "FeatureStore":
+    def merge(stores: Iterable[FeatureStore]) -> FeatureStore:
         keys: list[str] = []
         feats: list[np.ndarray] = []
         for s in stores:

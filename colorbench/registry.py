@@ -13,8 +13,9 @@ import fnmatch
 import importlib
 import importlib.metadata
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -125,7 +126,7 @@ class Registry(Generic[T]):
     def _try_resolve(self, key: str) -> None:
         try:
             self._resolve(key)
-        except Exception as exc:  # a broken plugin must not take the tool down
+        except Exception as exc:  # noqa: BLE001 — a broken plugin must not take the tool down
             warnings.warn(f"could not load {self.kind} {key!r} ({self._entries[key].origin}): {exc}", stacklevel=3)
 
     def names(self, pattern: str = "*") -> list[str]:

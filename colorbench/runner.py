@@ -181,7 +181,7 @@ def _done_ids(cdir: Path) -> set[str]:
     for chunk in cdir.glob("chunk-*.npz"):
         try:
             df, _, _ = _load_chunk(chunk)
-        except Exception:  # a chunk from a killed run is never half-written (atomic), but be safe
+        except Exception:  # noqa: BLE001 — a chunk from a killed run is never half-written (atomic), but be safe
             chunk.unlink(missing_ok=True)
             continue
         done |= set(df["image_id"])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from colorbench.engine import EvalPlan
-from colorbench.records import read_records, read_json
+from colorbench.records import read_json, read_records
 from colorbench.runner import RunConfig, run_evaluation
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes

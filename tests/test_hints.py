@@ -9,8 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from colorbench.api import HintKind
-from colorbench.hints import (BoundedGeometric, image_seed, point_sequence, region_hints, region_sequence,
-                              sample_point_hints_train, simulate, stroke_sequence)
+from colorbench.hints import (
+    BoundedGeometric,
+    image_seed,
+    point_sequence,
+    region_hints,
+    region_sequence,
+    sample_point_hints_train,
+    simulate,
+    stroke_sequence,
+)
 
 
 def test_pmf_sums_to_one_and_matches_eq3():

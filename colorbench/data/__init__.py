@@ -80,7 +80,7 @@ def known_thresholds() -> dict[str, float]:
     for name in DATASETS.names():
         try:
             out[name] = float(DATASETS.get(name).nri_threshold)
-        except Exception:  # a broken plugin must not hide the others
+        except Exception:  # noqa: BLE001, S112 — a broken plugin must not hide the others
             continue
     out.update(KNOWN_THRESHOLDS)
     return out

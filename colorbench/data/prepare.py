@@ -313,7 +313,7 @@ def _manifest(
         "resize": "Pillow BOX (area) on shrinking axes, BILINEAR on growing ones; aspect ratio not kept (E1.1)",
         "sketch": sketch,
         "split": {"rule": "sha256('colorbench|split|NAME|id') ascending; floor(.81N) train, floor(.09N) val, "
-                  "rest test (E1.2)", "seed": seed, "counts": counts},  # fmt: skip
+                  "rest test (E1.2)", "seed": seed, "counts": counts},
         "nri_threshold": threshold,
         "nri_threshold_note": note,
         "versions": {**versions(), "pillow": PIL.__version__},
