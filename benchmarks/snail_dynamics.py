@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=float, default=0.125)
     ap.add_argument("--p", type=float, default=0.125, help="stop probability of G (Eq. 3)")
     ap.add_argument("--nc", type=int, default=30, help="regions Nc (paper: 30)")
+    ap.add_argument("--nh-per", choices=("sample", "batch"), default="sample",
+                    help="one Nh per sample (official code) or per mini-batch (paper §3.3)")
     ap.add_argument("--lambda-smth", type=float, default=0.0, help="smoothness weight (paper: 1)")
     ap.add_argument("--palette", choices=("rgb", "uniform"), default="rgb")
     ap.add_argument("--train-limit", type=int, default=None, help="training images cycled in order (default: all)")
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     cfg = {"width": args.width, "augment": False, "init_seed": args.seed, "p": args.p, "nc": args.nc,
-           "lambda_smth": args.lambda_smth}
+           "nh_per": args.nh_per, "lambda_smth": args.lambda_smth}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         model = build_model("guidingpainter", cfg)
