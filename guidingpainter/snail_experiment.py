@@ -158,7 +158,7 @@ def run_snail_experiment(
         samples[f"regions/{variant}"] = maps
         # A resumed, already finished run trains nothing: this is the time of this call, not of training.
         trained[variant] = {"seconds_this_call": time.perf_counter() - t0, "checkpoint": str(result.checkpoint),
-                            "history": result.history}
+                            "history": result.history, "val_psnr": float(result.history[-1]["val_psnr"])}
     samples["objects"] = np.stack([test.objects(i) for i in ids])
     samples["image_id"] = np.asarray(ids)
     df = snail_frame(rows)
@@ -173,7 +173,8 @@ def run_snail_experiment(
     summary = {
         v: {key: res[key] for key in ("kendall_tau_requests", "requests", "kendall_tau", "kendall_tau_all")}
         | {key: res[key][:k] for key in ("object", "object_area", "purity")}  # regions 1..k; all in the JSON file
-        | {"seconds_this_call": round(trained[v]["seconds_this_call"], 1)}
+        # E_G[PSNR] on the val images, Nh ~ G: what the hint mechanism buys, whatever the order looks like.
+        | {"val_psnr": trained[v]["val_psnr"], "seconds_this_call": round(trained[v]["seconds_this_call"], 1)}
         for v, res in order["variants"].items()
     }
     return {"summary": summary, "order": order, "train": trained, "files": {key: str(p) for key, p in files.items()}}
@@ -183,7 +184,8 @@ def run_snail_seeds(out_dir: str | Path, seeds: Sequence[int], **kwargs: Any) ->
     """run_snail_experiment once per seed into out_dir/seed-<s>, then the spread over seeds (one run of this
     toy is one draw: the order it finds depends on the seed). Writes out_dir/seeds.json and returns it:
     {"seeds", "variants": {variant: {"kendall_tau_requests": per seed, "mean", "runs_at_least_0.67",
-    "largest_first": per seed, whether the first request is the largest piece}}, "runs": per-seed summaries}.
+    "largest_first": per seed, whether the first request is the largest piece, "val_psnr": per seed, the
+    final validation PSNR under Nh ~ G}}, "runs": per-seed summaries}.
     """
     if not seeds:
         raise ValueError("run_snail_seeds needs at least one seed")
@@ -198,7 +200,7 @@ def run_snail_seeds(out_dir: str | Path, seeds: Sequence[int], **kwargs: Any) ->
         firsts = [bool(runs[s][v]["requests"]) and runs[s][v]["requests"][0][1] == 0 for s in runs if v in runs[s]]
         variants[v] = {"kendall_tau_requests": taus, "mean": float(np.mean(defined)) if defined else None,
                        "runs_at_least_0.67": sum(t is not None and t >= 0.67 for t in taus),
-                       "largest_first": firsts}
+                       "largest_first": firsts, "val_psnr": [runs[s][v]["val_psnr"] for s in runs if v in runs[s]]}
     result = {"seeds": [int(s) for s in seeds], "variants": variants, "runs": {str(s): r for s, r in runs.items()}}
     write_json(out / "seeds.json", result)
     return result

@@ -194,4 +194,6 @@ def test_snail_seeds_writes_the_spread_over_seeds(tmp_path: Path) -> None:
     for v, spread in saved["variants"].items():
         assert len(spread["kendall_tau_requests"]) == 2 and len(spread["largest_first"]) == 2
         assert spread["kendall_tau_requests"] == [result["runs"][s][v]["kendall_tau_requests"] for s in ("0", "1")]
+        history = json.loads((tmp_path / "seed-1" / "models" / v / "history.json").read_text())
+        assert spread["val_psnr"][1] == history[-1]["val_psnr"]
     assert (tmp_path / "seed-0" / "snail_order.json").exists() and (tmp_path / "seed-1" / "fig4_snail.png").exists()
