@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nh-per", choices=("sample", "batch"), default="sample",
                     help="one Nh per sample (official code) or per mini-batch (paper §3.3)")
     ap.add_argument("--lambda-smth", type=float, default=0.0, help="smoothness weight (paper: 1)")
+    ap.add_argument("--f-lr-scale", type=float, default=1.0,
+                    help="lr of the segmentation net f relative to g's (the model trains both at one lr)")
     ap.add_argument("--palette", choices=("rgb", "uniform"), default="rgb")
     ap.add_argument("--train-limit", type=int, default=None, help="training images cycled in order (default: all)")
     ap.add_argument("--every", type=int, default=100, help="print the regions every N steps")
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(args.seed)
         model = build_model("guidingpainter", cfg)
     optimizers = model.configure_optimizers(args.lr, (0.5, 0.999))
+    if args.f_lr_scale != 1.0:  # f and g in two param groups; each group's "scale" rides along the schedule
+        optimizers["g"] = torch.optim.Adam([{"params": model.seg.parameters(), "scale": args.f_lr_scale},
+                                            {"params": model.gen.parameters(), "scale": 1.0}],
+                                           lr=args.lr, betas=(0.5, 0.999))
     train = open_dataset("snail", "train", size=args.size, limit=args.train_limit, palette=args.palette)
     test = open_dataset("snail", "test", size=args.size, limit=1, palette=args.palette)
     ids, probe = train.ids(), test.get(test.ids()[0])
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         frac = step / args.steps
         for opt in optimizers.values():  # the trainer's schedule: constant, then linear decay to 0
             for group in opt.param_groups:
-                group["lr"] = args.lr * (1.0 if frac < 0.5 else 2.0 * (1.0 - frac))
+                group["lr"] = args.lr * group.get("scale", 1.0) * (1.0 if frac < 0.5 else 2.0 * (1.0 - frac))
         ctx = TrainContext(epoch=int(frac * EPOCHS), epochs=EPOCHS, step=step, generator=gen,
                            device=torch.device("cpu"))
         losses = model.train_step(batch, optimizers, ctx)
