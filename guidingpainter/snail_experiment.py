@@ -158,7 +158,7 @@ def run_snail_experiment(
         samples[f"regions/{variant}"] = maps
         # A resumed, already finished run trains nothing: this is the time of this call, not of training.
         trained[variant] = {"seconds_this_call": time.perf_counter() - t0, "checkpoint": str(result.checkpoint),
-                            "history": result.history, "val_psnr": float(result.history[-1]["val_psnr"])}
+                            "history": result.history}
     samples["objects"] = np.stack([test.objects(i) for i in ids])
     samples["image_id"] = np.asarray(ids)
     df = snail_frame(rows)
@@ -174,7 +174,8 @@ def run_snail_experiment(
         v: {key: res[key] for key in ("kendall_tau_requests", "requests", "kendall_tau", "kendall_tau_all")}
         | {key: res[key][:k] for key in ("object", "object_area", "purity")}  # regions 1..k; all in the JSON file
         # E_G[PSNR] on the val images, Nh ~ G: what the hint mechanism buys, whatever the order looks like.
-        | {"val_psnr": trained[v]["val_psnr"], "seconds_this_call": round(trained[v]["seconds_this_call"], 1)}
+        | {"val_psnr": float(trained[v]["history"][-1]["val_psnr"]),
+           "seconds_this_call": round(trained[v]["seconds_this_call"], 1)}
         for v, res in order["variants"].items()
     }
     return {"summary": summary, "order": order, "train": trained, "files": {key: str(p) for key, p in files.items()}}
