@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nh-per", choices=("sample", "batch"), default="sample",
                     help="one Nh per sample (official code) or per mini-batch (paper §3.3)")
     ap.add_argument("--lambda-smth", type=float, default=0.0, help="smoothness weight (paper: 1)")
+    ap.add_argument("--lambda-tv", type=float, default=5.0, help="total-variance weight, Eq. (11) (paper: 5)")
     ap.add_argument("--f-lr-scale", type=float, default=1.0,
                     help="lr of the segmentation net f relative to g's (the model trains both at one lr)")
     ap.add_argument("--palette", choices=("rgb", "uniform"), default="rgb")
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     cfg = {"width": args.width, "augment": False, "init_seed": args.seed, "p": args.p, "nc": args.nc,
-           "nh_per": args.nh_per, "lambda_smth": args.lambda_smth}
+           "nh_per": args.nh_per, "lambda_smth": args.lambda_smth, "lambda_tv": args.lambda_tv}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         model = build_model("guidingpainter", cfg)

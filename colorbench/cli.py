@@ -285,19 +285,22 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
 @click.option("--lambda-smth", type=float, default=0.0, show_default=True,
               help="Smoothness loss weight for both variants (paper: 1; at 64 px it merges every piece after the "
                    "first into one or two late regions, see README).")
+@click.option("--lambda-tv", type=float, default=5.0, show_default=True,
+              help="Total-variance loss weight, Eq. (11), for both variants (paper: 5).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--seeds", default=None, help="Several seeds, e.g. 0,1,2: one run each in OUT/seed-N and the spread "
                                              "over seeds in OUT/seeds.json (one run of this toy is one draw).")
 def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit: int, k: int, lambda_smth: float,
-          device: str, seed: int, seeds: str | None) -> None:
+          lambda_tv: float, device: str, seed: int, seeds: str | None) -> None:
     """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?
 
     Trains GuidingPainter and a fixed-Nh control on `snail` and reports region order vs object size."""
     from guidingpainter.snail_experiment import run_snail_experiment, run_snail_seeds
 
     common = {"epochs": epochs, "size": size, "width": width, "k": k, "device": device, "lr": lr,
-              "train_limit": train_limit, "lambda_smth": lambda_smth, "progress": True}
+              "train_limit": train_limit, "lambda_smth": lambda_smth, "lambda_tv": lambda_tv,
+              "progress": True}
     if seeds:
         result = run_snail_seeds(out, _csv_ints(seeds), **common)
         STDERR.print_json(data=result["variants"])

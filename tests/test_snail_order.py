@@ -145,12 +145,13 @@ def test_snail_experiment_end_to_end(tmp_path: Path) -> None:
 
     import torch
 
+    from colorbench.checkpoints import read_metadata
     from colorbench.records import load_npz
     from guidingpainter.snail_experiment import SNAIL_COLUMNS, run_snail_experiment
 
     torch.set_num_threads(1)
     out = run_snail_experiment(tmp_path, epochs=1, size=32, width=0.0625, k=4, n_images=3, batch_size=8,
-                               train_limit=16, resume=False)
+                               train_limit=16, resume=False, lambda_tv=1.0)
     df = pd.read_csv(out["files"]["records"])
     assert list(df.columns) == list(SNAIL_COLUMNS)
     nc = 30  # every region is tabulated (requests skip empty ones), the figure shows k = 4
@@ -159,6 +160,10 @@ def test_snail_experiment_end_to_end(tmp_path: Path) -> None:
     assert samples["regions/guidingpainter"].shape == (3, 32, 32) and samples["objects"].shape == (3, 32, 32)
     saved = json.loads(Path(out["files"]["order"]).read_text())
     assert set(saved["variants"]) == {"fixed_nh", "guidingpainter"} and saved["train"]["fixed_nh"]["history"]
+    for v in ("fixed_nh", "guidingpainter"):  # the recipe's loss weights reach both trained models
+        config = read_metadata(saved["train"][v]["checkpoint"])["config"]
+        assert config["lambda_tv"] == 1.0 and config["lambda_smth"] == 0.0
+    assert saved["lambda_tv"] == 1.0
     assert "kendall_tau_requests" in out["summary"]["guidingpainter"]
     assert Path(out["files"]["figure"]).stat().st_size > 1000
 
