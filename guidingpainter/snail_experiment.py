@@ -145,8 +145,7 @@ def run_snail_experiment(
             model="guidingpainter", dataset="snail", epochs=epochs, size=size, batch_size=batch_size, seed=seed,
             device=device, limit=train_limit, lr=lr,
             model_config={"width": width, "augment": False, "lambda_smth": lambda_smth, "lambda_tv": lambda_tv,
-                          **(model_config or {}),
-                          **VARIANTS[variant]},
+                          **(model_config or {}), **VARIANTS[variant]},
         )
         t0 = time.perf_counter()
         result = train_model(cfg, out / "models" / variant, resume=resume, progress=progress,
@@ -170,8 +169,8 @@ def run_snail_experiment(
     save_npz(files["samples"], **samples)
     order = snail_order(df)
     write_json(files["order"], order | {"train": trained, "size": size, "width": width, "epochs": epochs,
-                                        "lr": lr, "lambda_smth": lambda_smth, "lambda_tv": lambda_tv, "train_limit": train_limit,
-                                        "seed": seed})
+                                        "lr": lr, "lambda_smth": lambda_smth, "lambda_tv": lambda_tv,
+                                        "train_limit": train_limit, "seed": seed})
     snail_figure(samples, files["figure"], variants=list(variants), k=k)
     summary = {
         v: {key: res[key] for key in ("kendall_tau_requests", "requests", "kendall_tau", "kendall_tau_all")}
