@@ -108,14 +108,13 @@ def _restore_optimizers(optimizers: dict[str, torch.optim.Optimizer], tensors: d
 def scaler_state(scaler: torch.amp.GradScaler | None) -> dict[str, Any] | None:
     """The AMP loss scale and its growth tracker as JSON, for the train-state checkpoint (None without AMP).
     Without it a resumed run restarts at scale 2^16 and skips steps on overflow until it backs off again."""
-    return None if scaler is None else {k: float(v) if isinstance(v, float) else int(v)
-                                        for k, v in scaler.state_dict().items()}
+    return None if scaler is None else scaler.state_dict()  # plain floats and ints: JSON as it is
 
 
 def restore_scaler(scaler: torch.amp.GradScaler | None, state: dict[str, Any] | None) -> None:
     """Inverse of `scaler_state`; a run saved without AMP (or resumed with AMP turned off) keeps its default."""
     if scaler is not None and state:
-        scaler.load_state_dict(dict(state))
+        scaler.load_state_dict(state)
 
 
 @torch.inference_mode()
