@@ -10,6 +10,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,37 +125,56 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
 
     t0 = time.perf_counter()
     cache_dirs: dict[str, Path] = {}
-    with make_progress(enabled=progress and ctx.rank == 0) as bar:
-        if features is not None:
-            cache_dirs["real"] = _real_features(dataset, shard, out, dataset_fp, fid_status, features, plan, device,
-                                                cfg.num_workers)
-        for v in variants:
-            key = cache_key(described[v.label]["checkpoint_sha256"], dataset_fp, plan, fid_status.get("weights_sha256"))
-            cdir = out / "cache" / f"{v.label}-{key}"
-            cdir.mkdir(parents=True, exist_ok=True)
-            cache_dirs[v.label] = cdir
-            done = _done_ids(cdir) if cfg.resume else set()
-            todo = [i for i in shard if i not in done]
-            task = bar.add_task(f"{v.label}", total=len(shard), completed=len(shard) - len(todo), info="")
-            if len(todo) < len(shard) and ctx.rank == 0:
-                log(f"{v.label}: {len(shard) - len(todo)} of {len(shard)} images reused from the cache "
-                    f"({cdir}); {len(todo) or 'nothing'} to compute")
-            if not todo:
-                continue
-            model = v.load(device)
-            if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
-                model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
-            ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features, nh=nh,
-                           sample_ids=sample_ids)
-            for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):
-                records, feats, samples = ev.run_batch(batch)
-                _save_chunk(cdir / _chunk_name(batch.ids), records, feats, samples)
-                bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
-            del model
-    ctx.barrier()
-    if ctx.rank == 0:
-        with run_lock(out):
-            _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids)
+    # Chunks this rank computed, kept for the merge (rank 0) so it need not read back what it just wrote.
+    held: dict[Path, tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]] = {}
+    # Chunk files are compressed and written in a worker thread (zlib releases the GIL) while the next batch
+    # computes, one write in flight: its error surfaces at the next batch, and nothing is lost on exit.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-chunks")
+    writing: Future | None = None
+    try:
+        with make_progress(enabled=progress and ctx.rank == 0) as bar:
+            if features is not None:
+                cache_dirs["real"] = _real_features(dataset, shard, out, dataset_fp, fid_status, features, plan,
+                                                    device, cfg.num_workers)
+            for v in variants:
+                key = cache_key(described[v.label]["checkpoint_sha256"], dataset_fp, plan,
+                                fid_status.get("weights_sha256"))
+                cdir = out / "cache" / f"{v.label}-{key}"
+                cdir.mkdir(parents=True, exist_ok=True)
+                cache_dirs[v.label] = cdir
+                done = _done_ids(cdir) if cfg.resume else set()
+                todo = [i for i in shard if i not in done]
+                task = bar.add_task(f"{v.label}", total=len(shard), completed=len(shard) - len(todo), info="")
+                if len(todo) < len(shard) and ctx.rank == 0:
+                    log(f"{v.label}: {len(shard) - len(todo)} of {len(shard)} images reused from the cache "
+                        f"({cdir}); {len(todo) or 'nothing'} to compute")
+                if not todo:
+                    continue
+                model = v.load(device)
+                if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
+                    model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
+                ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features,
+                               nh=nh, sample_ids=sample_ids)
+                for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):
+                    result = ev.run_batch(batch)
+                    path = cdir / _chunk_name(batch.ids)
+                    if writing is not None:
+                        writing.result()
+                    writing = writer.submit(_save_chunk, path, *result)
+                    if ctx.rank == 0:
+                        held[path] = result
+                    bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
+                del model
+        if ctx.is_distributed and writing is not None:
+            writing.result()  # every rank's chunks are on disk before rank 0 merges them
+        ctx.barrier()
+        if ctx.rank == 0:
+            with run_lock(out):
+                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held)
+        if writing is not None:
+            writing.result()  # the last chunk (the resume cache) is written before the run returns
+    finally:
+        writer.shutdown(wait=True)
     ctx.barrier()
     return out
 
@@ -207,14 +227,17 @@ def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, f
 
 
 def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], described: dict, dataset: Any,
-           cfg: RunConfig, fid_status: dict, ids: list[str]) -> None:
-    """Gather every shard's chunks into the run directory, sorted, whatever the world size was."""
+           cfg: RunConfig, fid_status: dict, ids: list[str], held: dict[Path, tuple] | None = None) -> None:
+    """Gather every shard's chunks into the run directory, sorted, whatever the world size was.
+    `held`: chunks already in memory (computed by this process), by path; the others are read."""
+    held = held or {}
     frames = []
     for v in variants:
         feats: dict[str, np.ndarray] = {}
         samples: dict[str, dict] = {}
-        for chunk in sorted(cache_dirs[v.label].glob("chunk-*.npz")):
-            df, f, s = _load_chunk(chunk)
+        cdir = cache_dirs[v.label]
+        for chunk in sorted(set(cdir.glob("chunk-*.npz")) | {p for p in held if p.parent == cdir}):
+            df, f, s = held[chunk] if chunk in held else _load_chunk(chunk)
             frames.append(df)
             feats.update(f)
             samples.update(s)

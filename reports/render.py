@@ -13,6 +13,7 @@ from rich.table import Table
 
 from colorbench.atomic import atomic_write_text
 from colorbench.records import load_npz, read_json
+from protocols.options import resolve_options
 from protocols.run_protocols import compute_all
 from protocols.selection import display_name, is_conditional, table1_variants
 from reports.figures import fig5_segment_ablation, fig12_hint_sweep
@@ -50,10 +51,8 @@ def write_tables(specs: list[TableSpec], out_dir: Path) -> list[Path]:
     return list(texts)
 
 
-def write_figures(
-    run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any], opts: Mapping[str, Any]
-) -> list[Path]:
-    """Fig. 12, Fig. 5, one guidance strip per conditional variant, the Fig. 3 grid (when data allow)."""
+def write_plots(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any]) -> list[Path]:
+    """The matplotlib figures, Fig. 12 and Fig. 5 (when the results hold them); → their paths."""
     fig_dir = run_dir / "figures"
     dataset = str(run.get("dataset", {}).get("name", ""))
     paths = []
@@ -69,7 +68,16 @@ def write_figures(
         paths.append(
             fig5_segment_ablation({"variants": named}, fig_dir / "fig5_segment_ablation.png", dataset)
         )
+    return paths
+
+
+def write_mosaics(run_dir: Path, run: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Path]:
+    """The Pillow mosaics from samples/*.npz (no protocol result needed): a guidance strip per conditional
+    variant, then the Fig. 3 grid; → their paths."""
+    fig_dir = run_dir / "figures"
+    dataset = str(run.get("dataset", {}).get("name", ""))
     variants = run.get("variants", {})
+    paths = []
     grid: list[tuple[str, dict]] = []
     for v in table1_variants(variants):
         path = run_dir / "samples" / f"{v}.npz"
@@ -128,12 +136,17 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
     "results": the results.json document}. Zero forward passes: only records, features and samples are read.
     """
     run_dir = Path(run_dir)
-    computed = compute_all(run_dir, options=options)
     run = read_json(run_dir / "run.json")
-    opts = computed["options"]
-    specs = table_specs(computed["results"], opts)
-    tables = write_tables(specs, run_dir / "tables")
-    figures = write_figures(run_dir, run, computed["results"], opts)
+    # The mosaics need only run.json and the samples, so they are composed in a worker thread from the
+    # start, while the protocols, tables and plots run here: Pillow's PNG encoder and numpy's copies
+    # release the GIL, so on two cores they cost little wall time. Each library stays in one thread.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-mosaics") as pool:
+        mosaics = pool.submit(write_mosaics, run_dir, run, resolve_options(options))
+        computed = compute_all(run_dir, options=options)
+        opts = computed["options"]
+        specs = table_specs(computed["results"], opts)
+        tables = write_tables(specs, run_dir / "tables")
+        figures = write_plots(run_dir, run, computed["results"]) + mosaics.result()
     results = build_results(computed, run)
     results_path = write_results(run_dir / "results.json", results)
     report_path = run_dir / "report.md"
