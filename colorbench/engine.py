@@ -14,7 +14,7 @@ import math
 import sys
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,8 +179,11 @@ class Evaluator:
 
     # -- forwards ----------------------------------------------------------------------------
     def _forward(self, sketch: torch.Tensor, hints: Hints,
-                 regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None) -> torch.Tensor:
-        """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows; → uint8 [N,3,H,W].
+                 regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None,
+                 gt: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows;
+        → (uint8 outputs [N,3,H,W], per-row metrics [N,3] float64 (`_level_metrics` against `gt`, uint8
+        [B,3,H,W]) or None without `gt`).
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
@@ -189,49 +192,80 @@ class Evaluator:
 
         Never computed twice: a full chunk whose hints repeat, bit for bit, those one chunk earlier (same
         images at the same positions, since the chunk size is a multiple of B) has identical input tensors,
-        so its outputs are copied. Region models hit this at every level past their last non-empty region
-        (the shipped GuidingPainter fills 3 of its 30 regions on toon, so 4 of 31 levels are computed).
+        so its outputs and metrics are copied. Region models hit this at every level past their last
+        non-empty region (the shipped GuidingPainter fills 3 of its 30 regions on toon, so 4 of 31 levels
+        are computed).
+
+        Everything but the model call runs in one worker thread, a chunk behind the model: the repeat
+        check, the NaN check, the uint8 conversion and the metrics of chunk k overlap the forward of chunk
+        k + 1 (torch releases the GIL in its kernels). Values do not depend on it: rows are independent.
         """
-        out: torch.Tensor | None = None
         bs = self.plan.forward_rows
         n = hints.color.shape[0]
-        reuse = hints.regions is None and not callable(regions) and bs % sketch.shape[0] == 0
-        for s in range(0, n, bs):
-            e = min(n, s + bs)
-            if reuse and s >= bs and e - s == bs and same_bits(hints.color[s:e], hints.color[s - bs : e - bs]) \
-                    and same_bits(hints.mask[s:e], hints.mask[s - bs : e - bs]):
-                assert out is not None
-                out[s:e] = out[s - bs : e - bs]
-                continue
-            if hints.regions is not None:
-                reg = hints.regions[s:e]
-            elif callable(regions):
-                reg = regions(s, e)
-            else:
-                reg = None if regions is None else _rows(regions, s, e)
-            sub = Hints(hints.color[s:e], hints.mask[s:e], reg)
-            y = fixed_rows(lambda x, c, m, r: self.model.colorize(x, Hints(c, m, r)), bs, _rows(sketch, s, e),
-                           sub.color, sub.mask, sub.regions)
+        starts = range(0, n, bs)
+        reusable = hints.regions is None and not callable(regions) and bs % sketch.shape[0] == 0
+
+        def repeats() -> list[bool]:
+            return [reusable and s >= bs and s + bs <= n
+                    and same_bits(hints.color[s : s + bs], hints.color[s - bs : s])
+                    and same_bits(hints.mask[s : s + bs], hints.mask[s - bs : s]) for s in starts]
+
+        @torch.inference_mode()  # thread-local: the worker thread needs its own
+        def finish(y: torch.Tensor, s: int, e: int) -> None:
             lo, hi = torch.aminmax(y)  # one pass, no temporary (10× isfinite().all()); NaN propagates into both
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise FloatingPointError(
                     f"{self.variant.label} produced NaN/inf outputs with checkpoint {self.variant.checkpoint}: the "
                     "checkpoint is broken (diverged training?); retrain it or pass another --checkpoint")
-            if out is None:
-                out = torch.empty((n, *y.shape[1:]), dtype=torch.uint8, device=y.device)
             # Converted in cache-sized blocks (5× faster at 128 px); element-wise, so the same bytes.
             k = max(1, _BLOCK // max(1, y[0].numel()))
             for i in range(0, e - s, k):
                 out[s + i : s + min(i + k, e - s)] = to_uint8(y[i : i + k])
-        assert out is not None  # n ≥ 1 row
-        return out
+            if metrics is not None:
+                metrics[s:e] = _per_image(_level_metrics, out[s:e], _rows(gt, s, e), hints.color[s:e],
+                                          hints.mask[s:e])
 
-    def _levels(self, seq: HintSequence, levels: Sequence[int], sketch: torch.Tensor) -> tuple[torch.Tensor, Hints]:
-        """All (level, image) pairs in one stacked batch, level-major: rows [L*B]."""
-        b = sketch.shape[0]
+        out = metrics = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-outputs") as pool:
+            repeat = pool.submit(repeats)
+            behind: Future | None = None  # the previous chunk's `finish`
+            for ci, s in enumerate(starts):
+                e = min(n, s + bs)
+                if ci > 0 and repeat.result()[ci]:
+                    behind.result()  # its outputs must be in place before they are copied
+                    out[s:e] = out[s - bs : e - bs]
+                    if metrics is not None:
+                        metrics[s:e] = metrics[s - bs : e - bs]
+                    continue
+                if hints.regions is not None:
+                    reg = hints.regions[s:e]
+                elif callable(regions):
+                    reg = regions(s, e)
+                else:
+                    reg = None if regions is None else _rows(regions, s, e)
+                y = fixed_rows(lambda x, c, m, r: self.model.colorize(x, Hints(c, m, r)), bs, _rows(sketch, s, e),
+                               hints.color[s:e], hints.mask[s:e], reg)
+                if out is None:
+                    out = torch.empty((n, *y.shape[1:]), dtype=torch.uint8, device=y.device)
+                    if gt is not None:
+                        metrics = torch.empty((n, 3), dtype=torch.float64, device=y.device)
+                if behind is not None:
+                    behind.result()  # one chunk in flight: an error surfaces at once, memory stays bounded
+                behind = pool.submit(finish, y, s, e)
+            if behind is not None:
+                behind.result()
+        assert out is not None  # n ≥ 1 row
+        return out, metrics
+
+    def _levels(self, seq: HintSequence, levels: Sequence[int],
+                batch: _Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
+        """All (level, image) pairs in one stacked batch, level-major: → (outputs [L,B,3,H,W] uint8, the
+        stacked hints (rows [L*B]), metrics [L*B,3] float64 as `_level_metrics`)."""
+        b = batch.sketch.shape[0]
         hints = seq.stacked(levels, with_regions=False)
-        out = self._forward(sketch, hints, seq.regions)
-        return out.view(len(levels), b, *out.shape[1:]), hints
+        out, metrics = self._forward(batch.sketch, hints, seq.regions, gt=batch.gt_u8)
+        assert metrics is not None
+        return out.view(len(levels), b, *out.shape[1:]), hints, metrics
 
     # -- one batch ---------------------------------------------------------------------------
     @torch.inference_mode()
@@ -246,8 +280,8 @@ class Evaluator:
             regions = fixed_rows(self.model.propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
         seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc)
-        outs, hints = self._levels(seq, self.levels, batch.sketch)
-        self._emit(rows, base, batch, "native", self.levels, outs, hints)
+        outs, hints, values = self._levels(seq, self.levels, batch)
+        self._emit(rows, base, batch, "native", self.levels, values)
         self._features(feats, batch, "native", outs)
         keep = [j for j, i in enumerate(batch.ids) if i in self._sample_ids]
         for j in keep:
@@ -256,8 +290,8 @@ class Evaluator:
         if "equalized" in self.plan.modes and self.kind in (HintKind.POINT, HintKind.STROKE) and self.region_source:
             eq_regions = fixed_rows(self.region_source.propose_regions, self.plan.forward_rows, batch.sketch)
             eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True)
-            eq_out, eq_hints = self._levels(eq_seq, self.levels, batch.sketch)
-            self._emit(rows, base, batch, "equalized", self.levels, eq_out, eq_hints)
+            eq_out, _, eq_values = self._levels(eq_seq, self.levels, batch)
+            self._emit(rows, base, batch, "equalized", self.levels, eq_values)
             for j in keep:
                 samples[batch.ids[j]]["equalized_outputs"] = eq_out[:, j].cpu().numpy()
 
@@ -265,22 +299,19 @@ class Evaluator:
             p_seeds = [image_seed(self.dataset.name, i, "perturb") for i in batch.ids]
             p_seq = perturb_colors(seq, p_seeds, self.plan.perturb_amount)
             p_levels = sorted(set(self.plan.sweep) & set(self.levels))
-            p_out, p_hints = self._levels(p_seq, p_levels, batch.sketch)
-            self._emit(rows, base, batch, "perturbed", p_levels, p_out, p_hints)
+            _, _, p_values = self._levels(p_seq, p_levels, batch)
+            self._emit(rows, base, batch, "perturbed", p_levels, p_values)
 
         if "ablation" in self.plan.modes and regions is not None:
             self._ablation(rows, base, batch, regions)
         return records_frame(pd.concat([pd.DataFrame(block) for block in rows], ignore_index=True)), feats, samples
 
     def _emit(self, rows: list, base: dict, batch: _Batch, mode: str, levels: Sequence[int],
-              outs: torch.Tensor, hints: Hints) -> None:
-        """Append one column block (a dict of arrays, records_frame-ready) holding every (level, image) pair."""
+              metrics: torch.Tensor) -> None:
+        """Append one column block (a dict of arrays, records_frame-ready) holding every (level, image) pair;
+        `metrics` [L*B,3] level-major, as `_levels` returns them."""
         b = len(batch.ids)
-        gt = batch.gt_u8
-        values = torch.cat([
-            _per_image(_level_metrics, outs[li], gt, hints.color[li * b : (li + 1) * b], hints.mask[li * b : (li + 1) * b])
-            for li in range(len(levels))
-        ]).cpu().numpy()  # [L*B,3] level-major
+        values = metrics.cpu().numpy()
         rows.append(_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b), values[:, 0],
                            values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool)))
 
@@ -304,7 +335,7 @@ class Evaluator:
             return regions[(r % b)[:, None], orders[r // b]]
 
         hints = Hints(torch.cat(colors), torch.cat(masks))
-        out = self._forward(batch.sketch, hints, permuted).view(nc, b, 3, *batch.sketch.shape[-2:])
+        out = self._forward(batch.sketch, hints, permuted)[0].view(nc, b, 3, *batch.sketch.shape[-2:])
         empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
         area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image
         psnr = torch.cat([_per_image(psnr_uint8, out[i], batch.gt_u8) for i in range(nc)]).cpu().numpy()
