@@ -231,40 +231,48 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
     """Gather every shard's chunks into the run directory, sorted, whatever the world size was.
     `held`: chunks already in memory (computed by this process), by path; the others are read."""
     held = held or {}
-    frames = []
-    for v in variants:
-        feats: dict[str, np.ndarray] = {}
-        samples: dict[str, dict] = {}
-        cdir = cache_dirs[v.label]
-        for chunk in sorted(set(cdir.glob("chunk-*.npz")) | {p for p in held if p.parent == cdir}):
-            df, f, s = held[chunk] if chunk in held else _load_chunk(chunk)
-            frames.append(df)
-            feats.update(f)
-            samples.update(s)
-        if feats:
-            keys = sorted(feats)
-            FeatureStore(keys, np.stack([feats[k] for k in keys])).save(out / "features" / f"{v.label}.npz")
-        order = [i for i in ids if i in samples]
-        if order:
-            arrays = {"image_ids": np.asarray(order, dtype=str)}
-            for name in samples[order[0]]:
-                arrays[name] = np.stack([samples[i][name] for i in order])
-            save_npz_fast(out / "samples" / f"{v.label}.npz", arrays)
-    if "real" in cache_dirs:
-        keys, vals = [], []
-        for chunk in sorted(cache_dirs["real"].glob("chunk-*.npz")):
-            with np.load(chunk, allow_pickle=False) as z:
-                keys += [str(k) for k in z["feat_keys"]]
-                vals.append(z["feat_vals"])
-        unique = dict(zip(keys, np.concatenate(vals)))  # chunks of concurrent runs may overlap
-        FeatureStore(sorted(unique), np.stack([unique[k] for k in sorted(unique)])).save(out / "features" / "real.npz")
-    # Frames straight into records_frame: a to_dict round trip costs ~1 s per 100k records.
-    records = records_frame(pd.concat(frames, ignore_index=True)) if frames else records_frame([])
-    # Runs with other batch sizes writing one cache at the same time leave overlapping chunks; the rows
-    # are identical (deterministic), so keep one of each.
-    records = records.drop_duplicates(subset=SORT_KEYS, keep="first")
-    records = records[records["image_id"].isin(set(ids))].reset_index(drop=True)
-    write_records(out / "records.csv", records)
+    # The compressed array files are written by a worker thread (zlib releases the GIL) while records.csv
+    # is formatted here; the pool's exit waits for them and re-raises any write error below.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-merge") as pool:
+        written: list[Future] = []
+        frames = []
+        for v in variants:
+            feats: dict[str, np.ndarray] = {}
+            samples: dict[str, dict] = {}
+            cdir = cache_dirs[v.label]
+            for chunk in sorted(set(cdir.glob("chunk-*.npz")) | {p for p in held if p.parent == cdir}):
+                df, f, s = held[chunk] if chunk in held else _load_chunk(chunk)
+                frames.append(df)
+                feats.update(f)
+                samples.update(s)
+            if feats:
+                keys = sorted(feats)
+                store = FeatureStore(keys, np.stack([feats[k] for k in keys]))
+                written.append(pool.submit(store.save, out / "features" / f"{v.label}.npz"))
+            order = [i for i in ids if i in samples]
+            if order:
+                arrays = {"image_ids": np.asarray(order, dtype=str)}
+                for name in samples[order[0]]:
+                    arrays[name] = np.stack([samples[i][name] for i in order])
+                written.append(pool.submit(save_npz_fast, out / "samples" / f"{v.label}.npz", arrays))
+        if "real" in cache_dirs:
+            keys, vals = [], []
+            for chunk in sorted(cache_dirs["real"].glob("chunk-*.npz")):
+                with np.load(chunk, allow_pickle=False) as z:
+                    keys += [str(k) for k in z["feat_keys"]]
+                    vals.append(z["feat_vals"])
+            unique = dict(zip(keys, np.concatenate(vals)))  # chunks of concurrent runs may overlap
+            store = FeatureStore(sorted(unique), np.stack([unique[k] for k in sorted(unique)]))
+            written.append(pool.submit(store.save, out / "features" / "real.npz"))
+        # Frames straight into records_frame: a to_dict round trip costs ~1 s per 100k records.
+        records = records_frame(pd.concat(frames, ignore_index=True)) if frames else records_frame([])
+        # Runs with other batch sizes writing one cache at the same time leave overlapping chunks; the rows
+        # are identical (deterministic), so keep one of each.
+        records = records.drop_duplicates(subset=SORT_KEYS, keep="first")
+        records = records[records["image_id"].isin(set(ids))].reset_index(drop=True)
+        write_records(out / "records.csv", records)
+    for future in written:
+        future.result()
     run = {
         "dataset": {"name": dataset.name, "split": "test", "size": dataset.size, "n_images": len(ids),
                     "fingerprint": dataset.fingerprint(), "nri_threshold": float(dataset.nri_threshold),
