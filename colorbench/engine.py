@@ -11,6 +11,7 @@ import ctypes
 import hashlib
 import json
 import math
+import os
 import sys
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -112,6 +113,24 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
 
 
+def _spare_core(device: torch.device) -> bool:
+    """True when torch's CPU forwards use fewer threads than this process may run on (a core is idle)."""
+    if device.type != "cpu":
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return torch.get_num_threads() < cores
+
+
+def _run_now(fn: Callable[..., Any], *args: Any) -> Future:
+    """fn(*args) run at once, as a completed Future (the inline stand-in for a worker's submit)."""
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # noqa: BLE001 — re-raised by future.result(), as a worker's would be
+        future.set_exception(exc)
+    return future
+
+
 def _rows(per_image: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     """Rows start..stop-1 of `per_image` [B,...] tiled level-major (row r = image r mod B), without tiling:
     a view when the rows are consecutive images, else one small gather."""
@@ -196,9 +215,12 @@ class Evaluator:
         non-empty region (the shipped GuidingPainter fills 3 of its 30 regions on toon, so 4 of 31 levels
         are computed).
 
-        Everything but the model call runs in one worker thread, a chunk behind the model: the repeat
-        check, the NaN check, the uint8 conversion and the metrics of chunk k overlap the forward of chunk
-        k + 1 (torch releases the GIL in its kernels). Values do not depend on it: rows are independent.
+        When the model leaves a CPU core idle (`_spare_core`), everything but the model call runs in one
+        worker thread, a chunk behind the model: the repeat check, the NaN check, the uint8 conversion and
+        the metrics of chunk k overlap the forward of chunk k + 1 (torch releases the GIL in its kernels).
+        Otherwise it runs inline: a second thread's torch ops would compete with the model's own threads
+        (12.8 → 14.4 s for `colorbench run --models all --limit 64` on 2 cores at 2 threads). Values never
+        depend on it: rows are independent.
         """
         bs = self.plan.forward_rows
         n = hints.color.shape[0]
@@ -227,7 +249,8 @@ class Evaluator:
 
         out = metrics = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-outputs") as pool:
-            repeat = pool.submit(repeats)
+            submit = pool.submit if _spare_core(sketch.device) else _run_now
+            repeat = submit(repeats)
             behind: Future | None = None  # the previous chunk's `finish`
             for ci, s in enumerate(starts):
                 e = min(n, s + bs)
@@ -251,7 +274,7 @@ class Evaluator:
                         metrics = torch.empty((n, 3), dtype=torch.float64, device=y.device)
                 if behind is not None:
                     behind.result()  # one chunk in flight: an error surfaces at once, memory stays bounded
-                behind = pool.submit(finish, y, s, e)
+                behind = submit(finish, y, s, e)
             if behind is not None:
                 behind.result()
         assert out is not None  # n ≥ 1 row

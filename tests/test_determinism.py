@@ -1,5 +1,5 @@
 """Per-image records (PSNR to the last bit), the chosen hints and the regions do not depend on the batch
-size, the number of DataLoader workers, or on a run having been interrupted and resumed.
+size, the number of DataLoader workers, the engine's worker thread, or on a run having been interrupted and resumed.
 (1 vs 2 torchrun processes: tests/test_distributed.py; SIGKILL mid-run: tests/test_crash_safety.py.)"""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorbench import runner
+from colorbench import engine, runner
 from colorbench.engine import EvalPlan
 from colorbench.records import load_npz, read_records
 from colorbench.runner import RunConfig, run_evaluation
@@ -70,6 +70,16 @@ def test_records_do_not_depend_on_batch_size(tmp_path: Path, ckpts: dict[str, Pa
 
 def test_records_do_not_depend_on_num_workers(tmp_path: Path, ckpts: dict[str, Path], reference: Path) -> None:
     _assert_identical(reference, _run(tmp_path / "run", ckpts, batch_size=4, num_workers=2))
+
+
+@pytest.mark.parametrize("spare_core", [True, False])
+def test_records_do_not_depend_on_post_processing_in_a_worker_thread(tmp_path: Path, ckpts: dict[str, Path],
+                                                                    reference: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    spare_core: bool) -> None:
+    # With a core to spare the engine converts outputs and computes metrics in a worker thread, a chunk
+    # behind the model; without, inline. Which one a machine gets must never show in the records.
+    monkeypatch.setattr(engine, "_spare_core", lambda device: spare_core)
+    _assert_identical(reference, _run(tmp_path / "run", ckpts, batch_size=8))
 
 
 def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Path, ckpts: dict[str, Path],
