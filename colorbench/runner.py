@@ -125,7 +125,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
 
     t0 = time.perf_counter()
     cache_dirs: dict[str, Path] = {}
-    # Chunks this rank computed, kept for the merge (rank 0) so it need not read back what it just wrote.
+    # Chunks this rank computed, kept for the merge (rank 0) so it need not read back what it just wrote —
+    # only those without Inception features: a large FID run's features would otherwise stay in memory for
+    # every variant at once, where the merge holds one variant's at a time.
     held: dict[Path, tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]] = {}
     # Chunk files are compressed and written in a worker thread (zlib releases the GIL) while the next batch
     # computes, one write in flight: its error surfaces at the next batch, and nothing is lost on exit.
@@ -161,7 +163,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                     if writing is not None:
                         writing.result()
                     writing = writer.submit(_save_chunk, path, *result)
-                    if ctx.rank == 0:
+                    if ctx.rank == 0 and not result[1]:
                         held[path] = result
                     bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
                 del model
