@@ -32,11 +32,12 @@ from typing import Any
 
 import torch
 
+from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import save_checkpoint
 from colorbench.data import open_dataset
 from colorbench.data.base import ColorDataset
-from colorbench.engine import SEED_TAGS, EvalPlan, retain_freed_memory, same_bits
+from colorbench.engine import SEED_TAGS, EvalPlan, same_bits
 from colorbench.forward import fixed_rows, pad_rows
 from colorbench.hints import image_seed, simulate
 from colorbench.model import ColorizerModel

@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.data import open_dataset
 from colorbench.data.base import ColorDataset
-from colorbench.engine import SEED_TAGS, EvalPlan, retain_freed_memory
+from colorbench.engine import SEED_TAGS, EvalPlan
 from colorbench.hints import BoundedGeometric, image_seed, simulate
 from colorbench.metrics import psnr
 from colorbench.model import ColorizerModel

@@ -7,12 +7,10 @@ content-keyed chunk files so a run can be resumed and sharded over processes (`i
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import math
 import os
-import sys
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -80,32 +78,6 @@ class _Batch:
         self.sketch = torch.stack([it["sketch"] for it in items]).to(device)
         self.color = torch.stack([it["color"] for it in items]).to(device)
         self.gt_u8 = to_uint8(self.color)
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
-_RETAINING: list[bool] = []  # set once per process
-
-
-def retain_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed blocks for reuse instead of handing them back to the kernel.
-
-    Every forward allocates and frees the same 10-100 MB of activations; given back (large blocks are
-    mmap'd, the heap top is trimmed), each reuse page-faults them in again: ~0.5 M minor faults per 31
-    forwards at 64 px, a quarter of the forward time on this kind of VM (benchmarks/README.md). Peak memory
-    is unchanged; the process just keeps it until exit. Linux/glibc only; returns whether it applies.
-    """
-    if not _RETAINING:
-        ok = False
-        if sys.platform.startswith("linux"):
-            try:
-                libc = ctypes.CDLL("libc.so.6")
-                # 1 GiB where glibc allows it (≥ 2.35), else its documented 64-bit maximum of 32 MiB.
-                ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30) or libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20))
-                ok = ok and bool(libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1))
-            except (OSError, AttributeError):  # not glibc (musl, …): keep its defaults
-                ok = False
-        _RETAINING.append(ok)
-    return _RETAINING[0]
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from colorbench import distributed as dist
+from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import run_lock
 from colorbench.engine import (
@@ -31,7 +32,6 @@ from colorbench.engine import (
     cache_key,
     iter_batches,
     nh_assignment,
-    retain_freed_memory,
     save_npz_fast,
 )
 from colorbench.progress import STDERR, make_progress

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from colorbench import distributed as dist
+from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import atomic_write_text
 from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
@@ -157,6 +158,7 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    retain_freed_memory()  # every step frees and reallocates the same activations: keep them mapped
     ddp = dist.init(cfg.device)  # under torchrun: one rank of a data-parallel run; else world 1
     device = ddp.device(cfg.device) if ddp.is_distributed else resolve_device(cfg.device)
     name = MODELS.canonical(cfg.model)

@@ -9,7 +9,7 @@ from colorbench.hints import BoundedGeometric, prefix_mask
 from guidingpainter.augment import augment_batch, crop_and_flip, hsv_to_rgb, rgb_to_hsv
 from guidingpainter.hint_generation import generate_hints, sample_activation
 from guidingpainter.losses import smoothness_loss, total_variance_loss
-from guidingpainter.segmentation import st_gumbel, temperature
+from guidingpainter.segmentation import one_hot_argmax, st_gumbel, temperature
 
 
 def two_region_example() -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,6 +105,17 @@ def test_st_gumbel_without_noise_is_argmax() -> None:
     logits = torch.randn(1, 6, 8, 8, generator=torch.Generator().manual_seed(2))
     s = st_gumbel(logits, 1.0, None)
     assert torch.equal(s.argmax(1), logits.argmax(1))
+
+
+def test_regions_of_tied_scores_go_to_the_first_tied_channel() -> None:
+    # An untrained or saturated f gives exactly equal logits; its regions must not depend on how argmax
+    # is computed (the channel axis is made contiguous for speed): the first tied channel wins, as torch's.
+    scores = torch.randint(0, 3, (2, 5, 7, 9), generator=torch.Generator().manual_seed(3)).float()  # many ties
+    scores[0] = 0.0  # all channels tied everywhere in image 0
+    s = one_hot_argmax(scores)
+    assert torch.equal(s.argmax(1), scores.argmax(1))
+    assert torch.equal(s[0, 0], torch.ones(7, 9)) and s[0, 1:].sum() == 0
+    assert torch.equal(s.sum(1), torch.ones(2, 7, 9))  # one-hot
 
 
 def test_temperature_schedule() -> None:
