@@ -1,8 +1,9 @@
 """The evaluation engine: runs each model once over a dataset and writes per-image records.
 
 One nested pass per image: regions once, the full ordered hint list once, then every n = 0..Nc (and the
-ablation / perturbed / equalized modes the protocols ask for) in batched forwards. Results are cached in
-content-keyed chunk files so a run can be resumed and sharded over processes (`ids[rank::world]`).
+ablation / perturbed / equalized modes the protocols ask for) in batched forwards. The runner caches each
+batch's results in content-keyed chunk files (colorbench.chunks), so a run can be resumed and sharded over
+processes (`ids[rank::world]`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ import hashlib
 import json
 import math
 import os
-import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ import pandas as pd
 import torch
 
 from colorbench.api import HintKind, Hints
-from colorbench.atomic import atomic_write
+from colorbench.batches import Batch
 from colorbench.data.base import ColorDataset
 from colorbench.forward import fixed_rows
 from colorbench.hints import (
@@ -37,7 +36,7 @@ from colorbench.hints import (
 )
 from colorbench.metrics import psnr_uint8, to_uint8
 from colorbench.model import ColorizerModel
-from colorbench.records import feature_key, load_npz, records_frame
+from colorbench.records import feature_key, records_frame
 from colorbench.variants import Variant
 
 SEED_TAGS = {HintKind.POINT: "rtug", HintKind.STROKE: "alacgan", HintKind.REGION: "region", HintKind.NONE: "none"}
@@ -68,16 +67,6 @@ def nh_assignment(dataset: ColorDataset, ids: Sequence[str], plan: EvalPlan) -> 
     dist = BoundedGeometric(plan.nc, plan.p)
     keys = [f"colorbench|nh|{dataset.name}|{i}" for i in ids]
     return dict(zip(ids, (int(v) for v in dist.stratified(keys))))
-
-
-class _Batch:
-    """A batch of test images on the device: ids, sketch [B,1,H,W], colour [B,3,H,W], uint8 GT."""
-
-    def __init__(self, items: list[dict[str, Any]], device: torch.device) -> None:
-        self.ids = [it["id"] for it in items]
-        self.sketch = torch.stack([it["sketch"] for it in items]).to(device)
-        self.color = torch.stack([it["color"] for it in items]).to(device)
-        self.gt_u8 = to_uint8(self.color)
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -253,7 +242,7 @@ class Evaluator:
         return out, metrics
 
     def _levels(self, seq: HintSequence, levels: Sequence[int],
-                batch: _Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
+                batch: Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
         """All (level, image) pairs in one stacked batch, level-major: → (outputs [L,B,3,H,W] uint8, the
         stacked hints (rows [L*B]), metrics [L*B,3] float64 as `_level_metrics`)."""
         b = batch.sketch.shape[0]
@@ -264,7 +253,7 @@ class Evaluator:
 
     # -- one batch ---------------------------------------------------------------------------
     @torch.inference_mode()
-    def run_batch(self, batch: _Batch) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def run_batch(self, batch: Batch) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
         """→ (records of this batch (records_frame), {feature_key: feature}, {image_id: sample arrays})."""
         rows: list[dict[str, Any]] = []  # column blocks (_block), one per mode and level set
         feats: dict[str, np.ndarray] = {}
@@ -301,7 +290,7 @@ class Evaluator:
             self._ablation(rows, base, batch, regions)
         return records_frame(pd.concat([pd.DataFrame(block) for block in rows], ignore_index=True)), feats, samples
 
-    def _emit(self, rows: list, base: dict, batch: _Batch, mode: str, levels: Sequence[int],
+    def _emit(self, rows: list, base: dict, batch: Batch, mode: str, levels: Sequence[int],
               metrics: torch.Tensor) -> None:
         """Append one column block (a dict of arrays, records_frame-ready) holding every (level, image) pair;
         `metrics` [L*B,3] level-major, as `_levels` returns them."""
@@ -310,7 +299,7 @@ class Evaluator:
         rows.append(_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b), values[:, 0],
                            values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool)))
 
-    def _ablation(self, rows: list, base: dict, batch: _Batch, regions: torch.Tensor) -> None:
+    def _ablation(self, rows: list, base: dict, batch: Batch, regions: torch.Tensor) -> None:
         """Fig. 5 (E8.1): region i moved to the front (others keep their order), hint only it."""
         nc = regions.shape[1]
         b = len(batch.ids)
@@ -337,7 +326,7 @@ class Evaluator:
         rows.append(_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b), psnr,
                            area, np.full(nc * b, np.nan), empty))
 
-    def _features(self, feats: dict, batch: _Batch, mode: str, outs: torch.Tensor) -> None:
+    def _features(self, feats: dict, batch: Batch, mode: str, outs: torch.Tensor) -> None:
         """Inception features only for the outputs an FID needs: n = 0, the image's stratified Nh, the sweep."""
         if self.features is None:
             return
@@ -352,7 +341,7 @@ class Evaluator:
         for (li, j), v in zip(want, vecs):
             feats[feature_key(batch.ids[j], mode, self.levels[li])] = v
 
-    def _sample(self, batch: _Batch, j: int, outs: torch.Tensor, hints: Hints, regions: torch.Tensor | None) -> dict:
+    def _sample(self, batch: Batch, j: int, outs: torch.Tensor, hints: Hints, regions: torch.Tensor | None) -> dict:
         b = len(batch.ids)
         L = len(self.levels)
         # Pick image j's rows before converting: converting all L·B rows per kept image cost ~0.1 s each.
@@ -368,101 +357,3 @@ class Evaluator:
         if regions is not None:
             s["regions"] = regions[j].argmax(dim=0).to(torch.uint8).cpu().numpy()
         return s
-
-
-
-def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None) -> str:
-    from colorbench.versions import versions as _v
-
-    payload = json.dumps([variant_sha, dataset_fp, plan.fingerprint(), fid_sha, _v()["colorbench"]])
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
-def _chunk_name(ids: Sequence[str]) -> str:
-    return "chunk-" + hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16] + ".npz"
-
-
-def _save_chunk(path: Path, df: pd.DataFrame, feats: dict[str, np.ndarray], samples: dict[str, dict]) -> None:
-    arrays: dict[str, np.ndarray] = {f"rec_{c}": df[c].to_numpy() for c in df.columns}
-    arrays["rec_columns"] = np.asarray(list(df.columns))
-    arrays["feat_keys"] = np.asarray(list(feats), dtype=str)
-    arrays["feat_vals"] = np.stack(list(feats.values())).astype(np.float32) if feats else np.zeros((0, 2048), np.float32)
-    arrays["sample_ids"] = np.asarray(list(samples), dtype=str)
-    for sid, s in samples.items():
-        for k, v in s.items():
-            arrays[f"sample::{sid}::{k}"] = v
-    for col in ("variant", "model", "dataset", "image_id", "mode"):
-        arrays[f"rec_{col}"] = arrays[f"rec_{col}"].astype(str)
-    save_npz_fast(path, arrays)
-
-
-def save_npz_fast(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
-    """Atomically write an .npz in np.savez_compressed's format (deflated .npy members, no pickles) at zlib
-    level 1: 3-4× faster to write than level 6 for image arrays, for 2-3× the bytes (a 64-px run's samples:
-    0.3 → 0.8 MB); np.load reads both."""
-
-    def write(tmp: str) -> None:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name, value in arrays.items():
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                    np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
-
-    atomic_write(path, write)
-
-
-def _load_chunk(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]:
-    z = load_npz(path)
-    df = records_frame(pd.DataFrame({str(c): z[f"rec_{c}"] for c in z["rec_columns"]}))
-    feats = dict(zip((str(k) for k in z["feat_keys"]), z["feat_vals"]))
-    samples: dict[str, dict] = {}
-    for key, val in z.items():
-        if key.startswith("sample::"):
-            _, sid, name = key.split("::", 2)
-            samples.setdefault(sid, {})[name] = val
-    return df, feats, samples
-
-
-class _IdList(torch.utils.data.Dataset):
-    """The samples of a fixed list of ids, in that order: what DataLoader workers read."""
-
-    def __init__(self, dataset: ColorDataset, ids: Sequence[str]) -> None:
-        self.dataset, self.ids = dataset, list(ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.dataset.get(self.ids[index])
-
-
-def iter_batches(dataset: ColorDataset, ids: Sequence[str], size: int, device: torch.device,
-                 num_workers: int = 0) -> Iterator[_Batch]:
-    """Batches of `size` images in the order of `ids`; `num_workers` > 0 decodes them in DataLoader worker
-    processes (batches still arrive in order, so records never depend on it).
-
-    With num_workers = 0 the next batch is decoded in one background thread while the caller works on the
-    current one (the model's forwards release the GIL), so data loading overlaps the forwards at no memory
-    cost beyond one batch.
-    """
-    if num_workers <= 0:
-        starts = list(range(0, len(ids), size))
-        if not starts:
-            return
-
-        def load(s: int) -> list[dict[str, Any]]:
-            return [dataset.get(i) for i in ids[s : s + size]]
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-data") as pool:
-            pending = pool.submit(load, starts[0])
-            for k in range(len(starts)):
-                items = pending.result()
-                if k + 1 < len(starts):
-                    pending = pool.submit(load, starts[k + 1])
-                yield _Batch(items, device)
-        return
-    # A fixed generator: the loader would otherwise draw its worker seed from the global RNG.
-    loader = torch.utils.data.DataLoader(_IdList(dataset, ids), batch_size=size, shuffle=False,
-                                         num_workers=num_workers, collate_fn=list,
-                                         generator=torch.Generator().manual_seed(0))
-    for items in loader:
-        yield _Batch(items, device)

@@ -23,17 +23,9 @@ from colorbench import distributed as dist
 from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import run_lock
-from colorbench.engine import (
-    EvalPlan,
-    Evaluator,
-    _chunk_name,
-    _load_chunk,
-    _save_chunk,
-    cache_key,
-    iter_batches,
-    nh_assignment,
-    save_npz_fast,
-)
+from colorbench.batches import iter_batches
+from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
+from colorbench.engine import EvalPlan, Evaluator, nh_assignment
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
 from colorbench.training import resolve_device
@@ -159,10 +151,10 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                                nh=nh, sample_ids=sample_ids)
                 for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):
                     result = ev.run_batch(batch)
-                    path = cdir / _chunk_name(batch.ids)
+                    path = cdir / chunk_name(batch.ids)
                     if writing is not None:
                         writing.result()
-                    writing = writer.submit(_save_chunk, path, *result)
+                    writing = writer.submit(save_chunk, path, *result)
                     if ctx.rank == 0 and not result[1]:
                         held[path] = result
                     bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
@@ -202,7 +194,7 @@ def _done_ids(cdir: Path) -> set[str]:
     done: set[str] = set()
     for chunk in cdir.glob("chunk-*.npz"):
         try:
-            df, _, _ = _load_chunk(chunk)
+            df, _, _ = load_chunk(chunk)
         except Exception:  # noqa: BLE001 — a chunk from a killed run is never half-written (atomic), but be safe
             chunk.unlink(missing_ok=True)
             continue
@@ -223,7 +215,7 @@ def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, f
     todo = [i for i in shard if i not in done]
     for batch in iter_batches(dataset, todo, plan.batch_size, device, num_workers):
         vecs = features(batch.gt_u8)
-        save_npz(cdir / _chunk_name(batch.ids), feat_keys=np.asarray(batch.ids, dtype=str),
+        save_npz(cdir / chunk_name(batch.ids), feat_keys=np.asarray(batch.ids, dtype=str),
                  feat_vals=np.asarray(vecs, dtype=np.float32))
     return cdir
 
@@ -243,7 +235,7 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
             samples: dict[str, dict] = {}
             cdir = cache_dirs[v.label]
             for chunk in sorted(set(cdir.glob("chunk-*.npz")) | {p for p in held if p.parent == cdir}):
-                df, f, s = held[chunk] if chunk in held else _load_chunk(chunk)
+                df, f, s = held[chunk] if chunk in held else load_chunk(chunk)
                 frames.append(df)
                 feats.update(f)
                 samples.update(s)

@@ -86,7 +86,7 @@ def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Pat
                                                                    reference: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     saved = []
-    real_save = runner._save_chunk
+    real_save = runner.save_chunk
 
     def crash_after_three(path: Path, *args: object) -> None:
         if len(saved) == 3:
@@ -94,7 +94,7 @@ def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Pat
         real_save(path, *args)
         saved.append(path)
 
-    monkeypatch.setattr(runner, "_save_chunk", crash_after_three)
+    monkeypatch.setattr(runner, "save_chunk", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path / "run", ckpts, batch_size=2)
     monkeypatch.undo()

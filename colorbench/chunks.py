@@ -1,0 +1,78 @@
+"""A run's cache files: one content-keyed .npz per batch of images (records, features, samples), written
+atomically, so a killed run resumes and concurrent runs or shards share work (no pickles anywhere).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from colorbench.atomic import atomic_write
+from colorbench.records import load_npz, records_frame
+
+if TYPE_CHECKING:
+    from colorbench.engine import EvalPlan
+
+
+def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None) -> str:
+    """The cache directory key of one variant's chunks: checkpoint, dataset, plan, FID weights and colorbench
+    version — anything that could change a record."""
+    from colorbench.versions import versions as _v
+
+    payload = json.dumps([variant_sha, dataset_fp, plan.fingerprint(), fid_sha, _v()["colorbench"]])
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def chunk_name(ids: Sequence[str]) -> str:
+    """The chunk file of these image ids (in this order): the same name whichever run computes them."""
+    return "chunk-" + hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16] + ".npz"
+
+
+def save_chunk(path: Path, df: pd.DataFrame, feats: dict[str, np.ndarray], samples: dict[str, dict]) -> None:
+    """One batch's records (records_frame), Inception features {feature_key: [2048]} and sample arrays
+    {image_id: {name: array}} as one atomic .npz (string columns as unicode arrays: no pickles)."""
+    arrays: dict[str, np.ndarray] = {f"rec_{c}": df[c].to_numpy() for c in df.columns}
+    arrays["rec_columns"] = np.asarray(list(df.columns))
+    arrays["feat_keys"] = np.asarray(list(feats), dtype=str)
+    arrays["feat_vals"] = np.stack(list(feats.values())).astype(np.float32) if feats else np.zeros((0, 2048), np.float32)
+    arrays["sample_ids"] = np.asarray(list(samples), dtype=str)
+    for sid, s in samples.items():
+        for k, v in s.items():
+            arrays[f"sample::{sid}::{k}"] = v
+    for col in ("variant", "model", "dataset", "image_id", "mode"):
+        arrays[f"rec_{col}"] = arrays[f"rec_{col}"].astype(str)
+    save_npz_fast(path, arrays)
+
+
+def save_npz_fast(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Atomically write an .npz in np.savez_compressed's format (deflated .npy members, no pickles) at zlib
+    level 1: 3-4× faster to write than level 6 for image arrays, for 2-3× the bytes (a 64-px run's samples:
+    0.3 → 0.8 MB); np.load reads both."""
+
+    def write(tmp: str) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for name, value in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+
+    atomic_write(path, write)
+
+
+def load_chunk(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]:
+    """Inverse of `save_chunk`: → (records, features, samples)."""
+    z = load_npz(path)
+    df = records_frame(pd.DataFrame({str(c): z[f"rec_{c}"] for c in z["rec_columns"]}))
+    feats = dict(zip((str(k) for k in z["feat_keys"]), z["feat_vals"]))
+    samples: dict[str, dict] = {}
+    for key, val in z.items():
+        if key.startswith("sample::"):
+            _, sid, name = key.split("::", 2)
+            samples.setdefault(sid, {})[name] = val
+    return df, feats, samples
