@@ -122,6 +122,11 @@ def _level_metrics(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tenso
                         _hint_err(out_u8, Hints(color, mask))], dim=1)
 
 
+def _psnr_column(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[B,1] float64: PSNR vs the ground truth only (the Fig. 5 ablation needs no hint statistics)."""
+    return psnr_uint8(out_u8, gt_u8)[:, None]
+
+
 def _hint_err(out_u8: torch.Tensor, hints: Hints) -> torch.Tensor:
     """Mean |Ŷ − C| over hinted pixels and channels, 8-bit units, per image [B] (NaN without hints)."""
     # Integer arithmetic: the sums are of small integers, so they equal the float64 sums bit for bit at a
@@ -160,10 +165,12 @@ class Evaluator:
     # -- forwards ----------------------------------------------------------------------------
     def _forward(self, sketch: torch.Tensor, hints: Hints,
                  regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None,
-                 gt: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                 gt: torch.Tensor | None = None,
+                 metric: Callable[..., torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows;
-        → (uint8 outputs [N,3,H,W], per-row metrics [N,3] float64 (`_level_metrics` against `gt`, uint8
-        [B,3,H,W]) or None without `gt`).
+        → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric`(outputs,
+        ground truth, hint colours, hint masks) → [rows,K] per row against `gt` (uint8 [B,3,H,W]),
+        `_level_metrics` by default.
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
@@ -195,6 +202,8 @@ class Evaluator:
 
         @torch.inference_mode()  # thread-local: the worker thread needs its own
         def finish(y: torch.Tensor, s: int, e: int) -> None:
+            nonlocal metrics  # allocated at the first chunk, when the metric's width is known; the main
+            # thread reads it only after waiting for this call
             lo, hi = torch.aminmax(y)  # one pass, no temporary (10× isfinite().all()); NaN propagates into both
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise FloatingPointError(
@@ -204,9 +213,12 @@ class Evaluator:
             k = max(1, _BLOCK // max(1, y[0].numel()))
             for i in range(0, e - s, k):
                 out[s + i : s + min(i + k, e - s)] = to_uint8(y[i : i + k])
-            if metrics is not None:
-                metrics[s:e] = _per_image(_level_metrics, out[s:e], _rows(gt, s, e), hints.color[s:e],
-                                          hints.mask[s:e])
+            if gt is not None:
+                values = _per_image(metric or _level_metrics, out[s:e], _rows(gt, s, e), hints.color[s:e],
+                                    hints.mask[s:e])
+                if metrics is None:
+                    metrics = torch.empty((n, values.shape[1]), dtype=torch.float64, device=values.device)
+                metrics[s:e] = values
 
         out = metrics = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-outputs") as pool:
@@ -231,8 +243,6 @@ class Evaluator:
                                hints.color[s:e], hints.mask[s:e], reg)
                 if out is None:
                     out = torch.empty((n, *y.shape[1:]), dtype=torch.uint8, device=y.device)
-                    if gt is not None:
-                        metrics = torch.empty((n, 3), dtype=torch.float64, device=y.device)
                 if behind is not None:
                     behind.result()  # one chunk in flight: an error surfaces at once, memory stays bounded
                 behind = submit(finish, y, s, e)
@@ -319,10 +329,11 @@ class Evaluator:
             return regions[(r % b)[:, None], orders[r // b]]
 
         hints = Hints(torch.cat(colors), torch.cat(masks))
-        out = self._forward(batch.sketch, hints, permuted)[0].view(nc, b, 3, *batch.sketch.shape[-2:])
+        _, values = self._forward(batch.sketch, hints, permuted, gt=batch.gt_u8, metric=_psnr_column)
+        assert values is not None
         empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
         area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image
-        psnr = torch.cat([_per_image(psnr_uint8, out[i], batch.gt_u8) for i in range(nc)]).cpu().numpy()
+        psnr = values[:, 0].cpu().numpy()
         rows.append(_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b), psnr,
                            area, np.full(nc * b, np.nan), empty))
 
