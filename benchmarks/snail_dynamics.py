@@ -61,10 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-limit", type=int, default=None, help="training images cycled in order (default: all)")
     ap.add_argument("--every", type=int, default=100, help="print the regions every N steps")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ap.add_argument("--augment", action="store_true",
+                    help="the official training augmentation (colour jitter, random resized crop, flip)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    cfg = {"width": args.width, "augment": False, "init_seed": args.seed, "p": args.p, "nc": args.nc,
+    cfg = {"width": args.width, "augment": args.augment, "init_seed": args.seed, "p": args.p, "nc": args.nc,
            "nh_per": args.nh_per, "lambda_smth": args.lambda_smth, "lambda_tv": args.lambda_tv}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
