@@ -180,12 +180,15 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
 @click.option("--limit", type=int, default=None, help="Use only the first N training images.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch intra-op threads [torch's default: the usable cores]. CPU-trained weights depend on it; "
+                   "the count is recorded in the checkpoint.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors (optimizer, schedule, RNG, epoch).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs: int, size: int, width: float | None,
           batch_size: int, lr: float | None, beta1: float | None, device: str, limit: int | None,
-          data_root: str | None, seed: int, resume: bool, quiet: bool) -> None:
+          data_root: str | None, seed: int, threads: int | None, resume: bool, quiet: bool) -> None:
     """Train MODEL on a dataset. Any model config key is a flag too: e.g. `--fixed-nh`, `--stage reorder`,
     `--lambda-adv 0` for GuidingPainter (see `colorbench models -v`)."""
     from colorbench.registry import MODELS
@@ -199,7 +202,8 @@ def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs:
     if beta1 is not None:
         betas = (beta1, 0.999)
     cfg = TrainConfig(model=name, dataset=dataset, epochs=epochs, size=size, batch_size=batch_size, lr=lr, betas=betas,
-                      seed=seed, device=device, limit=limit, data_root=data_root, model_config=overrides)
+                      seed=seed, device=device, limit=limit, data_root=data_root, model_config=overrides,
+                      threads=threads)
     out_dir = out or f"runs/{name}-{dataset}"
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train_model(cfg, out_dir, resume=resume, command=command, progress=not quiet)
@@ -291,8 +295,10 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
 @click.option("--seed", default=0, show_default=True)
 @click.option("--seeds", default=None, help="Several seeds, e.g. 0,1,2: one run each in OUT/seed-N and the spread "
                                              "over seeds in OUT/seeds.json (one run of this toy is one draw).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch intra-op threads [torch's default]; the trained regions depend on it (README table: 2).")
 def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit: int, k: int, lambda_smth: float,
-          lambda_tv: float, device: str, seed: int, seeds: str | None) -> None:
+          lambda_tv: float, device: str, seed: int, seeds: str | None, threads: int | None) -> None:
     """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?
 
     Trains GuidingPainter and a fixed-Nh control on `snail` and reports region order vs object size."""
@@ -300,7 +306,7 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
 
     common = {"epochs": epochs, "size": size, "width": width, "k": k, "device": device, "lr": lr,
               "train_limit": train_limit, "lambda_smth": lambda_smth, "lambda_tv": lambda_tv,
-              "progress": True}
+              "progress": True, "threads": threads}
     if seeds:
         result = run_snail_seeds(out, _csv_ints(seeds), **common)
         STDERR.print_json(data=result["variants"])
@@ -398,16 +404,18 @@ def zoo() -> None:
 @click.option("--size", default=64, show_default=True)
 @click.option("--width", default=0.125, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Torch intra-op threads: the shipped checkpoints' count, so a rebuild gives back their weights.")
 @click.option("--work-dir", type=click.Path(file_okay=False), default="runs/zoo", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, size: int, width: float,
-              batch_size: int, work_dir: str, device: str) -> None:
+              batch_size: int, threads: int, work_dir: str, device: str) -> None:
     """Train every model with one equal budget and export the shipped checkpoints (resumable)."""
     from colorbench.registry import resolve_model_names
     from colorbench.zoo import ZooBudget, build_zoo
 
     budget = ZooBudget(dataset=dataset, size=size, width=width, epochs=epochs, limit=limit, batch_size=batch_size,
-                       lr=lr)
+                       lr=lr, threads=threads)
     STDERR.print(f"budget: {budget.describe()}")
     build_zoo(resolve_model_names(models), budget, Path(work_dir), device=device, log=STDERR.print)
 

@@ -39,15 +39,12 @@ def region_means(color: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
     return torch.where(area[..., None] > 0, total / area.clamp_min(1e-12)[..., None], torch.zeros_like(total))
 
 
-def region_hints(color: torch.Tensor, regions: torch.Tensor, active: torch.Tensor,
-                 means: torch.Tensor | None = None) -> Hints:
+def region_hints(color: torch.Tensor, regions: torch.Tensor, active: torch.Tensor) -> Hints:
     """Eq. (4)-(8): S̃_i = m_i S_i, C = Σ c̄_i S̃_i, M = Σ S̃_i.
 
     color [B,3,H,W], regions [B,K,H,W] (one-hot), active m [B,K] in {0,1} → Hints with regions = S.
-    `means` [B,K,3]: `region_means(color, regions)` when the caller already has them (training shares
-    them with the total-variance loss).
     """
-    means = region_means(color, regions) if means is None else means  # [B,K,3]
+    means = region_means(color, regions)  # [B,K,3]
     masked = regions * active[:, :, None, None].to(regions.dtype)  # Eq. (5)
     hint_color = torch.einsum("bkhw,bkc->bchw", masked, means)  # Eq. (7)
     hint_mask = masked.sum(dim=1, keepdim=True)  # Eq. (8)
@@ -60,10 +57,9 @@ def prefix_mask(n: torch.Tensor, k: int) -> torch.Tensor:
     return (idx[None, :] <= n[:, None]).float()
 
 
-def flat_fill(color: torch.Tensor, regions: torch.Tensor, means: torch.Tensor | None = None) -> torch.Tensor:
-    """Σ_i c̄_i S_i over all regions: the image the TV loss compares with Y (Eq. 11). [B,3,H,W].
-    `means` [B,K,3]: `region_means(color, regions)` when the caller already has them."""
-    return torch.einsum("bkhw,bkc->bchw", regions, region_means(color, regions) if means is None else means)
+def flat_fill(color: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Σ_i c̄_i S_i over all regions: the image the TV loss compares with Y (Eq. 11). [B,3,H,W]."""
+    return torch.einsum("bkhw,bkc->bchw", regions, region_means(color, regions))
 
 
 # ---------------------------------------------------------------------------------------------

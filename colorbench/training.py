@@ -50,6 +50,10 @@ class TrainConfig:
     num_workers: int = 0
     data_root: str | None = None
     model_config: dict[str, Any] = field(default_factory=dict)
+    # Torch intra-op threads (None: torch's default, the usable cores). On a CPU the trained weights depend
+    # on it: oneDNN splits a convolution's weight-gradient sum over the threads, so another count rounds
+    # differently and, over many steps, trains another model. The count used is recorded either way.
+    threads: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -153,7 +157,26 @@ class TrainResult:
 
 def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, command: str = "",
                 progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
-    """Train `cfg.model` on `cfg.dataset`; writes out_dir/{last,best}.safetensors (+ last.train.safetensors)."""
+    """Train `cfg.model` on `cfg.dataset`; writes out_dir/{last,best}.safetensors (+ last.train.safetensors).
+    With `cfg.threads` set, torch runs on that many intra-op threads for the run and gets its count back after."""
+    before = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train_model(cfg, out_dir, resume, command, progress, log)
+    finally:
+        torch.set_num_threads(before)
+
+
+def compute_platform() -> dict[str, Any]:
+    """What CPU training results depend on beyond code and versions: torch's intra-op thread count and the
+    instruction set its kernels use (AVX2 and AVX-512 kernels round differently)."""
+    return {"threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "machine": platform.machine()}
+
+
+def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: str, progress: bool,
+                 log: Callable[[str], None]) -> TrainResult:
     from colorbench.data import open_dataset
 
     out = Path(out_dir)
@@ -205,6 +228,12 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
         history, best = train_meta["history"], float(train_meta["best"])
         if ddp.is_main:
             log(f"resumed {name} from {last} at epoch {start_epoch}/{cfg.epochs}")
+            was, now = meta.get("platform", {}), compute_platform()
+            changed = [k for k in ("threads", "cpu_capability") if k in was and was[k] != now[k]]
+            if changed and device.type == "cpu":
+                log(f"warning: {', '.join(f'{k} {was[k]} → {now[k]}' for k in changed)} since the run started: "
+                    "CPU training rounds differently, so this run will not match an uninterrupted one bit for bit "
+                    "(--threads sets the count)")
     elif hasattr(model, "prepare_training"):
         model.prepare_training(train_set)  # e.g. CIC's empirical colour-bin prior
     ddp.broadcast_module(model)  # DDP: every rank starts from rank 0's weights
@@ -219,6 +248,7 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
         "size": cfg.size,
         "train": cfg.to_json() | {"lr": lr, "betas": list(betas)},
         "versions": versions(),
+        "platform": compute_platform(),
         "command": command,
     }
     from colorbench.progress import make_progress
@@ -283,7 +313,3 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
         save_checkpoint(best_path, *load_checkpoint(last))  # resumed after the final epoch
     atomic_write_text(out / "history.json", json.dumps(history, indent=2))
     return TrainResult(last, best_path, history, time.perf_counter() - t0)
-
-
-def machine() -> str:
-    return f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}".strip()

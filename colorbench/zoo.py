@@ -36,16 +36,21 @@ class ZooBudget:
     lr: float = 1e-3  # one lr for all: at this budget the papers' lrs leave f in one region (GuidingPainter
     # at 2e-4, measured) or barely move CIC (3e-5); betas stay each paper's
     seed: int = 0
+    # Torch intra-op threads. Part of the budget because CPU-trained weights depend on it (TrainConfig.threads):
+    # with the shipped checkpoints' count a rebuild gives back the same weights on the same instruction set.
+    threads: int = 1
 
     def describe(self) -> str:
         steps = self.epochs * (self.limit // self.batch_size)
         return (f"{self.epochs} epochs × {self.limit} {self.dataset} images at {self.size} px, batch {self.batch_size} "
-                f"({steps} optimizer steps), width {self.width}, lr {self.lr:g}, seed {self.seed}")
+                f"({steps} optimizer steps), width {self.width}, lr {self.lr:g}, seed {self.seed}, "
+                f"{self.threads} thread{'s' if self.threads != 1 else ''}")
 
     def command(self) -> str:
         """The one command that rebuilds every shipped checkpoint with this budget."""
         return (f"colorbench zoo build --models all --dataset {self.dataset} --epochs {self.epochs} --limit {self.limit} "
-                f"--size {self.size} --width {self.width:g} --batch-size {self.batch_size} --lr {self.lr:g}")
+                f"--size {self.size} --width {self.width:g} --batch-size {self.batch_size} --lr {self.lr:g} "
+                f"--threads {self.threads}")
 
 
 def export_inference(src: Path, dst: Path, command: str, budget: ZooBudget) -> Path:
@@ -70,7 +75,7 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
         key = MODELS.canonical(name)
         cfg = TrainConfig(model=key, dataset=budget.dataset, epochs=budget.epochs, size=budget.size,
                           batch_size=budget.batch_size, lr=budget.lr, seed=budget.seed, device=device, limit=budget.limit,
-                          model_config={"width": budget.width})
+                          model_config={"width": budget.width}, threads=budget.threads)
         result = train_model(cfg, work_dir / f"{key}-{budget.dataset}", resume=True, command=command)
         dst = export_inference(result.best_checkpoint, zoo_checkpoint(key, budget.dataset), command, budget)
         log(f"{key}: {result.seconds:.0f}s, val PSNR {result.history[-1]['val_psnr']:.2f} dB → {dst}")

@@ -43,12 +43,10 @@ def sample_activation(
     raise ValueError(f"unknown hint activation {mode!r}; use one of {', '.join(ACTIVATIONS)}")
 
 
-def generate_hints(color: torch.Tensor, regions: torch.Tensor, active: torch.Tensor,
-                   means: torch.Tensor | None = None) -> Hints:
+def generate_hints(color: torch.Tensor, regions: torch.Tensor, active: torch.Tensor) -> Hints:
     """U = h(S, Y, m) (Eq. 2): C = Σ m_i c̄_i S_i, M = Σ m_i S_i with c̄_i the mean of Y over S_i.
 
-    color Y [B,3,H,W] in [-1,1]; regions S [B,Nc,H,W] one-hot (may carry ST gradients); active m [B,Nc];
-    `means` [B,Nc,3] float32: the c̄ of Eq. (6) if the caller has computed them (`region_means`).
+    color Y [B,3,H,W] in [-1,1]; regions S [B,Nc,H,W] one-hot (may carry ST gradients); active m [B,Nc].
     Runs in float32 even under AMP: a region sum over 256² pixels overflows float16.
     """
-    return region_hints(color.float(), regions.float(), active, means)
+    return region_hints(color.float(), regions.float(), active)

@@ -46,15 +46,14 @@ def smoothness_loss(logits: torch.Tensor, kind: str = "eight_l1") -> torch.Tenso
     raise ValueError(f"unknown smoothness loss {kind!r}; use one of {', '.join(SMOOTHNESS_KINDS)}")
 
 
-def total_variance_loss(color: torch.Tensor, regions: torch.Tensor, means: torch.Tensor | None = None) -> torch.Tensor:
+def total_variance_loss(color: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
     """Eq. (11) as the official code: mean over B·3·H·W of (Σ_i c̄_i S_i − Y)², over all Nc regions.
 
     Because S is one-hot, Σ_i ‖(Y − c̄_i) ⊙ S_i‖²_F = ‖Σ_i c̄_i S_i − Y‖²_F; the mean only rescales it.
-    color Y [B,3,H,W] in [-1,1], regions S [B,Nc,H,W] one-hot (gradients reach f through c̄ and S);
-    `means` [B,Nc,3] float32: the c̄ of Eq. (6) when the caller already has them (h uses the same).
+    color Y [B,3,H,W] in [-1,1], regions S [B,Nc,H,W] one-hot (gradients reach f through c̄ and S).
     """
     color = color.float()
-    return F.mse_loss(flat_fill(color, regions.float(), means), color)
+    return F.mse_loss(flat_fill(color, regions.float()), color)
 
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

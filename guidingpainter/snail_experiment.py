@@ -109,6 +109,7 @@ def run_snail_experiment(
     progress: bool = False,
     variants: Sequence[str] = tuple(VARIANTS),
     model_config: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train both variants on snail (or resume them), evaluate regions, write records, JSON and the figure.
 
@@ -143,7 +144,7 @@ def run_snail_experiment(
             raise ValueError(f"unknown snail variant {variant!r}; use {', '.join(VARIANTS)}")
         cfg = TrainConfig(
             model="guidingpainter", dataset="snail", epochs=epochs, size=size, batch_size=batch_size, seed=seed,
-            device=device, limit=train_limit, lr=lr,
+            device=device, limit=train_limit, lr=lr, threads=threads,
             model_config={"width": width, "augment": False, "lambda_smth": lambda_smth, "lambda_tv": lambda_tv,
                           **(model_config or {}), **VARIANTS[variant]},
         )
