@@ -122,8 +122,10 @@ def run_snail_experiment(
 
     train_limit caps the training images per epoch (the snail layout is fixed; only colours vary, so
     more distinct images buy nothing). Augmentation is off: random crops would move the very objects
-    whose order is measured. Returns {"summary": per-variant τ / objects / purity, "order": the full
-    snail_order result, "train": per-variant training facts, "files": paths}.
+    whose order is measured. threads pins torch's intra-op threads for training (None: torch's default);
+    on a CPU the regions a seed trains depend on it (README's table: 2). Returns {"summary": per-variant
+    τ / objects / purity, "order": the full snail_order result, "train": per-variant training facts,
+    "files": paths}.
     """
     # A driver, not model code: it may use the trainer, the protocol and the report (lazily imported).
     from colorbench.data import open_dataset
