@@ -81,7 +81,9 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
         log(f"{key}: {result.seconds:.0f}s, val PSNR {result.history[-1]['val_psnr']:.2f} dB → {dst}")
         written.append(dst)
     # The canonical command, not this invocation's: a partial rebuild (`--models cic`) reproduces the same zoo.
+    # With the instruction set: a rebuild gives back these weights only where the kernels round the same way.
     (ZOO_DIR / "README.json").write_text(json.dumps({"budget": budget.__dict__, "text": budget.describe(),
-                                                     "command": budget.command(), "torch": torch.__version__},
+                                                     "command": budget.command(), "torch": torch.__version__,
+                                                     "cpu_capability": torch.backends.cpu.get_cpu_capability()},
                                                     indent=2) + "\n")
     return written
