@@ -135,6 +135,39 @@ def test_smoothness_loss_hand_computed() -> None:
         smoothness_loss(logits, "nine_l3")
 
 
+@pytest.mark.parametrize("kind,n", [("eight_l1", 4), ("four_l1", 2)])
+def test_smoothness_gradient_is_autograds_bit_for_bit(kind: str, n: int) -> None:
+    # The hand-written backward must give the plain expression's gradients exactly, also where they meet
+    # another path into the logits built before the loss (train_step's ST-Gumbel one), or the shipped zoo
+    # stops rebuilding.
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(3, 7, 9, 11, generator=gen)
+    base[:, :, 2:6, 3:8] = 0.25  # ties: |Δ|' = 0 there
+    other = torch.randn(base.shape, generator=gen)
+
+    def grad(loss_fn) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = base.clone().requires_grad_(True)
+        st_path = ((logits + other).softmax(1) * other).sum() * 1e-3
+        loss = st_path + 1.7 * loss_fn(logits)
+        loss.backward()
+        return loss.detach(), logits.grad
+
+    def plain(logits: torch.Tensor) -> torch.Tensor:
+        s = slice(None)
+        pairs = [((s, s, slice(1, None), s), (s, s, slice(None, -1), s)),
+                 ((s, s, s, slice(1, None)), (s, s, s, slice(None, -1))),
+                 ((s, s, slice(1, None), slice(1, None)), (s, s, slice(None, -1), slice(None, -1))),
+                 ((s, s, slice(1, None), slice(None, -1)), (s, s, slice(None, -1), slice(1, None)))][:n]
+        return sum((logits[a] - logits[b]).abs().mean() for a, b in pairs) / n
+
+    loss, g = grad(lambda x: smoothness_loss(x, kind))
+    want_loss, want = grad(plain)
+    assert torch.equal(loss, want_loss)
+    assert torch.equal(g, want)
+    with torch.no_grad():
+        assert torch.equal(smoothness_loss(base, kind), plain(base))
+
+
 def test_total_variance_loss_hand_computed() -> None:
     color = torch.tensor([[1.0, 0.0], [-1.0, -1.0], [0.5, -0.5]])[None, :, None, :]  # [1,3,1,2]
     together = torch.ones(1, 1, 1, 2)
