@@ -156,14 +156,15 @@ class TrainResult:
 
 
 def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, command: str = "",
-                progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
+                progress: bool = True, log: Callable[[str], None] = print, epoch_lines: bool = False) -> TrainResult:
     """Train `cfg.model` on `cfg.dataset`; writes out_dir/{last,best}.safetensors (+ last.train.safetensors).
-    With `cfg.threads` set, torch runs on that many intra-op threads for the run and gets its count back after."""
+    With `cfg.threads` set, torch runs on that many intra-op threads for the run and gets its count back after.
+    `epoch_lines`: `log` one line per epoch (val PSNR, elapsed), for where no progress bar can show."""
     before = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train_model(cfg, out_dir, resume, command, progress, log)
+        return _train_model(cfg, out_dir, resume, command, progress, log, epoch_lines)
     finally:
         torch.set_num_threads(before)
 
@@ -176,7 +177,7 @@ def compute_platform() -> dict[str, Any]:
 
 
 def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: str, progress: bool,
-                 log: Callable[[str], None]) -> TrainResult:
+                 log: Callable[[str], None], epoch_lines: bool) -> TrainResult:
     from colorbench.data import open_dataset
 
     out = Path(out_dir)
@@ -294,6 +295,8 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
             row = {"epoch": epoch + 1, "val_psnr": val} | {k: v / max(1, count) for k, v in sums.items()}
             history.append(row)
             bar.update(task, info=f"epoch {epoch + 1}/{cfg.epochs} val PSNR {val:.2f} dB")
+            if epoch_lines:
+                log(f"epoch {epoch + 1}/{cfg.epochs}: val PSNR {val:.2f} dB ({time.perf_counter() - t0:.0f}s)")
             meta = meta_base | {"epoch": epoch + 1, "step": step, "val_psnr": val, "history": history}
             state = model.state_dict()
             if val > best:

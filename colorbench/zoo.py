@@ -23,6 +23,10 @@ from colorbench.variants import ZOO_DIR, zoo_checkpoint
 BUILTIN = ("guidingpainter", "rtug", "alacgan", "pix2pix", "cic")
 
 
+class ZooBuildError(RuntimeError):
+    """Some models of a parallel zoo build failed (the others were exported)."""
+
+
 @dataclass
 class ZooBudget:
     """The same data, steps and image size for every model: the comparison is fair by construction."""
@@ -67,23 +71,72 @@ def export_inference(src: Path, dst: Path, command: str, budget: ZooBudget) -> P
 
 
 def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str = "cpu",
-              log: Callable[[str], None] = print) -> list[Path]:
-    """Train (resumably) and export each model; returns the exported paths."""
+              log: Callable[[str], None] = print, jobs: int = 1, out_dir: Path = ZOO_DIR) -> list[Path]:
+    """Train (resumably) and export each model into `out_dir`; returns the exported paths.
+
+    jobs > 1 trains that many models at once, each in its own process with the budget's thread count:
+    the same weights as one at a time (each process pins its threads), in about 1/jobs of the time when
+    the machine has jobs × threads cores. Models already exported stay exported if another one fails.
+    """
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    written = []
-    for name in models:
-        key = MODELS.canonical(name)
-        cfg = TrainConfig(model=key, dataset=budget.dataset, epochs=budget.epochs, size=budget.size,
-                          batch_size=budget.batch_size, lr=budget.lr, seed=budget.seed, device=device, limit=budget.limit,
-                          model_config={"width": budget.width}, threads=budget.threads)
-        result = train_model(cfg, work_dir / f"{key}-{budget.dataset}", resume=True, command=command)
-        dst = export_inference(result.best_checkpoint, zoo_checkpoint(key, budget.dataset), command, budget)
-        log(f"{key}: {result.seconds:.0f}s, val PSNR {result.history[-1]['val_psnr']:.2f} dB → {dst}")
-        written.append(dst)
+    keys = [MODELS.canonical(name) for name in models]
+    out_dir = Path(out_dir)
+    if jobs <= 1 or len(keys) <= 1:
+        written = [_log_done(log, *_train_and_export(key, budget, work_dir, device, command, out_dir, None))
+                   for key in keys]
+    else:
+        written, failed = _build_parallel(keys, budget, work_dir, device, command, out_dir, jobs, log)
+        if failed:
+            raise ZooBuildError(f"zoo build: {', '.join(failed)} failed (see above); {len(written)} exported, "
+                               "the rest resume from their work directories when you run the command again")
     # The canonical command, not this invocation's: a partial rebuild (`--models cic`) reproduces the same zoo.
     # With the instruction set: a rebuild gives back these weights only where the kernels round the same way.
-    (ZOO_DIR / "README.json").write_text(json.dumps({"budget": budget.__dict__, "text": budget.describe(),
+    (out_dir / "README.json").write_text(json.dumps({"budget": budget.__dict__, "text": budget.describe(),
                                                      "command": budget.command(), "torch": torch.__version__,
                                                      "cpu_capability": torch.backends.cpu.get_cpu_capability()},
                                                     indent=2) + "\n")
     return written
+
+
+def _train_and_export(key: str, budget: ZooBudget, work_dir: Path, device: str, command: str, out_dir: Path,
+                      prefix: str | None) -> tuple[str, float, float, Path]:
+    """Train one model with the budget and export it → (model, seconds, last val PSNR, exported path).
+    `prefix` set: runs in a worker process, so no progress bar; one line per epoch on stderr instead."""
+    cfg = TrainConfig(model=key, dataset=budget.dataset, epochs=budget.epochs, size=budget.size,
+                      batch_size=budget.batch_size, lr=budget.lr, seed=budget.seed, device=device, limit=budget.limit,
+                      model_config={"width": budget.width}, threads=budget.threads)
+    quiet = prefix is not None
+    result = train_model(cfg, work_dir / f"{key}-{budget.dataset}", resume=True, command=command,
+                         progress=not quiet, epoch_lines=quiet,
+                         log=(lambda m: print(f"{prefix}{m}", file=sys.stderr, flush=True)) if quiet else print)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dst = export_inference(result.best_checkpoint, out_dir / zoo_checkpoint(key, budget.dataset).name, command, budget)
+    return key, result.seconds, result.history[-1]["val_psnr"], dst
+
+
+def _log_done(log: Callable[[str], None], key: str, seconds: float, val: float, dst: Path) -> Path:
+    log(f"{key}: {seconds:.0f}s, val PSNR {val:.2f} dB → {dst}")
+    return dst
+
+
+def _build_parallel(keys: list[str], budget: ZooBudget, work_dir: Path, device: str, command: str, out_dir: Path,
+                    jobs: int, log: Callable[[str], None]) -> tuple[list[Path], list[str]]:
+    """`_train_and_export` for every model in `jobs` spawned processes (fresh interpreters: torch's thread
+    pool is per process) → (exported paths, models that failed)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    written: list[Path] = []
+    failed: list[str] = []
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(keys)), mp_context=ctx) as pool:
+        futures = {pool.submit(_train_and_export, key, budget, work_dir, device, command, out_dir, f"[{key}] "): key
+                   for key in keys}
+        log(f"training {len(keys)} models, {min(jobs, len(keys))} at a time ({budget.threads} thread(s) each)")
+        for future in as_completed(futures):
+            try:
+                written.append(_log_done(log, *future.result()))
+            except Exception as exc:  # noqa: BLE001 — the others finish (and export) first, then we report
+                failed.append(futures[future])
+                log(f"{futures[future]}: failed: {type(exc).__name__}: {exc}")
+    return written, failed

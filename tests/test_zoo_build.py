@@ -1,0 +1,37 @@
+"""`colorbench zoo build`: training models in parallel processes gives the same checkpoints as one at a time,
+and `--out` leaves the shipped zoo alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+from colorbench.checkpoints import load_checkpoint, read_metadata
+from colorbench.cli import main
+from colorbench.variants import ZOO_DIR
+
+TINY = ["--dataset", "toon", "--epochs", "1", "--limit", "32", "--size", "32", "--width", "0.125",
+        "--batch-size", "16"]
+
+
+def _zoo_files() -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in ZOO_DIR.iterdir() if p.is_file()}
+
+
+def test_parallel_build_equals_sequential_and_writes_only_to_out(tmp_path: Path) -> None:
+    shipped = _zoo_files()
+    runner = CliRunner()
+    for jobs in (1, 2):
+        result = runner.invoke(main, ["zoo", "build", "--models", "rtug,pix2pix", *TINY, "--jobs", str(jobs),
+                                      "--work-dir", str(tmp_path / f"work{jobs}"), "--out", str(tmp_path / f"zoo{jobs}")])
+        assert result.exit_code == 0, result.output
+    for name in ("rtug-toon.safetensors", "pix2pix-toon.safetensors"):
+        one, _ = load_checkpoint(tmp_path / "zoo1" / name)
+        two, _ = load_checkpoint(tmp_path / "zoo2" / name)
+        assert one.keys() == two.keys()
+        assert all(torch.equal(one[k], two[k]) for k in one), name
+        assert read_metadata(tmp_path / "zoo2" / name)["platform"]["threads"] == 1
+    assert (tmp_path / "zoo2" / "README.json").is_file()
+    assert _zoo_files() == shipped  # the package's zoo was not touched
