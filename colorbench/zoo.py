@@ -80,6 +80,10 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
     """
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     keys = [MODELS.canonical(name) for name in models]
+    for key in keys:
+        if not MODELS.get(key).needs_checkpoint:  # `--models all` includes the non-learned floor
+            log(f"{key}: not a learned model, nothing to train")
+    keys = [key for key in keys if MODELS.get(key).needs_checkpoint]
     out_dir = Path(out_dir)
     if jobs <= 1 or len(keys) <= 1:
         written = [_log_done(log, *_train_and_export(key, budget, work_dir, device, command, out_dir, None))

@@ -1,5 +1,5 @@
 """`colorbench zoo build`: training models in parallel processes gives the same checkpoints as one at a time,
-and `--out` leaves the shipped zoo alone."""
+`--out` leaves the shipped zoo alone, and the non-learned floor (part of `--models all`) is skipped."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_parallel_build_equals_sequential_and_writes_only_to_out(tmp_path: Path)
     shipped = _zoo_files()
     runner = CliRunner()
     for jobs in (1, 2):
-        result = runner.invoke(main, ["zoo", "build", "--models", "rtug,pix2pix", *TINY, "--jobs", str(jobs),
+        result = runner.invoke(main, ["zoo", "build", "--models", "rtug,pix2pix,floor", *TINY, "--jobs", str(jobs),
                                       "--work-dir", str(tmp_path / f"work{jobs}"), "--out", str(tmp_path / f"zoo{jobs}")])
         assert result.exit_code == 0, result.output
     for name in ("rtug-toon.safetensors", "pix2pix-toon.safetensors"):
@@ -33,5 +33,7 @@ def test_parallel_build_equals_sequential_and_writes_only_to_out(tmp_path: Path)
         assert one.keys() == two.keys()
         assert all(torch.equal(one[k], two[k]) for k in one), name
         assert read_metadata(tmp_path / "zoo2" / name)["platform"]["threads"] == 1
-    assert (tmp_path / "zoo2" / "README.json").is_file()
+        assert "floor: not a learned model" in result.output
+    assert sorted(p.name for p in (tmp_path / "zoo2").iterdir()) == [
+        "README.json", "pix2pix-toon.safetensors", "rtug-toon.safetensors"]
     assert _zoo_files() == shipped  # the package's zoo was not touched
