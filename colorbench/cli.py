@@ -318,8 +318,10 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
 # --------------------------------------------------------------------------------------------- gate
 @main.command()
 @click.option("--model", required=True, help="Model name or alias (e.g. ours).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint to gate [default: the shipped one for a synthetic dataset].")
+@click.option("--checkpoint", "checkpoints", type=click.Path(dir_okay=False), multiple=True,
+              help="Checkpoint to gate [default: the shipped one for a synthetic dataset]. With --update-baseline it "
+                   "may be repeated (e.g. one per seed): the baseline is their mean, each metric's tolerance the "
+                   "distance to the worst of them plus the default.")
 @click.option("--dataset", required=True)
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
               help="Baseline JSON [default: the committed colorbench/zoo/baselines/MODEL-DATASET.json].")
@@ -334,7 +336,7 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Keep the evaluation here [temp dir].")
 @click.option("--update-baseline", is_flag=True, help="Write the measured metrics as the new baseline and exit 0.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON on stdout.")
-def check(model: str, checkpoint: str | None, dataset: str, baseline: str | None, tolerances: tuple[str, ...],
+def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str | None, tolerances: tuple[str, ...],
           limit: int | None, size: int | None, data_root: str | None, device: str, fid: bool,
           fid_weights: str | None, out: str | None, update_baseline: bool, as_json: bool) -> None:
     """Gate a checkpoint: exit 0 if every tracked metric is within tolerance of the baseline, 1 if not."""
@@ -343,7 +345,14 @@ def check(model: str, checkpoint: str | None, dataset: str, baseline: str | None
     from rich.table import Table
 
     from colorbench.engine import EvalPlan
-    from colorbench.gate import compare, default_baseline, read_baseline, tracked_metrics, write_baseline
+    from colorbench.gate import (
+        compare,
+        default_baseline,
+        pooled_baseline,
+        read_baseline,
+        tracked_metrics,
+        write_baseline,
+    )
     from colorbench.registry import MODELS
     from colorbench.runner import RunConfig, run_evaluation
     from colorbench.variants import zoo_checkpoint
@@ -360,19 +369,30 @@ def check(model: str, checkpoint: str | None, dataset: str, baseline: str | None
             sep = ""
         if not sep:
             raise click.BadParameter(f"--tolerance {item!r}: use METRIC=VALUE")
-    ckpt = Path(checkpoint) if checkpoint else zoo_checkpoint(name, dataset)
+    if len(checkpoints) > 1 and not update_baseline:
+        raise click.BadParameter("several --checkpoint make a baseline (--update-baseline); gate one at a time",
+                                 param_hint="--checkpoint")
+    paths = [Path(c) for c in checkpoints] or [zoo_checkpoint(name, dataset)]
+    labels = [name] if len(paths) == 1 else [f"{name}@{k}" for k in range(1, len(paths) + 1)]
     limit = limit or (base["n_images"] if base else 64)
     size = size or (base["size"] if base else 64)
     with tempfile.TemporaryDirectory(prefix="colorbench-check-") as tmp:
         run_dir = Path(out or tmp)
-        cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), checkpoints=[f"{name}={ckpt}"], size=size,
+        cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
+                        checkpoints=[f"{label}={p}" for label, p in zip(labels, paths)],
                         limit=limit, data_root=data_root, device=device, fid=fid, fid_weights=fid_weights,
                         plan=EvalPlan(modes=["native"], n_samples=0))
         run_evaluation(cfg, progress=False)
-        current = tracked_metrics(run_dir, name)
+        measured = {label: tracked_metrics(run_dir, label) for label in labels}
+        current = measured[labels[0]]
         if update_baseline:
-            write_baseline(base_path, name, dataset, current, run_dir, overrides)
-            STDERR.print(f"wrote baseline {base_path}: " + ", ".join(f"{k}={v:.3f}" for k, v in current.items()))
+            spread: dict[str, float] = {}
+            if len(labels) > 1:
+                current, spread = pooled_baseline(list(measured.values()))
+            tol = spread | overrides  # an explicit --tolerance wins over the spread
+            write_baseline(base_path, name, dataset, current, run_dir, tol, per_checkpoint=measured)
+            STDERR.print(f"wrote baseline {base_path} ({len(labels)} checkpoint(s)): "
+                         + ", ".join(f"{k}={v:.3f}" + (f" (tolerance {tol[k]:.3f})" if k in tol else "") for k, v in current.items()))
             return
     verdicts = compare(current, base, overrides)
     table = Table("metric", "baseline", "current", "delta", "tolerance", "verdict", title=f"check {name} on {dataset}")

@@ -90,10 +90,40 @@ def compare(current: dict[str, float], baseline: dict[str, Any], overrides: dict
     return verdicts
 
 
+def pooled_baseline(per_checkpoint: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(metrics, tolerances) of a baseline made from several checkpoints of one recipe (e.g. seeds).
+
+    Each metric is their mean, and its tolerance the distance from the mean to the worst of them plus the
+    default (re-evaluation) tolerance: every checkpoint the baseline was made from passes, and a candidate
+    fails only when it is worse than the worst of them by more than that default. Only metrics every
+    checkpoint has are tracked (FID is missing on all of them without Inception weights).
+    """
+    if not per_checkpoint:
+        raise ValueError("a baseline needs at least one checkpoint's metrics")
+    metrics, tolerances = {}, {}
+    for key in (k for k in per_checkpoint[0] if all(k in m for m in per_checkpoint)):
+        values = [m[key] for m in per_checkpoint]
+        mean = math.fsum(values) / len(values)
+        higher_is_better = TRACKED[key][0] if key in TRACKED else True
+        worst = min(values) if higher_is_better else max(values)
+        metrics[key] = mean
+        tolerances[key] = abs(mean - worst) + (TRACKED[key][1] if key in TRACKED else 0.0)
+    return metrics, tolerances
+
+
 def write_baseline(path: Path, model: str, dataset: str, metrics: dict[str, float], run_dir: Path,
-                   tolerances: dict[str, float] | None = None) -> None:
+                   tolerances: dict[str, float] | None = None,
+                   per_checkpoint: dict[str, dict[str, float]] | None = None) -> None:
+    """Write a baseline from `run_dir`'s evaluation. `per_checkpoint` (variant label → metrics) records
+    where a pooled baseline (`pooled_baseline`) came from: each checkpoint's hash and metrics."""
     run = read_json(run_dir / "run.json")
-    variant = next(iter(run["variants"].values()))
+    variants = run["variants"]
+    first = next(iter(variants.values()))
+    extra: dict[str, Any] = {}
+    if per_checkpoint and len(per_checkpoint) > 1:
+        extra["checkpoints"] = [{"checkpoint": variants[label].get("checkpoint"),
+                                 "checkpoint_sha256": variants[label]["checkpoint_sha256"], "metrics": m}
+                                for label, m in per_checkpoint.items()]
     write_json(path, {
         "format": BASELINE_FORMAT,
         "model": model,
@@ -101,7 +131,8 @@ def write_baseline(path: Path, model: str, dataset: str, metrics: dict[str, floa
         "metrics": metrics,
         "tolerances": {k: v[1] for k, v in TRACKED.items()} | (tolerances or {}),
         "higher_is_better": {k: v[0] for k, v in TRACKED.items()},
-        "checkpoint_sha256": variant["checkpoint_sha256"],
+        "checkpoint_sha256": first["checkpoint_sha256"] if not extra else None,
+        **extra,
         "n_images": run["dataset"]["n_images"],
         "size": run["dataset"]["size"],
         "dataset_fingerprint": run["dataset"]["fingerprint"],

@@ -1,4 +1,5 @@
-"""`colorbench check`: the shipped checkpoints pass their committed baselines; a damaged one fails."""
+"""`colorbench check`: the shipped checkpoints pass their committed baselines; a damaged one fails; a baseline
+made from several checkpoints (seeds) gates against their spread."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from colorbench.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from colorbench.cli import main
-from colorbench.gate import Verdict, compare, default_baseline
+from colorbench.gate import Verdict, compare, default_baseline, pooled_baseline
+from colorbench.records import read_json
 from colorbench.variants import zoo_checkpoint
 
 SHIPPED = ["guidingpainter", "rtug", "alacgan", "pix2pix", "cic"]
@@ -18,6 +20,16 @@ SHIPPED = ["guidingpainter", "rtug", "alacgan", "pix2pix", "cic"]
 
 def _check(*args: str):
     return CliRunner().invoke(main, ["check", "--no-fid", *args], catch_exceptions=False)
+
+
+def _noisy(tmp_path: Path, name: str, scale: float, seed: int = 1) -> Path:
+    """The shipped GuidingPainter with Gaussian noise of `scale` × each conv weight's std added."""
+    tensors, meta = load_checkpoint(zoo_checkpoint("guidingpainter", "toon"))
+    gen = torch.Generator().manual_seed(seed)
+    noisy = {k: (v.float() + scale * v.float().std() * torch.randn(v.shape, generator=gen)).to(v.dtype)
+             if v.is_floating_point() and v.dim() == 4 else v for k, v in tensors.items()}
+    save_checkpoint(tmp_path / name, noisy, meta)
+    return tmp_path / name
 
 
 @pytest.mark.slow
@@ -31,12 +43,7 @@ def test_shipped_checkpoint_passes_its_committed_baseline(model):
 
 @pytest.mark.slow
 def test_damaged_checkpoint_fails_the_gate(tmp_path: Path):
-    tensors, meta = load_checkpoint(zoo_checkpoint("guidingpainter", "toon"))
-    gen = torch.Generator().manual_seed(0)
-    damaged = {k: (v.float() + 0.5 * v.float().std() * torch.randn(v.shape, generator=gen)).to(v.dtype)
-               if v.is_floating_point() and v.dim() == 4 else v for k, v in tensors.items()}
-    path = tmp_path / "damaged.safetensors"
-    save_checkpoint(path, damaged, meta)
+    path = _noisy(tmp_path, "damaged.safetensors", 0.5, seed=0)
     res = _check("--model", "ours", "--dataset", "toon", "--checkpoint", str(path))
     assert res.exit_code == 1, res.output
     assert "REGRESSED" in res.output
@@ -56,3 +63,34 @@ def test_verdicts_are_direction_aware():
     assert compare({"psnr_expected": 30.0, "nri": 10.6}, base)[1].regressed
     assert Verdict("psnr_auto", 20.0, float("nan"), 0.25, True).regressed  # NaN never passes
     assert not compare({"psnr_expected": 19.5, "nri": 10}, base, {"psnr_expected": 0.6})[0].regressed
+
+
+def test_pooled_baseline_takes_the_mean_and_the_worst_checkpoint_as_tolerance():
+    seeds = [{"psnr_expected": 18.0, "nri": 20.0, "fid_auto": 40.0}, {"psnr_expected": 19.0, "nri": 24.0}]
+    metrics, tolerances = pooled_baseline(seeds)
+    assert metrics == {"psnr_expected": 18.5, "nri": 22.0}  # FID not measured for every seed: not tracked
+    assert tolerances == pytest.approx({"psnr_expected": 0.5 + 0.25, "nri": 2.0 + 0.5})  # NRI: the worst is the highest
+    base = {"metrics": metrics, "tolerances": tolerances}
+    assert not any(v.regressed for seed in seeds for v in compare(seed, base))  # every seed passes its own baseline
+    assert [v.regressed for v in compare({"psnr_expected": 17.7, "nri": 24.6}, base)] == [True, True]
+
+
+@pytest.mark.slow
+def test_baseline_from_several_checkpoints_gates_against_their_spread(tmp_path: Path):
+    shipped = zoo_checkpoint("guidingpainter", "toon")
+    other = _noisy(tmp_path, "other-seed.safetensors", 0.1)
+    base = tmp_path / "pooled.json"
+    common = ["--model", "ours", "--dataset", "toon", "--limit", "16", "--baseline", str(base)]
+    res = _check(*common, "--update-baseline", "--checkpoint", str(shipped), "--checkpoint", str(other))
+    assert res.exit_code == 0, res.output
+    data = read_json(base)
+    assert [c["checkpoint_sha256"] for c in data["checkpoints"]] == [file_sha256(shipped), file_sha256(other)]
+    each = [c["metrics"]["psnr_expected"] for c in data["checkpoints"]]
+    assert data["metrics"]["psnr_expected"] == pytest.approx(sum(each) / 2)
+    assert data["tolerances"]["psnr_expected"] == pytest.approx(abs(each[0] - each[1]) / 2 + 0.25)
+    for member in (shipped, other):  # both checkpoints the baseline was made from pass it
+        assert _check(*common, "--checkpoint", str(member)).exit_code == 0
+    res = _check(*common, "--checkpoint", str(_noisy(tmp_path, "broken.safetensors", 0.5)))
+    assert res.exit_code == 1 and "REGRESSED" in res.output
+    res = _check(*common, "--checkpoint", str(shipped), "--checkpoint", str(other))
+    assert res.exit_code == 2 and "--update-baseline" in res.output  # several checkpoints only make a baseline
