@@ -84,7 +84,10 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
         if not MODELS.get(key).needs_checkpoint:  # `--models all` includes the non-learned floor
             log(f"{key}: not a learned model, nothing to train")
     keys = [key for key in keys if MODELS.get(key).needs_checkpoint]
+    if not keys:
+        raise ValueError("zoo build: none of the given models is learned; nothing to build")
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     if jobs <= 1 or len(keys) <= 1:
         written = [_log_done(log, *_train_and_export(key, budget, work_dir, device, command, out_dir, None))
                    for key in keys]
@@ -113,7 +116,6 @@ def _train_and_export(key: str, budget: ZooBudget, work_dir: Path, device: str, 
     result = train_model(cfg, work_dir / f"{key}-{budget.dataset}", resume=True, command=command,
                          progress=not quiet, epoch_lines=quiet,
                          log=(lambda m: print(f"{prefix}{m}", file=sys.stderr, flush=True)) if quiet else print)
-    out_dir.mkdir(parents=True, exist_ok=True)
     dst = export_inference(result.best_checkpoint, out_dir / zoo_checkpoint(key, budget.dataset).name, command, budget)
     return key, result.seconds, result.history[-1]["val_psnr"], dst
 

@@ -37,3 +37,9 @@ def test_parallel_build_equals_sequential_and_writes_only_to_out(tmp_path: Path)
     assert sorted(p.name for p in (tmp_path / "zoo2").iterdir()) == [
         "README.json", "pix2pix-toon.safetensors", "rtug-toon.safetensors"]
     assert _zoo_files() == shipped  # the package's zoo was not touched
+
+
+def test_nothing_to_build_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["zoo", "build", "--models", "floor", "--out", str(tmp_path / "zoo")])
+    assert result.exit_code == 2 and "nothing to build" in result.output
+    assert not (tmp_path / "zoo" / "README.json").exists()
