@@ -33,7 +33,7 @@ def test_parallel_build_equals_sequential_and_writes_only_to_out(tmp_path: Path)
         assert one.keys() == two.keys()
         assert all(torch.equal(one[k], two[k]) for k in one), name
         assert read_metadata(tmp_path / "zoo2" / name)["platform"]["threads"] == 1
-        assert "floor: not a learned model" in result.output
+    assert "floor: not a learned model" in result.output
     assert sorted(p.name for p in (tmp_path / "zoo2").iterdir()) == [
         "README.json", "pix2pix-toon.safetensors", "rtug-toon.safetensors"]
     assert _zoo_files() == shipped  # the package's zoo was not touched
