@@ -373,6 +373,11 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
         raise click.BadParameter("several --checkpoint make a baseline (--update-baseline); gate one at a time",
                                  param_hint="--checkpoint")
     paths = [Path(c) for c in checkpoints] or [zoo_checkpoint(name, dataset)]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing and not checkpoints:
+        raise FileNotFoundError(f"no shipped {name} checkpoint for {dataset!r} ({missing[0]}): pass --checkpoint PATH")
+    if missing:
+        raise FileNotFoundError(f"--checkpoint: no such file: {', '.join(missing)}")
     labels = [name] if len(paths) == 1 else [f"{name}@{k}" for k in range(1, len(paths) + 1)]
     limit = limit or (base["n_images"] if base else 64)
     size = size or (base["size"] if base else 64)

@@ -94,3 +94,11 @@ def test_baseline_from_several_checkpoints_gates_against_their_spread(tmp_path: 
     assert res.exit_code == 1 and "REGRESSED" in res.output
     res = _check(*common, "--checkpoint", str(shipped), "--checkpoint", str(other))
     assert res.exit_code == 2 and "--update-baseline" in res.output  # several checkpoints only make a baseline
+
+
+def test_missing_checkpoint_is_named_in_a_setup_error(tmp_path: Path):
+    res = _check("--model", "ours", "--dataset", "toon", "--update-baseline", "--baseline", str(tmp_path / "b.json"),
+                 "--checkpoint", str(zoo_checkpoint("guidingpainter", "toon")), "--checkpoint", str(tmp_path / "x.st"))
+    assert res.exit_code == 2 and str(tmp_path / "x.st") in res.output and "@" not in res.output
+    res = _check("--model", "ours", "--dataset", "nope", "--update-baseline", "--baseline", str(tmp_path / "b.json"))
+    assert res.exit_code == 2 and "pass --checkpoint" in res.output
