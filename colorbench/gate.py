@@ -104,10 +104,10 @@ def pooled_baseline(per_checkpoint: list[dict[str, float]]) -> tuple[dict[str, f
     for key in (k for k in per_checkpoint[0] if all(k in m for m in per_checkpoint)):
         values = [m[key] for m in per_checkpoint]
         mean = math.fsum(values) / len(values)
-        higher_is_better = TRACKED[key][0] if key in TRACKED else True
+        higher_is_better, default = TRACKED[key]
         worst = min(values) if higher_is_better else max(values)
         metrics[key] = mean
-        tolerances[key] = abs(mean - worst) + (TRACKED[key][1] if key in TRACKED else 0.0)
+        tolerances[key] = abs(mean - worst) + default
     return metrics, tolerances
 
 

@@ -79,11 +79,12 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
     the machine has jobs × threads cores. Models already exported stay exported if another one fails.
     """
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    keys = [MODELS.canonical(name) for name in models]
-    for key in keys:
-        if not MODELS.get(key).needs_checkpoint:  # `--models all` includes the non-learned floor
+    keys = []
+    for key in (MODELS.canonical(name) for name in models):
+        if MODELS.get(key).needs_checkpoint:
+            keys.append(key)
+        else:  # `--models all` includes the non-learned floor
             log(f"{key}: not a learned model, nothing to train")
-    keys = [key for key in keys if MODELS.get(key).needs_checkpoint]
     if not keys:
         raise ValueError("zoo build: none of the given models is learned; nothing to build")
     out_dir = Path(out_dir)

@@ -33,6 +33,11 @@ def _neighbour_diffs(logits: torch.Tensor, diagonals: bool) -> list[torch.Tensor
     return [logits[later] - logits[earlier] for later, earlier in _DIRECTIONS[: 4 if diagonals else 2]]
 
 
+def _mean_abs_diffs(logits: torch.Tensor, n: int) -> torch.Tensor:
+    """(1/n) Σ over the first n directions of mean |Δ| (n = 4: eight_l1, 2: four_l1)."""
+    return sum(d.abs_().mean() for d in _neighbour_diffs(logits, diagonals=n == 4)) / n
+
+
 class _MeanAbsDiffs(torch.autograd.Function):
     """Eq. (10)'s L1 forms, (1/n) Σ over the first n directions of mean |Δ|, with a hand-written backward.
 
@@ -49,7 +54,7 @@ class _MeanAbsDiffs(torch.autograd.Function):
     def forward(ctx: Any, logits: torch.Tensor, n: int) -> torch.Tensor:
         ctx.n = n
         ctx.save_for_backward(logits)
-        return sum(d.abs_().mean() for d in _neighbour_diffs(logits, diagonals=n == 4)) / n
+        return _mean_abs_diffs(logits, n)
 
     @staticmethod
     @once_differentiable
@@ -77,7 +82,7 @@ def smoothness_loss(logits: torch.Tensor, kind: str = "eight_l1") -> torch.Tenso
         n = 4 if kind == "eight_l1" else 2
         if torch.is_grad_enabled() and logits.requires_grad:
             return _MeanAbsDiffs.apply(logits, n)
-        return sum(d.abs_().mean() for d in _neighbour_diffs(logits, diagonals=n == 4)) / n
+        return _mean_abs_diffs(logits, n)
     if kind == "eight_l2":
         diffs = _neighbour_diffs(logits, diagonals=True)
         return sum(d.pow(2).mean() for d in diffs) / len(diffs)
