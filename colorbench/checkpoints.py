@@ -17,12 +17,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from colorbench.atomic import atomic_write
+from colorbench.errors import UsageError
 
 META_KEY = "colorbench"
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be used as asked; the message says why and what to do."""
+class CheckpointError(UsageError, RuntimeError):
+    """A checkpoint cannot be used as asked; the message says why and what to do (still a RuntimeError,
+    its base before UsageError existed)."""
 
 
 def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], metadata: dict[str, Any]) -> str:
@@ -49,7 +51,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         ) from exc
     if META_KEY not in meta:
         raise CheckpointError(f"{path} has no colorbench metadata: it was not written by colorbench")
-    return json.loads(meta[META_KEY])
+    try:
+        return json.loads(meta[META_KEY])
+    except ValueError as exc:
+        raise CheckpointError(f"{path} has unreadable colorbench metadata ({exc})") from exc
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

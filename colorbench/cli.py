@@ -1,7 +1,8 @@
 """The `colorbench` command line: run, report, check, train, prepare, snail, models, datasets, protocols.
 
 Progress and tables go to stderr (rich); `--json` prints machine-readable results on stdout.
-Exit codes: 0 ok, 1 regression found (`check`), 2 usage or set-up error (message says what to do).
+Exit codes: 0 ok, 1 regression found (`check`), 2 usage or set-up error (colorbench.errors.UsageError: one
+line saying what to do; `--debug` shows its traceback). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -14,19 +15,8 @@ from typing import Any
 
 import click
 
+from colorbench.errors import UsageError
 from colorbench.progress import STDERR
-
-SETUP_ERRORS: tuple[type[BaseException], ...] = ()
-
-
-def _setup_errors() -> tuple[type[BaseException], ...]:
-    from colorbench.checkpoints import CheckpointError
-    from colorbench.data.base import DatasetError
-    from colorbench.fid import FidError, FidWeightsError
-    from colorbench.registry import UnknownNameError
-
-    return (UnknownNameError, DatasetError, CheckpointError, FidWeightsError, FidError, ValueError, PermissionError,
-            FileNotFoundError, FloatingPointError)
 
 
 def _fail(exc: BaseException) -> None:
@@ -38,12 +28,15 @@ def _fail(exc: BaseException) -> None:
 
 
 class _Group(click.Group):
-    """Turns known set-up errors into one readable line and exit code 2 instead of a traceback."""
+    """Turns usage and set-up errors (UsageError) into one readable line and exit code 2; anything else is a
+    bug and keeps its traceback, as does every error under `--debug`."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except _setup_errors() as exc:
+        except UsageError as exc:
+            if ctx.params.get("debug"):
+                raise
             _fail(exc)
 
 
@@ -55,8 +48,9 @@ def _csv_ints(value: str) -> list[int]:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show the traceback of usage and set-up errors too (one line without it).")
 @click.version_option(package_name="colorbench")
-def main() -> None:
+def main(debug: bool) -> None:
     """colorbench — one fair, reproducible protocol for interactive sketch colorization.
 
     \b
@@ -121,7 +115,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")
     names = resolve_model_names(models) if models else []
     if limit is not None and limit <= 0:
-        raise ValueError(f"--limit must be a positive number of test images (got {limit})")
+        raise UsageError(f"--limit must be a positive number of test images (got {limit})")
     plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
                     n_samples=n_samples, gumbel_noise=gumbel_noise)
     cfg = RunConfig(models=names, dataset=dataset, out=out or f"results/{dataset}", checkpoints=list(checkpoints),
@@ -161,7 +155,7 @@ def _render(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
 def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper_rows: bool, as_json: bool) -> None:
     """Re-render tables and figures of RUN_DIR from its cached records (no model runs)."""
     if not (Path(run_dir) / "records.csv").exists():
-        raise FileNotFoundError(f"{run_dir} has no records.csv: run `colorbench run --out {run_dir} …` first")
+        raise UsageError(f"{run_dir} has no records.csv: run `colorbench run --out {run_dir} …` first")
     _report(Path(run_dir), {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows}, as_json)
 
 
@@ -375,9 +369,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     paths = [Path(c) for c in checkpoints] or [zoo_checkpoint(name, dataset)]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing and not checkpoints:
-        raise FileNotFoundError(f"no shipped {name} checkpoint for {dataset!r} ({missing[0]}): pass --checkpoint PATH")
+        raise UsageError(f"no shipped {name} checkpoint for {dataset!r} ({missing[0]}): pass --checkpoint PATH")
     if missing:
-        raise FileNotFoundError(f"--checkpoint: no such file: {', '.join(missing)}")
+        raise UsageError(f"--checkpoint: no such file: {', '.join(missing)}")
     labels = [name] if len(paths) == 1 else [f"{name}@{k}" for k in range(1, len(paths) + 1)]
     limit = limit or (base["n_images"] if base else 64)
     size = size or (base["size"] if base else 64)

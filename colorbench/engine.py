@@ -23,6 +23,7 @@ import torch
 
 from colorbench.api import HintKind, Hints
 from colorbench.batches import Batch
+from colorbench.checkpoints import CheckpointError
 from colorbench.data.base import ColorDataset
 from colorbench.forward import fixed_rows
 from colorbench.hints import (
@@ -206,7 +207,7 @@ class Evaluator:
             # thread reads it only after waiting for this call
             lo, hi = torch.aminmax(y)  # one pass, no temporary (10× isfinite().all()); NaN propagates into both
             if not (math.isfinite(lo) and math.isfinite(hi)):
-                raise FloatingPointError(
+                raise CheckpointError(
                     f"{self.variant.label} produced NaN/inf outputs with checkpoint {self.variant.checkpoint}: the "
                     "checkpoint is broken (diverged training?); retrain it or pass another --checkpoint")
             # Converted in cache-sized blocks (5× faster at 128 px); element-wise, so the same bytes.

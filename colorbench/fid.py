@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from colorbench.checkpoints import file_sha256
+from colorbench.errors import UsageError
 from colorbench.forward import fixed_rows
 
 WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
@@ -40,7 +41,7 @@ NO_WEIGHTS_REASON = (
 )
 
 
-class FidWeightsError(RuntimeError):
+class FidWeightsError(UsageError, RuntimeError):
     """Inception weights were asked for but cannot be used; the message names the file and what to do."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colorbench.errors import UsageError
 from colorbench.records import read_json, read_records, write_json
 
 BASELINE_FORMAT = "colorbench-baseline/1"
@@ -144,8 +145,8 @@ def write_baseline(path: Path, model: str, dataset: str, metrics: dict[str, floa
 
 def read_baseline(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise FileNotFoundError(f"baseline {path} does not exist: create it with `colorbench check … --update-baseline`")
+        raise UsageError(f"baseline {path} does not exist: create it with `colorbench check … --update-baseline`")
     data = read_json(path)
     if data.get("format") != BASELINE_FORMAT or "metrics" not in data:
-        raise ValueError(f"{path} is not a colorbench baseline (format {BASELINE_FORMAT})")
+        raise UsageError(f"{path} is not a colorbench baseline (format {BASELINE_FORMAT})")
     return data

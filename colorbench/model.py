@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from colorbench.api import HintKind, Hints, ModelInfo
+from colorbench.errors import UsageError
 
 
 @dataclass
@@ -77,7 +78,7 @@ class ColorizerModel(nn.Module):
         cfg = dict(self.default_config())
         unknown = set(config or {}) - set(cfg)
         if unknown:
-            raise ValueError(f"{self.name}: unknown config keys {sorted(unknown)}; known: {sorted(cfg)}")
+            raise UsageError(f"{self.name}: unknown config keys {sorted(unknown)}; known: {sorted(cfg)}")
         cfg.update(config or {})
         self.config: dict[str, Any] = cfg
 
@@ -89,7 +90,14 @@ class ColorizerModel(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> ColorizerModel:
-        return cls(config)
+        """The model of `config`. Constructors raise ValueError only to reject a config value (`train ours
+        --stage typo`, a checkpoint's config): that is the user's to fix, so it becomes a UsageError."""
+        try:
+            return cls(config)
+        except UsageError:
+            raise
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
 
     @classmethod
     def info(cls) -> ModelInfo:

@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from colorbench.errors import UsageError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UsageError, KeyError):
     """Raised for a name no registry entry answers to; the message lists what is known."""
 
     def __str__(self) -> str:  # KeyError would quote the message

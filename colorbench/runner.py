@@ -26,6 +26,7 @@ from colorbench.atomic import run_lock
 from colorbench.batches import iter_batches
 from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
 from colorbench.engine import EvalPlan, Evaluator, nh_assignment
+from colorbench.errors import UsageError
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
 from colorbench.training import resolve_device
@@ -87,11 +88,11 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     ctx = dist.init(cfg.device)  # gloo unless this run uses CUDA
     device = resolve_device(cfg.device) if not ctx.is_distributed else ctx.device(cfg.device)
     if cfg.limit is not None and cfg.limit <= 0:
-        raise ValueError("--limit must be a positive number of test images")
+        raise UsageError("--limit must be a positive number of test images")
     dataset = open_dataset(cfg.dataset, "test", size=cfg.size, root=cfg.data_root, limit=cfg.limit)
     ids = dataset.ids()
     if not ids:
-        raise ValueError(f"dataset {cfg.dataset!r} has no test images")
+        raise UsageError(f"dataset {cfg.dataset!r} has no test images")
     variants = resolve_variants(cfg.models, cfg.checkpoints, cfg.dataset)
     if ctx.rank == 0:
         _check_writable(out)
@@ -187,7 +188,7 @@ def _check_writable(out: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise PermissionError(f"cannot write to output directory {out}: {exc.strerror}; choose another --out") from exc
+        raise UsageError(f"cannot write to output directory {out}: {exc.strerror}; choose another --out") from exc
 
 
 def _done_ids(cdir: Path) -> set[str]:

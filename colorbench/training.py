@@ -24,6 +24,7 @@ from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import atomic_write_text
 from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
+from colorbench.errors import UsageError
 from colorbench.hints import BoundedGeometric, image_seed, simulate
 from colorbench.metrics import psnr
 from colorbench.model import ColorizerModel, TrainContext
@@ -69,9 +70,12 @@ def resolve_device(spec: str) -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(spec)
+    try:
+        device = torch.device(spec)
+    except RuntimeError as exc:
+        raise UsageError(f"--device {spec!r}: {exc}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
+        raise UsageError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
     return device
 
 
@@ -202,7 +206,7 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
     train_set = open_dataset(cfg.dataset, "train", size=cfg.size, root=cfg.data_root, limit=cfg.limit)
     val_set = open_dataset(cfg.dataset, "val", size=cfg.size, root=cfg.data_root, limit=cfg.val_limit)
     if len(train_set) == 0:
-        raise ValueError(f"dataset {cfg.dataset!r} has no training images")
+        raise UsageError(f"dataset {cfg.dataset!r} has no training images")
     per_rank = math.ceil(len(train_set) / ddp.world)  # DistributedSampler pads every shard to this
     drop_last = per_rank > cfg.batch_size
     steps_per_epoch = per_rank // cfg.batch_size if drop_last else math.ceil(per_rank / cfg.batch_size)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.checkpoints import CheckpointError, file_sha256, load_checkpoint, load_into, read_metadata
+from colorbench.errors import UsageError
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
 
@@ -68,7 +69,7 @@ def zoo_checkpoint(model: str, dataset: str) -> Path:
 def parse_checkpoint_spec(spec: str) -> Variant:
     """'ours=PATH' or 'ours@rec+adv=PATH' → Variant (the model name may be an alias)."""
     if "=" not in spec:
-        raise ValueError(f"--checkpoint {spec!r}: use NAME=PATH or NAME@TAG=PATH (e.g. ours@rec=runs/rec/best.safetensors)")
+        raise UsageError(f"--checkpoint {spec!r}: use NAME=PATH or NAME@TAG=PATH (e.g. ours@rec=runs/rec/best.safetensors)")
     left, path = spec.split("=", 1)
     name, _, tag = left.partition("@")
     model = MODELS.canonical(name)
@@ -101,5 +102,5 @@ def resolve_variants(models: list[str], checkpoint_specs: list[str], dataset: st
     labels = [v.label for v in variants]
     dupes = sorted({label for label in labels if labels.count(label) > 1})
     if dupes:
-        raise ValueError(f"two checkpoints share the label {dupes[0]!r}: give them tags, e.g. {dupes[0]}@a=PATH")
+        raise UsageError(f"two checkpoints share the label {dupes[0]!r}: give them tags, e.g. {dupes[0]}@a=PATH")
     return variants

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from colorbench.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.errors import UsageError
 from colorbench.registry import MODELS
 from colorbench.training import TrainConfig, build_model, train_model
 from colorbench.variants import ZOO_DIR, zoo_checkpoint
@@ -86,7 +87,7 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
         else:  # `--models all` includes the non-learned floor
             log(f"{key}: not a learned model, nothing to train")
     if not keys:
-        raise ValueError("zoo build: none of the given models is learned; nothing to build")
+        raise UsageError("zoo build: none of the given models is learned; nothing to build")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if jobs <= 1 or len(keys) <= 1:

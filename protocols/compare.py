@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from colorbench.errors import UsageError
 from protocols.base import ProtocolContext
 from protocols.bootstrap import paired_bootstrap
 from protocols.cells import HIGHER_IS_BETTER, per_image
@@ -27,7 +28,7 @@ def parse_pairs(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
     for part in parts:
         names = [p.strip() for p in str(part).split(",") if p.strip()]
         if len(names) != 2:
-            raise ValueError(
+            raise UsageError(
                 f"--compare {part!r}: give exactly two variants separated by a comma, e.g. ours,rtug"
             )
         pairs.append((names[0], names[1]))
@@ -40,7 +41,7 @@ def compare_pair(
     """One entry per metric both variants have: Δ = mean_i(a_i − b_i) with CI and two-sided p-value."""
     va, vb = resolve_variant(a, ctx.variants), resolve_variant(b, ctx.variants)
     if va == vb:
-        raise ValueError(f"--compare {a},{b}: both name the same variant {va!r}")
+        raise UsageError(f"--compare {a},{b}: both name the same variant {va!r}")
     both_conditional = is_conditional(ctx.variants[va]) and is_conditional(ctx.variants[vb])
     metrics = ["psnr_auto"] + (["psnr_eg", "nri"] if both_conditional else [])
     out = []
@@ -49,7 +50,7 @@ def compare_pair(
         ids_b, xb = per_image(records, ctx, vb, metric)
         common = sorted(set(ids_a) & set(ids_b))
         if not common:
-            raise ValueError(f"--compare {a},{b}: the two variants share no test images")
+            raise UsageError(f"--compare {a},{b}: the two variants share no test images")
         ia = {k: j for j, k in enumerate(ids_a)}
         ib = {k: j for j, k in enumerate(ids_b)}
         da = np.array([xa[ia[k]] for k in common])

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from colorbench.errors import UsageError
 from colorbench.records import feature_key
 from protocols.base import Protocol, ProtocolContext
 from protocols.cells import ci_cell
@@ -25,7 +26,7 @@ def sweep_levels(option: Any, run: dict[str, Any]) -> list[int]:
         raw = [p for p in raw.split(",") if p.strip()]
     levels = sorted({int(n) for n in raw})
     if not levels or levels[0] < 0:
-        raise ValueError(f"the hint sweep needs non-negative hint counts, got {raw!r}")
+        raise UsageError(f"the hint sweep needs non-negative hint counts, got {raw!r}")
     return levels
 
 
@@ -39,7 +40,7 @@ class HintSweep(Protocol):
         levels = sweep_levels(opts["sweep"], ctx.run)
         too_big = [n for n in levels if n > ctx.dist.nc]
         if too_big:
-            raise ValueError(f"hint sweep n = {too_big} exceeds Nc = {ctx.dist.nc} of this run")
+            raise UsageError(f"hint sweep n = {too_big} exceeds Nc = {ctx.dist.nc} of this run")
         out: dict[str, Any] = {}
         present = variants_present(records)
         for v in table1_variants(ctx.variants):

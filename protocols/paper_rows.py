@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from colorbench.errors import UsageError
+
 PAPER_DATASETS = ("yumi", "tag2pix", "celeba")
 _ALIASES = {
     "yumi": "yumi",
@@ -57,7 +59,7 @@ def _reported_dataset(dataset: str) -> str:
     """The paper's key for `dataset`; a ValueError when the paper has no numbers for it."""
     key = paper_dataset(dataset)
     if key is None:
-        raise ValueError(
+        raise UsageError(
             f"the paper reports no numbers for dataset {dataset!r}; it has {', '.join(PAPER_DATASETS)}"
         )
     return key
@@ -92,5 +94,5 @@ def requested_dataset(option: Any, run_dataset: str) -> str | None:
         return paper_dataset(run_dataset)
     key = paper_dataset(str(option))
     if key is None:
-        raise ValueError(f"--paper-rows {option!r}: the paper reports {', '.join(PAPER_DATASETS)} only")
+        raise UsageError(f"--paper-rows {option!r}: the paper reports {', '.join(PAPER_DATASETS)} only")
     return key

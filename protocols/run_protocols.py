@@ -13,13 +13,14 @@ from typing import Any
 
 import pandas as pd
 
+from colorbench.errors import UsageError
 from colorbench.records import read_json, read_records
 from colorbench.registry import PROTOCOLS
 from protocols.base import Protocol, ProtocolContext
 from protocols.options import resolve_options
 
 
-class RunDirError(FileNotFoundError):
+class RunDirError(UsageError, FileNotFoundError):
     """The directory is not a finished colorbench run (records.csv / run.json missing)."""
 
 
@@ -64,7 +65,7 @@ def compute_all(
     present = set(records["mode"])
     explicit = names is not None
     if not explicit and not PROTOCOLS.names():
-        raise RuntimeError(
+        raise UsageError(
             "no protocols are registered (entry-point group colorbench.protocols is empty): the installed "
             "metadata predates pyproject.toml — reinstall with `pip install -e .`"
         )
@@ -85,11 +86,13 @@ def compute_all(
                 f"needs record modes {', '.join(missing)}; rerun `colorbench run` with --modes including them"
             )
             if explicit:
-                raise ValueError(f"protocol {name!r} {reason}")
+                raise UsageError(f"protocol {name!r} {reason}")
             skipped[name] = reason
             continue
         try:
             results[name] = protocol.compute(records, ctx)
+        except UsageError:
+            raise  # a bad option (--compare, --paper-rows …) keeps its own one-line message
         except Exception as exc:
             raise RuntimeError(f"protocol {name!r} failed on {run_dir}: {exc}") from exc
     return {"results": results, "skipped": skipped, "options": opts}

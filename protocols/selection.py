@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from colorbench.errors import UsageError
+
 PAPER_ORDER = ("cic", "pix2pix", "alacgan", "rtug", "guidingpainter")
 PAPER_NAMES = {"ours": "guidingpainter"}  # the paper calls GuidingPainter "Ours"
 LOSS_TERMS = ("rec", "adv", "tv", "smth")  # Table 3 columns, Eq. (14)
@@ -78,6 +80,6 @@ def resolve_variant(name: str, variants: Mapping[str, Mapping[str, Any]]) -> str
     hits = [v for v in labels if str(variants[v].get("model", "")).lower() == want]
     hits = hits or [v for v in labels if str(variants[v].get("display_name", "")).lower() == want]
     if not hits:
-        raise ValueError(f"--compare: no variant {name!r} in this run; variants are: {', '.join(labels)}")
+        raise UsageError(f"--compare: no variant {name!r} in this run; variants are: {', '.join(labels)}")
     untagged = [v for v in hits if not variant_tag(v, variants[v])]
     return (untagged or hits)[0]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from colorbench.errors import UsageError
 from protocols.base import Protocol, ProtocolContext
 
 K_TAU = 4  # issue 3's acceptance looks at the first four regions
@@ -116,7 +117,7 @@ def snail_order(records: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
     """{"variants": {variant: variant_order(...)}, "k_tau": k_tau} over snail records."""
     missing = [c for c in REQUIRED if c not in records.columns]
     if missing:
-        raise ValueError(f"snail records lack columns {missing}: pass snail_records.csv written by "
+        raise UsageError(f"snail records lack columns {missing}: pass snail_records.csv written by "
                          "guidingpainter.snail_experiment.run_snail_experiment, not the engine's records.csv")
     return {
         "k_tau": k_tau,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from colorbench.errors import UsageError
 from colorbench.records import feature_key
 from protocols.base import Protocol, ProtocolContext
 from protocols.cells import automatic_cells, conditional_cells
@@ -31,7 +32,7 @@ class Table1(Protocol):
         present = variants_present(records)
         variants = [v for v in table1_variants(ctx.variants) if v in present]
         if not variants:
-            raise ValueError(
+            raise UsageError(
                 f"records.csv of {ctx.run_dir} has no rows for any variant of run.json; rerun the run"
             )
         rows: list[dict[str, Any]] = []

@@ -15,6 +15,8 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from colorbench.errors import UsageError
+
 HIGHLIGHT = np.array([255, 40, 40], dtype=np.float64)  # the region asked for, drawn over the sketch
 GAP = 0.06  # gap between tiles, as a fraction of the tile size
 FRAME = np.array([200, 200, 200], dtype=np.uint8)
@@ -187,7 +189,7 @@ def qualitative_grid(
         common = [i for i in common if i in have]
     common = common[:max_images]
     if not common:
-        raise ValueError("the samples files share no image; rerun `colorbench run` with the same --samples")
+        raise UsageError("the samples files share no image; rerun `colorbench run` with the same --samples")
     guide = next((s for _, s in columns if "regions" in s), columns[0][1])
     ng = min(n, guide["outputs"].shape[1] - 1)
     col_labels = [f"hints (n={ng})" if ng else "sketch"]

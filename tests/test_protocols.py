@@ -377,7 +377,9 @@ def test_no_registered_protocols_is_an_error_not_an_empty_report(run_dir, monkey
     from colorbench.registry import PROTOCOLS
 
     monkeypatch.setattr(PROTOCOLS, "names", lambda pattern="*": [])
-    with pytest.raises(RuntimeError, match="pip install -e"):
+    from colorbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="pip install -e"):  # a set-up problem: one line from the CLI
         compute_all(run_dir)
 
 

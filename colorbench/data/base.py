@@ -14,11 +14,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from colorbench.errors import UsageError
+
 SPLITS = ("train", "val", "test")
 
 
-class DatasetError(RuntimeError):
-    """A dataset cannot be opened as asked; the message says what to do (CLI exit code 2)."""
+class DatasetError(UsageError, RuntimeError):
+    """A dataset cannot be opened as asked; the message says what to do (CLI exit code 2). Still a
+    RuntimeError, its base before UsageError existed."""
 
 
 class ColorDataset(Dataset):
