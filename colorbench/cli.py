@@ -1,6 +1,7 @@
 """The `colorbench` command line: run, report, check, train, prepare, snail, models, datasets, protocols.
 
-Progress and tables go to stderr (rich); `--json` prints machine-readable results on stdout.
+Progress and tables go to stderr (rich); `--json` prints machine-readable results on stdout, as do the
+listings of `models`, `datasets` and `protocols`.
 Exit codes: 0 ok, 1 regression found (`check`), 2 usage or set-up error (colorbench.errors.UsageError: one
 line saying what to do; `--debug` shows its traceback). Anything else is a bug and shows its traceback.
 """
@@ -450,6 +451,14 @@ def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, siz
 
 
 # --------------------------------------------------------------------------------------------- registry
+def _print_listing(table: Any) -> None:
+    """A listing is the command's output, not progress: stdout, so `colorbench models | grep rtug` works."""
+    from rich.console import Console
+
+    # Into a pipe, rows stay whole: rich would otherwise squeeze them into 80 columns and cut cells with "…".
+    Console(width=None if sys.stdout.isatty() else 4096).print(table)
+
+
 @main.command()
 @click.option("-v", "--verbose", is_flag=True, help="Show origin, aliases and config options.")
 def models(verbose: bool) -> None:
@@ -467,7 +476,7 @@ def models(verbose: bool) -> None:
             continue
         extra = [MODELS.origin(name), ", ".join(f"{k}={v}" for k, v in cls.default_config().items())] if verbose else []
         table.add_row(name, ", ".join(MODELS.aliases_of(name)), cls.hint_kind.value, ", ".join(cls.labels), *extra)
-    STDERR.print(table)
+    _print_listing(table)
 
 
 @main.command()
@@ -489,7 +498,7 @@ def datasets() -> None:
                 table.add_row(name, "prepare with `colorbench prepare`", f"{thr:g}")
     except ImportError:
         pass
-    STDERR.print(table)
+    _print_listing(table)
 
 
 @main.command()
@@ -503,7 +512,7 @@ def protocols() -> None:
     for name in PROTOCOLS.names():
         cls = PROTOCOLS.get(name)
         table.add_row(name, ",".join(cls.modes), cls.title)
-    STDERR.print(table)
+    _print_listing(table)
 
 
 if __name__ == "__main__":

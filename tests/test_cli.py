@@ -43,3 +43,11 @@ def test_train_config_flags_are_typed_by_the_model_defaults():
 
     with pytest.raises(click.UsageError, match="--lambda-tv"):
         _parse_extra(["--no-such-thing", "1"], defaults | {"lambda_tv": 5.0}, "m")
+
+
+@pytest.mark.parametrize("command, entry", [("models", "guidingpainter"), ("datasets", "toon"),
+                                            ("protocols", "table1")])
+def test_listings_are_printed_on_stdout_for_pipes(command, entry):
+    res = _invoke(command)
+    assert res.exit_code == 0
+    assert entry in res.stdout and entry not in res.stderr
