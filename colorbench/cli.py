@@ -170,7 +170,7 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
 @click.option("--width", type=float, default=None, help="Channel multiplier of every net (paper: 1.0 = 64 base channels).")
 @click.option("--batch-size", default=16, show_default=True, help="Images per step (per process under torchrun).")
 @click.option("--lr", type=float, default=None, help="Learning rate [the model's paper default].")
-@click.option("--beta1", type=float, default=None, help="Adam β1 [paper default; GuidingPainter's code used 0.9].")
+@click.option("--beta1", type=float, default=None, help="Adam β1 [paper default; GuidingPainter's code used 0.9]; β2 stays the model's own.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps (AMP on CUDA).")
 @click.option("--limit", type=int, default=None, help="Use only the first N training images.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
@@ -193,10 +193,7 @@ def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs:
     overrides = _parse_extra(ctx.args, MODELS.get(name).default_config(), name)
     if width is not None:
         overrides["width"] = width
-    betas = None
-    if beta1 is not None:
-        betas = (beta1, 0.999)
-    cfg = TrainConfig(model=name, dataset=dataset, epochs=epochs, size=size, batch_size=batch_size, lr=lr, betas=betas,
+    cfg = TrainConfig(model=name, dataset=dataset, epochs=epochs, size=size, batch_size=batch_size, lr=lr, beta1=beta1,
                       seed=seed, device=device, limit=limit, data_root=data_root, model_config=overrides,
                       threads=threads)
     out_dir = out or f"runs/{name}-{dataset}"

@@ -42,7 +42,8 @@ class TrainConfig:
     size: int = 64
     batch_size: int = 16
     lr: float | None = None  # None → the model's paper default
-    betas: tuple[float, float] | None = None
+    betas: tuple[float, float] | None = None  # None → the model's paper default
+    beta1: float | None = None  # replaces β1 only (`--beta1`): β2 stays the model's (AlacGAN 0.9, CIC 0.99)
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # only ever active on CUDA
@@ -60,6 +61,11 @@ class TrainConfig:
         d = dict(self.__dict__)
         d["betas"] = list(self.betas) if self.betas else None
         return d
+
+    def adam_betas(self, model_default: tuple[float, float]) -> tuple[float, float]:
+        """The Adam betas of this run: `betas`, else the model's default, with `beta1` replacing β1."""
+        b1, b2 = tuple(self.betas) if self.betas is not None else tuple(model_default)
+        return (float(self.beta1) if self.beta1 is not None else b1, b2)
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -198,7 +204,7 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
         model = build_model(name, config).to(device)
     defaults = model.training_defaults()
     lr = cfg.lr if cfg.lr is not None else float(defaults["lr"])
-    betas = tuple(cfg.betas) if cfg.betas is not None else tuple(defaults["betas"])
+    betas = cfg.adam_betas(defaults["betas"])
     optimizers = model.configure_optimizers(lr, betas)  # type: ignore[arg-type]
     # Base lrs before a resume restores param_groups: those hold the last *scheduled* lr, not the base.
     base_lrs = {k: [g["lr"] for g in o.param_groups] for k, o in optimizers.items()}
