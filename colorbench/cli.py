@@ -316,7 +316,8 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
                    "distance to the worst of them plus the default.")
 @click.option("--dataset", required=True)
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
-              help="Baseline JSON [default: the committed colorbench/zoo/baselines/MODEL-DATASET.json].")
+              help="Baseline JSON [default: the committed colorbench/zoo/baselines/MODEL-DATASET.json]. "
+                   "--update-baseline needs it: the file to write.")
 @click.option("--tolerance", "tolerances", multiple=True, metavar="METRIC=VALUE",
               help="Override a tolerance, e.g. psnr_expected=0.5 (PSNR: max drop in dB; NRI/FID: max rise).")
 @click.option("--limit", type=int, default=None, help="Test images [default: the baseline's count, else 64].")
@@ -350,6 +351,10 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     from colorbench.variants import zoo_checkpoint
 
     name = MODELS.canonical(model)
+    if update_baseline and not baseline:
+        # The default is a file of the installed package: rewriting it by accident would move the shipped gate.
+        raise UsageError(f"--update-baseline needs --baseline PATH, the file to write; it never writes the "
+                         f"installed package's {default_baseline(name, dataset)} unless you name that path")
     base_path = Path(baseline) if baseline else default_baseline(name, dataset)
     base = None if update_baseline else read_baseline(base_path)
     overrides: dict[str, float] = {}

@@ -102,3 +102,14 @@ def test_missing_checkpoint_is_named_in_a_setup_error(tmp_path: Path):
     assert res.exit_code == 2 and str(tmp_path / "x.st") in res.output and "@" not in res.output
     res = _check("--model", "ours", "--dataset", "nope", "--update-baseline", "--baseline", str(tmp_path / "b.json"))
     assert res.exit_code == 2 and "pass --checkpoint" in res.output
+
+
+def test_update_baseline_without_baseline_never_writes_into_the_package(tmp_path: Path, monkeypatch):
+    from colorbench import gate
+
+    package = tmp_path / "installed-baselines"  # stands in for colorbench/zoo/baselines/, whatever the code does
+    package.mkdir()
+    monkeypatch.setattr(gate, "BASELINE_DIR", package)
+    res = _check("--model", "rtug", "--dataset", "toon", "--limit", "2", "--update-baseline")
+    assert res.exit_code == 2 and "--baseline PATH" in res.output
+    assert list(package.iterdir()) == []
