@@ -19,6 +19,11 @@ import click
 from colorbench.errors import UsageError
 from colorbench.progress import STDERR
 
+# colorbench.fid.WEIGHTS_FILENAME and ENV_VAR, spelled out so that `--help` need not import torch (a test
+# checks that they agree).
+FID_WEIGHTS_HELP = ("Inception weights: torch-fidelity's release file weights-inception-2015-12-05-6726825d.pth "
+                    "[env COLORBENCH_FID_WEIGHTS, then $TORCH_HOME/hub/checkpoints/ under that name].")
+
 
 def _fail(exc: BaseException) -> None:
     from rich.text import Text
@@ -89,8 +94,7 @@ def main(debug: bool) -> None:
               help="Record modes to compute (protocols need: native; Fig. 5 ablation; E.2 perturbed; Fig. 3 equalized).")
 @click.option("--sweep", default="2,4,6,8,10,12", show_default=True, help="Hint counts of Fig. 12.")
 @click.option("--fid/--no-fid", default=True, show_default=True, help="Compute FID when Inception weights are found.")
-@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None,
-              help="pt_inception-2015-12-05 weights file [env COLORBENCH_FID_WEIGHTS, then the torch hub cache].")
+@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
 @click.option("--nri-threshold", type=float, default=None, help="Override the dataset's NRI PSNR threshold (dB).")
 @click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
@@ -325,7 +329,7 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--fid/--no-fid", default=True, show_default=True)
-@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None)
+@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Keep the evaluation here [temp dir].")
 @click.option("--update-baseline", is_flag=True, help="Write the measured metrics as the new baseline and exit 0.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON on stdout.")
