@@ -19,6 +19,7 @@ import click
 from colorbench.errors import UsageError
 from colorbench.progress import STDERR
 
+SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
 # colorbench.fid.WEIGHTS_FILENAME and ENV_VAR, spelled out so that `--help` need not import torch (a test
 # checks that they agree).
 FID_WEIGHTS_HELP = ("Inception weights: torch-fidelity's release file weights-inception-2015-12-05-6726825d.pth "
@@ -77,7 +78,7 @@ def main(debug: bool) -> None:
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME[@TAG]=PATH",
               help="Checkpoint for a model; repeat it. Tags make extra rows (ours@rec=PATH). Without it the shipped "
                    "checkpoint of a synthetic dataset is used.")
-@click.option("--size", default=64, show_default=True, help="Image size the data is served at.")
+@click.option("--size", type=int, default=None, help=f"Image size the data is served at {SIZE_DEFAULT_HELP}.")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N test images.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
               help="Where prepared datasets live [env COLORBENCH_DATA, default ./data].")
@@ -103,7 +104,7 @@ def main(debug: bool) -> None:
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Reuse finished images from the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...], size: int, limit: int | None,
+def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...], size: int | None, limit: int | None,
         data_root: str | None, device: str, batch_size: int, forward_rows: int, num_workers: int, modes: str,
         sweep: str, fid: bool, fid_weights: str | None,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
@@ -170,7 +171,7 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
 @click.option("--dataset", required=True, help="Dataset to train on (toon, snail or a prepared name).")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Checkpoint directory [runs/MODEL-DATASET].")
 @click.option("--epochs", default=10, show_default=True)
-@click.option("--size", default=64, show_default=True, help="Training image size (paper: 256).")
+@click.option("--size", type=int, default=None, help=f"Training image size (paper: 256) {SIZE_DEFAULT_HELP}.")
 @click.option("--width", type=float, default=None, help="Channel multiplier of every net (paper: 1.0 = 64 base channels).")
 @click.option("--batch-size", default=16, show_default=True, help="Images per step (per process under torchrun).")
 @click.option("--lr", type=float, default=None, help="Learning rate [the model's paper default].")
@@ -185,15 +186,19 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors (optimizer, schedule, RNG, epoch).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs: int, size: int, width: float | None,
+def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs: int, size: int | None,
+          width: float | None,
           batch_size: int, lr: float | None, beta1: float | None, device: str, limit: int | None,
           data_root: str | None, seed: int, threads: int | None, resume: bool, quiet: bool) -> None:
     """Train MODEL on a dataset. Any model config key is a flag too: e.g. `--fixed-nh`, `--stage reorder`,
     `--lambda-adv 0` for GuidingPainter (see `colorbench models -v`)."""
+    from colorbench.data import native_size
     from colorbench.registry import MODELS
     from colorbench.training import TrainConfig, train_model
 
     name = MODELS.canonical(model)
+    if size is None:
+        size = native_size(dataset, data_root)
     overrides = _parse_extra(ctx.args, MODELS.get(name).default_config(), name)
     if width is not None:
         overrides["width"] = width
@@ -325,7 +330,8 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
 @click.option("--tolerance", "tolerances", multiple=True, metavar="METRIC=VALUE",
               help="Override a tolerance, e.g. psnr_expected=0.5 (PSNR: max drop in dB; NRI/FID: max rise).")
 @click.option("--limit", type=int, default=None, help="Test images [default: the baseline's count, else 64].")
-@click.option("--size", type=int, default=None, help="Image size [default: the baseline's, else 64].")
+@click.option("--size", type=int, default=None,
+              help="Image size [default: the baseline's, else a prepared dataset's own, else 64].")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--fid/--no-fid", default=True, show_default=True)
@@ -381,7 +387,7 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
         raise UsageError(f"--checkpoint: no such file: {', '.join(missing)}")
     labels = [name] if len(paths) == 1 else [f"{name}@{k}" for k in range(1, len(paths) + 1)]
     limit = limit or (base["n_images"] if base else 64)
-    size = size or (base["size"] if base else 64)
+    size = size or (base["size"] if base else None)  # None: the dataset's own (RunConfig)
     with tempfile.TemporaryDirectory(prefix="colorbench-check-") as tmp:
         run_dir = Path(out or tmp)
         cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,

@@ -11,13 +11,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from rich.markup import escape
 
 from colorbench import distributed as dist
 from colorbench.allocator import retain_freed_memory
@@ -42,7 +43,7 @@ class RunConfig:
     dataset: str
     out: str
     checkpoints: list[str] = field(default_factory=list)
-    size: int = 64
+    size: int | None = None  # None: the dataset's own (a prepared set's manifest size, else 64)
     limit: int | None = None
     data_root: str | None = None
     device: str = "auto"
@@ -80,9 +81,11 @@ def _fid_backend(cfg: RunConfig, device: torch.device) -> tuple[dict[str, Any], 
 
 def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], None] | None = None) -> Path:
     """Evaluate every variant on the test split; returns the run directory (rank 0 writes it)."""
-    from colorbench.data import open_dataset
+    from colorbench.data import native_size, open_dataset
 
     log = log or (lambda msg: STDERR.print(msg))
+    if cfg.size is None:
+        cfg = replace(cfg, size=native_size(cfg.dataset, cfg.data_root))
     out = Path(cfg.out)
     retain_freed_memory()  # forwards reuse their activation memory instead of page-faulting it back in
     ctx = dist.init(cfg.device)  # gloo unless this run uses CUDA
@@ -107,6 +110,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     sample_ids = set(ids[: plan.n_samples])
     dataset_fp = dataset.fingerprint()
     described = {v.label: v.describe() for v in variants}
+    warnings = size_warnings(described, dataset.size)
+    for line in warnings if ctx.rank == 0 else []:
+        log(f"[yellow]warning: {escape(line)}[/yellow]")
 
     region_source = None
     if "equalized" in plan.modes:
@@ -165,12 +171,24 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         ctx.barrier()
         if ctx.rank == 0:
             with run_lock(out):
-                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held)
+                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, warnings)
         if writing is not None:
             writing.result()  # the last chunk (the resume cache) is written before the run returns
     finally:
         writer.shutdown(wait=True)
     ctx.barrier()
+    return out
+
+
+def size_warnings(described: dict[str, dict[str, Any]], size: int) -> list[str]:
+    """One line per checkpoint trained at another size than `size`: the nets are fully convolutional, so
+    it runs, and its numbers measure the change of resolution as much as the model."""
+    out = []
+    for label, info in described.items():
+        trained = (info.get("trained") or {}).get("size")
+        if trained is not None and int(trained) != size:
+            out.append(f"{label}: checkpoint {info['checkpoint']} was trained at {trained} px but is evaluated at "
+                       f"{size} px (--size sets the evaluation size)")
     return out
 
 
@@ -222,9 +240,11 @@ def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, f
 
 
 def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], described: dict, dataset: Any,
-           cfg: RunConfig, fid_status: dict, ids: list[str], held: dict[Path, tuple] | None = None) -> None:
+           cfg: RunConfig, fid_status: dict, ids: list[str], held: dict[Path, tuple] | None = None,
+           warnings: list[str] | None = None) -> None:
     """Gather every shard's chunks into the run directory, sorted, whatever the world size was.
-    `held`: chunks already in memory (computed by this process), by path; the others are read."""
+    `held`: chunks already in memory (computed by this process), by path; the others are read.
+    `warnings`: lines for run.json (and so results.json), e.g. `size_warnings`."""
     held = held or {}
     # The compressed array files are written by a worker thread (zlib releases the GIL) while records.csv
     # is formatted here; the pool's exit waits for them and re-raises any write error below.
@@ -279,6 +299,7 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
         "versions": versions(),
         "config": cfg.to_json(),
         "config_fingerprint": cfg.fingerprint(),
+        "warnings": list(warnings or []),
         "git": git_hash(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -72,6 +72,7 @@ def provenance(run: Mapping[str, Any], opts: Mapping[str, Any]) -> dict[str, Any
             "perturbation": "per image: image_seed(dataset, image_id, 'perturb')",
         },
         "options": dict(opts),
+        "warnings": list(run.get("warnings") or []),  # e.g. a checkpoint trained at another size than evaluated
     }
 
 

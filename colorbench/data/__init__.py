@@ -9,13 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.data.base import SPLITS, ColorDataset, DatasetError
-from colorbench.data.folder import KNOWN_THRESHOLDS, FolderDataset, default_data_root, is_prepared
+from colorbench.data.folder import (
+    KNOWN_THRESHOLDS,
+    FolderDataset,
+    default_data_root,
+    is_prepared,
+    prepared_size,
+)
 from colorbench.data.synthetic import Snail, Toon
 
 __all__ = [
-    "SPLITS", "ColorDataset", "DatasetError", "FolderDataset", "Snail", "Toon",
-    "default_data_root", "known_thresholds", "open_dataset", "prepared_names",
+    "DEFAULT_SIZE", "SPLITS", "ColorDataset", "DatasetError", "FolderDataset", "Snail", "Toon",
+    "default_data_root", "known_thresholds", "native_size", "open_dataset", "prepared_names",
 ]  # fmt: skip
+
+DEFAULT_SIZE = 64  # px: what synthetic and plugin sets are served at unless --size says otherwise
 
 
 def open_dataset(
@@ -37,10 +45,25 @@ def open_dataset(
     if key in DATASETS:
         return DATASETS.get(key)(split=split, size=size, root=None if root is None else str(root), limit=limit, **kw)
     data_root = Path(root) if root is not None else default_data_root()
-    directory = data_root / key
-    if directory.is_dir() and is_prepared(directory):
+    if _is_prepared_name(data_root, key):
         return FolderDataset(split=split, size=size, root=data_root, limit=limit, name=key, **kw)
     raise DatasetError(_missing_message(key, data_root, explicit_root=root is not None))
+
+
+def native_size(name: str, root: str | Path | None = None) -> int:
+    """The size `name` is served at when --size is not given: a prepared dataset's own (its manifest's:
+    a set prepared at 256² is evaluated at 256²), else DEFAULT_SIZE (registered sets, unknown names)."""
+    from colorbench.registry import DATASETS
+
+    key = name.strip().lower()
+    data_root = Path(root) if root is not None else default_data_root()
+    if key in DATASETS or not _is_prepared_name(data_root, key):
+        return DEFAULT_SIZE
+    return prepared_size(data_root / key) or DEFAULT_SIZE
+
+
+def _is_prepared_name(data_root: Path, key: str) -> bool:
+    return (data_root / key).is_dir() and is_prepared(data_root / key)
 
 
 def _missing_message(key: str, data_root: Path, explicit_root: bool) -> str:

@@ -36,6 +36,19 @@ def is_prepared(directory: Path) -> bool:
     return (directory / MANIFEST_NAME).is_file() or any((directory / s / "color").is_dir() for s in SPLITS)
 
 
+def prepared_size(directory: Path) -> int | None:
+    """The size a prepared dataset was written at: its manifest's, else (a tree in the official layout made
+    elsewhere) the shorter side of its first colour image; None when it has no image."""
+    if (directory / MANIFEST_NAME).is_file():
+        return int(read_manifest(directory)["size"])
+    for split in SPLITS:
+        for path in sorted((directory / split / "color").glob("*")):
+            if path.suffix.lower() in IMAGE_EXTS:
+                with Image.open(path) as im:
+                    return min(im.size)
+    return None
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST_NAME
     try:
@@ -96,7 +109,7 @@ class FolderDataset(ColorDataset):
             self.manifest = None
             self._paths = self._scan()
             self._entries = {i: {} for i in self._paths}
-            self.prepared_size = self._probe_size()
+            self.prepared_size = prepared_size(self.directory) or self.size
             declared = None
         self.nri_threshold = float(
             KNOWN_THRESHOLDS.get(self.name, declared if declared is not None else DEFAULT_NRI_THRESHOLD)
@@ -119,12 +132,6 @@ class FolderDataset(ColorDataset):
             if p.suffix.lower() in IMAGE_EXTS and p.stem in sketches:
                 out[p.stem] = (p, sketches[p.stem])
         return out
-
-    def _probe_size(self) -> int:
-        for color, _ in self._paths.values():
-            with Image.open(color) as im:
-                return min(im.size)
-        return self.size
 
     # -- the dataset contract ---------------------------------------------------------------------
     def all_ids(self) -> list[str]:
