@@ -5,11 +5,8 @@ All return scalar tensors; weighting (Eq. 14, λ_rec 30 / λ_adv 0.2 / λ_tv 5 /
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from colorbench.hints import flat_fill
 from colorbench.nn import lsgan_loss
@@ -35,39 +32,7 @@ def _neighbour_diffs(logits: torch.Tensor, diagonals: bool) -> list[torch.Tensor
 
 def _mean_abs_diffs(logits: torch.Tensor, n: int) -> torch.Tensor:
     """(1/n) Σ over the first n directions of mean |Δ| (n = 4: eight_l1, 2: four_l1)."""
-    return sum(d.abs_().mean() for d in _neighbour_diffs(logits, diagonals=n == 4)) / n
-
-
-class _MeanAbsDiffs(torch.autograd.Function):
-    """Eq. (10)'s L1 forms, (1/n) Σ over the first n directions of mean |Δ|, with a hand-written backward.
-
-    Autograd's backward of the plain expression materialises a zero-filled full-size gradient per slice
-    (2n of them) and adds them up: ~40 passes over [B,Nc,H,W]. This one adds ±g/(n·N) straight into one
-    buffer: ~9 → 3.5 ms forward + backward at [8,30,64,64], ~40 → ~20 ms at 128 px (one thread), ~3 % of
-    a training step. The forward is the same expression and the backward the same float operations in
-    the order autograd accumulates them (last direction first, its `earlier` slice first, all before a
-    path into the logits built earlier, as train_step's ST-Gumbel one), so the gradients are bit for
-    bit those of the plain expression (tests/test_guidingpainter_parts.py) and the zoo still rebuilds.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, logits: torch.Tensor, n: int) -> torch.Tensor:
-        ctx.n = n
-        ctx.save_for_backward(logits)
-        return _mean_abs_diffs(logits, n)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (logits,) = ctx.saved_tensors
-        per_direction = grad / ctx.n  # the backward of "/ n"
-        out = torch.zeros_like(logits)
-        for later, earlier in reversed(_DIRECTIONS[: ctx.n]):
-            step = torch.sign(logits[later] - logits[earlier])  # |Δ|' (0 at Δ = 0, as autograd's sgn)
-            step.mul_(per_direction / step.numel())  # the backward of the mean: g/N per element
-            out[earlier] -= step
-            out[later] += step
-        return out, None
+    return sum(d.abs().mean() for d in _neighbour_diffs(logits, diagonals=n == 4)) / n
 
 
 def smoothness_loss(logits: torch.Tensor, kind: str = "eight_l1") -> torch.Tensor:
@@ -79,10 +44,7 @@ def smoothness_loss(logits: torch.Tensor, kind: str = "eight_l1") -> torch.Tenso
     The code means over pixel pairs instead of summing as Eq. (10) writes; only the scale differs.
     """
     if kind in ("eight_l1", "four_l1"):
-        n = 4 if kind == "eight_l1" else 2
-        if torch.is_grad_enabled() and logits.requires_grad:
-            return _MeanAbsDiffs.apply(logits, n)
-        return _mean_abs_diffs(logits, n)
+        return _mean_abs_diffs(logits, 4 if kind == "eight_l1" else 2)
     if kind == "eight_l2":
         diffs = _neighbour_diffs(logits, diagonals=True)
         return sum(d.pow(2).mean() for d in diffs) / len(diffs)
@@ -97,6 +59,39 @@ def total_variance_loss(color: torch.Tensor, regions: torch.Tensor) -> torch.Ten
     """
     color = color.float()
     return F.mse_loss(flat_fill(color, regions.float()), color)
+
+
+def nested_total_variance_loss(color: torch.Tensor, regions: torch.Tensor, pmf: torch.Tensor) -> torch.Tensor:
+    """Eq. (11) under the hint prefix, in expectation over G (a deviation, docs/recipes.md).
+
+    For n hinted regions, the first n keep their own mean c̄_i and all later ones are merged into one
+    "rest" region with its own mean: the flat fill a user gets from the first n hints. The loss is
+    Σ_n G(n)·TV_n, exactly over n = 0..Nc. Splitting a part off only pays in an early channel, which is the
+    ordering pressure the paper expects from training on the first Nh channels.
+
+    Written from per-region sums (area A, Σy, Σy²): SSE_i = Σy² − |Σy|²/A. Its gradient in S_i(x) is
+    (y(x) − c̄_i)² — a pixel is pulled to the region whose mean is nearest (a k-means step) — where the
+    paper's form gives 2(ŷ − y)·c̄_i, which depends on the sign of the colour values.
+    color Y [B,3,H,W] in [-1,1]; regions S [B,K,H,W] one-hot (ST gradients); pmf G [K+1] → scalar.
+    """
+    color = color.float()
+    regions = regions.float()
+    b, k = regions.shape[:2]
+    area = regions.sum(dim=(2, 3))  # [B,K]
+    sum1 = torch.einsum("bkhw,bchw->bkc", regions, color)  # [B,K,3]
+    sum2 = torch.einsum("bkhw,bchw->bkc", regions, color * color)
+
+    def sse(a: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+        return (s2 - s1.pow(2) / a.clamp_min(1.0)[..., None]).sum(-1)  # empty: s1 = s2 = 0 → 0
+
+    zero = area.new_zeros(b, 1)
+    cum_a = torch.cat([zero, area.cumsum(1)], 1)  # [B,K+1]: area of the first n regions, n = 0..K
+    cum_1 = torch.cat([zero[..., None].expand(b, 1, 3), sum1.cumsum(1)], 1)
+    cum_2 = torch.cat([zero[..., None].expand(b, 1, 3), sum2.cumsum(1)], 1)
+    own = torch.cat([zero, sse(area, sum1, sum2).cumsum(1)], 1)  # Σ_{i≤n} SSE_i
+    rest = sse(cum_a[:, -1:] - cum_a, cum_1[:, -1:] - cum_1, cum_2[:, -1:] - cum_2)
+    per_n = (own + rest) / (3 * color.shape[-1] * color.shape[-2])  # TV_n, [B,K+1]
+    return (per_n * pmf.to(per_n)[None]).sum(1).mean()
 
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

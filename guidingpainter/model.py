@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from colorbench.api import HintKind, Hints
+from colorbench.distribution import BoundedGeometric
 from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
@@ -23,6 +24,7 @@ from guidingpainter.losses import (
     SMOOTHNESS_KINDS,
     discriminator_loss,
     generator_adversarial_loss,
+    nested_total_variance_loss,
     reconstruction_loss,
     smoothness_loss,
     total_variance_loss,
@@ -37,6 +39,8 @@ from guidingpainter.segmentation import (
 )
 
 STAGES = ("joint", "reorder")
+TV_FORMS = ("paper", "nested")
+D_FAKES = ("reuse", "fresh")
 LOSS_KEYS = ("lambda_rec", "lambda_adv", "lambda_tv", "lambda_smth")
 
 
@@ -63,6 +67,10 @@ class GuidingPainter(ColorizerModel):
             "lambda_tv": 5.0,
             "lambda_smth": 1.0,
             "smoothness": "eight_l1",  # eight_l1 | four_l1 | eight_l2
+            "tv_form": "paper",  # paper (Eq. 11 over all Nc regions) | nested (expected over G of the hint prefix)
+            "gumbel_scale": 1.0,  # scale of the ST-Gumbel noise in training (paper: 1)
+            "f_from_g": True,  # f also learns from the losses on Ŷ (paper); False: from L_tv and L_smth only
+            "d_fake": "reuse",  # D step on the G step's fake | "fresh": its own forward (new Nh, noise), official
             "fixed_nh": False,  # Fig. 4b control: train with Nh = Nc
             "nh_per": "sample",  # one Nh per sample (official code) | per mini-batch ("batch", paper §3.3)
             "stage": "joint",  # joint | reorder (supplement D.2: f frozen, m_i ~ Bernoulli(p))
@@ -81,6 +89,7 @@ class GuidingPainter(ColorizerModel):
         self.seg = SegmentationNet(self.nc, width)  # f
         self.gen = UNet(self.nc + 5, 3, width)  # g on [X, C, M, S]
         self.disc = PatchGAN(4, width)  # D on (X, Ŷ)
+        self._pmf = torch.as_tensor(BoundedGeometric(self.nc, float(cfg["p"])).pmf(), dtype=torch.float32)
         # Supplement C: N(0, 0.02). Drawn from a forked, explicitly seeded RNG so that the weights depend
         # on init_seed only, not on whatever used the global generator before.
         with torch.random.fork_rng(devices=[]):
@@ -101,6 +110,12 @@ class GuidingPainter(ColorizerModel):
             raise ValueError(
                 f"guidingpainter: smoothness must be one of {', '.join(SMOOTHNESS_KINDS)}, got {cfg['smoothness']!r}"
             )
+        if cfg["tv_form"] not in TV_FORMS:
+            raise ValueError(f"guidingpainter: tv_form must be one of {', '.join(TV_FORMS)}, got {cfg['tv_form']!r}")
+        if cfg["d_fake"] not in D_FAKES:
+            raise ValueError(f"guidingpainter: d_fake must be one of {', '.join(D_FAKES)}, got {cfg['d_fake']!r}")
+        if float(cfg["gumbel_scale"]) < 0:
+            raise ValueError(f"guidingpainter: gumbel_scale must be >= 0, got {cfg['gumbel_scale']}")
         weights = [float(cfg[k]) for k in LOSS_KEYS]
         if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
             raise ValueError(f"guidingpainter: loss weights {dict(zip(LOSS_KEYS, weights))} must be >= 0, one > 0")
@@ -171,6 +186,30 @@ class GuidingPainter(ColorizerModel):
             return "bernoulli"
         return "fixed" if self.config["fixed_nh"] else "geometric"
 
+    def _generate(self, sketch: torch.Tensor, color: torch.Tensor, tau: float, ctx: TrainContext
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """G = g ∘ h ∘ f in training → (S_logit, S, m [B,Nc], Ŷ [B,3,H,W] in [-1,1]); draws Nh and noise."""
+        cfg = self.config
+        if cfg["stage"] == "reorder":
+            # D.2: f is frozen (weights and BN statistics); g learns from f's inference regions.
+            was_training = self.seg.training
+            self.seg.eval()
+            with torch.no_grad():
+                logits = self.seg(sketch).float()
+                regions = one_hot_argmax(logits)
+            self.seg.train(was_training)
+        else:
+            logits = self.seg(sketch).float()
+            regions = st_gumbel(logits, tau, ctx.generator, float(cfg["gumbel_scale"]))  # Eq. (1)
+        active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
+                                   sketch.device, nh_per=cfg["nh_per"])
+        # f_from_g False (a deviation, docs/recipes.md): g sees the regions without their ST gradient, so the
+        # losses on Ŷ cannot teach f to hide pixels in rarely hinted channels while g still ignores hints.
+        shown = regions if cfg["f_from_g"] else regions.detach()
+        with torch.autocast(device_type=sketch.device.type, enabled=False):
+            hints = generate_hints(color, shown, active)  # Eq. (2)-(8)
+        return logits, regions, active, self.colorize_from(sketch, hints, shown)
+
     def train_step(
         self, batch: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer], ctx: TrainContext
     ) -> dict[str, float]:
@@ -194,28 +233,13 @@ class GuidingPainter(ColorizerModel):
         # ---- G step: f and g together; D frozen so it collects no generator gradients (brief §2.9.8).
         set_requires_grad(self.disc, False)
         with autocast:
-            if reorder:
-                # D.2: f is frozen (weights and BN statistics); g learns from f's inference regions.
-                was_training = self.seg.training
-                self.seg.eval()
-                with torch.no_grad():
-                    logits = self.seg(sketch).float()
-                    regions = one_hot_argmax(logits)
-                self.seg.train(was_training)
-            else:
-                logits = self.seg(sketch).float()
-                regions = st_gumbel(logits, tau, ctx.generator)  # Eq. (1)
-            active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
-                                       dev, nh_per=cfg["nh_per"])
-            with torch.autocast(device_type=dev.type, enabled=False):
-                hints = generate_hints(color, regions, active)  # Eq. (2)-(8)
-            pred = self.colorize_from(sketch, hints, regions)
-
+            logits, regions, active, pred = self._generate(sketch, color, tau, ctx)
             loss_rec = reconstruction_loss(pred, color)  # Eq. (12)
             with contextlib.nullcontext() if lam["lambda_tv"] > 0 and not reorder else torch.no_grad():
-                # Eq. (11) recomputes the region means h used: sharing them is ~1-2 % faster but reorders the
-                # gradient sums, which trains another model from the same seed (the zoo would not rebuild).
-                loss_tv = total_variance_loss(color, regions)  # Eq. (11)
+                if cfg["tv_form"] == "nested":
+                    loss_tv = nested_total_variance_loss(color, regions, self._pmf)
+                else:
+                    loss_tv = total_variance_loss(color, regions)  # Eq. (11)
             with contextlib.nullcontext() if lam["lambda_smth"] > 0 and not reorder else torch.no_grad():
                 loss_smth = smoothness_loss(logits, cfg["smoothness"])  # Eq. (10)
             total = lam["lambda_rec"] * loss_rec
@@ -228,12 +252,18 @@ class GuidingPainter(ColorizerModel):
                 total = total + lam["lambda_adv"] * loss_adv
         optimizer_step(total, optimizers["g"], ctx)
 
-        # ---- D step on the same fake (detached): saves a second generator forward on CPU.
+        # ---- D step. "reuse" (default, a deviation): the G step's fake, detached, which saves a generator
+        # forward; "fresh": the official code's own forward with a new Nh and new noise (brief §2.3).
         loss_d = torch.zeros((), device=dev)
         set_requires_grad(self.disc, True)
         if use_adv:
             with autocast:
-                loss_d = discriminator_loss(self.disc(sketch, color), self.disc(sketch, pred.detach()))
+                if cfg["d_fake"] == "fresh":
+                    with torch.no_grad():
+                        fake = self._generate(sketch, color, tau, ctx)[-1]
+                else:
+                    fake = pred.detach()
+                loss_d = discriminator_loss(self.disc(sketch, color), self.disc(sketch, fake))
             optimizer_step(lam["lambda_adv"] * loss_d, optimizers["d"], ctx)
         end_iteration(ctx)
         return {

@@ -41,26 +41,28 @@ def gumbel_noise(shape: torch.Size | tuple[int, ...], generator: torch.Generator
 
 def one_hot_argmax(scores: torch.Tensor) -> torch.Tensor:
     """[B,K,H,W] scores → float32 one-hot over channels of their argmax (ties to the first channel)."""
-    # The argmax over a contiguous last axis: 2.5× faster on CPU than over the strided channel axis
-    # (6.4 → 2.5 ms for [8,30,64,64], copy included) and the same index.
+    # The argmax over a contiguous last axis: 2.5× faster on CPU than over the strided channel axis (6.4 →
+    # 2.5 ms for [8,30,64,64]); f's logits are channels-last already (colorbench.nn.LAYOUT), so no copy.
     last = scores.permute(0, 2, 3, 1).contiguous()
     index = last.argmax(dim=-1, keepdim=True)
-    # Scattered straight into float32 (F.one_hot builds int64 first: 4× slower at [8,30,128,128]), in that
-    # channels-last layout: the hints, the TV loss and g's input inherit it, and a channels-first one-hot
-    # changes how their products are summed, so training would no longer rebuild the shipped zoo.
+    # Scattered straight into float32 (F.one_hot builds int64 first: 4× slower at [8,30,128,128]), in the
+    # channels-last layout g's input wants.
     hard = torch.zeros(last.shape, dtype=torch.float32, device=scores.device).scatter_(-1, index, 1.0)
     return hard.permute(0, 3, 1, 2)
 
 
-def st_gumbel(logits: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:
+def st_gumbel(logits: torch.Tensor, tau: float, generator: torch.Generator | None, noise_scale: float = 1.0) -> torch.Tensor:
     """Eq. (1) discretisation: straight-through Gumbel over channels.
 
     logits [B,Nc,H,W] → S [B,Nc,H,W] whose forward value is exactly one-hot (argmax of logits + g)
     and whose gradient is that of softmax((logits + g)/τ). generator None → no noise (plain argmax
-    forward, softmax(logits/τ) gradient).
+    forward, softmax(logits/τ) gradient). noise_scale multiplies g (1.0: the paper).
     """
     logits = logits.float()  # the softmax and the noise stay in float32 under AMP
-    scores = logits if generator is None else logits + gumbel_noise(logits.shape, generator, logits.device)
+    if generator is None or noise_scale == 0:
+        scores = logits
+    else:
+        scores = logits + noise_scale * gumbel_noise(logits.shape, generator, logits.device)
     soft = torch.softmax(scores / tau, dim=1)
     hard = one_hot_argmax(scores)
     # Parenthesised so the forward value is exactly one-hot ((hard + soft) − soft rounds to 0.99999994).

@@ -122,8 +122,10 @@ def test_propose_regions_is_one_hot_and_empty_regions_get_no_colour() -> None:
         assert regions.shape == (3, 8, 32, 32)
         assert torch.equal(regions.sum(1), torch.ones(3, 32, 32))
         assert set(regions.unique().tolist()) <= {0.0, 1.0}
+        regions[:, 0] += regions[:, -1]  # the last channel emptied: the case that must not give NaN
+        regions[:, -1] = 0
         empty = regions.sum((2, 3)) == 0
-        assert empty.any()  # an untrained f leaves most channels empty: the case that must not give NaN
+        assert empty.any()
         seq = region_sequence(data["color"], regions)
         assert torch.equal(seq.colors[empty], torch.zeros(int(empty.sum()), 3))
         for n in (0, 1, 8):
@@ -131,7 +133,7 @@ def test_propose_regions_is_one_hot_and_empty_regions_get_no_colour() -> None:
             assert out.shape == (3, 3, 32, 32) and torch.isfinite(out).all()
             assert out.abs().max() <= 1.0
         # Without regions in the hints, colorize uses propose_regions: same output.
-        hints = seq.at(2)
+        hints = region_sequence(data["color"], model.propose_regions(data["sketch"])).at(2)
         same = model.colorize(data["sketch"], Hints(hints.color, hints.mask, None))
         assert torch.equal(same, model.colorize(data["sketch"], hints))
 
@@ -169,3 +171,21 @@ def test_initialisation_depends_on_init_seed_only() -> None:
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert not torch.equal(a.seg.unet.out.weight, c.seg.unet.out.weight)
     assert a.seg.unet.out.weight.std().item() == pytest.approx(0.02, rel=0.3)  # N(0, 0.02)
+
+
+@pytest.mark.parametrize("d_fake,forwards", [("reuse", 1), ("fresh", 2)])
+def test_d_step_reuses_the_fake_or_runs_the_official_second_forward(d_fake: str, forwards: int,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    model = GuidingPainter({**TINY, "d_fake": d_fake}).train()
+    calls: list[bool] = []
+    original = model._generate
+
+    def counting(*args: object) -> tuple:
+        calls.append(torch.is_grad_enabled())
+        return original(*args)
+
+    monkeypatch.setattr(model, "_generate", counting)
+    opts = model.configure_optimizers(1e-3, (0.5, 0.999))
+    ctx = TrainContext(0, 1, 0, torch.Generator().manual_seed(0), torch.device("cpu"))
+    model.train_step(batch(b=2), opts, ctx)
+    assert calls == [True, False][:forwards]  # the D step's own forward needs no generator gradients

@@ -8,7 +8,7 @@ import torch
 from colorbench.hints import BoundedGeometric, prefix_mask
 from guidingpainter.augment import augment_batch, crop_and_flip, hsv_to_rgb, rgb_to_hsv
 from guidingpainter.hint_generation import generate_hints, sample_activation
-from guidingpainter.losses import smoothness_loss, total_variance_loss
+from guidingpainter.losses import nested_total_variance_loss, smoothness_loss, total_variance_loss
 from guidingpainter.segmentation import one_hot_argmax, st_gumbel, temperature
 
 
@@ -135,37 +135,30 @@ def test_smoothness_loss_hand_computed() -> None:
         smoothness_loss(logits, "nine_l3")
 
 
-@pytest.mark.parametrize("kind,n", [("eight_l1", 4), ("four_l1", 2)])
-def test_smoothness_gradient_is_autograds_bit_for_bit(kind: str, n: int) -> None:
-    # The hand-written backward must give the plain expression's gradients exactly, also where they meet
-    # another path into the logits built before the loss (train_step's ST-Gumbel one), or the shipped zoo
-    # stops rebuilding.
+def test_nested_tv_is_the_expected_flat_fill_error_of_the_hint_prefix() -> None:
+    # Brute force: for each n, the first n regions keep their mean and the rest are merged into one.
     gen = torch.Generator().manual_seed(0)
-    base = torch.randn(3, 7, 9, 11, generator=gen)
-    base[:, :, 2:6, 3:8] = 0.25  # ties: |Δ|' = 0 there
-    other = torch.randn(base.shape, generator=gen)
+    color = torch.rand(2, 3, 8, 8, generator=gen) * 2 - 1
+    index = torch.randint(0, 5, (2, 8, 8), generator=gen)
+    index[1][index[1] == 3] = 4  # region 3 of image 1 is empty
+    regions = torch.nn.functional.one_hot(index, 5).permute(0, 3, 1, 2).float()
+    pmf = torch.tensor(BoundedGeometric(5, 0.3).pmf(), dtype=torch.float32)
+    want = 0.0
+    for n in range(6):
+        keep = prefix_mask(torch.full((2,), n), 5)[:, :, None, None]
+        merged = torch.cat([regions * keep, (regions * (1 - keep)).sum(1, keepdim=True)], dim=1)
+        want += float(pmf[n]) * total_variance_loss(color, merged).item()
+    assert nested_total_variance_loss(color, regions, pmf).item() == pytest.approx(want, rel=1e-5)
 
-    def grad(loss_fn) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = base.clone().requires_grad_(True)
-        st_path = ((logits + other).softmax(1) * other).sum() * 1e-3
-        loss = st_path + 1.7 * loss_fn(logits)
-        loss.backward()
-        return loss.detach(), logits.grad
 
-    def plain(logits: torch.Tensor) -> torch.Tensor:
-        s = slice(None)
-        pairs = [((s, s, slice(1, None), s), (s, s, slice(None, -1), s)),
-                 ((s, s, s, slice(1, None)), (s, s, s, slice(None, -1))),
-                 ((s, s, slice(1, None), slice(1, None)), (s, s, slice(None, -1), slice(None, -1))),
-                 ((s, s, slice(1, None), slice(None, -1)), (s, s, slice(None, -1), slice(1, None)))][:n]
-        return sum((logits[a] - logits[b]).abs().mean() for a, b in pairs) / n
-
-    loss, g = grad(lambda x: smoothness_loss(x, kind))
-    want_loss, want = grad(plain)
-    assert torch.equal(loss, want_loss)
-    assert torch.equal(g, want)
-    with torch.no_grad():
-        assert torch.equal(smoothness_loss(base, kind), plain(base))
+def test_nested_tv_pulls_a_pixel_to_the_region_with_the_nearest_mean() -> None:
+    # Two pixels per region with colours ±1 in region 0 and 0.9 in region 1; a soft assignment of pixel
+    # 0 (colour 0.9) to region 1 must lower the loss: its gradient there is (y − c̄_1)² < (y − c̄_0)².
+    color = torch.tensor([0.9, -1.0, 0.9, 0.9]).view(1, 1, 1, 4).expand(1, 3, 1, 4).contiguous()
+    regions = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]).view(1, 2, 1, 4).requires_grad_(True)
+    pmf = torch.tensor([0.0, 0.0, 1.0])  # always both hinted
+    nested_total_variance_loss(color, regions, pmf).backward()
+    assert regions.grad[0, 1, 0, 0] < regions.grad[0, 0, 0, 0]
 
 
 def test_total_variance_loss_hand_computed() -> None:

@@ -1,0 +1,125 @@
+"""Do the colorizers of a run use their hints? PSNR(n) for n = 0..12 per conditional model, its gain, where
+it stops rising, the region count of region models, and issue 16's targets (exit 0 only when all hold).
+
+    .venv/bin/python benchmarks/hint_response.py results/toon [--max-n 12] [--no-targets]
+
+Reads only the run directory (records.csv, run.json; `native` mode). Targets, per learned conditional model:
+PSNR(12) − PSNR(0) ≥ 1.5 dB and above the flat-fill floor (when the run has it) at every n ≤ 12; region
+models also still rising (≥ 0.05 dB) at some n ≥ 8 and ≥ 6 non-empty regions per image; and the first region
+model ahead of the first point model in E_G[PSNR] and NRI with a paired bootstrap p < 0.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from colorbench.distribution import BoundedGeometric
+from protocols.bootstrap import paired_bootstrap
+
+RISE_DB = 0.05  # a step of the curve counts as rising from this gain on
+GAIN_DB, REGIONS, RISING_FROM = 1.5, 6.0, 8
+
+
+def curve(native: pd.DataFrame, max_n: int) -> np.ndarray:
+    """Mean PSNR over images at n = 0..max_n."""
+    means = native[native["n"] <= max_n].groupby("n")["psnr"].mean()
+    return means.reindex(range(max_n + 1)).to_numpy()
+
+
+def last_rise(psnr: np.ndarray) -> int:
+    """The largest n whose step PSNR(n) − PSNR(n−1) is ≥ RISE_DB (0: never rises)."""
+    steps = np.flatnonzero(np.diff(psnr) >= RISE_DB)
+    return int(steps[-1] + 1) if len(steps) else 0
+
+
+def region_count(native: pd.DataFrame) -> float:
+    """Mean number of non-empty regions per image: the levels n ≥ 1 at which hint coverage grows."""
+    wide = native.pivot_table(index="image_id", columns="n", values="hint_area").sort_index(axis=1)
+    return float((wide.diff(axis=1).iloc[:, 1:] > 1e-9).sum(axis=1).mean())
+
+
+def per_image_eg(native: pd.DataFrame, pmf: np.ndarray, threshold: float) -> pd.DataFrame:
+    """Per image: E_G[PSNR] = Σ_n G(n)·PSNR(n) and NRI (smallest n with PSNR(n) ≥ threshold, else Nc + 1)."""
+    wide = native.pivot_table(index="image_id", columns="n", values="psnr").sort_index(axis=1)
+    nc = len(pmf) - 1
+    if list(wide.columns) != list(range(nc + 1)):
+        raise SystemExit(f"hint_response: records hold n = {list(wide.columns)[:3]}…, need 0..{nc} for E_G[PSNR]")
+    values = wide.to_numpy()
+    reached = values >= threshold
+    nri = np.where(reached.any(axis=1), reached.argmax(axis=1), nc + 1)
+    return pd.DataFrame({"eg": values @ pmf, "nri": nri}, index=wide.index)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--max-n", type=int, default=12)
+    ap.add_argument("--no-targets", action="store_true", help="print the figures only; exit 0")
+    args = ap.parse_args(argv)
+    run = json.loads((args.run_dir / "run.json").read_text())
+    records = pd.read_csv(args.run_dir / "records.csv", dtype={"image_id": str})
+    native = records[records["mode"] == "native"]
+    variants = {k: v for k, v in run["variants"].items() if v.get("conditional")}
+    if not variants:
+        print("hint_response: the run has no conditional model")
+        return 1
+    floor = next((k for k, v in variants.items() if not v.get("checkpoint") and v["model"] == "floor"), None)
+    pmf = BoundedGeometric().pmf()
+    threshold = float(run["protocol"].get("nri_threshold") or run["dataset"]["nri_threshold"])
+    curves, failures, eg = {}, [], {}
+    print(f"hint_response: {args.run_dir}, {run['dataset']['n_images']} {run['dataset']['name']} images, "
+          f"{run['dataset']['size']} px")
+    print(f"  {'variant':<16} {'kind':<7} " + " ".join(f"{n:>6d}" for n in range(args.max_n + 1))
+          + "   gain  rises→  regions")
+    for name, info in variants.items():
+        rows = native[native["variant"] == name]
+        psnr = curve(rows, args.max_n)
+        curves[name] = psnr
+        regions = region_count(rows) if info["hint_kind"] == "region" else float("nan")
+        gain, rise = psnr[-1] - psnr[0], last_rise(psnr)
+        print(f"  {name:<16} {info['hint_kind']:<7} " + " ".join(f"{v:6.2f}" for v in psnr)
+              + f"  {gain:+5.2f}  {rise:6d}  " + ("" if np.isnan(regions) else f"{regions:7.2f}"))
+        if name == floor:
+            continue
+        if rows["n"].max() >= len(pmf) - 1:
+            eg[name] = per_image_eg(rows, pmf, threshold)
+        if gain < GAIN_DB:
+            failures.append(f"{name}: PSNR(12) − PSNR(0) = {gain:.2f} dB < {GAIN_DB}")
+        if info["hint_kind"] == "region":
+            if rise < RISING_FROM:
+                failures.append(f"{name}: PSNR stops rising at n = {rise} (target: still rising at n ≥ {RISING_FROM})")
+            if regions < REGIONS:
+                failures.append(f"{name}: {regions:.2f} non-empty regions per image < {REGIONS:g}")
+    if floor is not None:
+        for name, psnr in curves.items():
+            below = [n for n in range(args.max_n + 1) if name != floor and psnr[n] <= curves[floor][n]]
+            if below:
+                failures.append(f"{name}: not above the flat-fill floor at n = {below}")
+    kinds = {k: variants[k]["hint_kind"] for k in eg}
+    region = next((k for k, v in kinds.items() if v == "region"), None)
+    point = next((k for k, v in kinds.items() if v == "point"), None)
+    if region and point:
+        common = eg[region].index.intersection(eg[point].index)
+        for metric, sign in (("eg", 1.0), ("nri", -1.0)):
+            res = paired_bootstrap(eg[region].loc[common, metric].to_numpy(), eg[point].loc[common, metric].to_numpy())
+            ahead = sign * res["value"] > 0 and res["p_value"] < 0.05
+            print(f"  {region} − {point} {'E_G[PSNR]' if metric == 'eg' else 'NRI'}: {res['value']:+.3f} "
+                  f"[{res['low']:+.3f}, {res['high']:+.3f}], p = {res['p_value']:.4f}")
+            if not ahead:
+                failures.append(f"{region} not ahead of {point} in {metric} with p < 0.05")
+    if args.no_targets:
+        return 0
+    for line in failures:
+        print(f"  target NOT met: {line}")
+    print("  all targets met" if not failures else f"  {len(failures)} target(s) not met")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
