@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 
 
 def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None) -> str:
-    """The cache directory key of one variant's chunks: checkpoint, dataset, plan, FID weights and colorbench
-    version — anything that could change a record."""
-    from colorbench.versions import versions as _v
+    """The cache directory key of one variant's chunks: checkpoint, dataset, plan, FID weights and the source
+    code (versions.source_fingerprint) — anything that could change a record."""
+    from colorbench.versions import source_fingerprint
 
-    payload = json.dumps([variant_sha, dataset_fp, plan.fingerprint(), fid_sha, _v()["colorbench"]])
+    payload = json.dumps([variant_sha, dataset_fp, plan.fingerprint(), fid_sha, source_fingerprint()])
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 

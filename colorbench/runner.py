@@ -32,7 +32,7 @@ from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
 from colorbench.training import resolve_device
 from colorbench.variants import Variant, resolve_variants
-from colorbench.versions import git_hash, versions
+from colorbench.versions import git_hash, source_fingerprint, versions
 
 
 @dataclass
@@ -124,6 +124,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
 
     t0 = time.perf_counter()
     cache_dirs: dict[str, Path] = {}
+    reuse: dict[str, dict[str, Any]] = {}  # per cache entry: how many of this run's images it already held
     # Chunks this rank computed, kept for the merge (rank 0) so it need not read back what it just wrote —
     # only those without Inception features: a large FID run's features would otherwise stay in memory for
     # every variant at once, where the merge holds one variant's at a time.
@@ -135,8 +136,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     try:
         with make_progress(enabled=progress and ctx.rank == 0) as bar:
             if features is not None:
-                cache_dirs["real"] = _real_features(dataset, shard, out, dataset_fp, fid_status, features, plan,
-                                                    device, cfg.num_workers)
+                cache_dirs["real"], done = _real_features(dataset, shard, out, dataset_fp, fid_status, features,
+                                                          plan, device, cfg.num_workers)
+                reuse["real"] = _reuse_entry(out, cache_dirs["real"], done, ids)
             for v in variants:
                 key = cache_key(described[v.label]["checkpoint_sha256"], dataset_fp, plan,
                                 fid_status.get("weights_sha256"))
@@ -144,6 +146,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                 cdir.mkdir(parents=True, exist_ok=True)
                 cache_dirs[v.label] = cdir
                 done = _done_ids(cdir) if cfg.resume else set()
+                reuse[v.label] = _reuse_entry(out, cdir, done, ids)
                 todo = [i for i in shard if i not in done]
                 task = bar.add_task(f"{v.label}", total=len(shard), completed=len(shard) - len(todo), info="")
                 if len(todo) < len(shard) and ctx.rank == 0:
@@ -171,7 +174,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         ctx.barrier()
         if ctx.rank == 0:
             with run_lock(out):
-                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, warnings)
+                extra = {"warnings": warnings, "cache": {"source_fingerprint": source_fingerprint(), "entries": reuse}}
+                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, extra)
         if writing is not None:
             writing.result()  # the last chunk (the resume cache) is written before the run returns
     finally:
@@ -221,10 +225,18 @@ def _done_ids(cdir: Path) -> set[str]:
     return done
 
 
+def _reuse_entry(out: Path, cdir: Path, done: set[str], ids: list[str]) -> dict[str, Any]:
+    """run.json's record of one cache entry: its directory and how many of the run's images came from it."""
+    reused = len(done.intersection(ids))
+    return {"dir": cdir.relative_to(out).as_posix(), "reused_images": reused, "computed_images": len(ids) - reused}
+
+
 def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, fid_status: dict, features: Callable,
-                   plan: EvalPlan, device: torch.device, num_workers: int = 0) -> Path:
-    """Inception features of the ground-truth test images, cached like any variant's."""
-    key = hashlib.sha256(json.dumps([dataset_fp, fid_status.get("weights_sha256")]).encode()).hexdigest()[:20]
+                   plan: EvalPlan, device: torch.device, num_workers: int = 0) -> tuple[Path, set[str]]:
+    """Inception features of the ground-truth test images, cached like any variant's (keyed like them on the
+    source code too: the preprocessing is colorbench's); → (cache directory, image ids it already held)."""
+    key_parts = [dataset_fp, fid_status.get("weights_sha256"), source_fingerprint()]
+    key = hashlib.sha256(json.dumps(key_parts).encode()).hexdigest()[:20]
     cdir = out / "cache" / f"real-{key}"
     cdir.mkdir(parents=True, exist_ok=True)
     done = set()
@@ -236,15 +248,16 @@ def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, f
         vecs = features(batch.gt_u8)
         save_npz(cdir / chunk_name(batch.ids), feat_keys=np.asarray(batch.ids, dtype=str),
                  feat_vals=np.asarray(vecs, dtype=np.float32))
-    return cdir
+    return cdir, done
 
 
 def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], described: dict, dataset: Any,
            cfg: RunConfig, fid_status: dict, ids: list[str], held: dict[Path, tuple] | None = None,
-           warnings: list[str] | None = None) -> None:
+           extra: dict[str, Any] | None = None) -> None:
     """Gather every shard's chunks into the run directory, sorted, whatever the world size was.
     `held`: chunks already in memory (computed by this process), by path; the others are read.
-    `warnings`: lines for run.json (and so results.json), e.g. `size_warnings`."""
+    `extra`: more run.json entries: "warnings" (lines results.json repeats, e.g. `size_warnings`) and
+    "cache" (the source fingerprint of the cache keys and which entries were reused)."""
     held = held or {}
     # The compressed array files are written by a worker thread (zlib releases the GIL) while records.csv
     # is formatted here; the pool's exit waits for them and re-raises any write error below.
@@ -299,8 +312,8 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
         "versions": versions(),
         "config": cfg.to_json(),
         "config_fingerprint": cfg.fingerprint(),
-        "warnings": list(warnings or []),
+        "warnings": [],
         "git": git_hash(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_json(out / "run.json", run)
+    write_json(out / "run.json", run | (extra or {}))

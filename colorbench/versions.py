@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import importlib.util
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +30,30 @@ def versions() -> dict[str, str | None]:
         "numpy": _version("numpy"),
         "python": platform.python_version(),
     }
+
+
+# The packages whose code can change a record: hints, engine and metrics, the models, the protocols' inputs.
+SOURCE_PACKAGES = ("colorbench", "baselines", "guidingpainter", "protocols")
+
+
+@lru_cache(maxsize=1)
+def source_fingerprint() -> str:
+    """sha256 over every .py file of SOURCE_PACKAGES where they are imported from (relative path and bytes).
+
+    Cache keys use it instead of the package version, which stays the same while the code is edited (an
+    editable install): a changed model or hint simulator must not reuse records of the old code. Computed
+    once per process (~100 small files, milliseconds); a package that is not installed counts as absent.
+    """
+    h = hashlib.sha256()
+    for name in SOURCE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        roots = list(spec.submodule_search_locations or []) if spec is not None else []
+        h.update(f"package {name}: {len(roots)} location(s)\0".encode())
+        for root in map(Path, roots):
+            for path in sorted(root.rglob("*.py")):
+                h.update(f"{name}/{path.relative_to(root).as_posix()}\0".encode())
+                h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from typing import Any
 
 from colorbench.atomic import atomic_write_text
 from colorbench.records import FeatureStore
-from colorbench.versions import versions
+from colorbench.versions import source_fingerprint
 from protocols.base import ProtocolContext
 
 _STORES: dict[tuple[str, int, int], FeatureStore] = {}
@@ -62,10 +62,11 @@ def fid_cell(
     for path in (fake_path, real_path):
         if not path.exists():
             return na_cell(f"{path} is missing; rerun `colorbench run` with FID weights to cache features")
-    # Look the value up before reading any features: a re-render then never decompresses them.
+    # Look the value up before reading any features: a re-render then never decompresses them. Keyed on the
+    # source code, not the version: a changed Fréchet distance must not answer with the old values.
     stamp = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in (fake_path, real_path)]
     key = hashlib.sha256(
-        "\n".join([str(versions()["colorbench"]), *stamp, *keys, "|", *image_ids]).encode()
+        "\n".join([source_fingerprint(), *stamp, *keys, "|", *image_ids]).encode()
     ).hexdigest()
     cache_path = ctx.run_dir / "cache" / CACHE_NAME
     values = _disk_cache(cache_path)
