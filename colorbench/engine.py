@@ -41,6 +41,7 @@ from colorbench.records import feature_key, records_frame
 from colorbench.variants import Variant
 
 SEED_TAGS = {HintKind.POINT: "rtug", HintKind.STROKE: "alacgan", HintKind.REGION: "region", HintKind.NONE: "none"}
+EQUALIZABLE = (HintKind.POINT, HintKind.STROKE)  # kinds whose hints can be placed in GuidingPainter's regions
 
 
 @dataclass
@@ -282,20 +283,30 @@ class Evaluator:
         for j in keep:
             samples[batch.ids[j]] = self._sample(batch, j, outs, hints, regions)
 
-        if "equalized" in self.plan.modes and self.kind in (HintKind.POINT, HintKind.STROKE) and self.region_source:
+        eq_seq = None  # point/stroke hints inside GuidingPainter's regions (equalized and perturbed modes)
+        if {"equalized", "perturbed"} & set(self.plan.modes) and self.kind in EQUALIZABLE and self.region_source:
             eq_regions = fixed_rows(self.region_source.propose_regions, self.plan.forward_rows, batch.sketch)
             eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True)
+        if "equalized" in self.plan.modes and eq_seq is not None:
             eq_out, _, eq_values = self._levels(eq_seq, self.levels, batch)
             self._emit(rows, base, batch, "equalized", self.levels, eq_values)
             for j in keep:
                 samples[batch.ids[j]]["equalized_outputs"] = eq_out[:, j].cpu().numpy()
 
-        if "perturbed" in self.plan.modes and self.conditional:
+        # Supplement E.2 gives every model its hints inside GuidingPainter's guided regions, so the hint
+        # error compares how faithfully each model follows a colour, not where its simulator put the hint.
+        placed = seq if self.kind is HintKind.REGION else eq_seq
+        if "perturbed" in self.plan.modes and placed is not None:
             p_seeds = [image_seed(self.dataset.name, i, "perturb") for i in batch.ids]
-            p_seq = perturb_colors(seq, p_seeds, self.plan.perturb_amount)
+            p_seq = perturb_colors(placed, p_seeds, self.plan.perturb_amount)
             p_levels = sorted(set(self.plan.sweep) & set(self.levels))
             _, _, p_values = self._levels(p_seq, p_levels, batch)
             self._emit(rows, base, batch, "perturbed", p_levels, p_values)
+            if placed is eq_seq and "equalized" not in self.plan.modes:
+                # The natural-colour reference at the same placement (protocols.perturbed_hints pairs
+                # point/stroke models with their equalized rows): only the levels the ratio needs.
+                _, _, ref_values = self._levels(eq_seq, p_levels, batch)
+                self._emit(rows, base, batch, "equalized", p_levels, ref_values)
 
         if "ablation" in self.plan.modes and regions is not None:
             self._ablation(rows, base, batch, regions)

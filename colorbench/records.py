@@ -8,7 +8,9 @@ A run directory (`--out`, e.g. results/toon) holds
   run.json               the config of the run, model infos, dataset info, FID-weights status
   results.json           protocol results + provenance (written by the report stage)
 Modes: "native" (the model's own hints), "equalized" (point/stroke hints inside GuidingPainter's regions),
-"ablation" (Fig. 5: n = index i of the single hinted, moved-to-front region), "perturbed" (supplement E.2).
+"ablation" (Fig. 5: n = index i of the single hinted, moved-to-front region), "perturbed" (supplement E.2:
+every model's hints inside GuidingPainter's regions; a point/stroke model's natural-colour reference is its
+equalized rows, written at the perturbed levels even when equalized mode itself was not asked for).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from colorbench.api import HintKind
 from colorbench.atomic import run_lock
 from colorbench.batches import iter_batches
 from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
-from colorbench.engine import EvalPlan, Evaluator, nh_assignment
+from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
 from colorbench.errors import UsageError
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
@@ -114,13 +114,17 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     for line in warnings if ctx.rank == 0 else []:
         log(f"[yellow]warning: {escape(line)}[/yellow]")
 
-    region_source = None
-    if "equalized" in plan.modes:
+    region_source, placed_in = None, None  # the model whose regions place point/stroke hints; its run.json entry
+    placing = sorted({"equalized", "perturbed"} & set(plan.modes))
+    if placing and any(_kind(v) in EQUALIZABLE for v in variants):
         src = next((v for v in variants if _kind(v) is HintKind.REGION), None)
         if src is None:
-            log("[yellow]equalized hints need a GuidingPainter checkpoint in the run; skipping that mode[/yellow]")
+            if ctx.rank == 0:
+                log(f"[yellow]{' and '.join(placing)} hints of point/stroke models go inside GuidingPainter's "
+                    "regions: add a GuidingPainter checkpoint to the run; skipping those modes for them[/yellow]")
         else:
             region_source = src.load(device)
+            placed_in = {"label": src.label, "checkpoint_sha256": described[src.label]["checkpoint_sha256"]}
 
     t0 = time.perf_counter()
     cache_dirs: dict[str, Path] = {}
@@ -140,8 +144,11 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                                                           plan, device, cfg.num_workers)
                 reuse["real"] = _reuse_entry(out, cache_dirs["real"], done, ids)
             for v in variants:
-                key = cache_key(described[v.label]["checkpoint_sha256"], dataset_fp, plan,
-                                fid_status.get("weights_sha256"))
+                # Equalized/perturbed point and stroke records depend on the region model's checkpoint too.
+                sha = described[v.label]["checkpoint_sha256"]
+                if placed_in and _kind(v) in EQUALIZABLE:
+                    sha += "|placed-in:" + placed_in["checkpoint_sha256"]
+                key = cache_key(sha, dataset_fp, plan, fid_status.get("weights_sha256"))
                 cdir = out / "cache" / f"{v.label}-{key}"
                 cdir.mkdir(parents=True, exist_ok=True)
                 cache_dirs[v.label] = cdir
@@ -174,7 +181,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         ctx.barrier()
         if ctx.rank == 0:
             with run_lock(out):
-                extra = {"warnings": warnings, "cache": {"source_fingerprint": source_fingerprint(), "entries": reuse}}
+                extra = {"warnings": warnings, "cache": {"source_fingerprint": source_fingerprint(), "entries": reuse},
+                         "region_source": placed_in}
                 _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, extra)
         if writing is not None:
             writing.result()  # the last chunk (the resume cache) is written before the run returns

@@ -2,8 +2,11 @@
 the hinted colour inside the hinted region when hint colours are shifted by uniform ±64 per RGB channel.
 
 hint_err = mean |Ŷ − C| over hinted pixels (8-bit units), C being the hint actually given (the perturbed
-one in "perturbed" mode). ratio = hint_err(perturbed) / hint_err(native) at the same n and images: 1 means
-unusual colours are followed as well as natural ones; larger means the model falls back to its prior.
+one in "perturbed" mode). ratio = hint_err(perturbed) / hint_err(natural) at the same n, images and hint
+placement: 1 means unusual colours are followed as well as natural ones; larger means the model falls back
+to its prior. As in the paper, every model's hints lie inside GuidingPainter's guided regions (the engine
+places point/stroke hints there), so a point/stroke model's natural-colour reference is its "equalized" rows
+and GuidingPainter's is its "native" rows.
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ from protocols.options import resolve_options
 from protocols.selection import display_name, is_conditional, table1_variants
 
 
-def paired_errors(records: pd.DataFrame, variant: str) -> pd.DataFrame:
-    """Rows (image_id, n, native, perturbed) of hint_err at the n both modes have, n ≥ 1, both finite."""
-    nat = mode_rows(records, variant, "native")
+def reference_mode(info: dict[str, Any]) -> str:
+    """The mode holding a variant's natural-colour hints at the perturbed hints' placement (run.json entry)."""
+    return "equalized" if info.get("hint_kind") in ("point", "stroke") else "native"
+
+
+def paired_errors(records: pd.DataFrame, variant: str, reference: str = "native") -> pd.DataFrame:
+    """Rows (image_id, n, native, perturbed) of hint_err at the n both modes have, n ≥ 1, both finite;
+    "native" holds the `reference` mode's (natural-colour) error."""
+    nat = mode_rows(records, variant, reference)
     per = mode_rows(records, variant, "perturbed")
     nat = nat[nat["n"] >= 1][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "native"})
     per = per[per["n"] >= 1][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "perturbed"})
@@ -48,10 +57,13 @@ class PerturbedHints(Protocol):
         for v in table1_variants(ctx.variants):
             if not is_conditional(ctx.variants[v]):
                 continue  # no hints, nothing to follow
-            pairs = paired_errors(records, v)
+            reference = reference_mode(ctx.variants[v])
+            pairs = paired_errors(records, v, reference)
             if pairs.empty:
                 skipped[v] = (
-                    "no perturbed records with hints (rerun `colorbench run` with --modes …,perturbed)"
+                    f"no perturbed and {reference} records with hints at the same n (rerun `colorbench run` with "
+                    "--modes …,perturbed" + (" and a GuidingPainter checkpoint, whose regions place the hints)"
+                                             if reference == "equalized" else ")")
                 )
                 continue
             # Per image, average over the hint counts so the bootstrap resamples independent units.
@@ -76,6 +88,7 @@ class PerturbedHints(Protocol):
                 "name": display_name(v, ctx.variants[v]),
                 "model": ctx.variants[v].get("model"),
                 "levels": sorted(int(n) for n in pairs["n"].unique()),
+                "reference_mode": reference,
                 "native": ci_cell(per_image["native"].to_numpy(), opts),
                 "perturbed": ci_cell(per_image["perturbed"].to_numpy(), opts),
                 "ratio": bootstrap_ratio_ci(

@@ -171,8 +171,12 @@ def make_records(
                             "hint_err": float(err[n] * v.follow * (1.0 + 0.1 * r.normal())),
                         }
                     )
-            if "equalized" in modes and v.hint_kind in ("point", "stroke"):
-                for j, n in enumerate(levels):
+            # As the engine: a point/stroke model's perturbed hints get their natural-colour reference in
+            # equalized rows, at the perturbed levels when equalized mode itself was not asked for.
+            eq_levels = levels if "equalized" in modes else sorted(set(sweep)) if "perturbed" in modes else []
+            if v.hint_kind in ("point", "stroke"):
+                for n in eq_levels:
+                    j = levels.index(n)
                     rows.append(
                         base
                         | {

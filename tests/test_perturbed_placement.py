@@ -1,0 +1,63 @@
+"""Perturbed hints (supplement E.2): every model's hints lie inside GuidingPainter's regions (issue 17 item 4)."""
+
+from __future__ import annotations
+
+import colorbench.engine as engine
+from colorbench.records import read_json, read_records
+from protocols.run_protocols import compute_all
+
+from .fakes import TinyRegion, make_checkpoint
+from .test_engine import _run, ckpts  # noqa: F401  (ckpts is a fixture)
+
+
+def test_perturbed_point_hints_are_placed_in_the_region_models_regions(tmp_path, ckpts, monkeypatch):  # noqa: F811
+    given: dict[tuple[int, ...], list] = {}  # per batch (its perturbation seeds): the sequences perturbed
+    real = engine.perturb_colors
+
+    def spy(seq, seeds, amount=64.0):
+        given.setdefault(tuple(seeds), []).append(seq)
+        return real(seq, seeds, amount)
+
+    monkeypatch.setattr(engine, "perturb_colors", spy)
+    out = _run(tmp_path / "p", ckpts, modes=("native", "perturbed"), limit=4)
+    checked = 0
+    for seqs in given.values():
+        assert len(seqs) == 2  # tinypoint's and tinyregion's
+        point, region = sorted(seqs, key=lambda s: s.regions is not None)
+        for b in range(point.masks.shape[0]):
+            for j in range(point.length):
+                if region.masks[b, j].any():  # the patch is centred on a pixel of region S_j
+                    assert (point.masks[b, j] & region.masks[b, j]).any()
+                    checked += 1
+                else:  # an empty region gives no hint, as for GuidingPainter
+                    assert not point.masks[b, j].any()
+    assert checked > 0
+    rec = read_records(out / "records.csv")
+    eq = rec[(rec["variant"] == "tinypoint") & (rec["mode"] == "equalized")]
+    assert sorted(eq["n"].unique()) == [2, 4, 6, 8, 10, 12]  # the natural-colour reference at those levels
+    res = compute_all(out, names=["perturbed_hints"], options={"n_boot": 20})["results"]["perturbed_hints"]
+    assert res["variants"]["tinypoint"]["reference_mode"] == "equalized"
+    assert res["variants"]["tinyregion"]["reference_mode"] == "native"
+    assert read_json(out / "run.json")["region_source"]["label"] == "tinyregion"
+
+
+def test_without_a_region_model_point_models_get_no_perturbed_records(tmp_path, ckpts):  # noqa: F811
+    logged: list[str] = []
+    from colorbench.engine import EvalPlan
+    from colorbench.runner import RunConfig, run_evaluation
+
+    cfg = RunConfig(models=[], dataset="blobs", out=str(tmp_path / "solo"), size=32, limit=2, fid=False,
+                    checkpoints=[f"tinypoint={ckpts['tinypoint']}"],
+                    plan=EvalPlan(modes=["native", "perturbed"], batch_size=2, n_samples=1))
+    out = run_evaluation(cfg, progress=False, log=logged.append)
+    rec = read_records(out / "records.csv")
+    assert set(rec["mode"]) == {"native"}  # never perturbed at the point model's own placement
+    assert any("GuidingPainter" in line and "perturbed" in line for line in logged)
+
+
+def test_placed_records_are_recomputed_for_another_region_checkpoint(tmp_path, ckpts):  # noqa: F811
+    out = _run(tmp_path / "c", ckpts, modes=("native", "perturbed"), limit=2)
+    other = dict(ckpts, tinyregion=make_checkpoint(TinyRegion, tmp_path / "r2.safetensors", seed=2))
+    out = _run(tmp_path / "c", other, modes=("native", "perturbed"), limit=2)
+    entries = read_json(out / "run.json")["cache"]["entries"]
+    assert entries["tinypoint"]["reused_images"] == 0  # its perturbed hints moved with the regions
