@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError
 from colorbench.progress import STDERR
 
@@ -349,13 +350,16 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
 
     from colorbench.engine import EvalPlan
     from colorbench.gate import (
+        check_same_images,
         compare,
         default_baseline,
+        parse_tolerances,
         pooled_baseline,
         read_baseline,
         tracked_metrics,
         write_baseline,
     )
+    from colorbench.records import read_json
     from colorbench.registry import MODELS
     from colorbench.runner import RunConfig, run_evaluation
     from colorbench.variants import zoo_checkpoint
@@ -367,15 +371,7 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
                          f"installed package's {default_baseline(name, dataset)} unless you name that path")
     base_path = Path(baseline) if baseline else default_baseline(name, dataset)
     base = None if update_baseline else read_baseline(base_path)
-    overrides: dict[str, float] = {}
-    for item in tolerances:
-        key, sep, val = item.partition("=")
-        try:
-            overrides[key.strip()] = float(val)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise click.BadParameter(f"--tolerance {item!r}: use METRIC=VALUE")
+    overrides = parse_tolerances(tolerances)
     if len(checkpoints) > 1 and not update_baseline:
         raise click.BadParameter("several --checkpoint make a baseline (--update-baseline); gate one at a time",
                                  param_hint="--checkpoint")
@@ -388,6 +384,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     labels = [name] if len(paths) == 1 else [f"{name}@{k}" for k in range(1, len(paths) + 1)]
     limit = limit or (base["n_images"] if base else 64)
     size = size or (base["size"] if base else None)  # None: the dataset's own (RunConfig)
+    if base:  # another --limit/--size is refused before the evaluation, whose numbers could not be compared
+        check_same_images(base, base_path, {"dataset": {"n_images": limit, "size": size,
+                                                        "fingerprint": base["dataset_fingerprint"]}})
     with tempfile.TemporaryDirectory(prefix="colorbench-check-") as tmp:
         run_dir = Path(out or tmp)
         cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
@@ -395,6 +394,8 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
                         limit=limit, data_root=data_root, device=device, fid=fid, fid_weights=fid_weights,
                         plan=EvalPlan(modes=["native"], n_samples=0))
         run_evaluation(cfg, progress=False)
+        if base:
+            check_same_images(base, base_path, read_json(run_dir / "run.json"))
         measured = {label: tracked_metrics(run_dir, label) for label in labels}
         current = measured[labels[0]]
         if update_baseline:
@@ -407,6 +408,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
                          + ", ".join(f"{k}={v:.3f}" + (f" (tolerance {tol[k]:.3f})" if k in tol else "") for k, v in current.items()))
             return
     verdicts = compare(current, base, overrides)
+    if not verdicts:
+        raise UsageError(f"nothing to compare: {base_path} tracks only {', '.join(base['metrics'])}, which this "
+                         f"check did not measure (FID needs Inception weights: --fid-weights)")
     table = Table("metric", "baseline", "current", "delta", "tolerance", "verdict", title=f"check {name} on {dataset}")
     for v in verdicts:
         cur = "missing" if v.current is None else f"{v.current:.3f}"
@@ -430,17 +434,17 @@ def zoo() -> None:
 @zoo.command("build")
 @click.option("--models", default="all", show_default=True)
 @click.option("--dataset", default="toon", show_default=True)
-@click.option("--epochs", default=12, show_default=True)
-@click.option("--limit", default=2048, show_default=True, help="Training images per epoch.")
-@click.option("--lr", default=1e-3, show_default=True, help="One learning rate for every model.")
-@click.option("--size", default=64, show_default=True)
-@click.option("--width", default=0.125, show_default=True)
-@click.option("--batch-size", default=16, show_default=True)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Torch intra-op threads: the shipped checkpoints' count, so a rebuild gives back their weights.")
+@click.option("--epochs", default=ZooBudget.epochs, show_default=True)
+@click.option("--limit", default=ZooBudget.limit, show_default=True, help="Training images per epoch.")
+@click.option("--lr", default=ZooBudget.lr, show_default=True, help="One learning rate for every model.")
+@click.option("--size", default=ZooBudget.size, show_default=True)
+@click.option("--width", default=ZooBudget.width, show_default=True)
+@click.option("--batch-size", default=ZooBudget.batch_size, show_default=True)
+@click.option("--threads", default=ZooBudget.threads, show_default=True, type=click.IntRange(min=1),
+              help="Torch intra-op threads per model (the shipped checkpoints': 1).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Models trained at once, each in its own process with --threads threads: the same weights, "
-                   "about 1/jobs of the time given jobs × threads cores.")
+              help="Models trained at once, each in its own process with --threads threads: about 1/jobs of "
+                   "the time given jobs × threads cores.")
 @click.option("--work-dir", type=click.Path(file_okay=False), default="runs/zoo", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Export here instead of into the package's zoo (e.g. to compare a rebuild with the shipped files).")
@@ -450,7 +454,7 @@ def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, siz
     """Train every model with one equal budget and export the shipped checkpoints (resumable)."""
     from colorbench.registry import resolve_model_names
     from colorbench.variants import ZOO_DIR
-    from colorbench.zoo import ZooBudget, ZooBuildError, build_zoo
+    from colorbench.zoo import ZooBuildError, build_zoo
 
     budget = ZooBudget(dataset=dataset, size=size, width=width, epochs=epochs, limit=limit, batch_size=batch_size,
                        lr=lr, threads=threads)

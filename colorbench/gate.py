@@ -144,9 +144,85 @@ def write_baseline(path: Path, model: str, dataset: str, metrics: dict[str, floa
 
 
 def read_baseline(path: Path) -> dict[str, Any]:
+    """The baseline at `path`, its schema checked: a field of the wrong type or a non-finite number is named
+    with the file (one line, exit 2) instead of passing the gate or crashing it."""
     if not path.is_file():
         raise UsageError(f"baseline {path} does not exist: create it with `colorbench check … --update-baseline`")
     data = read_json(path)
-    if data.get("format") != BASELINE_FORMAT or "metrics" not in data:
+    if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
         raise UsageError(f"{path} is not a colorbench baseline (format {BASELINE_FORMAT})")
+    metrics = data.get("metrics")
+    if not isinstance(metrics, dict):
+        raise UsageError(f"{path}: field 'metrics' must be an object of metric: number, got {_json_type(metrics)}")
+    tracked = [k for k in metrics if k in TRACKED]
+    if not tracked:
+        # Nothing to compare would otherwise pass the gate with "all 0 tracked metrics within tolerance".
+        raise UsageError(f"{path}: field 'metrics' holds none of the tracked metrics ({', '.join(TRACKED)}); "
+                         f"found: {', '.join(map(str, metrics)) or 'nothing'}")
+    for key in tracked:
+        finite_number(metrics[key], f"{path}: field 'metrics.{key}'")
+    tolerances = data.get("tolerances", {})
+    if not isinstance(tolerances, dict):
+        raise UsageError(f"{path}: field 'tolerances' must be an object of metric: number, got {_json_type(tolerances)}")
+    for key in (k for k in tolerances if k in TRACKED):
+        tolerance_value(tolerances[key], f"{path}: field 'tolerances.{key}'")
+    for key in ("n_images", "size"):
+        value = data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise UsageError(f"{path}: field {key!r} must be a positive integer, got {value!r}")
+    if not isinstance(data.get("dataset_fingerprint"), str):
+        raise UsageError(f"{path}: field 'dataset_fingerprint' must be a string, got "
+                         f"{_json_type(data.get('dataset_fingerprint'))}")
     return data
+
+
+def finite_number(value: Any, what: str) -> float:
+    """float(value) for a JSON number that is finite; else a UsageError naming `what`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def tolerance_value(value: Any, what: str) -> float:
+    """A tolerance: finite and not negative (a negative one would fail a checkpoint equal to the baseline)."""
+    tol = finite_number(value, what)
+    if tol < 0:
+        raise UsageError(f"{what} must not be negative, got {value!r}")
+    return tol
+
+
+def parse_tolerances(items: tuple[str, ...] | list[str]) -> dict[str, float]:
+    """`--tolerance METRIC=VALUE` flags → {metric: tolerance}; unknown metrics and nan/inf/negative values are
+    usage errors (`m=nan` would otherwise make every comparison false, i.e. pass)."""
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, val = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise UsageError(f"--tolerance {item!r}: use METRIC=VALUE, e.g. psnr_expected=0.5")
+        if key not in TRACKED:
+            raise UsageError(f"--tolerance {item!r}: unknown metric {key!r}; tracked: {', '.join(TRACKED)}")
+        try:
+            number = float(val)
+        except ValueError:
+            raise UsageError(f"--tolerance {item!r}: {val!r} is not a number") from None
+        out[key] = tolerance_value(number, f"--tolerance {key}")
+    return out
+
+
+def check_same_images(base: dict[str, Any], path: Path, run: dict[str, Any]) -> None:
+    """Refuse a comparison of numbers measured on other images: a baseline of 64 images says nothing about
+    32 (a false regression) nor about another size or another version of the data (a false pass)."""
+    ds = run["dataset"]
+    checks = (("images", base["n_images"], ds["n_images"], " (--limit)"), ("size", base["size"], ds["size"], " px (--size)"),
+              ("dataset fingerprint", base["dataset_fingerprint"], ds["fingerprint"], ""))
+    # Fingerprints are compared whole and shown by their first 12 hex digits, like report.md's stamp.
+    differ = [f"{what} {str(b)[:12]} in the baseline, {str(here)[:12]} here{flag}"
+              for what, b, here, flag in checks if b != here]
+    if differ:
+        raise UsageError(f"{path} was measured on other images than this check: {'; '.join(differ)}. Check with "
+                         f"the baseline's --limit/--size and data, or make a new baseline with --update-baseline")
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), f"the number {value!r}" if isinstance(value, (int, float)) else type(value).__name__)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.atomic import atomic_write, atomic_write_text
+from colorbench.errors import UsageError
 
 RECORD_COLUMNS: dict[str, str] = {
     "variant": "str",  # model label in tables: registry name, or name@tag for extra checkpoints
@@ -125,7 +126,14 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The parsed JSON file; a file that cannot be read or parsed is a UsageError naming it (a hand-edited
+    or truncated baseline, run.json or results.json is the user's to fix, not a bug)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise UsageError(f"{path} is not valid JSON ({exc}); restore it or re-create it") from exc
 
 
 def _json_default(obj: Any) -> Any:

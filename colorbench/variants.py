@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from colorbench.checkpoints import CheckpointError, file_sha256, load_checkpoint, load_into, read_metadata
+from colorbench.checkpoints import (
+    CheckpointError,
+    check_config,
+    check_fits_before_building,
+    file_sha256,
+    load_checkpoint,
+    load_into,
+    read_metadata,
+)
 from colorbench.errors import UsageError
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
@@ -38,9 +46,13 @@ class Variant:
                 f"{self.checkpoint} is a {meta.get('model')!r} checkpoint, not {self.model!r}: "
                 f"pass it as --checkpoint {meta.get('model')}={self.checkpoint}"
             )
-        model = MODELS.get(self.model).from_config(meta.get("config", {}))
+        cls = MODELS.get(self.model)
+        config = meta.get("config") or {}
+        check_config(config, cls.default_config(), self.checkpoint)
+        check_fits_before_building(cls, config, self.checkpoint, optional=cls.training_only)
+        model = cls.from_config(config)
         tensors, _ = load_checkpoint(self.checkpoint)
-        load_into(model, tensors, str(self.checkpoint), optional=type(model).training_only)
+        load_into(model, tensors, str(self.checkpoint), optional=cls.training_only)
         return model.to(device).eval()
 
     def describe(self) -> dict[str, Any]:
