@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -39,7 +39,7 @@ class OnFake(torch.Tensor):
     cpu_data: torch.Tensor
 
     @staticmethod
-    def __new__(cls, cpu_data: torch.Tensor) -> OnFake:
+    def __new__(cls, cpu_data: torch.Tensor) -> Self:
         t = torch.Tensor._make_wrapper_subclass(cls, cpu_data.shape, strides=cpu_data.stride(),
                                                 storage_offset=cpu_data.storage_offset(), dtype=cpu_data.dtype,
                                                 device=FAKE, requires_grad=cpu_data.requires_grad)

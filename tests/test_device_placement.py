@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-import colorbench.engine as engine
+from colorbench import engine
 from colorbench.batches import iter_batches
 from colorbench.data import open_dataset
 from colorbench.engine import EvalPlan, Evaluator
@@ -17,7 +17,7 @@ from colorbench.variants import resolve_variants
 from .fake_device import DeviceMismatch, OnFake, fake_device
 
 MODELS = ["guidingpainter", "rtug", "alacgan", "pix2pix", "cic", "floor"]
-PLAN = dict(modes=["native", "equalized", "ablation", "perturbed"], batch_size=2, n_samples=1)
+PLAN = {"modes": ["native", "equalized", "ablation", "perturbed"], "batch_size": 2, "n_samples": 1}
 
 
 def _evaluate(device: torch.device, models: list[str] = MODELS) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def _evaluate(device: torch.device, models: list[str] = MODELS) -> pd.DataFrame:
                        sample_ids=set(ids[:1]))
         for batch in iter_batches(dataset, ids, 2, device):
             assert isinstance(batch.sketch, OnFake) == (device.type == "meta")
-            records, _, samples = ev.run_batch(batch)
+            records, _, _ = ev.run_batch(batch)
             frames.append(records)
     return pd.concat(frames, ignore_index=True)
 

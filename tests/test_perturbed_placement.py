@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import colorbench.engine as engine
+from colorbench import engine
 from colorbench.records import read_json, read_records
 from protocols.run_protocols import compute_all
 
