@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from colorbench.errors import UsageError
+from colorbench.errors import UsageError, environment_error
+from colorbench.flags import check_compare, check_sweep, device_flag, finite_flag
 from colorbench.progress import STDERR
 
 SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
@@ -45,6 +46,11 @@ class _Group(click.Group):
             if ctx.params.get("debug"):
                 raise
             _fail(exc)
+        except OSError as exc:
+            usage = environment_error(exc)
+            if usage is None or ctx.params.get("debug"):
+                raise
+            _fail(usage)
 
 
 def _csv_ints(value: str) -> list[int]:
@@ -82,7 +88,7 @@ def main(debug: bool) -> None:
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N test images.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
               help="Where prepared datasets live [env COLORBENCH_DATA, default ./data].")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps.")
+@click.option("--device", default="auto", show_default=True, callback=device_flag, help="auto | cpu | cuda | mps.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
               help="Test images processed together (memory; never changes results).")
 @click.option("--forward-rows", default=32, show_default=True, type=click.IntRange(min=1),
@@ -96,7 +102,7 @@ def main(debug: bool) -> None:
 @click.option("--sweep", default="2,4,6,8,10,12", show_default=True, help="Hint counts of Fig. 12.")
 @click.option("--fid/--no-fid", default=True, show_default=True, help="Compute FID when Inception weights are found.")
 @click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
-@click.option("--nri-threshold", type=float, default=None, help="Override the dataset's NRI PSNR threshold (dB).")
+@click.option("--nri-threshold", type=float, default=None, callback=finite_flag, help="Override the dataset's NRI PSNR threshold (dB).")
 @click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
 @click.option("--gumbel-noise", is_flag=True, help="Keep Gumbel noise in GuidingPainter's regions (official test script).")
@@ -124,6 +130,13 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         raise UsageError(f"--limit must be a positive number of test images (got {limit})")
     plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
                     n_samples=n_samples, gumbel_noise=gumbel_noise)
+    check_sweep(plan.sweep, plan.nc)
+    if compare:  # its variants are known before anything runs: a typo must not cost the whole evaluation
+        from colorbench.registry import MODELS
+        from colorbench.variants import resolve_variants
+
+        check_compare(compare, {v.label: MODELS.get(v.model).info().to_json() | {"model": v.model, "tag": v.tag}
+                                for v in resolve_variants(names, list(checkpoints), dataset)})
     cfg = RunConfig(models=names, dataset=dataset, out=out or f"results/{dataset}", checkpoints=list(checkpoints),
                     size=size, limit=limit, data_root=data_root, device=device, resume=resume, fid=fid,
                     fid_weights=fid_weights, plan=plan, num_workers=num_workers)
@@ -147,14 +160,14 @@ def _render(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
 
     result = render_report(run_dir, options)
     STDERR.print(summary_table(result["results"]))
-    STDERR.print(f"wrote {run_dir}/tables, {run_dir}/figures and {run_dir}/results.json")
+    STDERR.print(f"wrote {run_dir}/tables, {run_dir}/figures and {run_dir}/results.json", markup=False)
     if as_json:
         click.echo(json.dumps(result["results"], indent=2, default=str))
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--nri-threshold", type=float, default=None, help="Override the dataset's NRI threshold (dB).")
+@click.option("--nri-threshold", type=float, default=None, callback=finite_flag, help="Override the dataset's NRI threshold (dB).")
 @click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
@@ -176,7 +189,7 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
 @click.option("--batch-size", default=16, show_default=True, help="Images per step (per process under torchrun).")
 @click.option("--lr", type=float, default=None, help="Learning rate [the model's paper default].")
 @click.option("--beta1", type=float, default=None, help="Adam β1 [paper default; GuidingPainter's code used 0.9]; β2 stays the model's own.")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | mps (AMP on CUDA).")
+@click.option("--device", default="auto", show_default=True, callback=device_flag, help="auto | cpu | cuda | mps (AMP on CUDA).")
 @click.option("--limit", type=int, default=None, help="Use only the first N training images.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
 @click.option("--seed", default=0, show_default=True)
@@ -214,7 +227,7 @@ def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs:
         return
     last = result.history[-1] if result.history else {}
     STDERR.print(f"trained {name} in {result.seconds:.0f}s; val PSNR {last.get('val_psnr', float('nan')):.2f} dB; "
-                 f"best checkpoint {result.best_checkpoint}")
+                 f"best checkpoint {result.best_checkpoint}", markup=False)
 
 
 def _parse_extra(args: list[str], defaults: dict[str, Any], model: str) -> dict[str, Any]:
@@ -265,7 +278,7 @@ def _parse_extra(args: list[str], defaults: dict[str, Any], model: str) -> dict[
               help="Folder of given line art with the same file names (instead of XDoG).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
               help="Where prepared datasets are written [env COLORBENCH_DATA, default ./data].")
-@click.option("--nri-threshold", type=float, default=None, help="NRI threshold stored for an unknown dataset name.")
+@click.option("--nri-threshold", type=float, default=None, callback=finite_flag, help="NRI threshold stored for an unknown dataset name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing prepared dataset of that name.")
 def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str | None,
             nri_threshold: float | None, overwrite: bool) -> None:
@@ -276,7 +289,7 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
     if nri_threshold is not None:
         kwargs["nri_threshold"] = nri_threshold
     report = prepare_dataset(name, src, data_root or "data", **kwargs)
-    STDERR.print(str(report))
+    STDERR.print(str(report), markup=False)
 
 
 @main.command()
@@ -292,7 +305,7 @@ def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str
                    "first into one or two late regions, see README).")
 @click.option("--lambda-tv", type=float, default=5.0, show_default=True,
               help="Total-variance loss weight, Eq. (11), for both variants (paper: 5).")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, callback=device_flag)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--seeds", default=None, help="Several seeds, e.g. 0,1,2: one run each in OUT/seed-N and the spread "
                                              "over seeds in OUT/seeds.json (one run of this toy is one draw).")
@@ -333,7 +346,7 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
 @click.option("--size", type=int, default=None,
               help="Image size [default: the baseline's, else a prepared dataset's own, else 64].")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, callback=device_flag)
 @click.option("--fid/--no-fid", default=True, show_default=True)
 @click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Keep the evaluation here [temp dir].")
@@ -404,7 +417,8 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
             tol = spread | overrides  # an explicit --tolerance wins over the spread
             write_baseline(base_path, name, dataset, current, run_dir, tol, per_checkpoint=measured)
             STDERR.print(f"wrote baseline {base_path} ({len(labels)} checkpoint(s)): "
-                         + ", ".join(f"{k}={v:.3f}" + (f" (tolerance {tol[k]:.3f})" if k in tol else "") for k, v in current.items()))
+                         + ", ".join(f"{k}={v:.3f}" + (f" (tolerance {tol[k]:.3f})" if k in tol else "") for k, v in current.items()),
+                         markup=False)
             return
     verdicts = compare(current, base, overrides)
     if not verdicts:
@@ -420,9 +434,10 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     if as_json:
         click.echo(json.dumps([v.__dict__ | {"regressed": v.regressed} for v in verdicts], indent=2))
     if any(v.regressed for v in verdicts):
-        STDERR.print(f"[bold red]{sum(v.regressed for v in verdicts)} metric(s) regressed against {base_path}[/bold red]")
+        STDERR.print(f"{sum(v.regressed for v in verdicts)} metric(s) regressed against {base_path}",
+                     style="bold red", markup=False)
         sys.exit(1)
-    STDERR.print(f"[green]all {len(verdicts)} tracked metrics within tolerance of {base_path}[/green]")
+    STDERR.print(f"all {len(verdicts)} tracked metrics within tolerance of {base_path}", style="green", markup=False)
 
 
 @main.group()

@@ -63,9 +63,13 @@ def write_records(path: str | Path, df: pd.DataFrame) -> None:
 
 
 def read_records(path: str | Path) -> pd.DataFrame:
-    df = pd.read_csv(path, dtype={"image_id": str, "variant": str, "model": str, "dataset": str, "mode": str},
-                     keep_default_na=False, na_values={"psnr": [""], "hint_area": [""], "hint_err": [""]})
-    return records_frame(df)
+    """records.csv as a records_frame; a file pandas cannot parse or type is a UsageError naming it."""
+    try:
+        df = pd.read_csv(path, dtype={"image_id": str, "variant": str, "model": str, "dataset": str, "mode": str},
+                         keep_default_na=False, na_values={"psnr": [""], "hint_area": [""], "hint_err": [""]})
+        return records_frame(df)
+    except (ValueError, TypeError) as exc:  # ParserError, EmptyDataError and failed dtype casts
+        raise UsageError(f"{path} is not a colorbench records.csv ({exc}); re-run `colorbench run`") from exc
 
 
 def feature_key(image_id: str, mode: str, n: int) -> str:

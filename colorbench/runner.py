@@ -105,7 +105,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     nh = nh_assignment(dataset, ids, plan)
     fid_status["nh_assignment"] = nh
     if not fid_status["available"] and ctx.rank == 0 and cfg.fid:
-        log(f"[yellow]FID: n/a — {fid_status['reason']}[/yellow]")
+        log(f"[yellow]FID: n/a — {escape(str(fid_status['reason']))}[/yellow]")  # it may name a path
     shard = ids[ctx.rank :: ctx.world]
     sample_ids = set(ids[: plan.n_samples])
     dataset_fp = dataset.fingerprint()
@@ -158,7 +158,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                 task = bar.add_task(f"{v.label}", total=len(shard), completed=len(shard) - len(todo), info="")
                 if len(todo) < len(shard) and ctx.rank == 0:
                     log(f"{v.label}: {len(shard) - len(todo)} of {len(shard)} images reused from the cache "
-                        f"({cdir}); {len(todo) or 'nothing'} to compute")
+                        f"({escape(str(cdir))}); {len(todo) or 'nothing'} to compute")  # --out "run[v2]"
                 if not todo:
                     continue
                 model = v.load(device)

@@ -35,13 +35,19 @@ def parse_pairs(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
     return pairs
 
 
+def resolve_pair(a: str, b: str, variants: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
+    """The labels of the two different variants `a` and `b` name (run.json `variants`); else a UsageError."""
+    va, vb = resolve_variant(a, variants), resolve_variant(b, variants)
+    if va == vb:
+        raise UsageError(f"--compare {a},{b}: both name the same variant {va!r}")
+    return va, vb
+
+
 def compare_pair(
     records: pd.DataFrame, ctx: ProtocolContext, a: str, b: str, opts: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """One entry per metric both variants have: Δ = mean_i(a_i − b_i) with CI and two-sided p-value."""
-    va, vb = resolve_variant(a, ctx.variants), resolve_variant(b, ctx.variants)
-    if va == vb:
-        raise UsageError(f"--compare {a},{b}: both name the same variant {va!r}")
+    va, vb = resolve_pair(a, b, ctx.variants)
     both_conditional = is_conditional(ctx.variants[va]) and is_conditional(ctx.variants[vb])
     metrics = ["psnr_auto"] + (["psnr_eg", "nri"] if both_conditional else [])
     out = []

@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from colorbench.errors import UsageError
-from colorbench.records import read_json, read_records
+from colorbench.records import read_records
 from colorbench.registry import PROTOCOLS
+from colorbench.rundir import check_records, read_run
 from protocols.base import Protocol, ProtocolContext
 from protocols.options import resolve_options
 
@@ -25,7 +26,8 @@ class RunDirError(UsageError, FileNotFoundError):
 
 
 def load_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(records, parsed run.json) of a run directory; raises RunDirError saying what to do."""
+    """(records, parsed run.json) of a run directory, both checked (colorbench.rundir); raises RunDirError
+    saying what to do when either is missing."""
     run_dir = Path(run_dir)
     for name in ("records.csv", "run.json"):
         if not (run_dir / name).is_file():
@@ -33,7 +35,8 @@ def load_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                 f"{run_dir} is not a colorbench run directory (no {name}); "
                 f"run `colorbench run --out {run_dir} …` first"
             )
-    return read_records(run_dir / "records.csv"), read_json(run_dir / "run.json")
+    run = read_run(run_dir)
+    return check_records(read_records(run_dir / "records.csv"), run, run_dir / "records.csv"), run
 
 
 def get_protocol(name: str) -> Protocol:
@@ -51,15 +54,17 @@ def required_modes(names: Iterable[str] | None = None) -> set[str]:
 
 
 def compute_all(
-    run_dir: str | Path, names: Iterable[str] | None = None, options: Mapping[str, Any] | None = None
+    run_dir: str | Path, names: Iterable[str] | None = None, options: Mapping[str, Any] | None = None,
+    loaded: tuple[pd.DataFrame, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """{"results": {protocol: result}, "skipped": {protocol: reason}, "options": resolved options}.
 
     With `names=None` every registered protocol runs whose modes the records have; one that cannot be
     imported is skipped with a warning. Protocols named explicitly must load and have their modes.
+    `loaded`: the directory's `load_run` result when the caller already has it (read once per report).
     """
     run_dir = Path(run_dir)
-    records, run = load_run(run_dir)
+    records, run = loaded or load_run(run_dir)
     opts = resolve_options(options)
     ctx = ProtocolContext(run_dir=run_dir, run=run, options=opts)
     present = set(records["mode"])

@@ -12,9 +12,10 @@ from typing import Any
 from rich.table import Table
 
 from colorbench.atomic import atomic_write_text
-from colorbench.records import load_npz, read_json
+from colorbench.flags import check_compare
+from colorbench.records import load_npz
 from protocols.options import resolve_options
-from protocols.run_protocols import compute_all
+from protocols.run_protocols import compute_all, load_run
 from protocols.selection import display_name, is_conditional, table1_variants
 from reports.figures import fig5_segment_ablation, fig12_hint_sweep
 from reports.image_grids import guidance_strip, qualitative_grid
@@ -136,13 +137,16 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
     "results": the results.json document}. Zero forward passes: only records, features and samples are read.
     """
     run_dir = Path(run_dir)
-    run = read_json(run_dir / "run.json")
+    # Everything is checked before the first file is written: a bad records.csv or --compare leaves the old
+    # tables and figures as they were instead of half of them replaced.
+    records, run = load_run(run_dir)
+    check_compare(resolve_options(options)["compare"], run["variants"])
     # The mosaics need only run.json and the samples, so they are composed in a worker thread from the
     # start, while the protocols, tables and plots run here: Pillow's PNG encoder and numpy's copies
     # release the GIL, so on two cores they cost little wall time. Each library stays in one thread.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-mosaics") as pool:
         mosaics = pool.submit(write_mosaics, run_dir, run, resolve_options(options))
-        computed = compute_all(run_dir, options=options)
+        computed = compute_all(run_dir, options=options, loaded=(records, run))
         opts = computed["options"]
         specs = table_specs(computed["results"], opts)
         tables = write_tables(specs, run_dir / "tables")

@@ -1,0 +1,45 @@
+"""Flag checks that run before any evaluation: a bad --device, --sweep, --nri-threshold or --compare is refused
+at once (exit 2, naming the flag) instead of failing with a traceback after the whole run. Torch-free."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from colorbench.errors import UsageError
+
+# What colorbench can run on; torch.device accepts more names (xla, ipu, meta …) that only fail later.
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def device_flag(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """click callback of --device: one of auto | cpu | cuda[:N] | mps."""
+    if not DEVICE_PATTERN.fullmatch(value.strip().lower()):
+        raise UsageError(f"--device {value!r}: use auto, cpu, cuda, cuda:N or mps")
+    return value.strip().lower()
+
+
+def finite_flag(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """click callback of a float flag that must be a finite number (NaN compares false with everything)."""
+    if value is not None and not math.isfinite(value):
+        raise UsageError(f"--{param.name.replace('_', '-')} {value}: give a finite number")
+    return value
+
+
+def check_sweep(sweep: list[int], nc: int) -> None:
+    """Fig. 12's hint counts must be hint levels the engine computes: 0..Nc."""
+    bad = [n for n in sweep if not 0 <= n <= nc]
+    if bad:
+        raise UsageError(f"--sweep {','.join(map(str, sweep))}: hint counts must be in 0..{nc} (Nc), got {bad[0]}")
+
+
+def check_compare(spec: str | None, variants: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every pair of --compare names two different variants of the run (`variants`: label → run.json info)."""
+    from protocols.compare import parse_pairs, resolve_pair
+
+    for a, b in parse_pairs(spec):
+        resolve_pair(a, b, variants)

@@ -1,0 +1,63 @@
+"""Checks of what a run directory holds before anything is computed from it: run.json's shape and records.csv's
+rows (no conflicting duplicates, only run.json's variants, finite PSNR, at least one row). Torch-free."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from colorbench.errors import UsageError
+from colorbench.records import SORT_KEYS, read_json
+
+# run.json fields every protocol reads, and the JSON type each must have.
+RUN_FIELDS: dict[str, type] = {"variants": dict, "dataset": dict, "protocol": dict}
+
+
+def read_run(run_dir: str | Path) -> dict[str, Any]:
+    """The parsed run.json of `run_dir`, its shape checked (a hand-edited `[]` is named, not a traceback)."""
+    path = Path(run_dir) / "run.json"
+    run = read_json(path)
+    if not isinstance(run, dict):
+        raise UsageError(f"{path} must be a JSON object (a colorbench run's config); re-run `colorbench run`")
+    for key, kind in RUN_FIELDS.items():
+        if not isinstance(run.get(key), kind):
+            raise UsageError(f"{path}: field {key!r} must be an object, got {run.get(key)!r:.60}; "
+                             f"re-run `colorbench run`")
+    if not run["variants"] or not all(isinstance(v, dict) for v in run["variants"].values()):
+        raise UsageError(f"{path}: field 'variants' must map each variant to an object; re-run `colorbench run`")
+    return run
+
+
+def check_records(records: pd.DataFrame, run: dict[str, Any], path: str | Path) -> pd.DataFrame:
+    """`records` without exact duplicate rows; a UsageError naming `path` (records.csv) for rows a report
+    cannot trust: none at all, conflicting duplicates (the first would silently win), variants run.json does not
+    describe, more images per variant than the run had, or a PSNR that is NaN or infinite."""
+    if records.empty:
+        raise UsageError(f"{path} holds no records (header only): re-run `colorbench run --out "
+                         f"{Path(path).parent} …`")
+    records = records.drop_duplicates().reset_index(drop=True)  # identical rows: harmless (concurrent merges)
+    clash = records[records.duplicated(subset=SORT_KEYS, keep=False)]
+    if not clash.empty:
+        row = clash.iloc[0]
+        raise UsageError(f"{path}: {len(clash)} rows disagree for the same variant/image/mode/n, e.g. "
+                         f"{row['variant']} {row['image_id']} {row['mode']} n={row['n']}: re-run `colorbench run`")
+    unknown = sorted(set(records["variant"]) - set(run["variants"]))
+    if unknown:
+        raise UsageError(f"{path}: variant {unknown[0]!r} is not in run.json (its variants: "
+                         f"{', '.join(run['variants'])}); the two files come from different runs")
+    n_images = run["dataset"].get("n_images")
+    if isinstance(n_images, int):
+        counts = records.groupby("variant")["image_id"].nunique()
+        over = counts[counts > n_images]
+        if not over.empty:
+            raise UsageError(f"{path}: variant {over.index[0]!r} has {int(over.iloc[0])} images, run.json's run "
+                             f"had {n_images}; the two files come from different runs")
+    bad = records[~np.isfinite(records["psnr"].to_numpy(dtype=float))]
+    if not bad.empty:
+        row = bad.iloc[0]
+        raise UsageError(f"{path}: {len(bad)} rows have a PSNR that is not a finite number, e.g. {row['variant']} "
+                         f"{row['image_id']} {row['mode']} n={row['n']}: {row['psnr']}")
+    return records

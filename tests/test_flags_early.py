@@ -1,0 +1,71 @@
+"""Bad flags are refused before anything is evaluated (exit 2, one line naming the flag): --sweep outside 0..Nc,
+--compare of one, the same or an unknown variant, a non-finite --nri-threshold, a device colorbench cannot use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import colorbench.runner
+from colorbench.cli import main
+
+from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
+
+
+@pytest.fixture()
+def no_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(*_a, **_k):
+        raise AssertionError("the evaluation started although a flag was bad")
+
+    monkeypatch.setattr(colorbench.runner, "run_evaluation", never)
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    register_fakes()
+    d = tmp_path_factory.mktemp("flags")
+    return ["--checkpoint", f"tinypoint={make_checkpoint(TinyPoint, d / 'p.safetensors')}",
+            "--checkpoint", f"tinyregion={make_checkpoint(TinyRegion, d / 'r.safetensors')}"]
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--sweep", "99"], "--sweep 99: hint counts must be in 0..30"),
+    (["--sweep=-3"], "must be in 0..30 (Nc), got -3"),
+    (["--compare", "bad"], "--compare 'bad': give exactly two variants"),
+    (["--compare", "tinypoint,tinypoint"], "both name the same variant 'tinypoint'"),
+    (["--compare", "tinypoint,rtug"], "no variant 'rtug' in this run"),
+    (["--nri-threshold", "nan"], "--nri-threshold nan: give a finite number"),
+    (["--nri-threshold", "inf"], "--nri-threshold inf: give a finite number"),
+    (["--device", "tpu"], "--device 'tpu': use auto, cpu, cuda, cuda:N or mps"),
+    (["--device", "xla"], "--device 'xla': use auto, cpu"),
+], ids=["sweep-99", "sweep-neg", "compare-one", "compare-same", "compare-unknown", "nri-nan", "nri-inf", "tpu", "xla"])
+def test_run_refuses_bad_flags_before_evaluating(tmp_path: Path, specs, no_evaluation, flags, message):
+    res = _invoke("run", "--models", "", "--dataset", "blobs", "--size", "32", "--limit", "2", "--no-fid",
+                  "--quiet", "--out", str(tmp_path / "o"), *specs, *flags)
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["check", "--model", "rtug", "--dataset", "toon", "--no-fid"],
+    ["train", "rtug", "--dataset", "toon", "--epochs", "1", "--limit", "2"],
+], ids=["check", "train"])
+def test_check_and_train_refuse_a_device_colorbench_cannot_use(tmp_path: Path, command: list[str], monkeypatch):
+    import colorbench.training
+
+    monkeypatch.setattr(colorbench.training, "train_model", lambda *a, **k: pytest.fail("training started"))
+    res = _invoke(*command, "--out", str(tmp_path / "o"), "--device", "xla")
+    assert res.exit_code == 2 and "--device 'xla'" in res.output, res.output
+
+
+def test_a_good_device_spelling_passes():
+    from colorbench.flags import DEVICE_PATTERN
+
+    assert all(DEVICE_PATTERN.fullmatch(d) for d in ("auto", "cpu", "cuda", "cuda:1", "mps"))
+    assert not any(DEVICE_PATTERN.fullmatch(d) for d in ("tpu", "xla", "meta", "cuda:x", "cpu "))
