@@ -2,6 +2,7 @@
 it stops rising, the region count of region models, and issue 16's targets (exit 0 only when all hold).
 
     .venv/bin/python benchmarks/hint_response.py results/toon [--max-n 12] [--no-targets]
+        [--plot curves.png [--before OLD_RUN_DIR]]
 
 Reads only the run directory (records.csv, run.json; `native` mode). Targets, per learned conditional model:
 PSNR(12) − PSNR(0) ≥ 1.5 dB and above the flat-fill floor (when the run has it) at every n ≤ 12; region
@@ -56,11 +57,42 @@ def per_image_eg(native: pd.DataFrame, pmf: np.ndarray, threshold: float) -> pd.
     return pd.DataFrame({"eg": values @ pmf, "nri": nri}, index=wide.index)
 
 
+def load_curves(run_dir: Path, max_n: int) -> dict[str, np.ndarray]:
+    """PSNR(n) of every conditional variant of another run directory."""
+    run = json.loads((run_dir / "run.json").read_text())
+    records = pd.read_csv(run_dir / "records.csv", dtype={"image_id": str})
+    native = records[records["mode"] == "native"]
+    return {k: curve(native[native["variant"] == k], max_n) for k, v in run["variants"].items() if v.get("conditional")}
+
+
+def plot_curves(path: Path, after: dict[str, np.ndarray], before: dict[str, np.ndarray]) -> None:
+    """PSNR against the number of hints, one colour per variant; `before` dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
+    for i, (name, psnr) in enumerate(after.items()):
+        colour = f"C{i}"
+        ax.plot(range(len(psnr)), psnr, "-o", ms=3, color=colour, label=f"{name}" + (" (after)" if before else ""))
+        if name in before:
+            ax.plot(range(len(before[name])), before[name], "--", color=colour, alpha=0.7, label=f"{name} (before)")
+    ax.set_xlabel("number of hints n")
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--max-n", type=int, default=12)
     ap.add_argument("--no-targets", action="store_true", help="print the figures only; exit 0")
+    ap.add_argument("--plot", type=Path, help="write the PSNR(n) curves (Fig. 12 style) to this PNG")
+    ap.add_argument("--before", type=Path, help="with --plot: draw this run's curves dashed, as 'before'")
     args = ap.parse_args(argv)
     run = json.loads((args.run_dir / "run.json").read_text())
     records = pd.read_csv(args.run_dir / "records.csv", dtype={"image_id": str})
@@ -113,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"[{res['low']:+.3f}, {res['high']:+.3f}], p = {res['p_value']:.4f}")
             if not ahead:
                 failures.append(f"{region} not ahead of {point} in {metric} with p < 0.05")
+    if args.plot:
+        plot_curves(args.plot, curves, load_curves(args.before, args.max_n) if args.before else {})
     if args.no_targets:
         return 0
     for line in failures:

@@ -10,12 +10,12 @@ import json
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from colorbench.checkpoints import load_checkpoint, save_checkpoint
+from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError
 from colorbench.registry import MODELS
 from colorbench.training import TrainConfig, build_model, train_model
@@ -23,39 +23,15 @@ from colorbench.variants import ZOO_DIR, zoo_checkpoint
 
 BUILTIN = ("guidingpainter", "rtug", "alacgan", "pix2pix", "cic")
 
+# Per-model config on top of each model's defaults: the CPU-scale recipes that make the conditional models
+# use their hints (issue 16). Every entry is a deviation from the reference, argued in docs/recipes.md.
+RECIPES: dict[str, dict[str, object]] = {
+    "guidingpainter": {},
+}
+
 
 class ZooBuildError(RuntimeError):
     """Some models of a parallel zoo build failed (the others were exported)."""
-
-
-@dataclass
-class ZooBudget:
-    """The same data, steps and image size for every model: the comparison is fair by construction."""
-
-    dataset: str = "toon"
-    size: int = 64
-    width: float = 0.125
-    epochs: int = 12
-    limit: int = 2048  # training images per epoch
-    batch_size: int = 16
-    lr: float = 1e-3  # one lr for all: at this budget the papers' lrs leave f in one region (GuidingPainter
-    # at 2e-4, measured) or barely move CIC (3e-5); betas stay each paper's
-    seed: int = 0
-    # Torch intra-op threads. Part of the budget because CPU-trained weights depend on it (TrainConfig.threads):
-    # with the shipped checkpoints' count a rebuild gives back the same weights on the same instruction set.
-    threads: int = 1
-
-    def describe(self) -> str:
-        steps = self.epochs * (self.limit // self.batch_size)
-        return (f"{self.epochs} epochs × {self.limit} {self.dataset} images at {self.size} px, batch {self.batch_size} "
-                f"({steps} optimizer steps), width {self.width}, lr {self.lr:g}, seed {self.seed}, "
-                f"{self.threads} thread{'s' if self.threads != 1 else ''}")
-
-    def command(self) -> str:
-        """The one command that rebuilds every shipped checkpoint with this budget."""
-        return (f"colorbench zoo build --models all --dataset {self.dataset} --epochs {self.epochs} --limit {self.limit} "
-                f"--size {self.size} --width {self.width:g} --batch-size {self.batch_size} --lr {self.lr:g} "
-                f"--threads {self.threads}")
 
 
 def export_inference(src: Path, dst: Path, command: str, budget: ZooBudget) -> Path:
@@ -100,7 +76,8 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
                                "the rest resume from their work directories when you run the command again")
     # The canonical command, not this invocation's: a partial rebuild (`--models cic`) reproduces the same zoo.
     # With the instruction set: a rebuild gives back these weights only where the kernels round the same way.
-    (out_dir / "README.json").write_text(json.dumps({"budget": budget.__dict__, "text": budget.describe(),
+    (out_dir / "README.json").write_text(json.dumps({"budget": budget.__dict__, "recipes": RECIPES,
+                                                     "text": budget.describe(),
                                                      "command": budget.command(), "torch": torch.__version__,
                                                      "cpu_capability": torch.backends.cpu.get_cpu_capability()},
                                                     indent=2) + "\n")
@@ -113,7 +90,7 @@ def _train_and_export(key: str, budget: ZooBudget, work_dir: Path, device: str, 
     `prefix` set: runs in a worker process, so no progress bar; one line per epoch on stderr instead."""
     cfg = TrainConfig(model=key, dataset=budget.dataset, epochs=budget.epochs, size=budget.size,
                       batch_size=budget.batch_size, lr=budget.lr, seed=budget.seed, device=device, limit=budget.limit,
-                      model_config={"width": budget.width}, threads=budget.threads)
+                      model_config={"width": budget.width, **RECIPES.get(key, {})}, threads=budget.threads)
     quiet = prefix is not None
     result = train_model(cfg, work_dir / f"{key}-{budget.dataset}", resume=True, command=command,
                          progress=not quiet, epoch_lines=quiet,

@@ -5,6 +5,8 @@ All return scalar tensors; weighting (Eq. 14, λ_rec 30 / λ_adv 0.2 / λ_tv 5 /
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -81,8 +83,15 @@ def nested_total_variance_loss(color: torch.Tensor, regions: torch.Tensor, pmf: 
     sum1 = torch.einsum("bkhw,bchw->bkc", regions, color)  # [B,K,3]
     sum2 = torch.einsum("bkhw,bchw->bkc", regions, color * color)
 
+    # An empty region has no mean; to first order it is a region of the image mean m (detached), so its
+    # gradient (y − m)² neither pulls pixels in nor pushes them away. (Taking c̄ = 0, as Eq. 6's code does,
+    # would push away every pixel far from mid-grey and empty the early channels for good.)
+    mean = (color.sum(dim=(2, 3)) / (color.shape[-1] * color.shape[-2])).detach()[:, None, :]  # [B,1,3]
+
     def sse(a: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
-        return (s2 - s1.pow(2) / a.clamp_min(1.0)[..., None]).sum(-1)  # empty: s1 = s2 = 0 → 0
+        own = s2 - s1.pow(2) / a.clamp_min(1e-6)[..., None]
+        empty = s2 - 2 * mean * s1 + a[..., None] * mean.pow(2)  # Σ S·(y − m)²: 0 in value
+        return torch.where((a > 0.5)[..., None], own, empty).sum(-1)
 
     zero = area.new_zeros(b, 1)
     cum_a = torch.cat([zero, area.cumsum(1)], 1)  # [B,K+1]: area of the first n regions, n = 0..K
@@ -92,6 +101,16 @@ def nested_total_variance_loss(color: torch.Tensor, regions: torch.Tensor, pmf: 
     rest = sse(cum_a[:, -1:] - cum_a, cum_1[:, -1:] - cum_1, cum_2[:, -1:] - cum_2)
     per_n = (own + rest) / (3 * color.shape[-1] * color.shape[-2])  # TV_n, [B,K+1]
     return (per_n * pmf.to(per_n)[None]).sum(1).mean()
+
+
+def usage_loss(logits: torch.Tensor, tau: float) -> torch.Tensor:
+    """−H(p̄)/log Nc, p̄ = per-image mean over pixels of softmax(S_logit/τ) [B,Nc]: in [−1, 0], lowest when
+    the channels are used evenly. A deviation (docs/recipes.md): without it f merges parts that are still
+    worth a hint, because a channel nobody uses gets no gradient and never comes back.
+    logits [B,Nc,H,W] → scalar."""
+    usage = torch.softmax(logits.float() / tau, dim=1).mean(dim=(2, 3))  # [B,Nc]
+    entropy = -(usage * usage.clamp_min(1e-12).log()).sum(1)
+    return -(entropy / math.log(logits.shape[1])).mean()
 
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -28,12 +28,14 @@ from guidingpainter.losses import (
     reconstruction_loss,
     smoothness_loss,
     total_variance_loss,
+    usage_loss,
 )
 from guidingpainter.segmentation import (
     MIN_TAU,
     SegmentationNet,
     gumbel_noise,
     one_hot_argmax,
+    sort_by_area,
     st_gumbel,
     temperature,
 )
@@ -41,6 +43,7 @@ from guidingpainter.segmentation import (
 STAGES = ("joint", "reorder")
 TV_FORMS = ("paper", "nested")
 D_FAKES = ("reuse", "fresh")
+REGION_ORDERS = ("learned", "area")
 LOSS_KEYS = ("lambda_rec", "lambda_adv", "lambda_tv", "lambda_smth")
 
 
@@ -66,8 +69,12 @@ class GuidingPainter(ColorizerModel):
             "lambda_adv": 0.2,
             "lambda_tv": 5.0,
             "lambda_smth": 1.0,
+            "lambda_use": 0.0,  # channel-usage entropy (a deviation; paper: none)
             "smoothness": "eight_l1",  # eight_l1 | four_l1 | eight_l2
             "tv_form": "paper",  # paper (Eq. 11 over all Nc regions) | nested (expected over G of the hint prefix)
+            "region_order": "learned",  # learned: f's channel order (paper) | area: largest region first
+            "order_bias": 0.0,
+            "logit_bound": 0.0,  # f's logits b·tanh(raw/b) when b > 0 (paper: unbounded)  # fixed prior −order_bias·i on f's channel i (paper: none)
             "gumbel_scale": 1.0,  # scale of the ST-Gumbel noise in training (paper: 1)
             "f_from_g": True,  # f also learns from the losses on Ŷ (paper); False: from L_tv and L_smth only
             "d_fake": "reuse",  # D step on the G step's fake | "fresh": its own forward (new Nh, noise), official
@@ -86,7 +93,7 @@ class GuidingPainter(ColorizerModel):
         self._validate(cfg)
         self.nc = int(cfg["nc"])
         width = float(cfg["width"])
-        self.seg = SegmentationNet(self.nc, width)  # f
+        self.seg = SegmentationNet(self.nc, width, float(cfg["order_bias"]), float(cfg["logit_bound"]))  # f
         self.gen = UNet(self.nc + 5, 3, width)  # g on [X, C, M, S]
         self.disc = PatchGAN(4, width)  # D on (X, Ŷ)
         self._pmf = torch.as_tensor(BoundedGeometric(self.nc, float(cfg["p"])).pmf(), dtype=torch.float32)
@@ -112,6 +119,9 @@ class GuidingPainter(ColorizerModel):
             )
         if cfg["tv_form"] not in TV_FORMS:
             raise ValueError(f"guidingpainter: tv_form must be one of {', '.join(TV_FORMS)}, got {cfg['tv_form']!r}")
+        if cfg["region_order"] not in REGION_ORDERS:
+            raise ValueError(f"guidingpainter: region_order must be one of {', '.join(REGION_ORDERS)}, "
+                             f"got {cfg['region_order']!r}")
         if cfg["d_fake"] not in D_FAKES:
             raise ValueError(f"guidingpainter: d_fake must be one of {', '.join(D_FAKES)}, got {cfg['d_fake']!r}")
         if float(cfg["gumbel_scale"]) < 0:
@@ -144,7 +154,12 @@ class GuidingPainter(ColorizerModel):
                 for i in range(sketch.shape[0])
             ]
             logits = logits + torch.stack(noise)
-        return one_hot_argmax(logits)
+        return self._ordered(one_hot_argmax(logits))
+
+    def _ordered(self, regions: torch.Tensor) -> torch.Tensor:
+        """The priority order of S: f's channel order (paper), or with region_order "area" (a deviation,
+        docs/recipes.md) each image's regions by area, largest first: the same rule in training and use."""
+        return sort_by_area(regions) if self.config["region_order"] == "area" else regions
 
     def _sketch_generator(self, sketch: torch.Tensor) -> torch.Generator:
         digest = hashlib.sha256(to_uint8(sketch.expand(3, -1, -1)).cpu().numpy().tobytes())
@@ -196,11 +211,11 @@ class GuidingPainter(ColorizerModel):
             self.seg.eval()
             with torch.no_grad():
                 logits = self.seg(sketch).float()
-                regions = one_hot_argmax(logits)
+                regions = self._ordered(one_hot_argmax(logits))
             self.seg.train(was_training)
         else:
             logits = self.seg(sketch).float()
-            regions = st_gumbel(logits, tau, ctx.generator, float(cfg["gumbel_scale"]))  # Eq. (1)
+            regions = self._ordered(st_gumbel(logits, tau, ctx.generator, float(cfg["gumbel_scale"])))  # Eq. (1)
         active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
                                    sketch.device, nh_per=cfg["nh_per"])
         # f_from_g False (a deviation, docs/recipes.md): g sees the regions without their ST gradient, so the
@@ -245,6 +260,8 @@ class GuidingPainter(ColorizerModel):
             total = lam["lambda_rec"] * loss_rec
             if not reorder:
                 total = total + lam["lambda_tv"] * loss_tv + lam["lambda_smth"] * loss_smth
+                if float(cfg["lambda_use"]) > 0:
+                    total = total + float(cfg["lambda_use"]) * usage_loss(logits, tau)
             use_adv = lam["lambda_adv"] > 0
             loss_adv = torch.zeros((), device=dev)
             if use_adv:

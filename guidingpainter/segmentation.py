@@ -17,13 +17,24 @@ MIN_TAU = 0.1  # supplement C: τ = 0.1^(epoch/epochs), so τ ends just above 0.
 class SegmentationNet(nn.Module):
     """f: sketch X [B,1,H,W] in [-1,1] → S_logit [B,Nc,H,W] (raw logits, Table 5 U-Net with Cout = Nc)."""
 
-    def __init__(self, nc: int, width: float) -> None:
+    def __init__(self, nc: int, width: float, order_bias: float = 0.0, logit_bound: float = 0.0) -> None:
         super().__init__()
         self.nc = nc
         self.unet = UNet(1, nc, width)
+        # logit_bound b > 0: logits b·tanh(raw/b) (a deviation, docs/recipes.md). The ST-Gumbel forward samples
+        # channel j with probability softmax(logits)_j, so bounded logits keep f sampling other channels
+        # (≥ e^{−2b} each) and a part can still split off late in training; the argmax is unchanged.
+        self.logit_bound = float(logit_bound)
+        # A fixed prior −order_bias·i on channel i (0: the paper): a pixel stays in the earliest channel unless
+        # f moves it, so regions fill channels front to back (a deviation, docs/recipes.md).
+        self.register_buffer("order_prior", -float(order_bias) * torch.arange(nc, dtype=torch.float32).view(1, nc, 1, 1),
+                             persistent=False)
 
     def forward(self, sketch: torch.Tensor) -> torch.Tensor:
-        return self.unet(sketch)
+        raw = self.unet(sketch)
+        if self.logit_bound > 0:
+            raw = self.logit_bound * torch.tanh(raw / self.logit_bound)
+        return raw + self.order_prior
 
 
 def temperature(progress: float, min_tau: float = MIN_TAU) -> float:
@@ -67,3 +78,11 @@ def st_gumbel(logits: torch.Tensor, tau: float, generator: torch.Generator | Non
     hard = one_hot_argmax(scores)
     # Parenthesised so the forward value is exactly one-hot ((hard + soft) − soft rounds to 0.99999994).
     return hard + (soft - soft.detach())
+
+
+def sort_by_area(regions: torch.Tensor) -> torch.Tensor:
+    """Regions [B,K,H,W] (one-hot, may carry ST gradients) with each image's channels reordered by area,
+    largest first (ties keep channel order); empty channels go last. Gradients follow the permutation."""
+    area = regions.detach().sum(dim=(2, 3))  # [B,K]
+    order = torch.sort(area, dim=1, descending=True, stable=True).indices
+    return regions.gather(1, order[:, :, None, None].expand_as(regions))

@@ -8,8 +8,8 @@ import torch
 from colorbench.hints import BoundedGeometric, prefix_mask
 from guidingpainter.augment import augment_batch, crop_and_flip, hsv_to_rgb, rgb_to_hsv
 from guidingpainter.hint_generation import generate_hints, sample_activation
-from guidingpainter.losses import nested_total_variance_loss, smoothness_loss, total_variance_loss
-from guidingpainter.segmentation import one_hot_argmax, st_gumbel, temperature
+from guidingpainter.losses import nested_total_variance_loss, smoothness_loss, total_variance_loss, usage_loss
+from guidingpainter.segmentation import one_hot_argmax, sort_by_area, st_gumbel, temperature
 
 
 def two_region_example() -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,3 +192,23 @@ def test_augmentation_is_seeded_joint_and_in_range() -> None:
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert a[0].shape == sketch.shape and a[1].shape == color.shape
     assert a[1].min() >= -1 and a[1].max() <= 1
+
+
+def test_sort_by_area_puts_the_largest_region_first_and_keeps_gradients() -> None:
+    index = torch.tensor([[0, 2, 2, 2], [1, 1, 2, 2]]).view(1, 2, 4)  # areas: ch0 1, ch1 2, ch2 5, ch3 0
+    logits = torch.nn.functional.one_hot(index, 4).permute(0, 3, 1, 2).float().requires_grad_(True)
+    ordered = sort_by_area(logits)
+    assert ordered.sum((2, 3)).tolist() == [[5.0, 2.0, 1.0, 0.0]]
+    assert torch.equal(ordered[0, 0], logits[0, 2].detach())
+    (ordered[:, 0].sum() * 2).backward()  # the first sorted channel is channel 2
+    assert logits.grad[0, 2].eq(2).all() and logits.grad[0, [0, 1, 3]].eq(0).all()
+
+
+def test_usage_loss_is_lowest_for_even_channel_use() -> None:
+    even = torch.zeros(1, 4, 2, 2)
+    even[0, :, 0, 0], even[0, :, 0, 1], even[0, :, 1, 0], even[0, :, 1, 1] = (
+        torch.eye(4)[0] * 50, torch.eye(4)[1] * 50, torch.eye(4)[2] * 50, torch.eye(4)[3] * 50)
+    one = torch.zeros(1, 4, 2, 2)
+    one[:, 0] = 50.0
+    assert usage_loss(even, 1.0).item() == pytest.approx(-1.0, abs=1e-4)
+    assert usage_loss(one, 1.0).item() == pytest.approx(0.0, abs=1e-4)

@@ -1,0 +1,35 @@
+"""Defaults shared by the Python API and the CLI, in a module without heavy imports (the CLI reads them at
+start-up, before torch is loaded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ZooBudget:
+    """The same data, steps and image size for every model: the comparison is fair by construction."""
+
+    dataset: str = "toon"
+    size: int = 64
+    width: float = 0.125
+    epochs: int = 24
+    limit: int = 2048  # training images per epoch
+    batch_size: int = 16
+    # One lr for all: at this budget the papers' lrs leave f in one region (GuidingPainter at 2e-4, measured)
+    # or barely move CIC (3e-5); betas stay each paper's.
+    lr: float = 1e-3
+    seed: int = 0
+    threads: int = 1  # torch intra-op threads per model; --jobs trains models side by side
+
+    def describe(self) -> str:
+        steps = self.epochs * (self.limit // self.batch_size)
+        return (f"{self.epochs} epochs × {self.limit} {self.dataset} images at {self.size} px, batch {self.batch_size} "
+                f"({steps} optimizer steps), width {self.width}, lr {self.lr:g}, seed {self.seed}, "
+                f"{self.threads} thread{'s' if self.threads != 1 else ''}")
+
+    def command(self) -> str:
+        """The one command that rebuilds every shipped checkpoint with this budget."""
+        return (f"colorbench zoo build --models all --dataset {self.dataset} --epochs {self.epochs} --limit {self.limit} "
+                f"--size {self.size} --width {self.width:g} --batch-size {self.batch_size} --lr {self.lr:g} "
+                f"--threads {self.threads}")
