@@ -1,4 +1,4 @@
-"""The contracts every part of colorbench agrees on: hint kinds, hint tensors and the Colorizer protocol.
+"""The contracts every part of colorbench agrees on: hint kinds, hint tensors and model descriptions.
 
 Tensor conventions (DESIGN §3, as the official GuidingPainter code):
   sketch  X  [B,1,H,W] float32 in [-1,1]   (white paper = +1, black lines = -1)
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any
 
 import torch
 
@@ -57,29 +57,6 @@ class Hints:
 
     def __len__(self) -> int:
         return self.color.shape[0]
-
-
-@runtime_checkable
-class Colorizer(Protocol):
-    """What the engine needs from a model. Models are `torch.nn.Module`s implementing this.
-
-    Class attributes:
-      name:       registry name ("guidingpainter", "rtug", ...).
-      hint_kind:  which hint simulator feeds it.
-      labels:     adaptation labels shown in reports ("RTUG-sketch", "AlacGAN-lite", ...).
-    """
-
-    name: ClassVar[str]
-    hint_kind: ClassVar[HintKind]
-
-    def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
-        """sketch [B,1,H,W] in [-1,1], hints for the same batch → Ŷ [B,3,H,W] in [-1,1]."""
-        ...
-
-    def propose_regions(self, sketch: torch.Tensor) -> torch.Tensor | None:
-        """sketch [B,1,H,W] → ordered one-hot regions S [B,Nc,H,W] in {0,1}, or None if the model
-        has no notion of regions."""
-        ...
 
 
 @dataclass

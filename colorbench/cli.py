@@ -2,15 +2,18 @@
 
 Progress and tables go to stderr (rich); `--json` prints machine-readable results on stdout, as do the
 listings of `models`, `datasets` and `protocols`.
-Exit codes: 0 ok, 1 regression found (`check`), 2 usage or set-up error (colorbench.errors.UsageError: one
-line saying what to do; `--debug` shows its traceback). Anything else is a bug and shows its traceback.
+Exit codes: 0 ok, 1 regression found (`check` only), 2 usage, set-up or bad-input error
+(colorbench.errors.UsageError: one line naming the file or flag and saying what to do; `--debug` shows its
+traceback), 130 interrupted (Ctrl-C). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +43,13 @@ class _Group(click.Group):
     bug and keeps its traceback, as does every error under `--debug`."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        previous = _exit_on_sigterm()
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # 130 = 128 + SIGINT, the shell's code for Ctrl-C; click's default (1) would read as "regression".
+            STDERR.print("interrupted", markup=False)
+            sys.exit(130)
         except UsageError as exc:
             if ctx.params.get("debug"):
                 raise
@@ -51,6 +59,17 @@ class _Group(click.Group):
             if usage is None or ctx.params.get("debug"):
                 raise
             _fail(usage)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm() -> Any:
+    """SIGTERM becomes SystemExit(143), so context managers and `finally` blocks run (check's temporary folder,
+    the chunk writer) instead of the process vanishing; → the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def _csv_ints(value: str) -> list[int]:
@@ -73,6 +92,10 @@ def main(debug: bool) -> None:
       colorbench train ours --dataset toon --epochs 20
       colorbench report results/toon                      # re-render, no model runs
       colorbench check --model ours --checkpoint new.safetensors --dataset toon
+
+    \b
+    Exit codes: 0 ok · 1 regression (check only) · 2 usage error or bad input (one line
+    naming the file or flag) · 130 interrupted (Ctrl-C). A traceback means a bug in colorbench.
     """
 
 

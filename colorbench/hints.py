@@ -130,12 +130,6 @@ class HintSequence:
         regions = None if self.regions is None or not with_regions else self.regions.repeat(n_lv, 1, 1, 1)
         return Hints(color.view(n_lv * b, 3, h, w), mask.view(n_lv * b, 1, h, w), regions)
 
-    def select(self, index: torch.Tensor) -> HintSequence:
-        """Sub-batch of images `index` (e.g. to repeat images across several n in one forward)."""
-        return HintSequence(
-            self.masks[index], self.colors[index], None if self.regions is None else self.regions[index]
-        )
-
 
 def region_sequence(color: torch.Tensor, regions: torch.Tensor) -> HintSequence:
     """GuidingPainter's hints (E5.1): hint i = region S_i filled with c̄_i (Eq. 6). Nothing random."""

@@ -30,13 +30,3 @@ def psnr_uint8(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR [B] float64 of [B,3,H,W] images in [-1,1] (quantised first, see `to_uint8`)."""
     return psnr_uint8(to_uint8(pred), to_uint8(target))
-
-
-def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image SSIM [B] float64 on the uint8 RGB images (scikit-image, channel-averaged)."""
-    from skimage.metrics import structural_similarity
-
-    p = to_uint8(pred).permute(0, 2, 3, 1).cpu().numpy()
-    t = to_uint8(target).permute(0, 2, 3, 1).cpu().numpy()
-    vals = [structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(p, t)]
-    return torch.tensor(vals, dtype=torch.float64)

@@ -1,4 +1,4 @@
-"""Base class of every colorizer: config handling, the Colorizer interface and the training hooks.
+"""Base class of every colorizer: config handling, the model interface and the training hooks.
 
 A model is built from a plain JSON-able config (`from_config`), so a checkpoint's metadata is enough
 to rebuild it. Training is driven by `colorbench.training` which calls the hooks below; each model

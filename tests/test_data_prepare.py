@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -196,16 +197,24 @@ def test_duplicate_stems_name_both_files(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "dup").exists()
 
 
-def test_given_sketches_are_used_and_missing_ones_skipped(tmp_path: Path) -> None:
+def _colour_and_line_art(tmp_path: Path, n: int, line_art: Callable[[int, Image.Image], Image.Image | None]):
+    """src/ and lines/ folders of n 32-px toon images; line_art(i, sketch) → the file written for i (None: none)."""
     src, lines = tmp_path / "src", tmp_path / "lines"
     src.mkdir()
     lines.mkdir()
     toon = Toon("val", 32)
-    for i in range(12):
+    for i in range(n):
         sketch, colour = toon.load(toon.ids()[i])
         Image.fromarray(colour).save(src / f"{i}.png")
-        if i != 5:
-            Image.fromarray(sketch).save(lines / f"{i}.png")
+        art = line_art(i, Image.fromarray(sketch))
+        if art is not None:
+            art.save(lines / f"{i}.png")
+    return src, lines
+
+
+def test_given_sketches_are_used_and_missing_ones_skipped(tmp_path: Path) -> None:
+    src, lines = _colour_and_line_art(tmp_path, 12, lambda i, art: None if i == 5 else art)
+    toon = Toon("val", 32)
     report = prepare_dataset("lined", src, tmp_path / "out", size=32, sketches=lines, progress=False)
     assert sum(report.counts.values()) == 11
     assert [Path(p).stem for p, _ in report.skipped] == ["5"] and "no sketch" in report.skipped[0][1]
@@ -213,3 +222,16 @@ def test_given_sketches_are_used_and_missing_ones_skipped(tmp_path: Path) -> Non
     entry = manifest["images"]["3"]
     written = np.asarray(Image.open(tmp_path / "out" / "lined" / entry["split"] / "sketch" / "3.png"))
     assert np.array_equal(written, toon.load(toon.ids()[3])[0])  # given line art, not XDoG
+
+
+def test_given_sketches_of_another_shape_are_refused_or_warned_per_pair(tmp_path: Path, capsys) -> None:
+    # 1: twice the size (same aspect: warned, used); 2: another aspect ratio (refused); others: same shape
+    src, lines = _colour_and_line_art(
+        tmp_path, 6, lambda i, art: art.resize((64, 64)) if i == 1 else art.resize((48, 32)) if i == 2 else art)
+    report = prepare_dataset("shapes", src, tmp_path / "out", size=32, sketches=lines, progress=False)
+    assert [Path(p).stem for p, _ in report.skipped] == ["2"]
+    assert "48×32 px, the colour image 32×32 px: another aspect ratio" in report.skipped[0][1]
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"warning: {src / '1.png'}: its sketch {lines / '1.png'} is 64×64 px" in err
+    images = json.loads((tmp_path / "out" / "shapes" / "manifest.json").read_text())["images"]
+    assert images["1"]["sketch_source_size"] == [64, 64] and images["0"]["sketch_source_size"] == [32, 32]

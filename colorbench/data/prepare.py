@@ -256,6 +256,10 @@ def _process(
                         line_art = read_rgb(sketch_path)
                     except SkippedImage as exc:
                         raise SkippedImage(path, f"its sketch {exc}") from exc
+                    entry["sketch_source_size"] = [int(line_art.shape[1]), int(line_art.shape[0])]
+                    note = _sketch_fit(rgb, line_art, path, sketch_path)
+                    if note:
+                        console.print(f"warning: {note}", markup=False, soft_wrap=True)
                     sketch = resize_area(_gray_u8(line_art), size)
                     entry["sketch_source"] = sketch_path.relative_to(sketch_dir).as_posix()
                     entry["sketch_source_sha256"] = file_sha256(sketch_path)
@@ -269,6 +273,20 @@ def _process(
                 entry[f"{kind}_sha256"] = hashlib.sha256(data).hexdigest()
             images[image_id] = entry
     return images
+
+
+def _sketch_fit(rgb: np.ndarray, line_art: np.ndarray, path: Path, sketch_path: Path) -> str | None:
+    """None when the line art has the colour image's shape; a warning line when only its size differs (both
+    are resized to the same square, so the lines still align); SkippedImage when its aspect ratio differs by
+    more than 1 % — stretched to the same square, its lines would not lie on the colour image's edges."""
+    (h, w), (sh, sw) = rgb.shape[:2], line_art.shape[:2]
+    if (h, w) == (sh, sw):
+        return None
+    if abs((sw / sh) / (w / h) - 1.0) > 0.01:
+        raise SkippedImage(path, f"its sketch {sketch_path} is {sw}×{sh} px, the colour image {w}×{h} px: another "
+                                 "aspect ratio, so its lines would not align (crop the line art to the image's shape)")
+    return (f"{path}: its sketch {sketch_path} is {sw}×{sh} px, the colour image {w}×{h} px "
+            "(same aspect ratio: both resized)")
 
 
 def _gray_u8(rgb: np.ndarray) -> np.ndarray:

@@ -1,0 +1,29 @@
+"""Interrupted commands clean up and say so by their exit code: Ctrl-C (SIGINT) is 130, not the regression code
+1, and SIGTERM (143) still removes `check`'s temporary folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_check_interrupted_exits_with_the_signal_code_and_removes_its_temp_folder(tmp_path: Path, signum, code):
+    env = os.environ | {"TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "colorbench", "check", "--model", "rtug", "--dataset", "toon",
+                             "--no-fid", "--limit", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("colorbench-check-*")):  # the evaluation has started in its temp folder
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err.decode()
+    assert b"Traceback" not in err, err.decode()
+    assert not list(tmp_path.glob("colorbench-check-*")), "the temporary folder was left behind"
