@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", type=Path, help="write the PSNR(n) curves (Fig. 12 style) to this PNG")
     ap.add_argument("--before", type=Path, help="with --plot: draw this run's curves dashed, as 'before'")
     args = ap.parse_args(argv)
+    if not (args.run_dir / "run.json").is_file() or not (args.run_dir / "records.csv").is_file():
+        raise SystemExit(f"hint_response: {args.run_dir} is not a finished run directory (no run.json/records.csv)")
     run = json.loads((args.run_dir / "run.json").read_text())
     records = pd.read_csv(args.run_dir / "records.csv", dtype={"image_id": str})
     native = records[records["mode"] == "native"]
