@@ -6,6 +6,9 @@ Torch-free on purpose, so reports and protocols can write without importing torc
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ def atomic_write(path: str | Path, write: Any) -> None:
     """Call write(tmp_path), fsync, then rename over `path`: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{writer_tag()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -25,6 +28,42 @@ def atomic_write(path: str | Path, write: Any) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def writer_tag() -> str:
+    """host-pid of this process, put into temp names so that `sweep_stale` can tell a live writer's files
+    (keep) from those of a killed one (remove)."""
+    return f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
+
+
+_TAG = re.compile(r"\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]*\.(tmp|partial)$")
+
+
+def sweep_stale(folder: str | Path, pattern: str = "**/.*.tmp") -> list[Path]:
+    """Remove temp files (or `.partial` folders) under `folder` left by writers of this host that are no longer
+    running (kill -9); → what was removed. Files of live processes, of other hosts and of unknown names stay."""
+    removed = []
+    host = socket.gethostname().replace(".", "_")
+    for path in Path(folder).glob(pattern):
+        m = _TAG.search(path.name)
+        if m is None or m["host"] != host or _alive(int(m["pid"])):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

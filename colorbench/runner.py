@@ -23,7 +23,7 @@ from rich.markup import escape
 from colorbench import distributed as dist
 from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
-from colorbench.atomic import run_lock
+from colorbench.atomic import run_lock, sweep_stale
 from colorbench.batches import iter_batches
 from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
 from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
@@ -99,6 +99,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     variants = resolve_variants(cfg.models, cfg.checkpoints, cfg.dataset)
     if ctx.rank == 0:
         _check_writable(out)
+        litter = sweep_stale(out)  # temp files of runs killed mid-write (kill -9); a live writer's stay
+        if litter:
+            log(f"removed {len(litter)} temporary file(s) of interrupted runs under {escape(str(out))}")
     fid_status, features = _fid_backend(cfg, device)
     plan = cfg.plan
     plan.fid = features is not None
@@ -152,7 +155,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                 cdir = out / "cache" / f"{v.label}-{key}"
                 cdir.mkdir(parents=True, exist_ok=True)
                 cache_dirs[v.label] = cdir
-                done = _done_ids(cdir) if cfg.resume else set()
+                done = _done_ids(cdir, log if ctx.rank == 0 else None) if cfg.resume else set()
                 reuse[v.label] = _reuse_entry(out, cdir, done, ids)
                 todo = [i for i in shard if i not in done]
                 task = bar.add_task(f"{v.label}", total=len(shard), completed=len(shard) - len(todo), info="")
@@ -221,13 +224,18 @@ def _check_writable(out: Path) -> None:
         raise UsageError(f"cannot write to output directory {out}: {exc.strerror}; choose another --out") from exc
 
 
-def _done_ids(cdir: Path) -> set[str]:
+def _done_ids(cdir: Path, log: Callable[[str], None] | None = None) -> set[str]:
+    """Image ids the chunks of `cdir` hold; an unreadable chunk is deleted (its images are recomputed) and
+    `log` gets one line naming it — a damaged cache says so instead of costing time silently."""
     done: set[str] = set()
     for chunk in cdir.glob("chunk-*.npz"):
         try:
             df, _, _ = load_chunk(chunk)
-        except Exception:  # noqa: BLE001 — a chunk from a killed run is never half-written (atomic), but be safe
+        except Exception as exc:  # noqa: BLE001 — chunks are written atomically, but a disk or a user can damage one
             chunk.unlink(missing_ok=True)
+            if log is not None:
+                log(f"cache chunk {escape(str(chunk))} was unreadable ({escape(type(exc).__name__)}): deleted, "
+                    "its images are recomputed")
             continue
         done |= set(df["image_id"])
     return done

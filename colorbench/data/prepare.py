@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from colorbench.atomic import atomic_write_text
+from colorbench.atomic import atomic_write_text, sweep_stale, writer_tag
 from colorbench.checkpoints import file_sha256
 from colorbench.data.base import SPLITS, DatasetError
 from colorbench.data.folder import (
@@ -183,7 +183,9 @@ def prepare_dataset(
 
     console = Console(stderr=True, highlight=False)
     out_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".partial", dir=out_root))
+    for litter in sweep_stale(out_root, ".*.partial"):  # left by a prepare killed with -9; a live one's stays
+        console.print(f"removed {litter}, the staging folder of an interrupted prepare", markup=False, soft_wrap=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.{writer_tag()}.", suffix=".partial", dir=out_root))
     try:
         images = _process(key, by_id, sketch_by_id, sketch_dir, src, size, staging, skipped, console, progress)
         if not images:
