@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError, environment_error
 from colorbench.flags import check_compare, check_sweep, device_flag, finite_flag
 from colorbench.progress import STDERR
@@ -471,17 +472,17 @@ def zoo() -> None:
 @zoo.command("build")
 @click.option("--models", default="all", show_default=True)
 @click.option("--dataset", default="toon", show_default=True)
-@click.option("--epochs", default=12, show_default=True)
-@click.option("--limit", default=2048, show_default=True, help="Training images per epoch.")
-@click.option("--lr", default=1e-3, show_default=True, help="One learning rate for every model.")
-@click.option("--size", default=64, show_default=True)
-@click.option("--width", default=0.125, show_default=True)
-@click.option("--batch-size", default=16, show_default=True)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Torch intra-op threads: the shipped checkpoints' count, so a rebuild gives back their weights.")
+@click.option("--epochs", default=ZooBudget.epochs, show_default=True)
+@click.option("--limit", default=ZooBudget.limit, show_default=True, help="Training images per epoch.")
+@click.option("--lr", default=ZooBudget.lr, show_default=True, help="One learning rate for every model.")
+@click.option("--size", default=ZooBudget.size, show_default=True)
+@click.option("--width", default=ZooBudget.width, show_default=True)
+@click.option("--batch-size", default=ZooBudget.batch_size, show_default=True)
+@click.option("--threads", default=ZooBudget.threads, show_default=True, type=click.IntRange(min=1),
+              help="Torch intra-op threads per model (the shipped checkpoints': 1).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Models trained at once, each in its own process with --threads threads: the same weights, "
-                   "about 1/jobs of the time given jobs × threads cores.")
+              help="Models trained at once, each in its own process with --threads threads: about 1/jobs of "
+                   "the time given jobs × threads cores.")
 @click.option("--work-dir", type=click.Path(file_okay=False), default="runs/zoo", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Export here instead of into the package's zoo (e.g. to compare a rebuild with the shipped files).")
@@ -491,7 +492,7 @@ def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, siz
     """Train every model with one equal budget and export the shipped checkpoints (resumable)."""
     from colorbench.registry import resolve_model_names
     from colorbench.variants import ZOO_DIR
-    from colorbench.zoo import ZooBudget, ZooBuildError, build_zoo
+    from colorbench.zoo import ZooBuildError, build_zoo
 
     budget = ZooBudget(dataset=dataset, size=size, width=width, epochs=epochs, limit=limit, batch_size=batch_size,
                        lr=lr, threads=threads)
