@@ -123,16 +123,26 @@ def time_forwards(model: ColorizerModel, plan: list[tuple[torch.Tensor, list[tup
     return time.perf_counter() - t0
 
 
-def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch_size: int, work: Path) -> float:
-    """Seconds of run_evaluation (native, no FID, no resume) + render_report into a fresh run directory."""
+def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch_size: int, work: Path,
+               metrics: list[dict[str, Any]] | None = None) -> float:
+    """Seconds of run_evaluation (native, no FID, no resume, the per-image `metrics` beside PSNR) + render_report
+    into a fresh run directory."""
     out = Path(tempfile.mkdtemp(prefix="run-", dir=work))
     cfg = RunConfig(models=[], dataset=dataset, out=str(out), checkpoints=[f"{name}={ckpt}"], size=size, limit=limit,
                     device="cpu", resume=False, fid=False,
-                    plan=EvalPlan(modes=["native"], batch_size=batch_size, forward_rows=batch_size))
+                    plan=EvalPlan(modes=["native"], batch_size=batch_size, forward_rows=batch_size,
+                                  metrics=list(metrics or [])))
     t0 = time.perf_counter()
     run_evaluation(cfg, progress=False)
     render_report(out)
     return time.perf_counter() - t0
+
+
+def _metrics(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """--metrics as EvalPlan.metrics (PSNR is always computed; dataset-level metrics are not timed here)."""
+    from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
+
+    return describe_metrics([m.name for m in per_image_metrics(resolve_metrics(args.metrics))]) if args.metrics else []
 
 
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -146,12 +156,12 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     dataset = open_dataset(args.dataset, "test", size=args.size, limit=args.limit)
     calls, needed, total = forward_plan(model, dataset, args.batch_size, levels)
     # Warm-up: lazy imports (protocols, matplotlib), allocator and oneDNN primitive caches for these shapes.
-    time_whole(name, ckpt, args.dataset, args.size, min(2, args.limit), args.batch_size, work)
+    time_whole(name, ckpt, args.dataset, args.size, min(2, args.limit), args.batch_size, work, _metrics(args))
     time_forwards(model, calls)
     fwd, whole = [], []
     for _ in range(args.repeat):
         fwd.append(time_forwards(model, calls))
-        whole.append(time_whole(name, ckpt, args.dataset, args.size, args.limit, args.batch_size, work))
+        whole.append(time_whole(name, ckpt, args.dataset, args.size, args.limit, args.batch_size, work, _metrics(args)))
     return {"model": name, "width": float(model.config.get("width", args.width)), "fwd": fwd, "whole": whole,
             "n_levels": len(levels), "needed": needed, "total": total, "checkpoint": str(ckpt)}
 
@@ -167,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=None, help="evaluate this file instead of a fresh model")
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions of (a) and (b), alternating")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
+    ap.add_argument("--metrics", default="", help="per-image metrics beside PSNR, e.g. ssim,deltae,cf (issue 23)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]

@@ -126,6 +126,9 @@ def main(debug: bool) -> None:
 @click.option("--sweep", default="2,4,6,8,10,12", show_default=True, help="Hint counts of Fig. 12.")
 @click.option("--fid/--no-fid", default=True, show_default=True, help="Compute FID when Inception weights are found.")
 @click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
+@click.option("--metrics", "metric_names", default="psnr,fid", show_default=True,
+              help="Comma-separated metrics (`colorbench metrics`), e.g. psnr,ssim,deltae,cf. PSNR is always "
+                   "computed (NRI and the curves use it); FID only when listed.")
 @click.option("--nri-threshold", type=float, default=None, callback=finite_flag, help="Override the dataset's NRI PSNR threshold (dB).")
 @click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
@@ -136,11 +139,12 @@ def main(debug: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...], size: int | None, limit: int | None,
         data_root: str | None, device: str, batch_size: int, forward_rows: int, num_workers: int, modes: str,
-        sweep: str, fid: bool, fid_weights: str | None,
+        sweep: str, fid: bool, fid_weights: str | None, metric_names: str,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
         resume: bool, as_json: bool, quiet: bool) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
     from colorbench.engine import EvalPlan
+    from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
     from colorbench.records import MODES
     from colorbench.registry import resolve_model_names
     from colorbench.runner import RunConfig, run_evaluation
@@ -152,8 +156,11 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     names = resolve_model_names(models) if models else []
     if limit is not None and limit <= 0:
         raise UsageError(f"--limit must be a positive number of test images (got {limit})")
+    selected = resolve_metrics(metric_names)  # an unknown name is a UsageError listing the known ones
     plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
-                    n_samples=n_samples, gumbel_noise=gumbel_noise)
+                    n_samples=n_samples, gumbel_noise=gumbel_noise,
+                    metrics=describe_metrics([m.name for m in per_image_metrics(selected)]))
+    fid = fid and "fid" in selected
     check_sweep(plan.sweep, plan.nc)
     if compare:  # its variants are known before anything runs: a typo must not cost the whole evaluation
         from colorbench.registry import MODELS
@@ -530,6 +537,28 @@ def models(verbose: bool) -> None:
             continue
         extra = [MODELS.origin(name), ", ".join(f"{k}={v}" for k, v in cls.default_config().items())] if verbose else []
         table.add_row(name, ", ".join(MODELS.aliases_of(name)), cls.hint_kind.value, ", ".join(cls.labels), *extra)
+    _print_listing(table)
+
+
+@main.command()
+def metrics() -> None:
+    """List registered metrics: their record columns, direction, and whether they need weights."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from colorbench.metric_registry import DEFAULT_METRICS, METRICS
+
+    table = Table("name", "columns", "better", "kind", "weights", "default", "origin", "description")
+    arrows = {True: "higher", False: "lower", None: "none"}
+    for name in METRICS.names():
+        try:
+            m = METRICS.get(name)
+        except Exception as exc:  # noqa: BLE001 — a broken plugin still shows up, with its problem
+            table.add_row(name, "", "?", "", "", "", METRICS.origin(name), f"[red]{exc}[/red]")
+            continue
+        table.add_row(name, ", ".join(m.columns), ", ".join(arrows[h] for h in m.higher_is_better),
+                      "dataset" if m.dataset_level else "per image", "needs weights" if m.needs_weights else "",
+                      "yes" if name in DEFAULT_METRICS else "", METRICS.origin(name), escape(m.description))
     _print_listing(table)
 
 

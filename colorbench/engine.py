@@ -35,6 +35,7 @@ from colorbench.hints import (
     region_hints,
     simulate,
 )
+from colorbench.metric_registry import Metric, per_image_metrics
 from colorbench.metrics import psnr_uint8, to_uint8
 from colorbench.model import ColorizerModel
 from colorbench.records import feature_key, records_frame
@@ -58,9 +59,14 @@ class EvalPlan:
     fid: bool = False
     gumbel_noise: bool = False
     perturb_amount: float = 64.0
+    # Per-image metrics beside PSNR, as metric_registry.describe_metrics: run.json keeps them (config.plan), so
+    # Table 1 reads their columns and directions without importing them (the report path never imports torch).
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         keep = {k: v for k, v in asdict(self).items() if k not in ("batch_size",)}  # batch size never changes results
+        if not keep["metrics"]:
+            del keep["metrics"]  # a run without extra metrics keeps the cache key it had before they existed
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
@@ -124,6 +130,28 @@ def _level_metrics(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tenso
                         _hint_err(out_u8, Hints(color, mask))], dim=1)
 
 
+def _with_extras(extras: Sequence[Metric]) -> Callable[..., torch.Tensor]:
+    """`_level_metrics` followed by one column per extra metric column: [B, 3 + Σ len(columns)] float64.
+
+    Computed in the same call (the worker thread, cache-sized blocks of `_per_image`) as PSNR, on the same
+    uint8 outputs, so the extra metrics add no pass over the outputs and never see other bytes than PSNR."""
+    if not extras:
+        return _level_metrics
+
+    def fn(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        cols = [_level_metrics(out_u8, gt_u8, color, mask)]
+        for m in extras:
+            args = (out_u8, gt_u8) if m.input == "uint8" else (out_u8.float() / 127.5 - 1, gt_u8.float() / 127.5 - 1)
+            v = torch.as_tensor(m.fn(*args), dtype=torch.float64, device=out_u8.device)  # type: ignore[misc]
+            v = v.reshape(out_u8.shape[0], -1)
+            if v.shape[1] != len(m.columns):
+                raise ValueError(f"metric {m.name!r} returned {v.shape[1]} values per image for columns {m.columns}")
+            cols.append(v)
+        return torch.cat(cols, dim=1)
+
+    return fn
+
+
 def _psnr_column(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """[B,1] float64: PSNR vs the ground truth only (the Fig. 5 ablation needs no hint statistics)."""
     return psnr_uint8(out_u8, gt_u8)[:, None]
@@ -140,12 +168,13 @@ def _hint_err(out_u8: torch.Tensor, hints: Hints) -> torch.Tensor:
 
 
 def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, psnr: np.ndarray,
-           area: np.ndarray, err: np.ndarray, empty: np.ndarray) -> dict[str, Any]:
+           area: np.ndarray, err: np.ndarray, empty: np.ndarray,
+           extra: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Records of L levels × B images (level-major) as columns: built as arrays, not one dict per record
-    (a 256-image run has ~30k records per mode)."""
+    (a 256-image run has ~30k records per mode). `extra`: metric column → values (metric_registry)."""
     count = len(n)
     return base | {"image_id": np.tile(np.asarray(ids, dtype=object), count // max(1, len(ids))), "mode": mode,
-                   "n": n, "psnr": psnr, "hint_area": area, "hint_err": err, "empty": empty}
+                   "n": n, "psnr": psnr, "hint_area": area, "hint_err": err, "empty": empty} | (extra or {})
 
 
 class Evaluator:
@@ -163,6 +192,9 @@ class Evaluator:
         self._sample_ids = sample_ids or set()  # images whose outputs are kept for figures
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
+        self.extras = per_image_metrics([m["name"] for m in plan.metrics])
+        self.extra_columns = [c for m in self.extras for c in m.columns]
+        self._metric = _with_extras(self.extras)
 
     # -- forwards ----------------------------------------------------------------------------
     def _forward(self, sketch: torch.Tensor, hints: Hints,
@@ -172,7 +204,7 @@ class Evaluator:
         """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows;
         → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric`(outputs,
         ground truth, hint colours, hint masks) → [rows,K] per row against `gt` (uint8 [B,3,H,W]),
-        `_level_metrics` by default.
+        `_level_metrics` and the plan's extra metrics (`_with_extras`) by default.
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
@@ -216,7 +248,7 @@ class Evaluator:
             for i in range(0, e - s, k):
                 out[s + i : s + min(i + k, e - s)] = to_uint8(y[i : i + k])
             if gt is not None:
-                values = _per_image(metric or _level_metrics, out[s:e], _rows(gt, s, e), hints.color[s:e],
+                values = _per_image(metric or self._metric, out[s:e], _rows(gt, s, e), hints.color[s:e],
                                     hints.mask[s:e])
                 if metrics is None:
                     metrics = torch.empty((n, values.shape[1]), dtype=torch.float64, device=values.device)
@@ -256,7 +288,7 @@ class Evaluator:
     def _levels(self, seq: HintSequence, levels: Sequence[int],
                 batch: Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
         """All (level, image) pairs in one stacked batch, level-major: → (outputs [L,B,3,H,W] uint8, the
-        stacked hints (rows [L*B]), metrics [L*B,3] float64 as `_level_metrics`)."""
+        stacked hints (rows [L*B]), metrics [L*B,3+K] float64 as `_with_extras`)."""
         b = batch.sketch.shape[0]
         hints = seq.stacked(levels, with_regions=False)
         out, metrics = self._forward(batch.sketch, hints, seq.regions, gt=batch.gt_u8)
@@ -315,11 +347,12 @@ class Evaluator:
     def _emit(self, rows: list, base: dict, batch: Batch, mode: str, levels: Sequence[int],
               metrics: torch.Tensor) -> None:
         """Append one column block (a dict of arrays, records_frame-ready) holding every (level, image) pair;
-        `metrics` [L*B,3] level-major, as `_levels` returns them."""
+        `metrics` [L*B,3+K] level-major, as `_levels` returns them (K extra metric columns)."""
         b = len(batch.ids)
         values = metrics.cpu().numpy()
+        extra = {c: values[:, 3 + k] for k, c in enumerate(self.extra_columns)}
         rows.append(_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b), values[:, 0],
-                           values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool)))
+                           values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool), extra))
 
     def _ablation(self, rows: list, base: dict, batch: Batch, regions: torch.Tensor) -> None:
         """Fig. 5 (E8.1): region i moved to the front (others keep their order), hint only it."""
@@ -346,8 +379,10 @@ class Evaluator:
         empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
         area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image
         psnr = values[:, 0].cpu().numpy()
+        # Fig. 5 reads PSNR only: the extra metrics are not computed for the Nc·B ablation rows (NaN).
+        extra = {c: np.full(nc * b, np.nan) for c in self.extra_columns}
         rows.append(_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b), psnr,
-                           area, np.full(nc * b, np.nan), empty))
+                           area, np.full(nc * b, np.nan), empty, extra))
 
     def _features(self, feats: dict, batch: Batch, mode: str, outs: torch.Tensor) -> None:
         """Inception features only for the outputs an FID needs: n = 0, the image's stratified Nh, the sweep."""

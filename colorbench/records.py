@@ -40,6 +40,8 @@ RECORD_COLUMNS: dict[str, str] = {
     "hint_err": "float64",  # mean |Ŷ - C| inside the hint mask, 8-bit units (NaN without hints)
     "empty": "bool",  # ablation: the hinted region was empty for this image
 }
+# Columns after these are per-image metric columns (colorbench.metric_registry: "ssim", "deltae", "cf", …),
+# float64, present only in runs that selected them (`run --metrics`); a run without them has exactly these.
 SORT_KEYS = ["variant", "image_id", "mode", "n"]
 MODES = ("native", "equalized", "ablation", "perturbed")
 
@@ -51,8 +53,14 @@ def records_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame
     for col, dtype in RECORD_COLUMNS.items():
         if col not in df:
             df[col] = np.nan if dtype == "float64" else (False if dtype == "bool" else "")
-    df = df[list(RECORD_COLUMNS)].astype(RECORD_COLUMNS)
+    types = RECORD_COLUMNS | {c: "float64" for c in metric_columns(df)}
+    df = df[list(types)].astype(types)
     return df.sort_values(SORT_KEYS, kind="mergesort").reset_index(drop=True)
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The extra per-image metric columns of a records frame, in their order (not RECORD_COLUMNS)."""
+    return [str(c) for c in df.columns if c not in RECORD_COLUMNS]
 
 
 def write_records(path: str | Path, df: pd.DataFrame) -> None:
@@ -65,8 +73,10 @@ def write_records(path: str | Path, df: pd.DataFrame) -> None:
 def read_records(path: str | Path) -> pd.DataFrame:
     """records.csv as a records_frame; a file pandas cannot parse or type is a UsageError naming it."""
     try:
+        header = pd.read_csv(path, nrows=0).columns
+        numeric = ["psnr", "hint_area", "hint_err"] + [str(c) for c in header if c not in RECORD_COLUMNS]
         df = pd.read_csv(path, dtype={"image_id": str, "variant": str, "model": str, "dataset": str, "mode": str},
-                         keep_default_na=False, na_values={"psnr": [""], "hint_area": [""], "hint_err": [""]})
+                         keep_default_na=False, na_values={c: [""] for c in numeric})
         return records_frame(df)
     except (ValueError, TypeError) as exc:  # ParserError, EmptyDataError and failed dtype casts
         raise UsageError(f"{path} is not a colorbench records.csv ({exc}); re-run `colorbench run`") from exc

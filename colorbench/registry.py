@@ -141,6 +141,25 @@ class Registry(Generic[T]):
         self._try_resolve(key)
         return sorted(a for a, k in self._aliases.items() if k == key)
 
+    def resolve_list(self, parts: list[str]) -> list[str]:
+        """Canonical names of `parts` (blanks skipped, duplicates dropped, order kept); none at all, or an
+        unknown one, raises UnknownNameError listing the known names."""
+        out: list[str] = []
+        for part in parts:
+            if part.strip():
+                key = self.canonical(part)
+                if key not in out:
+                    out.append(key)
+        if not out:
+            raise UnknownNameError(f"no {self.kind} given. Known {self.kind}s: {', '.join(self.names())}.")
+        return out
+
+    def declared_origin(self, name: str, target: str) -> str | None:
+        """The origin of `name` if it is declared, not yet imported, as exactly the "module:attr" `target`."""
+        self.discover()
+        entry = self._entries.get(_norm(name))
+        return entry.origin if entry is not None and entry.target == target else None
+
     def origin(self, name: str) -> str:
         return self._entries[self.canonical(name)].origin
 
@@ -197,12 +216,4 @@ def resolve_model_names(spec: str) -> list[str]:
         order = ["guidingpainter", "rtug", "alacgan", "pix2pix", "cic"]
         names = MODELS.names()
         return [n for n in order if n in names] + [n for n in names if n not in order]
-    out: list[str] = []
-    for part in spec.split(","):
-        if part.strip():
-            key = MODELS.canonical(part)
-            if key not in out:
-                out.append(key)
-    if not out:
-        raise UnknownNameError(f"no model given. Known models: {', '.join(MODELS.names())}.")
-    return out
+    return MODELS.resolve_list(spec.split(","))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from colorbench.records import feature_key
+from colorbench.records import feature_key, metric_columns
 from protocols.base import ProtocolContext
 from protocols.bootstrap import bootstrap_ci
 from protocols.expected import (
@@ -52,6 +52,38 @@ def per_image(
     raise ValueError(f"unknown per-image metric {metric!r}; known: {', '.join(PER_IMAGE_METRICS)}")
 
 
+def metric_columns_of(records: pd.DataFrame, ctx: ProtocolContext) -> list[dict[str, Any]]:
+    """The extra per-image metric columns to report: {"column", "header", "higher_is_better", "metric"} for every
+    column of records.csv beyond RECORD_COLUMNS, described by run.json's config.plan.metrics (the `run --metrics`
+    selection) and in its order; a column no description names (a folder merged from other runs) is shown
+    under its own name, without a direction."""
+    described: dict[str, dict[str, Any]] = {}
+    for m in ((ctx.run.get("config") or {}).get("plan") or {}).get("metrics") or []:
+        for col, header, hib in zip(m["columns"], m.get("headers") or m["columns"], m["higher_is_better"]):
+            described[col] = {"column": col, "header": header, "higher_is_better": hib, "metric": m["name"]}
+    present = set(metric_columns(records))
+    out = [d for c, d in described.items() if c in present]
+    return out + [{"column": c, "header": c, "higher_is_better": None, "metric": c}
+                  for c in metric_columns(records) if c not in described]
+
+
+def metric_cells(
+    records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any], conditional: bool
+) -> dict[str, Any]:
+    """Column → cell of every extra metric: its mean at n = 0 (✗ Cond.) or its exact expectation under G,
+    Σ_n G(n)·mean_i metric_i(n), as E_G[PSNR] (✓ Cond.), each with its bootstrap interval over images."""
+    out: dict[str, Any] = {}
+    for spec in metric_columns_of(records, ctx):
+        col = spec["column"]
+        if conditional:
+            _, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1), column=col)
+            out[col] = ci_cell(mat @ ctx.dist.pmf(), opts)
+        else:
+            _, mat = psnr_matrix(records, variant, [0], column=col)
+            out[col] = ci_cell(mat[:, 0], opts)
+    return out
+
+
 def automatic_cells(
     records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]
 ) -> dict:
@@ -61,6 +93,7 @@ def automatic_cells(
         "psnr": ci_cell(psnr0, opts),
         "fid": fid_cell(ctx, variant, [feature_key(i, "native", 0) for i in ids], ids),
         "nri": None,  # NRI is reported for conditional models only (E7.4)
+        "metrics": metric_cells(records, ctx, variant, opts, conditional=False),
     }
 
 
@@ -83,6 +116,7 @@ def conditional_cells(
         "psnr": ci_cell(expected, opts),
         "fid": fid,
         "nri": ci_cell(nri, opts),
+        "metrics": metric_cells(records, ctx, variant, opts, conditional=True),
         "mc_check": monte_carlo_psnr(
             records, variant, dist, str(ctx.dataset.get("name", "")), int(opts["seed"])
         ),

@@ -57,19 +57,22 @@ def variant_records(records: pd.DataFrame, variant: str, mode: str = "native") -
 
 
 def psnr_matrix(
-    records: pd.DataFrame, variant: str, levels: Sequence[int], mode: str = "native"
+    records: pd.DataFrame, variant: str, levels: Sequence[int], mode: str = "native", column: str = "psnr"
 ) -> tuple[list[str], np.ndarray]:
-    """(image ids sorted, PSNR [I, len(levels)] float64 in dB) with column j = n levels[j].
+    """(image ids sorted, PSNR [I, len(levels)] float64 in dB) with column j = n levels[j]; `column` names
+    another per-image metric column of records.csv (SSIM, ΔE, … of `run --metrics`) for its matrix instead.
 
     Every image must have a record at every requested n: a hole would silently bias means, so it raises.
     """
     memo = _memo(records)
-    if ("wide", variant, mode) not in memo:
+    if ("wide", variant, mode, column) not in memo:
         rows = variant_records(records, variant, mode)
-        memo[("wide", variant, mode)] = rows.pivot_table(
-            index="image_id", columns="n", values="psnr", aggfunc="first"
-        )
-    wide = memo[("wide", variant, mode)]
+        if column not in rows:
+            raise RecordsError(f"records.csv has no {column!r} column; rerun `colorbench run --metrics …` with it")
+        memo[("wide", variant, mode, column)] = rows.pivot_table(
+            index="image_id", columns="n", values=column, aggfunc="first", dropna=column == "psnr"
+        )  # a metric column all NaN at some n (a run merged with one without it) is a hole, not a missing n
+    wide = memo[("wide", variant, mode, column)]
     levels = [int(n) for n in levels]
     missing = [n for n in levels if n not in wide.columns]
     if missing:
@@ -83,7 +86,7 @@ def psnr_matrix(
     if holes.any():
         raise RecordsError(
             f"variant {variant!r}: {int(holes.sum())} image(s) (e.g. {wide.index[holes][0]!r}) lack {mode!r} "
-            f"PSNR at some n; records.csv is incomplete — rerun `colorbench run` (it resumes)"
+            f"{column} at some n; records.csv is incomplete — rerun `colorbench run` (it resumes)"
         )
     return [str(i) for i in wide.index], wide.to_numpy(dtype=np.float64)
 

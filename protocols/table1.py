@@ -12,7 +12,7 @@ import pandas as pd
 from colorbench.errors import UsageError
 from colorbench.records import feature_key
 from protocols.base import Protocol, ProtocolContext
-from protocols.cells import automatic_cells, conditional_cells
+from protocols.cells import automatic_cells, conditional_cells, metric_columns_of
 from protocols.compare import compare_all
 from protocols.expected import expected_of_fid
 from protocols.fid_sets import fid_cell
@@ -53,6 +53,7 @@ class Table1(Protocol):
             "nc": ctx.dist.nc,
             "p": ctx.dist.p,
             "fid_status": {k: ctx.fid.get(k) for k in ("available", "reason", "weights_sha256", "standard")},
+            "metric_columns": metric_columns_of(records, ctx),  # extra per-image metrics (run --metrics)
             "rows": rows,
             "compare": compare_all(records, ctx, opts),
             "paper_dataset": paper_key,

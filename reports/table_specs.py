@@ -67,6 +67,10 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
         Column("fid", "FID↓", "min", show_n=True),
         Column("nri", "NRI↓", "min"),
     ]
+    extra = result.get("metric_columns") or []  # run --metrics: one column each, E_G in the ✓ block
+    arrows = {True: ("↑", "max"), False: ("↓", "min"), None: ("", None)}
+    columns += [Column(f"m_{m['column']}", m["header"] + arrows[m["higher_is_better"]][0],
+                       arrows[m["higher_is_better"]][1], decimals=3 if m["column"] == "ssim" else 2) for m in extra]
     rows: list[Row] = []
     for block in ("automatic", "conditional"):
         for r in (x for x in result["rows"] if x["block"] == block):
@@ -78,7 +82,8 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
                         "psnr": ci_cell(r["psnr"]),
                         "fid": fid_cell(r["fid"], notes),
                         "nri": ci_cell(r.get("nri")),
-                    },
+                    }
+                    | {f"m_{m['column']}": ci_cell((r.get("metrics") or {}).get(m["column"])) for m in extra},
                     block=block,
                 )
             )
@@ -106,6 +111,11 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
         ),
         _ci_note(opts) + " Bold: best per column within each block.",
     ]
+    if extra:
+        notes.append(
+            "Extra metrics (" + ", ".join(m["header"] for m in extra) + "): per-image mean at n = 0 (✗), "
+            "Σ G(n)·mean(n) (✓), as PSNR; ↑/↓ higher/lower is better, no arrow: no direction."
+        )
     mc = [f"{r['name']} {r['mc_check']['value']:.2f}" for r in result["rows"] if r.get("mc_check")]
     if mc:
         notes.append(
