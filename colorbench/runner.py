@@ -28,6 +28,7 @@ from colorbench.batches import iter_batches
 from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
 from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
 from colorbench.errors import UsageError
+from colorbench.merge import check_mergeable, merge_records, merge_run, variant_provenance
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
 from colorbench.training import resolve_device
@@ -129,6 +130,10 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
             region_source = src.load(device)
             placed_in = {"label": src.label, "checkpoint_sha256": described[src.label]["checkpoint_sha256"]}
 
+    # A folder holding other variants measured otherwise is refused before anything is computed (every rank reads
+    # the same run.json, so all stop together); the merge checks again under the lock for a concurrent writer.
+    check_mergeable(out, _run_document(dataset, cfg, fid_status, ids, described))
+
     t0 = time.perf_counter()
     cache_dirs: dict[str, Path] = {}
     reuse: dict[str, dict[str, Any]] = {}  # per cache entry: how many of this run's images it already held
@@ -184,8 +189,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         ctx.barrier()
         if ctx.rank == 0:
             with run_lock(out):
+                placed = {v.label for v in variants if placed_in and _kind(v) in EQUALIZABLE}
                 extra = {"warnings": warnings, "cache": {"source_fingerprint": source_fingerprint(), "entries": reuse},
-                         "region_source": placed_in}
+                         "region_source": placed_in, "placed": placed}
                 _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, extra)
         if writing is not None:
             writing.result()  # the last chunk (the resume cache) is written before the run returns
@@ -272,9 +278,19 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
            extra: dict[str, Any] | None = None) -> None:
     """Gather every shard's chunks into the run directory, sorted, whatever the world size was.
     `held`: chunks already in memory (computed by this process), by path; the others are read.
-    `extra`: more run.json entries: "warnings" (lines results.json repeats, e.g. `size_warnings`) and
-    "cache" (the source fingerprint of the cache keys and which entries were reused)."""
+    `extra`: more run.json entries: "warnings" (lines results.json repeats, e.g. `size_warnings`), "cache" (the
+    source fingerprint of the cache keys and which entries were reused), "region_source" and "placed" (the labels
+    whose hints it placed). The folder's rows of variants this run did not evaluate stay (`colorbench.merge`);
+    the caller holds the run lock, so concurrent runs merge one after the other."""
     held = held or {}
+    extra = dict(extra or {})
+    placed = extra.pop("placed", set())
+    run = _run_document(dataset, cfg, fid_status, ids, described) | extra
+    run["variants"] = {label: info | {"run": variant_provenance(run, label, run.get("region_source") if label in placed
+                                                                 else None)} for label, info in described.items()}
+    # Checked again here, under the run lock, before any file of the folder is replaced: a run of other settings
+    # may have merged into OUT since this one started.
+    old_run = check_mergeable(out, run)
     # The compressed array files are written by a worker thread (zlib releases the GIL) while records.csv
     # is formatted here; the pool's exit waits for them and re-raises any write error below.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-merge") as pool:
@@ -314,10 +330,17 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
         # are identical (deterministic), so keep one of each.
         records = records.drop_duplicates(subset=SORT_KEYS, keep="first")
         records = records[records["image_id"].isin(set(ids))].reset_index(drop=True)
+        labels = {v.label for v in variants}
+        records = records_frame(merge_records(out, records, old_run, labels))
         write_records(out / "records.csv", records)
     for future in written:
         future.result()
-    run = {
+    write_json(out / "run.json", merge_run(run, old_run, set(records["variant"])))
+
+
+def _run_document(dataset: Any, cfg: RunConfig, fid_status: dict, ids: list[str], described: dict) -> dict[str, Any]:
+    """run.json of this run alone (before `colorbench.merge` adds what the folder keeps of earlier runs)."""
+    return {
         "dataset": {"name": dataset.name, "split": "test", "size": dataset.size, "n_images": len(ids),
                     "fingerprint": dataset.fingerprint(), "nri_threshold": float(dataset.nri_threshold),
                     "describe": dataset.describe()},
@@ -332,4 +355,3 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
         "git": git_hash(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_json(out / "run.json", run | (extra or {}))
