@@ -114,7 +114,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     sample_ids = set(ids[: plan.n_samples])
     dataset_fp = dataset.fingerprint()
     described = {v.label: v.describe() for v in variants}
-    warnings = size_warnings(described, dataset.size)
+    warnings = size_warnings(described, dataset.size) + edited_warnings(dataset)
     for line in warnings if ctx.rank == 0 else []:
         log(f"[yellow]warning: {escape(line)}[/yellow]")
 
@@ -211,6 +211,14 @@ def size_warnings(described: dict[str, dict[str, Any]], size: int) -> list[str]:
             out.append(f"{label}: checkpoint {info['checkpoint']} was trained at {trained} px but is evaluated at "
                        f"{size} px (--size sets the evaluation size)")
     return out
+
+
+def edited_warnings(dataset: Any) -> list[str]:
+    """One line per file of a prepared dataset edited since `prepare` (its bytes differ from manifest.json): the
+    run measures the files as they are now — the fingerprint hashes their content — which the manifest no longer
+    describes."""
+    return [f"{path} differs from {dataset.name}'s manifest.json (edited after `colorbench prepare`?): evaluated as "
+            "it is now; re-run `colorbench prepare` to make the manifest match" for path in getattr(dataset, "changed", [])]
 
 
 def _kind(v: Variant) -> HintKind:

@@ -1,5 +1,5 @@
 """Folder datasets: a prepared NAME/{train,val,test}/{color,sketch}/<id>.png tree (the official repo's layout)
-read with its manifest.json; the fingerprint comes from the manifest's per-file hashes.
+read with its manifest.json; the fingerprint comes from the files' content hashes (a stat cache spares the re-hash).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from PIL import Image
 
 from colorbench.checkpoints import file_sha256
 from colorbench.data.base import SPLITS, ColorDataset, DatasetError
+from colorbench.data.statcache import StatCache
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "colorbench-prepared/1"
@@ -111,6 +112,9 @@ class FolderDataset(ColorDataset):
             self._entries = {i: {} for i in self._paths}
             self.prepared_size = prepared_size(self.directory) or self.size
             declared = None
+        self._stats = StatCache(self.directory)
+        self._hashes: dict[str, tuple[str, str]] = {}
+        self.changed: list[Path] = []  # files whose bytes differ from manifest.json (edited after `prepare`)
         self.nri_threshold = float(
             KNOWN_THRESHOLDS.get(self.name, declared if declared is not None else DEFAULT_NRI_THRESHOLD)
         )
@@ -163,20 +167,35 @@ class FolderDataset(ColorDataset):
         return {"directory": str(self.directory), "prepared_size": self.prepared_size, "sketch": sketch}
 
     def file_hashes(self, image_id: str) -> tuple[str, str]:
-        """(colour sha256, sketch sha256) of one image: from the manifest, else hashed now (and kept)."""
-        entry = self._entries[image_id]
-        if "color_sha256" not in entry:
-            color, sketch = self._paths[image_id]
-            entry["color_sha256"], entry["sketch_sha256"] = file_sha256(color), file_sha256(sketch)
-        return entry["color_sha256"], entry["sketch_sha256"]
+        """(colour sha256, sketch sha256) of one image's files as they are now — not the manifest's, which an
+        in-place edit leaves stale — hashed again only when a file's size or times changed (`StatCache`). A file
+        that differs from the manifest is added to `changed`."""
+        if image_id not in self._hashes:
+            entry = self._entries[image_id]
+            digests = []
+            for path, field in zip(self._paths[image_id], ("color_sha256", "sketch_sha256")):
+                try:
+                    digest = self._stats.sha256(path)
+                except FileNotFoundError:
+                    raise DatasetError(f"{path} is missing: re-run `colorbench prepare {self.name} --src DIR`") from None
+                except OSError as exc:
+                    raise DatasetError(f"{path} is unreadable ({exc.strerror}): re-run `colorbench prepare "
+                                       f"{self.name}`") from exc
+                if entry.get(field) not in (None, digest):
+                    self.changed.append(path)
+                digests.append(digest)
+            self._hashes[image_id] = (digests[0], digests[1])
+        return self._hashes[image_id]
 
     def fingerprint(self) -> str:
-        """sha256 over name, split, sizes and the files' hashes: independent of where the data lives."""
+        """sha256 over name, split, sizes and the files' content hashes: independent of where the data lives, and
+        different as soon as a file's bytes are (so cached records of an edited image are never reused)."""
         h = hashlib.sha256()
         h.update(f"folder|{self.name}|{self.split}|{self.size}|{self.prepared_size}".encode())
         for image_id in self.ids():
             color, sketch = self.file_hashes(image_id)
             h.update(f"{image_id}|{color}|{sketch}\0".encode())
+        self._stats.save()
         return h.hexdigest()
 
     def verify(self) -> list[str]:
