@@ -134,6 +134,8 @@ def main(debug: bool) -> None:
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
 @click.option("--gumbel-noise", is_flag=True, help="Keep Gumbel noise in GuidingPainter's regions (official test script).")
 @click.option("--samples", "n_samples", default=4, show_default=True, help="Test images kept for the figures.")
+@click.option("--amp", is_flag=True, help="CUDA only: forwards under autocast (faster; fp16 rounding moves records "
+                                          "slightly, so it is part of the run's fingerprint).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Reuse finished images from the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -141,7 +143,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         data_root: str | None, device: str, batch_size: int, forward_rows: int, num_workers: int, modes: str,
         sweep: str, fid: bool, fid_weights: str | None, metric_names: str,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
-        resume: bool, as_json: bool, quiet: bool) -> None:
+        amp: bool, resume: bool, as_json: bool, quiet: bool) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
     from colorbench.engine import EvalPlan
     from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
@@ -158,10 +160,15 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         raise UsageError(f"--limit must be a positive number of test images (got {limit})")
     selected = resolve_metrics(metric_names)  # an unknown name is a UsageError listing the known ones
     plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
-                    n_samples=n_samples, gumbel_noise=gumbel_noise,
+                    n_samples=n_samples, gumbel_noise=gumbel_noise, amp=amp,
                     metrics=describe_metrics([m.name for m in per_image_metrics(selected)]))
     fid = fid and "fid" in selected
     check_sweep(plan.sweep, plan.nc)
+    if amp:
+        import torch
+
+        if not (device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())):
+            raise UsageError(f"--amp needs a CUDA device (got --device {device}): on a CPU evaluation runs in float32")
     if compare:  # its variants are known before anything runs: a typo must not cost the whole evaluation
         from colorbench.registry import MODELS
         from colorbench.variants import resolve_variants

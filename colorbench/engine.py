@@ -59,6 +59,7 @@ class EvalPlan:
     fid: bool = False
     gumbel_noise: bool = False
     perturb_amount: float = 64.0
+    amp: bool = False  # CUDA only: forwards under autocast (fp16 rounding moves records slightly)
     # Per-image metrics beside PSNR, as metric_registry.describe_metrics: run.json keeps them (config.plan), so
     # Table 1 reads their columns and directions without importing them (the report path never imports torch).
     metrics: list[dict[str, Any]] = field(default_factory=list)
@@ -67,6 +68,8 @@ class EvalPlan:
         keep = {k: v for k, v in asdict(self).items() if k not in ("batch_size",)}  # batch size never changes results
         if not keep["metrics"]:
             del keep["metrics"]  # a run without extra metrics keeps the cache key it had before they existed
+        if not keep["amp"]:
+            del keep["amp"]  # likewise a float32 run
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
@@ -190,6 +193,10 @@ class Evaluator:
         self.features = features
         self.nh = nh or {}
         self._sample_ids = sample_ids or set()  # images whose outputs are kept for figures
+
+    def _autocast(self) -> torch.autocast:
+        """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32)."""
+        return torch.autocast(device_type=self.device.type, enabled=self.plan.amp and self.device.type == "cuda")
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
         self.extras = per_image_metrics([m["name"] for m in plan.metrics])
@@ -273,8 +280,9 @@ class Evaluator:
                     reg = regions(s, e)
                 else:
                     reg = None if regions is None else _rows(regions, s, e)
-                y = fixed_rows(lambda x, c, m, r: self.model.colorize(x, Hints(c, m, r)), bs, _rows(sketch, s, e),
-                               hints.color[s:e], hints.mask[s:e], reg)
+                with self._autocast():
+                    y = fixed_rows(lambda x, c, m, r: self.model.colorize(x, Hints(c, m, r)).float(), bs,
+                                   _rows(sketch, s, e), hints.color[s:e], hints.mask[s:e], reg)
                 if out is None:
                     out = torch.empty((n, *y.shape[1:]), dtype=torch.uint8, device=y.device)
                 if behind is not None:
@@ -305,7 +313,8 @@ class Evaluator:
         base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
         regions = None
         if self.kind is HintKind.REGION:
-            regions = fixed_rows(self.model.propose_regions, self.plan.forward_rows, batch.sketch)
+            with self._autocast():
+                regions = fixed_rows(self.model.propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
         seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc)
         outs, hints, values = self._levels(seq, self.levels, batch)
@@ -317,7 +326,8 @@ class Evaluator:
 
         eq_seq = None  # point/stroke hints inside GuidingPainter's regions (equalized and perturbed modes)
         if {"equalized", "perturbed"} & set(self.plan.modes) and self.kind in EQUALIZABLE and self.region_source:
-            eq_regions = fixed_rows(self.region_source.propose_regions, self.plan.forward_rows, batch.sketch)
+            with self._autocast():
+                eq_regions = fixed_rows(self.region_source.propose_regions, self.plan.forward_rows, batch.sketch)
             eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True)
         if "equalized" in self.plan.modes and eq_seq is not None:
             eq_out, _, eq_values = self._levels(eq_seq, self.levels, batch)

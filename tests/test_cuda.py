@@ -43,3 +43,14 @@ def test_train_and_run_on_cuda_with_amp(tmp_path: Path) -> None:
     # 8-bit levels at most, so PSNR by little.
     diff = (gpu["psnr"] - cpu["psnr"]).abs()
     assert diff.mean() < 0.05 and diff.max() < 0.5
+
+
+def test_run_with_amp_on_cuda_stays_close_to_float32(tmp_path: Path) -> None:
+    out = tmp_path / "ours"
+    _cli("train", "ours", *TRAIN, "--device", "cuda", "--out", str(out))
+    ckpt = ["--checkpoint", f"ours={out / 'best.safetensors'}"]
+    _cli("run", "--models", "ours", *RUN, *ckpt, "--device", "cuda", "--amp", "--out", str(tmp_path / "amp"))
+    _cli("run", "--models", "ours", *RUN, *ckpt, "--device", "cuda", "--out", str(tmp_path / "fp32"))
+    amp, fp32 = read_records(tmp_path / "amp" / "records.csv"), read_records(tmp_path / "fp32" / "records.csv")
+    assert len(amp) == len(fp32)
+    assert (amp["psnr"] - fp32["psnr"]).abs().mean() < 0.1  # fp16 rounding, not another model
