@@ -194,14 +194,15 @@ class Evaluator:
         self.nh = nh or {}
         self._sample_ids = sample_ids or set()  # images whose outputs are kept for figures
 
-    def _autocast(self) -> torch.autocast:
-        """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32)."""
-        return torch.autocast(device_type=self.device.type, enabled=self.plan.amp and self.device.type == "cuda")
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
         self.extras = per_image_metrics([m["name"] for m in plan.metrics])
         self.extra_columns = [c for m in self.extras for c in m.columns]
         self._metric = _with_extras(self.extras)
+
+    def _autocast(self) -> torch.autocast:
+        """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32)."""
+        return torch.autocast(device_type=self.device.type, enabled=self.plan.amp and self.device.type == "cuda")
 
     # -- forwards ----------------------------------------------------------------------------
     def _forward(self, sketch: torch.Tensor, hints: Hints,
