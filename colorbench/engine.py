@@ -8,6 +8,8 @@ processes (`ids[rank::world]`).
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import json
 import math
@@ -200,9 +202,12 @@ class Evaluator:
         self.extra_columns = [c for m in self.extras for c in m.columns]
         self._metric = _with_extras(self.extras)
 
-    def _autocast(self) -> torch.autocast:
-        """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32)."""
-        return torch.autocast(device_type=self.device.type, enabled=self.plan.amp and self.device.type == "cuda")
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32). Not an
+        autocast(enabled=False): that refuses device types without autocast support."""
+        if self.plan.amp and self.device.type == "cuda":
+            return torch.autocast(device_type="cuda")
+        return contextlib.nullcontext()
 
     # -- forwards ----------------------------------------------------------------------------
     def _forward(self, sketch: torch.Tensor, hints: Hints,
