@@ -37,7 +37,6 @@ from colorbench.api import HintKind, Hints
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
 
-
 HINT_DENSITIES = ("scaled", "original")
 REFERENCE_SIZE = 512  # the public code's training resolution, where hint_sigma = 0.005 was chosen
 

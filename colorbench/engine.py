@@ -9,7 +9,6 @@ processes (`ids[rank::world]`).
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 import json
 import math

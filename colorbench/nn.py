@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 # Both nets keep weights and activations channels-last: oneDNN's convolutions (and their backward) are
 # ~12 % faster per GuidingPainter training step on this CPU (benchmarks/README.md) and it is the layout
 # tensor cores want under AMP. Loading a state dict copies into these tensors, so the layout survives it.

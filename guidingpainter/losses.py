@@ -78,7 +78,7 @@ def nested_total_variance_loss(color: torch.Tensor, regions: torch.Tensor, pmf: 
     """
     color = color.float()
     regions = regions.float()
-    b, k = regions.shape[:2]
+    b = regions.shape[0]
     area = regions.sum(dim=(2, 3))  # [B,K]
     sum1 = torch.einsum("bkhw,bchw->bkc", regions, color)  # [B,K,3]
     sum2 = torch.einsum("bkhw,bchw->bkc", regions, color * color)

@@ -17,7 +17,10 @@ import pytest
 def test_check_interrupted_exits_with_the_signal_code_and_removes_its_temp_folder(tmp_path: Path, signum, code):
     env = os.environ | {"TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "colorbench", "check", "--model", "rtug", "--dataset", "toon",
-                             "--no-fid", "--limit", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--no-fid", "--limit", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            # A job started with `&` by a non-interactive shell inherits SIGINT ignored, and so
+                            # would the child: give it the default disposition, as a terminal would.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob("colorbench-check-*")):  # the evaluation has started in its temp folder
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
