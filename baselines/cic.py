@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from baselines._shared import autocast
-from baselines.lab import L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
 from colorbench.api import HintKind, Hints
+from colorbench.lab import L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import UNet, init_weights
 

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from baselines._shared import autocast
-from baselines.lab import AB_NORM, denormalize_lab, lab_to_signed, normalize_lab, signed_to_lab
 from colorbench.api import HintKind, Hints
 from colorbench.hints import sample_point_hints_train
+from colorbench.lab import AB_NORM, denormalize_lab, lab_to_signed, normalize_lab, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import UNet, init_weights
 

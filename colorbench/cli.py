@@ -21,7 +21,7 @@ import click
 
 from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError, environment_error
-from colorbench.flags import check_compare, check_sweep, device_flag, finite_flag
+from colorbench.flags import check_sweep, device_flag, finite_flag
 from colorbench.progress import STDERR
 
 SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
@@ -172,6 +172,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     if compare:  # its variants are known before anything runs: a typo must not cost the whole evaluation
         from colorbench.registry import MODELS
         from colorbench.variants import resolve_variants
+        from protocols.compare import check_compare
 
         check_compare(compare, {v.label: MODELS.get(v.model).info().to_json() | {"model": v.model, "tag": v.tag}
                                 for v in resolve_variants(names, list(checkpoints), dataset)})
@@ -354,7 +355,7 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
     """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?
 
     Trains GuidingPainter and a fixed-Nh control on `snail` and reports region order vs object size."""
-    from guidingpainter.snail_experiment import run_snail_experiment, run_snail_seeds
+    from colorbench.experiments.snail import run_snail_experiment, run_snail_seeds
 
     common = {"epochs": epochs, "size": size, "width": width, "k": k, "device": device, "lr": lr,
               "train_limit": train_limit, "lambda_smth": lambda_smth, "lambda_tv": lambda_tv,

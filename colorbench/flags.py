@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from typing import Any
 
 import click
 
@@ -36,10 +34,3 @@ def check_sweep(sweep: list[int], nc: int) -> None:
     if bad:
         raise UsageError(f"--sweep {','.join(map(str, sweep))}: hint counts must be in 0..{nc} (Nc), got {bad[0]}")
 
-
-def check_compare(spec: str | None, variants: Mapping[str, Mapping[str, Any]]) -> None:
-    """Every pair of --compare names two different variants of the run (`variants`: label → run.json info)."""
-    from protocols.compare import parse_pairs, resolve_pair
-
-    for a, b in parse_pairs(spec):
-        resolve_pair(a, b, variants)

@@ -13,7 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from baselines.lab import rgb_to_lab
+from colorbench.lab import rgb_to_lab
 from colorbench.metric_registry import metric, register_metric
 from colorbench.metrics import psnr_uint8
 
@@ -112,7 +112,7 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
                  description="mean CIEDE2000 colour difference to the ground truth over pixels, in Lab "
                              "(≈1 = just noticeable)")
 def deltae(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Mean ΔE2000 [B] float64 over pixels of uint8 [B,3,H,W] images, in CIE Lab (D65; baselines.lab, whose
+    """Mean ΔE2000 [B] float64 over pixels of uint8 [B,3,H,W] images, in CIE Lab (D65; colorbench.lab, whose
     sRGB → XYZ → Lab constants are scikit-image's `rgb2lab`)."""
     lab_p = rgb_to_lab(pred.double() / 255.0)
     lab_g = rgb_to_lab(gt.double() / 255.0)

@@ -43,6 +43,12 @@ def resolve_pair(a: str, b: str, variants: Mapping[str, Mapping[str, Any]]) -> t
     return va, vb
 
 
+
+def check_compare(spec: str | None, variants: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every pair of --compare names two different variants of the run (`variants`: label → run.json info)."""
+    for a, b in parse_pairs(spec):
+        resolve_pair(a, b, variants)
+
 def compare_pair(
     records: pd.DataFrame, ctx: ProtocolContext, a: str, b: str, opts: Mapping[str, Any]
 ) -> list[dict[str, Any]]:

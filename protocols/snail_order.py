@@ -1,6 +1,6 @@
 """Dark Snail order (paper §4.5, Fig. 4): per region i the object it covers and its size, and Kendall τ.
 
-Reads the snail records of `guidingpainter.snail_experiment` (one row per variant, image and region
+Reads the snail records of `colorbench.experiments.snail` (one row per variant, image and region
 i <= k; `snail_records.csv` in the run directory), not the engine's records. Two Kendall tau-b:
 - kendall_tau: region index i = 1..k vs minus the size of the object region i covers (0 for an empty
   region, which therefore counts as "smallest"); τ = 1 means channels 1..k hold decreasing sizes.
@@ -118,7 +118,7 @@ def snail_order(records: pd.DataFrame, k_tau: int = K_TAU) -> dict[str, Any]:
     missing = [c for c in REQUIRED if c not in records.columns]
     if missing:
         raise UsageError(f"snail records lack columns {missing}: pass snail_records.csv written by "
-                         "guidingpainter.snail_experiment.run_snail_experiment, not the engine's records.csv")
+                         "colorbench.experiments.snail.run_snail_experiment, not the engine's records.csv")
     return {
         "k_tau": k_tau,
         "variants": {str(v): variant_order(rows, k_tau) for v, rows in records.groupby("variant", sort=True)},
@@ -146,6 +146,6 @@ class SnailOrder(Protocol):
             if not path.exists():
                 return {"k_tau": K_TAU, "variants": {}, "skipped": (
                     f"{path} does not exist: run the Dark Snail experiment (`colorbench snail --out DIR` or "
-                    "guidingpainter.snail_experiment.run_snail_experiment) and report on its out dir")}
+                    "colorbench.experiments.snail.run_snail_experiment) and report on its out dir")}
             records = pd.read_csv(path, dtype={"image_id": str, "variant": str})
         return snail_order(records)

@@ -12,8 +12,8 @@ from typing import Any
 from rich.table import Table
 
 from colorbench.atomic import atomic_write_text
-from colorbench.flags import check_compare
 from colorbench.records import load_npz
+from protocols.compare import check_compare
 from protocols.options import resolve_options
 from protocols.run_protocols import compute_all, load_run
 from protocols.selection import display_name, is_conditional, table1_variants

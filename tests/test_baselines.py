@@ -11,12 +11,12 @@ import torch
 from baselines.alacgan import AlacGAN, sample_cell_hints_train
 from baselines.cic import CIC, ab_bins, annealed_mean, nearest_bin, rebalance_weights, soft_encode
 from baselines.floor import FlatFill
-from baselines.lab import lab_to_rgb, rgb_to_lab, signed_to_lab
 from baselines.pix2pix import Pix2Pix
 from baselines.rtug import RTUG
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import load_checkpoint, load_into, save_checkpoint
 from colorbench.hints import simulate
+from colorbench.lab import lab_to_rgb, rgb_to_lab, signed_to_lab
 from colorbench.model import TrainContext
 from colorbench.registry import MODELS
 

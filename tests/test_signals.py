@@ -16,11 +16,12 @@ import pytest
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_check_interrupted_exits_with_the_signal_code_and_removes_its_temp_folder(tmp_path: Path, signum, code):
     env = os.environ | {"TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "colorbench", "check", "--model", "rtug", "--dataset", "toon",
-                             "--no-fid", "--limit", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            # A job started with `&` by a non-interactive shell inherits SIGINT ignored, and so
-                            # would the child: give it the default disposition, as a terminal would.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # A job started with `&` by a non-interactive shell inherits SIGINT ignored, and so would the child: give it
+    # Python's usual handler first, as a terminal would.
+    boot = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "sys.argv[0] = 'colorbench'; runpy.run_module('colorbench', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", boot, "check", "--model", "rtug", "--dataset", "toon",
+                             "--no-fid", "--limit", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob("colorbench-check-*")):  # the evaluation has started in its temp folder
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

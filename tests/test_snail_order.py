@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidingpainter.snail_experiment import region_objects, snail_frame
+from colorbench.experiments.snail import region_objects, snail_frame
 from protocols.base import ProtocolContext
 from protocols.snail_order import SnailOrder, snail_order
 from reports.snail_figure import snail_figure
@@ -146,8 +146,8 @@ def test_snail_experiment_end_to_end(tmp_path: Path) -> None:
     import torch
 
     from colorbench.checkpoints import read_metadata
+    from colorbench.experiments.snail import SNAIL_COLUMNS, run_snail_experiment
     from colorbench.records import load_npz
-    from guidingpainter.snail_experiment import SNAIL_COLUMNS, run_snail_experiment
 
     torch.set_num_threads(1)
     out = run_snail_experiment(tmp_path, epochs=1, size=32, width=0.0625, k=4, n_images=3, batch_size=8,
@@ -189,7 +189,7 @@ def test_snail_seeds_writes_the_spread_over_seeds(tmp_path: Path) -> None:
 
     import torch
 
-    from guidingpainter.snail_experiment import run_snail_seeds
+    from colorbench.experiments.snail import run_snail_seeds
 
     torch.set_num_threads(1)
     result = run_snail_seeds(tmp_path, [0, 1], epochs=1, size=32, width=0.0625, k=4, n_images=2, batch_size=8,
