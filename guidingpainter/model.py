@@ -73,8 +73,8 @@ class GuidingPainter(ColorizerModel):
             "smoothness": "eight_l1",  # eight_l1 | four_l1 | eight_l2
             "tv_form": "paper",  # paper (Eq. 11 over all Nc regions) | nested (expected over G of the hint prefix)
             "region_order": "learned",  # learned: f's channel order (paper) | area: largest region first
-            "order_bias": 0.0,
-            "logit_bound": 0.0,  # f's logits b·tanh(raw/b) when b > 0 (paper: unbounded)  # fixed prior −order_bias·i on f's channel i (paper: none)
+            "order_bias": 0.0,  # fixed prior −order_bias·i on f's channel i (paper: none)
+            "logit_bound": 0.0,  # f's logits b·tanh(raw/b) when b > 0 (paper: unbounded)
             "gumbel_scale": 1.0,  # scale of the ST-Gumbel noise in training (paper: 1)
             "f_from_g": True,  # f also learns from the losses on Ŷ (paper); False: from L_tv and L_smth only
             "d_fake": "reuse",  # D step on the G step's fake | "fresh": its own forward (new Nh, noise), official
