@@ -13,7 +13,6 @@ model ahead of the first point model in E_G[PSNR] and NRI with a paired bootstra
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.distribution import BoundedGeometric
+from colorbench.records import read_json, read_records
 from protocols.bootstrap import paired_bootstrap
 
 RISE_DB = 0.05  # a step of the curve counts as rising from this gain on
@@ -57,11 +57,17 @@ def per_image_eg(native: pd.DataFrame, pmf: np.ndarray, threshold: float) -> pd.
     return pd.DataFrame({"eg": values @ pmf, "nri": nri}, index=wide.index)
 
 
+def read_run(run_dir: Path) -> tuple[dict, pd.DataFrame]:
+    """(run.json, its native records) of a finished run directory."""
+    if not (run_dir / "run.json").is_file() or not (run_dir / "records.csv").is_file():
+        raise SystemExit(f"hint_response: {run_dir} is not a finished run directory (no run.json/records.csv)")
+    records = read_records(run_dir / "records.csv")
+    return read_json(run_dir / "run.json"), records[records["mode"] == "native"]
+
+
 def load_curves(run_dir: Path, max_n: int) -> dict[str, np.ndarray]:
     """PSNR(n) of every conditional variant of another run directory."""
-    run = json.loads((run_dir / "run.json").read_text())
-    records = pd.read_csv(run_dir / "records.csv", dtype={"image_id": str})
-    native = records[records["mode"] == "native"]
+    run, native = read_run(run_dir)
     return {k: curve(native[native["variant"] == k], max_n) for k, v in run["variants"].items() if v.get("conditional")}
 
 
@@ -94,11 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", type=Path, help="write the PSNR(n) curves (Fig. 12 style) to this PNG")
     ap.add_argument("--before", type=Path, help="with --plot: draw this run's curves dashed, as 'before'")
     args = ap.parse_args(argv)
-    if not (args.run_dir / "run.json").is_file() or not (args.run_dir / "records.csv").is_file():
-        raise SystemExit(f"hint_response: {args.run_dir} is not a finished run directory (no run.json/records.csv)")
-    run = json.loads((args.run_dir / "run.json").read_text())
-    records = pd.read_csv(args.run_dir / "records.csv", dtype={"image_id": str})
-    native = records[records["mode"] == "native"]
+    run, native = read_run(args.run_dir)
     variants = {k: v for k, v in run["variants"].items() if v.get("conditional")}
     if not variants:
         print("hint_response: the run has no conditional model")
