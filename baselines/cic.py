@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from baselines._shared import autocast
+from colorbench.baselines._shared import autocast
 from colorbench.api import HintKind, Hints
 from colorbench.lab import L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step

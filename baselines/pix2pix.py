@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
+from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 from colorbench.api import HintKind, Hints
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights

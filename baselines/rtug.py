@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from baselines._shared import autocast
+from colorbench.baselines._shared import autocast
 from colorbench.api import HintKind, Hints
 from colorbench.hints import sample_point_hints_train
 from colorbench.lab import AB_NORM, denormalize_lab, lab_to_signed, normalize_lab, signed_to_lab

@@ -12,7 +12,7 @@ the whole in-process evaluation + report of the same work, and prints their rati
     depends on them. Nothing else.
 (b) "whole": `run_evaluation` (data generation, checkpoint load, hint simulation, forwards, PSNR, chunk
     files, merge, records.csv, run.json) with modes ["native"], FID off, resume off, into a fresh directory,
-    then `reports.render.render_report` (protocols, bootstrap, tables, figures, results.json, report.md).
+    then `colorbench.reports.render.render_report` (protocols, bootstrap, tables, figures, results.json, report.md).
 Excluded from both: interpreter start and imports (a warm-up run at --limit 2 pays every lazy import and
 one-time initialisation first). Both are timed --repeat times, alternating; the ratio uses the best of
 each (other processes only ever add time) and the ratio of the medians is printed too.
@@ -45,7 +45,7 @@ from colorbench.registry import MODELS
 from colorbench.runner import RunConfig, run_evaluation
 from colorbench.training import build_model
 from colorbench.variants import Variant
-from reports.render import render_report
+from colorbench.reports.render import render_report
 
 TARGET = 0.90
 

@@ -25,8 +25,8 @@ import torch
 from colorbench.data import open_dataset
 from colorbench.model import TrainContext
 from colorbench.training import build_model
-from guidingpainter.snail_experiment import region_objects
-from protocols.snail_order import _tau
+from colorbench.guidingpainter.snail_experiment import region_objects
+from colorbench.protocols.snail_order import _tau
 
 EPOCHS = 16  # the τ schedule's epochs, as `colorbench snail` (16 epochs × 1024 images / 16 = 1024 steps)
 

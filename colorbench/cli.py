@@ -172,7 +172,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     if compare:  # its variants are known before anything runs: a typo must not cost the whole evaluation
         from colorbench.registry import MODELS
         from colorbench.variants import resolve_variants
-        from protocols.compare import check_compare
+        from colorbench.protocols.compare import check_compare
 
         check_compare(compare, {v.label: MODELS.get(v.model).info().to_json() | {"model": v.model, "tag": v.tag}
                                 for v in resolve_variants(names, list(checkpoints), dataset)})
@@ -195,7 +195,7 @@ def _report(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
 
 
 def _render(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
-    from reports.render import render_report, summary_table
+    from colorbench.reports.render import render_report, summary_table
 
     result = render_report(run_dir, options)
     STDERR.print(summary_table(result["results"]))

@@ -34,10 +34,10 @@ def default_baseline(model: str, dataset: str) -> Path:
 
 def tracked_metrics(run_dir: Path, variant: str) -> dict[str, float]:
     """The gate's metrics of one variant, computed by the same protocol code as Table 1."""
-    from protocols.base import ProtocolContext
-    from protocols.expected import automatic_psnr_per_image, expected_psnr, mixture_keys
-    from protocols.fid_sets import fid_cell
-    from protocols.nri import nri
+    from colorbench.protocols.base import ProtocolContext
+    from colorbench.protocols.expected import automatic_psnr_per_image, expected_psnr, mixture_keys
+    from colorbench.protocols.fid_sets import fid_cell
+    from colorbench.protocols.nri import nri
 
     run = read_json(run_dir / "run.json")
     records = read_records(run_dir / "records.csv")

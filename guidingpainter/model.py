@@ -18,9 +18,9 @@ from colorbench.distribution import BoundedGeometric
 from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
-from guidingpainter.augment import augment_batch
-from guidingpainter.hint_generation import NH_PER, generate_hints, sample_activation
-from guidingpainter.losses import (
+from colorbench.guidingpainter.augment import augment_batch
+from colorbench.guidingpainter.hint_generation import NH_PER, generate_hints, sample_activation
+from colorbench.guidingpainter.losses import (
     SMOOTHNESS_KINDS,
     discriminator_loss,
     generator_adversarial_loss,
@@ -30,7 +30,7 @@ from guidingpainter.losses import (
     total_variance_loss,
     usage_loss,
 )
-from guidingpainter.segmentation import (
+from colorbench.guidingpainter.segmentation import (
     MIN_TAU,
     SegmentationNet,
     gumbel_noise,

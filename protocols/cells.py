@@ -11,17 +11,17 @@ import numpy as np
 import pandas as pd
 
 from colorbench.records import feature_key, metric_columns
-from protocols.base import ProtocolContext
-from protocols.bootstrap import bootstrap_ci
-from protocols.expected import (
+from colorbench.protocols.base import ProtocolContext
+from colorbench.protocols.bootstrap import bootstrap_ci
+from colorbench.protocols.expected import (
     automatic_psnr_per_image,
     expected_psnr_per_image,
     mixture_keys,
     monte_carlo_psnr,
 )
-from protocols.fid_sets import fid_cell, na_cell
-from protocols.levels import psnr_matrix
-from protocols.nri import nri_per_image
+from colorbench.protocols.fid_sets import fid_cell, na_cell
+from colorbench.protocols.levels import psnr_matrix
+from colorbench.protocols.nri import nri_per_image
 
 # Per-image quantities that can be compared between variants (paired bootstrap).
 PER_IMAGE_METRICS = ("psnr_auto", "psnr_eg", "nri")

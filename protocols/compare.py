@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from colorbench.errors import UsageError
-from protocols.base import ProtocolContext
-from protocols.bootstrap import paired_bootstrap
-from protocols.cells import HIGHER_IS_BETTER, per_image
-from protocols.selection import display_name, is_conditional, resolve_variant
+from colorbench.protocols.base import ProtocolContext
+from colorbench.protocols.bootstrap import paired_bootstrap
+from colorbench.protocols.cells import HIGHER_IS_BETTER, per_image
+from colorbench.protocols.selection import display_name, is_conditional, resolve_variant
 
 
 def parse_pairs(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from colorbench.distribution import BoundedGeometric, image_seed
 from colorbench.records import feature_key
-from protocols.levels import RecordsError, psnr_at, psnr_matrix
+from colorbench.protocols.levels import RecordsError, psnr_at, psnr_matrix
 
 
 def expected_per_image(matrix: np.ndarray, dist: BoundedGeometric) -> np.ndarray:

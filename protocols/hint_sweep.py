@@ -11,12 +11,12 @@ import pandas as pd
 
 from colorbench.errors import UsageError
 from colorbench.records import feature_key
-from protocols.base import Protocol, ProtocolContext
-from protocols.cells import ci_cell
-from protocols.fid_sets import fid_cell
-from protocols.levels import psnr_matrix, variants_present
-from protocols.options import resolve_options
-from protocols.selection import display_name, is_conditional, table1_variants
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.cells import ci_cell
+from colorbench.protocols.fid_sets import fid_cell
+from colorbench.protocols.levels import psnr_matrix, variants_present
+from colorbench.protocols.options import resolve_options
+from colorbench.protocols.selection import display_name, is_conditional, table1_variants
 
 
 def sweep_levels(option: Any, run: dict[str, Any]) -> list[int]:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from protocols.base import Protocol, ProtocolContext
-from protocols.cells import conditional_cells
-from protocols.levels import variants_present
-from protocols.options import resolve_options
-from protocols.paper_rows import TABLE3, requested_dataset, table3_rows
-from protocols.selection import (
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.cells import conditional_cells
+from colorbench.protocols.levels import variants_present
+from colorbench.protocols.options import resolve_options
+from colorbench.protocols.paper_rows import TABLE3, requested_dataset, table3_rows
+from colorbench.protocols.selection import (
     LOSS_TERMS,
     display_name,
     is_conditional,

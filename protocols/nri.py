@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from protocols.levels import psnr_matrix
+from colorbench.protocols.levels import psnr_matrix
 
 
 def nri_per_image(matrix: np.ndarray, threshold: float) -> np.ndarray:

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from protocols.base import Protocol, ProtocolContext
-from protocols.bootstrap import bootstrap_ratio_ci
-from protocols.cells import ci_cell
-from protocols.levels import mode_rows
-from protocols.options import resolve_options
-from protocols.selection import display_name, is_conditional, table1_variants
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.bootstrap import bootstrap_ratio_ci
+from colorbench.protocols.cells import ci_cell
+from colorbench.protocols.levels import mode_rows
+from colorbench.protocols.options import resolve_options
+from colorbench.protocols.selection import display_name, is_conditional, table1_variants
 
 
 def reference_mode(info: dict[str, Any]) -> str:

@@ -17,8 +17,8 @@ from colorbench.errors import UsageError
 from colorbench.records import read_records
 from colorbench.registry import PROTOCOLS
 from colorbench.rundir import check_records, read_run
-from protocols.base import Protocol, ProtocolContext
-from protocols.options import resolve_options
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.options import resolve_options
 
 
 class RunDirError(UsageError, FileNotFoundError):

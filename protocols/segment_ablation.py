@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from protocols.base import Protocol, ProtocolContext
-from protocols.bootstrap import bootstrap_ci
-from protocols.levels import available_levels, psnr_matrix
-from protocols.options import resolve_options
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.bootstrap import bootstrap_ci
+from colorbench.protocols.levels import available_levels, psnr_matrix
+from colorbench.protocols.options import resolve_options
 
 HEAD = 5  # the acceptance check of issue 3: mean of the first five points vs the last five
 

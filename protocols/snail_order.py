@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from colorbench.errors import UsageError
-from protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.base import Protocol, ProtocolContext
 
 K_TAU = 4  # issue 3's acceptance looks at the first four regions
 REQUIRED = ("variant", "image_id", "i", "object", "purity", "coverage", "region_area", "object_area")

@@ -11,15 +11,15 @@ import pandas as pd
 
 from colorbench.errors import UsageError
 from colorbench.records import feature_key
-from protocols.base import Protocol, ProtocolContext
-from protocols.cells import automatic_cells, conditional_cells, metric_columns_of
-from protocols.compare import compare_all
-from protocols.expected import expected_of_fid
-from protocols.fid_sets import fid_cell
-from protocols.levels import psnr_matrix, variant_records, variants_present
-from protocols.options import resolve_options
-from protocols.paper_rows import requested_dataset, table1_rows
-from protocols.selection import display_name, is_conditional, table1_variants
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.cells import automatic_cells, conditional_cells, metric_columns_of
+from colorbench.protocols.compare import compare_all
+from colorbench.protocols.expected import expected_of_fid
+from colorbench.protocols.fid_sets import fid_cell
+from colorbench.protocols.levels import psnr_matrix, variant_records, variants_present
+from colorbench.protocols.options import resolve_options
+from colorbench.protocols.paper_rows import requested_dataset, table1_rows
+from colorbench.protocols.selection import display_name, is_conditional, table1_variants
 
 
 class Table1(Protocol):

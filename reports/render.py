@@ -13,15 +13,15 @@ from rich.table import Table
 
 from colorbench.atomic import atomic_write_text
 from colorbench.records import load_npz
-from protocols.compare import check_compare
-from protocols.options import resolve_options
-from protocols.run_protocols import compute_all, load_run
-from protocols.selection import display_name, is_conditional, table1_variants
-from reports.figures import fig5_segment_ablation, fig12_hint_sweep
-from reports.image_grids import guidance_strip, qualitative_grid
-from reports.results_json import build_results, write_results
-from reports.table_specs import compare_spec, perturbed_spec, sweep_specs, table1_spec, table3_spec
-from reports.tables import TableSpec, cell_text, to_csv, to_latex, to_markdown
+from colorbench.protocols.compare import check_compare
+from colorbench.protocols.options import resolve_options
+from colorbench.protocols.run_protocols import compute_all, load_run
+from colorbench.protocols.selection import display_name, is_conditional, table1_variants
+from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
+from colorbench.reports.image_grids import guidance_strip, qualitative_grid
+from colorbench.reports.results_json import build_results, write_results
+from colorbench.reports.table_specs import compare_spec, perturbed_spec, sweep_specs, table1_spec, table3_spec
+from colorbench.reports.tables import TableSpec, cell_text, to_csv, to_latex, to_markdown
 
 
 def table_specs(results: Mapping[str, Any], opts: Mapping[str, Any]) -> list[TableSpec]:

@@ -1,6 +1,6 @@
 """Fig. 4 picture of the Dark Snail experiment: sketch, ground truth and regions 1..k for each model.
 
-Draws from the samples.npz of `guidingpainter.snail_experiment` (never runs a model). Region i is shown
+Draws from the samples.npz of `colorbench.experiments.snail` (never runs a model). Region i is shown
 as the ground truth inside S_i on light grey elsewhere, so one sees which object it covers.
 """
 

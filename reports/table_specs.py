@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reports.tables import Cell, Column, Row, TableSpec, mark_best
+from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
 METRIC_NAMES = {"psnr_auto": "PSNR (n = 0)", "psnr_eg": "E_G[PSNR]", "nri": "NRI"}
 LOSS_HEADERS = {"rec": "L_rec", "adv": "L_adv", "tv": "L_tv", "smth": "L_smth"}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from colorbench.records import records_frame
-from protocols.base import ProtocolContext
-from protocols.segment_ablation import SegmentAblation, ablation_frame
+from colorbench.protocols.base import ProtocolContext
+from colorbench.protocols.segment_ablation import SegmentAblation, ablation_frame
 
 NC = 12
 IMAGES = 20

@@ -11,7 +11,7 @@ from colorbench.api import HintKind, Hints
 from colorbench.hints import region_sequence
 from colorbench.model import TrainContext
 from colorbench.registry import MODELS
-from guidingpainter.model import GuidingPainter
+from colorbench.guidingpainter.model import GuidingPainter
 
 TINY = {"width": 0.125, "nc": 8, "augment": False}
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from colorbench.hints import BoundedGeometric, prefix_mask
-from guidingpainter.augment import augment_batch, crop_and_flip, hsv_to_rgb, rgb_to_hsv
-from guidingpainter.hint_generation import generate_hints, sample_activation
-from guidingpainter.losses import nested_total_variance_loss, smoothness_loss, total_variance_loss, usage_loss
-from guidingpainter.segmentation import one_hot_argmax, sort_by_area, st_gumbel, temperature
+from colorbench.guidingpainter.augment import augment_batch, crop_and_flip, hsv_to_rgb, rgb_to_hsv
+from colorbench.guidingpainter.hint_generation import generate_hints, sample_activation
+from colorbench.guidingpainter.losses import nested_total_variance_loss, smoothness_loss, total_variance_loss, usage_loss
+from colorbench.guidingpainter.segmentation import one_hot_argmax, sort_by_area, st_gumbel, temperature
 
 
 def two_region_example() -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,7 +91,7 @@ def test_st_gumbel_is_one_hot_forward_with_softmax_gradient() -> None:
     (s * weights).sum().backward()
     # The gradient is that of softmax((logits + g)/τ) with the same noise.
     ref_logits = logits.detach().clone().requires_grad_(True)
-    from guidingpainter.segmentation import gumbel_noise
+    from colorbench.guidingpainter.segmentation import gumbel_noise
 
     noise = gumbel_noise(ref_logits.shape, torch.Generator().manual_seed(7), ref_logits.device)
     (torch.softmax((ref_logits + noise) / tau, 1) * weights).sum().backward()

@@ -10,30 +10,35 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ("guidingpainter", "baselines")
+# The repository's top-level folders install as colorbench.<folder> (pyproject's package-dir mapping).
+MAPPED = ("guidingpainter", "baselines", "protocols", "reports")
+MODELS = ("colorbench.guidingpainter", "colorbench.baselines")
 # The application layer: commands and drivers that may use every layer below them.
 APP = ("colorbench.cli", "colorbench.__main__", "colorbench.gate", "colorbench.flags", "colorbench.experiments")
 # What each layer must never import (prefixes of module names).
 FORBIDDEN = {
-    "core": (*MODELS, "protocols", "reports", *APP),  # colorbench.* below the application layer
-    "models": ("protocols", "reports", *APP),
-    "protocols": (*MODELS, "reports", *APP, "colorbench.engine", "colorbench.runner", "colorbench.training"),
-    "reports": (*MODELS, *APP, "colorbench.engine", "colorbench.runner", "colorbench.training"),
+    # colorbench.* below the application layer; the old top-level names must not come back either.
+    "core": (*MODELS, "colorbench.protocols", "colorbench.reports", *APP, *MAPPED),
+    "models": ("colorbench.protocols", "colorbench.reports", *APP, *MAPPED),
+    "protocols": (*MODELS, "colorbench.reports", *APP, "colorbench.engine", "colorbench.runner",
+                  "colorbench.training", *MAPPED),
+    "reports": (*MODELS, *APP, "colorbench.engine", "colorbench.runner", "colorbench.training", *MAPPED),
 }
 
 
 def _module(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    parts = parts[:-1] if parts[-1] == "__init__" else parts
+    return ".".join(("colorbench", *parts) if parts[0] in MAPPED else parts)
 
 
 def _layer(module: str) -> str | None:
-    top = module.split(".")[0]
-    if top in MODELS:
+    if module.startswith(MODELS):
         return "models"
-    if top in ("protocols", "reports"):
-        return top
-    if top == "colorbench" and not module.startswith(APP):
+    for layer in ("protocols", "reports"):
+        if module.startswith(f"colorbench.{layer}"):
+            return layer
+    if module.split(".")[0] == "colorbench" and not module.startswith(APP):
         return "core"
     return None
 
@@ -59,7 +64,7 @@ def _violations(path: Path) -> list[str]:
 
 
 def test_no_module_imports_upward() -> None:
-    files = [p for top in ("colorbench", *MODELS, "protocols", "reports") for p in (ROOT / top).rglob("*.py")]
+    files = [p for top in ("colorbench", *MAPPED) for p in (ROOT / top).rglob("*.py")]
     assert len(files) > 50
     problems = [v for p in files for v in _violations(p)]
     assert not problems, "\n".join(problems)
@@ -68,6 +73,7 @@ def test_no_module_imports_upward() -> None:
 def test_the_checker_sees_an_upward_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = tmp_path / "baselines" / "leaky.py"
     fake.parent.mkdir()
-    fake.write_text("def f():\n    from reports.render import render_report\n")
+    fake.write_text("def f():\n    from colorbench.reports.render import render_report\n    import protocols\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
-    assert _violations(fake) == ["baselines/leaky.py:2 (models) imports reports.render"]
+    assert _violations(fake) == ["baselines/leaky.py:2 (models) imports colorbench.reports.render",
+                                 "baselines/leaky.py:3 (models) imports protocols"]

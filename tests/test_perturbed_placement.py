@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from colorbench import engine
 from colorbench.records import read_json, read_records
-from protocols.run_protocols import compute_all
+from colorbench.protocols.run_protocols import compute_all
 
 from .fakes import TinyRegion, make_checkpoint
 from .test_engine import _run, ckpts  # noqa: F401  (ckpts is a fixture)

@@ -10,11 +10,11 @@ import pytest
 from colorbench.fid import fid_from_features
 from colorbench.hints import BoundedGeometric
 from colorbench.records import FeatureStore, feature_key, read_json, records_frame
-from protocols.base import ProtocolContext
-from protocols.bootstrap import bootstrap_ci, bootstrap_ratio_ci, paired_bootstrap
-from protocols.cells import conditional_cells
-from protocols.compare import parse_pairs
-from protocols.expected import (
+from colorbench.protocols.base import ProtocolContext
+from colorbench.protocols.bootstrap import bootstrap_ci, bootstrap_ratio_ci, paired_bootstrap
+from colorbench.protocols.cells import conditional_cells
+from colorbench.protocols.compare import parse_pairs
+from colorbench.protocols.expected import (
     expected_of_fid,
     expected_psnr,
     expected_psnr_per_image,
@@ -22,16 +22,16 @@ from protocols.expected import (
     monte_carlo_nh,
     monte_carlo_psnr,
 )
-from protocols.hint_sweep import HintSweep
-from protocols.levels import RecordsError, psnr_matrix
-from protocols.loss_ablation import LossAblation
-from protocols.nri import nri, nri_per_image
-from protocols.options import resolve_options
-from protocols.paper_rows import table1_rows, table3_rows
-from protocols.perturbed_hints import PerturbedHints
-from protocols.run_protocols import RunDirError, compute_all, load_run, required_modes
-from protocols.selection import loss_set, resolve_variant
-from protocols.table1 import Table1
+from colorbench.protocols.hint_sweep import HintSweep
+from colorbench.protocols.levels import RecordsError, psnr_matrix
+from colorbench.protocols.loss_ablation import LossAblation
+from colorbench.protocols.nri import nri, nri_per_image
+from colorbench.protocols.options import resolve_options
+from colorbench.protocols.paper_rows import table1_rows, table3_rows
+from colorbench.protocols.perturbed_hints import PerturbedHints
+from colorbench.protocols.run_protocols import RunDirError, compute_all, load_run, required_modes
+from colorbench.protocols.selection import loss_set, resolve_variant
+from colorbench.protocols.table1 import Table1
 
 from .records_factory import DEFAULT_VARIANTS, LOSS_VARIANTS, ensure_builtin_protocols, make_run_dir
 

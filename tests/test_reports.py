@@ -17,11 +17,11 @@ from PIL import Image
 from rich.table import Table
 
 from colorbench.records import load_npz, read_json
-from reports.figures import fig5_segment_ablation, fig12_hint_sweep
-from reports.image_grids import guidance_strip, mosaic, qualitative_grid
-from reports.render import render_report, summary_table
-from reports.table_specs import table1_spec
-from reports.tables import Cell, Column, Row, TableSpec, mark_best, tex_escape, to_csv, to_latex, to_markdown
+from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
+from colorbench.reports.image_grids import guidance_strip, mosaic, qualitative_grid
+from colorbench.reports.render import render_report, summary_table
+from colorbench.reports.table_specs import table1_spec
+from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best, tex_escape, to_csv, to_latex, to_markdown
 
 from .records_factory import DEFAULT_VARIANTS, LOSS_VARIANTS, ensure_builtin_protocols, make_run_dir
 
@@ -229,7 +229,7 @@ def test_report_makes_no_forward_pass(rendered):
     code = (
         f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
         "from tests.records_factory import ensure_builtin_protocols; ensure_builtin_protocols()\n"
-        "from reports.render import render_report\n"
+        "from colorbench.reports.render import render_report\n"
         f"render_report({str(d)!r}, {{'n_boot': 50}})\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('guidingpainter', 'baselines')\n"
         "             or m in ('colorbench.engine', 'colorbench.runner', 'colorbench.training',\n"

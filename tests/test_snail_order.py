@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from colorbench.experiments.snail import region_objects, snail_frame
-from protocols.base import ProtocolContext
-from protocols.snail_order import SnailOrder, snail_order
-from reports.snail_figure import snail_figure
+from colorbench.protocols.base import ProtocolContext
+from colorbench.protocols.snail_order import SnailOrder, snail_order
+from colorbench.reports.snail_figure import snail_figure
 
 SIZE, PIECES, NC = 16, 5, 6
 
