@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +86,26 @@ def run_lock(out: str | Path) -> Any:
 
     Path(out).mkdir(parents=True, exist_ok=True)
     return FileLock(str(Path(out) / ".colorbench.lock"))
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder removed on exit, also when Ctrl-C or SIGTERM lands while it is being created.
+
+    tempfile.TemporaryDirectory leaks its folder if the signal arrives between mkdir and its cleanup being
+    armed; here both signals are held back (and delivered inside the `try`) until the path is known.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    main = threading.current_thread() is threading.main_thread()  # signal masks are per thread; only main gets them
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if main else None
+    path: Path | None = None
+    try:
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        yield path
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)

@@ -395,10 +395,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
           limit: int | None, size: int | None, data_root: str | None, device: str, fid: bool,
           fid_weights: str | None, out: str | None, update_baseline: bool, as_json: bool) -> None:
     """Gate a checkpoint: exit 0 if every tracked metric is within tolerance of the baseline, 1 if not."""
-    import tempfile
-
     from rich.table import Table
 
+    from colorbench.atomic import scratch_dir
     from colorbench.engine import EvalPlan
     from colorbench.gate import (
         check_same_images,
@@ -438,7 +437,7 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     if base:  # another --limit/--size is refused before the evaluation, whose numbers could not be compared
         check_same_images(base, base_path, {"dataset": {"n_images": limit, "size": size,
                                                         "fingerprint": base["dataset_fingerprint"]}})
-    with tempfile.TemporaryDirectory(prefix="colorbench-check-") as tmp:
+    with scratch_dir("colorbench-check-") as tmp:
         run_dir = Path(out or tmp)
         cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
                         checkpoints=[f"{label}={p}" for label, p in zip(labels, paths)],

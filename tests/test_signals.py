@@ -22,12 +22,12 @@ def test_check_interrupted_exits_with_the_signal_code_and_removes_its_temp_folde
             "sys.argv[0] = 'colorbench'; runpy.run_module('colorbench', run_name='__main__')")
     proc = subprocess.Popen([sys.executable, "-c", boot, "check", "--model", "rtug", "--dataset", "toon",
                              "--no-fid", "--limit", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a liveness bound only: importing torch on a loaded CI machine is slow
     while not list(tmp_path.glob("colorbench-check-*")):  # the evaluation has started in its temp folder
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == code, err.decode()
     assert b"Traceback" not in err, err.decode()
     assert not list(tmp_path.glob("colorbench-check-*")), "the temporary folder was left behind"
