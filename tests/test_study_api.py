@@ -46,8 +46,10 @@ def _hint(client: TestClient, pid: str, s: dict, seq: int, slot: int, **kw) -> d
 
 def test_guided_session_is_stored_step_by_step_and_reported(env) -> None:
     client, store, pid, db = env
-    s = _start(client, pid)
+    image = client.app.state.study.plan(pid)[0][1]  # the participant's own image: the plan is done after both
+    s = _start(client, pid, image=image)
     assert s["page"] == "guided" and s["region"] == s["regions"][0] and s["guide"].startswith("data:image/png")
+    assert s["output"].startswith("data:image/png") and 0 <= s["box"][0] < s["box"][2] <= 1
     r1 = _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
     assert r1["next_region"] == s["regions"][1]
     with store.engine.connect() as c:  # stored before the response came back
@@ -64,7 +66,7 @@ def test_guided_session_is_stored_step_by_step_and_reported(env) -> None:
     row = store.session(s["session_id"])
     assert (row["status"], row["qs"], row["cs"]) == ("finished", 4, 5) and row["final_png"][:4] == b"\x89PNG"
 
-    p = _start(client, pid, "rtug")
+    p = _start(client, pid, "rtug", image)
     assert p["page"] == "point" and "regions" not in p
     _hint(client, pid, p, 0, 0, x=10, y=50, color="#ffe0bd")
     client.post(f"/api/sessions/{p['session_id']}/finish", json={"participant_id": pid, "qs": 2, "cs": 3})

@@ -150,6 +150,7 @@ class StudyApp:
         if image_id not in self.backend.image_ids:
             raise ApiError(404, f"unknown image {image_id!r} in dataset {self.backend.dataset.name}")
         page = self.backend.page(model)
+        automatic = self.backend.colorize(model, image_id, [])[0]  # before the clock starts: the first result
         try:
             sid = self.store.open_session(pid, model, "region" if page == "guided" else "point",
                                           self.backend.dataset.name, image_id)
@@ -157,12 +158,13 @@ class StudyApp:
             raise ApiError(409, str(exc), open_session=self.store.open_session_of(pid)) from exc
         out = {"session_id": sid, "model": model, "page": page, "image_id": image_id, "seq": 0,
                "task": len(self.store.done_tasks(pid)) + 1, "tasks": len(plan), "point_size": self.backend.point_size,
-               "sketch": data_url(self.backend.image(image_id).sketch_rgb())}
+               "sketch": data_url(self.backend.image(image_id).sketch_rgb()), "output": data_url(automatic)}
         if page == "guided":
             order = self.backend.region_order(model, image_id)
             out["regions"] = order
             out["region"] = order[0] if order else None
             out["guide"] = data_url(self.backend.guide(model, image_id, [], out["region"]))
+            out["box"] = self.backend.region_box(model, image_id, out["region"])
         return out
 
     def hint(self, sid: str, body: dict[str, Any], received: float) -> dict[str, Any]:
@@ -206,6 +208,7 @@ class StudyApp:
             nxt = next((r for r in order if r not in hinted), None)
             out["next_region"] = nxt
             out["next_guide"] = data_url(self.backend.guide(s["model"], s["image_id"], rows, nxt))
+            out["next_box"] = self.backend.region_box(s["model"], s["image_id"], nxt)
         return out
 
     def finish(self, sid: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -311,4 +314,6 @@ def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, ma
         Route("/api/rank/tasks", api(study.rank_task), methods=["POST"]),
         Route("/api/rank/tasks/{tid}", api(study.rank, "tid"), methods=["POST"]),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    app.state.study = study
+    return app

@@ -150,6 +150,15 @@ class StudyModels:
             base[sel] = 0.45 * base[sel] + 0.55 * HIGHLIGHT
         return base.round().clip(0, 255).astype(np.uint8)
 
+    def region_box(self, label: str, image_id: str, region: int | None) -> list[float] | None:
+        """[left, top, right, bottom] of the region as fractions of the image: the page outlines it, so a
+        region of a few pixels is still found at a glance."""
+        if region is None:
+            return None
+        ys, xs = torch.nonzero(self.image(image_id).regions[label][0, region] > 0.5, as_tuple=True)
+        h, w = self.image(image_id).sketch.shape[-2:]
+        return [int(xs.min()) / w, int(ys.min()) / h, (int(xs.max()) + 1) / w, (int(ys.max()) + 1) / h]
+
     def guide(self, label: str, image_id: str, hints: list[dict[str, Any]], region: int | None) -> np.ndarray:
         """The left image of the guided page: hints so far, region `region` highlighted."""
         img = self.image(image_id)

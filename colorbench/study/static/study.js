@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = {pid: null, config: null, s: null, seq: 0, slot: 0, hinted: false, region: null,
-               nextRegion: null, nextGuide: null, point: null, shownAt: 0, busy: false, output: null};
+               nextRegion: null, nextGuide: null, nextBox: null, point: null, shownAt: 0, busy: false, output: null};
 
 function scoreButtons(fieldset, name) {
   for (let v = 1; v <= 5; v++) {
@@ -30,6 +30,16 @@ function buildPalette(colors) {
 }
 
 function shown() { state.shownAt = performance.now(); }
+
+function outline(box) {  // [left, top, right, bottom] in fractions of the image, or null
+  const b = $("region-box");
+  b.hidden = !box;
+  if (!box) return;
+  // 3 px of air around the region, so the outline never hides its pixels
+  Object.assign(b.style, {left: `calc(${box[0] * 100}% - 3px)`, top: `calc(${box[1] * 100}% - 3px)`,
+                          width: `calc(${(box[2] - box[0]) * 100}% + 6px)`,
+                          height: `calc(${(box[3] - box[1]) * 100}% + 6px)`});
+}
 
 function updateButtons() {
   const guided = state.s && state.s.page === "guided";
@@ -72,13 +82,15 @@ async function start() {
     return;
   }
   Object.assign(state, {s, seq: s.seq, slot: 0, hinted: false, region: s.region ?? null, nextRegion: null,
-                        point: null, output: null});
+                        point: null});
   $("task").textContent = `image ${s.task} of ${s.tasks}`;
   $("mode").textContent = s.page === "guided" ? "guided mode" : "point mode";
   document.body.dataset.page = s.page;
   document.body.dataset.session = s.session_id;
   $("left").src = s.page === "guided" ? s.guide : s.sketch;
-  $("result").src = s.sketch;
+  $("result").src = s.output;
+  state.output = s.output;
+  outline(s.page === "guided" ? s.box : null);
   $("left-caption").textContent = s.page === "guided" ? "Region to colour (highlighted)" : "Click to place the hint";
   $("marker").hidden = true;
   $("instructions").textContent = instructions();
@@ -137,6 +149,7 @@ async function sendHint(color) {
     if (state.s.page === "guided") {
       state.nextRegion = r.next_region;
       state.nextGuide = r.next_guide;
+      state.nextBox = r.next_box;
     }
     showError("");
     setStatus(`hint ${state.slot + 1} applied`);
@@ -158,6 +171,7 @@ function next() {
     state.region = state.nextRegion;
     state.nextRegion = null;
     $("left").src = state.nextGuide;
+    outline(state.nextBox);
   } else {
     state.point = null;
     $("marker").hidden = true;
@@ -169,7 +183,7 @@ function next() {
 }
 
 function finish() {
-  $("final").src = state.output || state.s.sketch;
+  $("final").src = state.output;
   $("work").hidden = true;
   $("scores").reset();
   $("scores").hidden = false;
