@@ -1,5 +1,6 @@
 """Acceptance test of the study page in a real headless chromium (selenium): one guided and one RTUG session
-through `colorbench study serve`, a ranking, a server killed mid-session; then the database rows and Table 2.
+through `colorbench study serve`, a ranking, a second tab refused, a server killed mid-session; then the
+database rows and the rendered Table 2.
 
 Needs Debian's chromium and chromium-driver (`make test` installs them when it runs as root).
 Set COLORBENCH_STUDY_SCREENSHOT=path.png to save the guided page after its first hint and Next
@@ -27,6 +28,7 @@ from colorbench.cli import main
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.slow
@@ -157,6 +159,15 @@ def test_one_guided_and_one_rtug_session_in_a_real_browser(server, browser, tmp_
 
     browser.get(base + "/?model=rtug&image=test-000001")  # one hint, then the server is killed
     assert _page(browser) == "point"
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")  # the same participant in a second tab: refused, the page says why
+    browser.get(base + "/?model=guidingpainter&image=test-000001")
+    alert = WebDriverWait(browser, 20).until(expected_conditions.alert_is_present())
+    assert "already has session" in alert.text
+    alert.dismiss()  # keep the first tab's session
+    WebDriverWait(browser, 10).until(lambda d: "already has session" in d.find_element(By.ID, "error").text)
+    browser.close()
+    browser.switch_to.window(first)
     _point(browser, [(0, 0)])
     proc.send_signal(signal.SIGKILL)
     proc.wait()

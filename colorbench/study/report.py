@@ -114,8 +114,7 @@ def figure(t2: pd.DataFrame, path: Path) -> None:
                color=[f"C{i}" for i in range(len(t2))])
         ax.set_xticks(range(len(t2)), labels)
         ax.set_title(title)
-        if col in ("qs", "cs"):
-            ax.set_ylim(0, 5.5)
+        ax.set_ylim(0, 5.5) if col in ("qs", "cs") else ax.set_ylim(bottom=0)  # times and scores are never < 0
     fig.suptitle("Human study (paper Table 2)")
     fig.savefig(path, dpi=120)
     plt.close(fig)
