@@ -186,3 +186,13 @@ def test_report_cli_without_a_database_says_what_to_run(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["study", "report", str(tmp_path / "none.db")])
     assert res.exit_code == 2 and "colorbench study serve" in res.output
     assert not (tmp_path / "none.db").exists()
+
+
+def test_the_database_itself_refuses_a_second_open_session(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s.db"))
+    pid = store.new_participant()
+    store.open_session(pid, "rtug", "point", "toon", "test-000000")
+    with store.engine.begin() as c, pytest.raises(sa.exc.IntegrityError):  # as a racing tab would find it
+        c.execute(sessions.insert().values(id="x", participant_id=pid, model="rtug", hint_kind="point",
+                                           dataset="toon", image_id="test-000001", status="open", started_at=0.0))
+    store.close()

@@ -57,7 +57,7 @@ def serve(models: str, dataset: str, checkpoints: tuple[str, ...], rank_models: 
                      "(and write to the database)[/yellow]")
     STDERR.print(f"study of {', '.join(backend.interactive)} on {backend.dataset.name} "
                  f"({len(backend.image_ids)} images): http://{host}:{port}/  ·  ranking: http://{host}:{port}/rank  "
-                 f"·  database: {db}", markup=False)
+                 f"·  database: {db}", markup=False, soft_wrap=True)
     try:
         uvicorn.run(create_app(backend, store, images_per_model), host=host, port=port, log_level="warning")
     finally:

@@ -40,9 +40,10 @@ sessions = sa.Table(
     sa.Column("cs", sa.Integer),  # convenience score 1-5
     sa.Column("final_png", sa.LargeBinary),  # the last result the participant saw
 )
-# At most one open session per participant, enforced by the database itself (two tabs racing each other).
-sa.Index("one_open_session", sessions.c.participant_id, unique=True,
-         sqlite_where=sessions.c.status == "open", postgresql_where=sessions.c.status == "open")
+# At most one open session per participant, enforced by the database itself (two tabs racing each other) where
+# it has partial indexes; elsewhere by the check in `open_session` alone.
+sa.Index("one_open_session", sessions.c.participant_id, unique=True, sqlite_where=sessions.c.status == "open",
+         postgresql_where=sessions.c.status == "open").ddl_if(dialect=("sqlite", "postgresql"))
 
 interactions = sa.Table(
     "interactions", META,
@@ -89,6 +90,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _two_tabs(pid: str, other: str | None) -> str:
+    return (f"participant {pid} already has session {other} open (another tab?): finish it there, or abandon it "
+            "to start here")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -122,18 +128,24 @@ class Store:
         sid = new_id()
         try:
             with self.engine.begin() as c:
+                other = self._open_of(c, pid)
+                if other is not None:
+                    raise Conflict(_two_tabs(pid, other))
                 c.execute(sessions.insert().values(id=sid, participant_id=pid, model=model, hint_kind=kind,
                                                    dataset=dataset, image_id=image_id, status="open",
                                                    started_at=time.time()))
-        except IntegrityError as exc:
-            raise Conflict(f"participant {pid} already has session {self.open_session_of(pid)} open (another "
-                           "tab?): finish it there, or abandon it to start here") from exc
+        except IntegrityError as exc:  # a racing tab got in between the check and the insert: the unique index
+            raise Conflict(_two_tabs(pid, self.open_session_of(pid))) from exc
         return sid
 
     def open_session_of(self, pid: str) -> str | None:
         with self.engine.connect() as c:
-            row = c.execute(sa.select(sessions.c.id).where(sessions.c.participant_id == pid,
-                                                           sessions.c.status == "open")).first()
+            return self._open_of(c, pid)
+
+    @staticmethod
+    def _open_of(c: sa.Connection, pid: str) -> str | None:
+        row = c.execute(sa.select(sessions.c.id).where(sessions.c.participant_id == pid,
+                                                       sessions.c.status == "open")).first()
         return None if row is None else row.id
 
     def session(self, sid: str) -> dict[str, Any] | None:
