@@ -65,6 +65,7 @@ def test_guided_session_is_stored_step_by_step_and_reported(env) -> None:
     assert rows[1]["shown_at"] == rows[0]["responded_at"]  # TPI counts from the previous result
     row = store.session(s["session_id"])
     assert (row["status"], row["qs"], row["cs"]) == ("finished", 4, 5) and row["final_png"][:4] == b"\x89PNG"
+    assert row["size"] == 64 and len(row["checkpoint"]) == 64  # the shipped checkpoint's sha256
 
     p = _start(client, pid, "rtug", image)
     assert p["page"] == "point" and "regions" not in p
@@ -196,3 +197,14 @@ def test_the_database_itself_refuses_a_second_open_session(tmp_path: Path) -> No
         c.execute(sessions.insert().values(id="x", participant_id=pid, model="rtug", hint_kind="point",
                                            dataset="toon", image_id="test-000001", status="open", started_at=0.0))
     store.close()
+
+
+def test_a_crash_in_a_forward_is_a_json_500_and_stores_nothing(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, store, pid, _ = env
+    s = _start(client, pid)
+    monkeypatch.setattr(client.app.state.study.backend, "colorize", lambda *a: 1 / 0)
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    r = quiet.post(f"/api/sessions/{s['session_id']}/hints",
+                   json={"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"})
+    assert r.status_code == 500 and "ZeroDivisionError" in r.json()["error"]
+    assert store.hints(s["session_id"]) == []

@@ -153,7 +153,8 @@ class StudyApp:
         automatic = self.backend.colorize(model, image_id, [])[0]  # before the clock starts: the first result
         try:
             sid = self.store.open_session(pid, model, "region" if page == "guided" else "point",
-                                          self.backend.dataset.name, image_id)
+                                          self.backend.dataset.name, image_id, self.backend.size,
+                                          self.backend.checkpoints[model])
         except Conflict as exc:  # the page offers to abandon that session, so it gets its id
             raise ApiError(409, str(exc), open_session=self.store.open_session_of(pid)) from exc
         out = {"session_id": sid, "model": model, "page": page, "image_id": image_id, "seq": 0,
@@ -301,6 +302,9 @@ def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, ma
     async def not_allowed(request: Request, exc: Exception) -> JSONResponse:
         return _error(405, f"{request.method} is not allowed on {request.url.path}")
 
+    async def internal(request: Request, exc: Exception) -> JSONResponse:  # a bug: JSON too, the traceback is logged
+        return _error(500, f"internal error ({type(exc).__name__}); nothing of this request was stored")
+
     routes = [
         Route("/", page("study.html")),
         Route("/rank", page("rank.html")),
@@ -314,6 +318,7 @@ def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, ma
         Route("/api/rank/tasks", api(study.rank_task), methods=["POST"]),
         Route("/api/rank/tasks/{tid}", api(study.rank, "tid"), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed,
+                                                              Exception: internal})
     app.state.study = study
     return app

@@ -77,6 +77,7 @@ class StudyModels:
             if self.kinds[label] is HintKind.NONE:
                 raise UsageError(f"study: {label} takes no hints, so it cannot be ranked on how it follows them")
         self.models: dict[str, ColorizerModel] = {v.label: v.load(device) for v in variants}
+        self.checkpoints = {v.label: v.describe()["checkpoint_sha256"] for v in variants}  # stored per session
         self.dataset = open_dataset(dataset, "test", size=size, root=data_root, limit=limit)
         self.image_ids = self.dataset.ids()
         if not self.image_ids:

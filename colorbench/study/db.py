@@ -33,6 +33,8 @@ sessions = sa.Table(
     sa.Column("hint_kind", sa.String(16), nullable=False),  # region | point
     sa.Column("dataset", sa.String(64), nullable=False),
     sa.Column("image_id", sa.String(128), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),  # px the model ran at
+    sa.Column("checkpoint", sa.String(256), nullable=False),  # sha256 of the checkpoint file (provenance)
     sa.Column("status", sa.String(16), nullable=False),  # open | finished | abandoned
     sa.Column("started_at", sa.Float, nullable=False),  # when the sketch was sent to the page
     sa.Column("finished_at", sa.Float),
@@ -123,7 +125,8 @@ class Store:
         with self.engine.connect() as c:
             return c.execute(sa.select(participants.c.id).where(participants.c.id == pid)).first() is not None
 
-    def open_session(self, pid: str, model: str, kind: str, dataset: str, image_id: str) -> str:
+    def open_session(self, pid: str, model: str, kind: str, dataset: str, image_id: str, size: int = 64,
+                     checkpoint: str = "") -> str:
         """A new session; Conflict if the participant has another one open (a second tab)."""
         sid = new_id()
         try:
@@ -132,8 +135,8 @@ class Store:
                 if other is not None:
                     raise Conflict(_two_tabs(pid, other))
                 c.execute(sessions.insert().values(id=sid, participant_id=pid, model=model, hint_kind=kind,
-                                                   dataset=dataset, image_id=image_id, status="open",
-                                                   started_at=time.time()))
+                                                   dataset=dataset, image_id=image_id, size=size,
+                                                   checkpoint=checkpoint, status="open", started_at=time.time()))
         except IntegrityError as exc:  # a racing tab got in between the check and the insert: the unique index
             raise Conflict(_two_tabs(pid, self.open_session_of(pid))) from exc
         return sid
