@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import torch
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
@@ -208,3 +209,11 @@ def test_a_crash_in_a_forward_is_a_json_500_and_stores_nothing(env, monkeypatch:
                    json={"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"})
     assert r.status_code == 500 and "ZeroDivisionError" in r.json()["error"]
     assert store.hints(s["session_id"]) == []
+
+
+def test_rank_hints_are_seeded_by_the_image_and_count_only_given_hints(backend: StudyModels) -> None:
+    u, given = backend.rank_hints("test-000000", 7)
+    again, _ = backend.rank_hints("test-000000", 7)
+    assert torch.equal(u.color, again.color) and torch.equal(u.mask, again.mask)
+    assert 1 <= given <= min(7, len(backend.region_order("guidingpainter", "test-000000")))
+    assert u.mask.sum() > 0

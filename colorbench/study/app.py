@@ -243,7 +243,7 @@ class StudyApp:
         image_id = b.image_ids[(int(hashlib.sha256(pid.encode()).hexdigest()[:8], 16) + k) % len(b.image_ids)]
         n = rng.randint(1, MAX_RANK_HINTS)
         shown = rng.sample(b.rankable, len(b.rankable))  # the page never learns which model is which
-        hint_map, outs = b.rank_outputs(image_id, n)
+        hint_map, outs, n = b.rank_outputs(image_id, n)  # n: the hints actually given
         tid = self.store.new_rank_task(pid, b.dataset.name, image_id, n, shown)
         return {"task_id": tid, "n_hints": n, "done": k, "hint_map": data_url(hint_map),
                 "sketch": data_url(b.image(image_id).sketch_rgb()),

@@ -168,22 +168,23 @@ class StudyModels:
         return self.hint_map(img, u, sel)
 
     # -- the ranking task (Table 6, supplement E.2) -----------------------------------------------
-    def rank_hints(self, image_id: str, n: int) -> Hints:
+    def rank_hints(self, image_id: str, n: int) -> tuple[Hints, int]:
         """n point hints placed inside the first region model's guided regions (E.2: the same positions for
-        every model), colours perturbed by ±64 per channel; seeded by the image id only."""
+        every model), colours perturbed by ±64 per channel; seeded by the image id only. → (hints, how many
+        are not empty: a hint meant for a region the image does not have is dropped, as in the engine)."""
         img = self.image(image_id)
         seed = image_seed(self.dataset.name, image_id, "study-rank")
         placing = next(iter(img.regions.values()), None)
         seq = simulate(HintKind.POINT, img.color, [seed], regions=placing, k=n, equalized=placing is not None)
         seq = perturb_colors(seq, [image_seed(self.dataset.name, image_id, "study-rank-colour")], PERTURB)
-        return seq.at(n)
+        return seq.at(n), int(seq.masks[0, :n].flatten(1).any(dim=1).sum())
 
-    def rank_outputs(self, image_id: str, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(hint map, {label: output}) of every rankable model for the same hints, uint8 [H,W,3]."""
+    def rank_outputs(self, image_id: str, n: int) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+        """(hint map, {label: output}, hints given) of every rankable model for the same hints, uint8 [H,W,3]."""
         img = self.image(image_id)
-        u = self.rank_hints(image_id, n)
+        u, given = self.rank_hints(image_id, n)
         outs = {}
         with self._lock, torch.inference_mode():
             for label in self.rankable:
                 outs[label] = _hwc(self.models[label].colorize(img.sketch, Hints(u.color, u.mask)))
-        return self.hint_map(img, u), outs
+        return self.hint_map(img, u), outs, given
