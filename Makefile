@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.colorbench-installed
 
-.PHONY: install run test lint clean
+.PHONY: install run test browser lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/colorbench run --models all --dataset toon --out results/toon
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The study page's end-to-end test drives a real headless chromium: installed here when missing (as root).
+browser:
+	@sh tests/ensure_browser.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check colorbench guidingpainter baselines protocols reports tests benchmarks

@@ -1,4 +1,4 @@
-"""The `colorbench` command line: run, report, check, train, prepare, snail, models, datasets, protocols.
+"""The `colorbench` command line: run, report, check, train, prepare, snail, study, models, datasets, protocols.
 
 Progress and tables go to stderr (rich); `--json` prints machine-readable results on stdout, as do the
 listings of `models`, `datasets` and `protocols`.
@@ -23,6 +23,7 @@ from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError, environment_error
 from colorbench.flags import check_sweep, device_flag, finite_flag
 from colorbench.progress import STDERR
+from colorbench.study.commands import study
 
 SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
 # colorbench.fid.WEIGHTS_FILENAME and ENV_VAR, spelled out so that `--help` need not import torch (a test
@@ -603,6 +604,9 @@ def protocols() -> None:
         cls = PROTOCOLS.get(name)
         table.add_row(name, ",".join(cls.modes), cls.title)
     _print_listing(table)
+
+
+main.add_command(study)  # `colorbench study serve|report` (colorbench/study/commands.py)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ def _invoke(*args):
 def test_help_lists_every_command():
     res = _invoke("--help")
     assert res.exit_code == 0
-    for cmd in ("run", "report", "check", "train", "prepare", "models", "datasets", "protocols", "snail", "zoo"):
+    for cmd in ("run", "report", "check", "train", "prepare", "models", "datasets", "protocols", "snail", "zoo",
+                "study"):
         assert cmd in res.output
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MAPPED = ("guidingpainter", "baselines", "protocols", "reports")
 MODELS = ("colorbench.guidingpainter", "colorbench.baselines")
 # The application layer: commands and drivers that may use every layer below them.
-APP = ("colorbench.cli", "colorbench.__main__", "colorbench.gate", "colorbench.flags", "colorbench.experiments")
+APP = ("colorbench.cli", "colorbench.__main__", "colorbench.gate", "colorbench.flags", "colorbench.experiments",
+       "colorbench.study")
 # What each layer must never import (prefixes of module names).
 FORBIDDEN = {
     # colorbench.* below the application layer; the old top-level names must not come back either.
