@@ -81,6 +81,7 @@ def test_model_output_lightness_equals_input(name: str) -> None:
     assert (_lightness_u8(to_uint8(out)) - _lightness_u8(to_uint8(color))).abs().max() < 1.0
 
 
+@pytest.mark.slow
 def test_trained_checkpoints_follow_hints_in_ab_and_keep_lightness(trained: dict[str, Path]) -> None:
     x, color = _batch()
     b = x.shape[0]
@@ -174,6 +175,7 @@ def test_sketch_checkpoint_refused_in_grayscale_mode(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no grayscale mode" in " ".join(res.output.split())
 
 
+@pytest.mark.slow
 def test_grayscale_checkpoint_refused_in_sketch_mode(trained: dict[str, Path], tmp_path: Path) -> None:
     res = _invoke("run", "--models", "rtug", "--dataset", "toon", "--checkpoint", f"rtug={trained['rtug']}",
                   "--size", str(SIZE), "--limit", "2", "--no-fid", "--modes", "native", "--quiet",
@@ -181,6 +183,7 @@ def test_grayscale_checkpoint_refused_in_sketch_mode(trained: dict[str, Path], t
     assert res.exit_code == 2 and "is a grayscale-mode model" in " ".join(res.output.split())
 
 
+@pytest.mark.slow
 def test_run_writes_table4(trained: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = _invoke("run", "--models", "ours,rtug", "--dataset", "toon-gray", "--checkpoint", f"ours={trained['ours']}",
