@@ -89,8 +89,23 @@ def config_input(config: Mapping[str, Any] | None) -> str:
 
 
 def supports_grayscale(model_cls: Any) -> bool:
-    """True for models whose config has an "input" key (GuidingPainter, RTUG, CIC)."""
+    """True for models whose config has an "input" key (all built-in learned models; not the flat-fill floor)."""
     return "input" in model_cls.default_config()
+
+
+def mode_labels(labels: list[str], config: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """{"labels": …} without the "-sketch" adaptation labels (RTUG-sketch, CIC-sketch) for a grayscale checkpoint:
+    on L those models are run as published; {} for a sketch checkpoint (its labels stay the class's)."""
+    if config_input(config) != GRAYSCALE:
+        return {}
+    return {"labels": [label for label in labels if not label.endswith("-sketch")]}
+
+
+def grayscale_models() -> list[str]:
+    """Registered model names that have a grayscale mode, for messages."""
+    from colorbench.registry import MODELS
+
+    return [n for n in MODELS.names() if supports_grayscale(MODELS.get(n))]
 
 
 def check_variant_inputs(described: Mapping[str, Mapping[str, Any]], models: Mapping[str, Any], mode: str,
@@ -105,7 +120,7 @@ def check_variant_inputs(described: Mapping[str, Mapping[str, Any]], models: Map
         if mode == GRAYSCALE and not supports_grayscale(cls):
             raise CheckpointError(
                 f"{label}: {cls.name} has no grayscale mode, and this run feeds grayscale input (L → ab) from "
-                f"{dataset!r}; grayscale models are guidingpainter (ours), rtug and cic — drop {label} from --models "
+                f"{dataset!r}; grayscale models: {', '.join(grayscale_models())} — drop {label} from --models "
                 "or evaluate with --input sketch")
         trained = config_input(info.get("config"))
         if trained != mode:

@@ -70,7 +70,7 @@ def test_recombine_keeps_input_lightness_even_out_of_gamut() -> None:
     assert (_lightness_u8(to_uint8(naive)) - lum_in).abs().max() > 5.0
 
 
-@pytest.mark.parametrize("name", ["guidingpainter", "rtug", "cic"])
+@pytest.mark.parametrize("name", ["guidingpainter", "rtug", "cic", "alacgan", "pix2pix"])
 def test_model_output_lightness_equals_input(name: str) -> None:
     x, color = _batch()
     model = MODELS.get(name).from_config({"width": 0.125, "input": "grayscale"}).eval()
@@ -171,7 +171,8 @@ def test_sketch_checkpoint_refused_in_grayscale_mode(tmp_path: Path) -> None:
         assert res.exit_code == 2, res.output
         text = " ".join(res.output.split())
         assert "is a sketch-mode model" in text and "grayscale input" in text and "colorbench train" in text
-    res = _invoke("run", "--models", "alacgan", "--dataset", "toon", "--input", "grayscale", *common, "--out", str(tmp_path / "o"))
+    res = _invoke("run", "--models", "floor", "--dataset", "toon", "--input", "grayscale", *common,
+                  "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "no grayscale mode" in " ".join(res.output.split())
 
 
@@ -193,6 +194,8 @@ def test_run_writes_table4(trained: dict[str, Path], tmp_path: Path) -> None:
     result = json.loads((out / "results.json").read_text())["results"]["table4"]
     assert result["input"] == "grayscale" and result["n_images"] == 4
     assert {r["model"] for r in result["rows"]} == {"guidingpainter", "rtug"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["variants"]["rtug"]["labels"] == [] and run["dataset"]["describe"]["input"] == "grayscale"
     assert all(20.0 < r["psnr"]["value"] < 60.0 for r in result["rows"])  # L is given: grey ab alone is ~23 dB
     md = (out / "tables" / "table4.md").read_text()
     assert "GuidingPainter (ours) | toon-gray" in md and "RTUG | toon-gray" in md

@@ -15,7 +15,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from colorbench.data.base import ColorDataset, DatasetError, u8_to_tensor
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, SKETCH, luminance_input
+from colorbench.grayscale import GRAYSCALE, INPUT_MODES, SKETCH, grayscale_models, luminance_input
 
 
 def default_input(dataset: ColorDataset) -> str:
@@ -109,6 +109,6 @@ def training_input(model_name: str, defaults: dict[str, Any], config: dict[str, 
     if "input" not in defaults:
         if mode != SKETCH:
             raise DatasetError(f"{model_name} has no grayscale mode (dataset input {mode!r}); grayscale models: "
-                               "guidingpainter (ours), rtug, cic; train it on a sketch dataset instead")
+                               f"{', '.join(grayscale_models())}; train it on a sketch dataset instead")
         return mode, dict(config)
     return mode, dict(config) | ({"input": mode} if mode != SKETCH or "input" in config else {})
