@@ -22,6 +22,8 @@ Changed, and why:
   training samples never saw a hint, so the generator learned to ignore them (issue 16).
 - Generator and D are the benchmark's one U-Net (Table 5) and PatchGAN instead of the ResNeXt
   tunnels and the 512-px ResNeXt critic; the hint colours' separate random crop is not simulated.
+Grayscale input (config input="grayscale", paper supplement B): G on [L, hint ab, mask] → ab (2 ch, tanh),
+recombined with the input L (colorbench.grayscale); the same cell hints; no line-intensity jitter (L has no lines).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import torch.nn.functional as F
 
 from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 from colorbench.api import HintKind, Hints
+from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, recombine
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
 
@@ -97,6 +100,7 @@ class AlacGAN(ColorizerModel):
             "hint_sigma": 0.005,  # at the original 512 px
             "hint_density": "scaled",  # scaled: σ × 512/size (deviation, see docstring) | original
             "jitter_low": 0.7,
+            "input": "sketch",  # sketch | grayscale (L → ab)
         }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -105,14 +109,21 @@ class AlacGAN(ColorizerModel):
             raise ValueError(f"alacgan: hint_density must be one of {HINT_DENSITIES}, got {self.config['hint_density']!r}")
         if self.config["gan_mode"] not in GAN_MODES:
             raise ValueError(f"alacgan: gan_mode must be one of {GAN_MODES}, got {self.config['gan_mode']!r}")
+        if self.config["input"] not in INPUT_MODES:
+            raise ValueError(f"alacgan: input must be one of {', '.join(INPUT_MODES)}, got {self.config['input']!r}")
+        self.grayscale = self.config["input"] == GRAYSCALE
         width = float(self.config["width"])
-        self.generator = UNet(1 + 3 + 1, 3, width)
+        self.generator = UNet(1 + 2 + 1, 2, width) if self.grayscale else UNet(1 + 3 + 1, 3, width)
         self.discriminator = PatchGAN(1 + 3, width)
         init_weights(self)
 
     def generate(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
-        """sketch [B,1,H,W] in [-1,1], hints (C, M) → [B,3,H,W] in [-1,1]."""
+        """sketch [B,1,H,W] in [-1,1], hints (C, M) → [B,3,H,W] in [-1,1]; grayscale: X = L/50 − 1 and the hints'
+        ab → ab recombined with the input L."""
         mask = hints.mask.to(sketch)
+        if self.grayscale:
+            inputs = torch.cat([sketch, hint_ab(hints, sketch), mask], dim=1)
+            return recombine(sketch, torch.tanh(self.generator(inputs)))
         inputs = torch.cat([sketch, hints.color.to(sketch) * mask, mask], dim=1)
         return torch.tanh(self.generator(inputs))
 
@@ -136,7 +147,8 @@ class AlacGAN(ColorizerModel):
         """Jitter the sketch, simulate cell hints (ctx.generator), D step, then G step (adv + L1 content)."""
         sketch = batch["sketch"].to(ctx.device)
         color = batch["color"].to(ctx.device)
-        sketch = jitter_sketch(sketch, ctx.generator, float(self.config["jitter_low"]))
+        if not self.grayscale:
+            sketch = jitter_sketch(sketch, ctx.generator, float(self.config["jitter_low"]))
         hints = sample_cell_hints_train(color, ctx.generator, int(self.config["hint_cell"]), self.hint_sigma(color.shape[-1]))
         mode = self.config["gan_mode"]
         with autocast(ctx):

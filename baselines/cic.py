@@ -12,6 +12,8 @@ the 262 grid cells that touch the sRGB gamut (CIC's 313 come from an ImageNet hu
 recomputed on the benchmark's training set (`prepare_training`) and stored in the checkpoint. The
 network is the benchmark's one U-Net (Table 5) predicting at full resolution, instead of the VGG trunk
 predicting at ¼ resolution.
+Grayscale input (config input="grayscale", paper supplement B): CIC as published — the input is L_norm, there is
+no L head, and the decoded ab is recombined with the input L (colorbench.grayscale).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import torch.nn.functional as F
 
 from colorbench.baselines._shared import autocast
 from colorbench.api import HintKind, Hints
-from colorbench.lab import L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
+from colorbench.grayscale import GRAYSCALE, INPUT_MODES, input_lightness, recombine
+from colorbench.lab import AB_NORM, L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import UNet, init_weights
 
@@ -135,13 +138,17 @@ class CIC(ColorizerModel):
             "lambda_l": 10.0,
             "weight_decay": 1e-3,
             "chroma_min": 5.0,  # images whose |ab| never exceeds this are left out of the ab loss
+            "input": "sketch",  # sketch | grayscale (L → ab, no L head)
         }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         centers = ab_bins()
         q = centers.shape[0]
-        self.net = UNet(1, q + 1, float(self.config["width"]))
+        if self.config["input"] not in INPUT_MODES:
+            raise ValueError(f"cic: input must be one of {', '.join(INPUT_MODES)}, got {self.config['input']!r}")
+        self.grayscale = self.config["input"] == GRAYSCALE
+        self.net = UNet(1, q if self.grayscale else q + 1, float(self.config["width"]))
         init_weights(self)
         self.register_buffer("centers", centers, persistent=False)  # derived from constants, not data
         # Filled by prepare_training and saved in checkpoints (the prior is part of the trained model).
@@ -155,14 +162,19 @@ class CIC(ColorizerModel):
 
     # -- inference -----------------------------------------------------------------------------
     def heads(self, sketch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """sketch [B,1,H,W] in [-1,1] → (ab logits [B,Q,H,W], L_norm [B,1,H,W] in (-1,1))."""
+        """sketch [B,1,H,W] in [-1,1] → (ab logits [B,Q,H,W], L_norm [B,1,H,W] in (-1,1)); grayscale: the L_norm
+        returned is the input's, X/2 = (L−50)/100."""
         out = self.net(sketch / 2.0)  # sketch as L_norm ∈ [-0.5,0.5], like CIC's centred L input
+        if self.grayscale:
+            return out, (input_lightness(sketch) - L_CENT) / L_NORM
         return out[:, : self.num_bins], torch.tanh(out[:, self.num_bins :])
 
     def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
         """Automatic: hints ignored. → RGB [B,3,H,W] in [-1,1] (annealed-mean ab, regressed L)."""
         logits, l_norm = self.heads(sketch)
         ab = annealed_mean(logits, self.centers, float(self.config["temperature"]))
+        if self.grayscale:
+            return recombine(sketch, ab / AB_NORM)
         lum = (l_norm.float() * L_NORM + L_CENT).clamp(0.0, 100.0)
         return lab_to_signed(torch.cat([lum, ab], dim=1))
 
@@ -207,6 +219,8 @@ class CIC(ColorizerModel):
         logits, l_norm = self.heads(sketch)
         ce = -(target * F.log_softmax(logits.float(), dim=1)).sum(dim=1)  # [B,H,W]
         ce = (ce * pixel_w * keep.view(-1, 1, 1)).mean()
+        if self.grayscale:  # L is the input: no L head, no L loss
+            return {"ce": ce, "l1_L": torch.zeros_like(ce), "loss": ce}
         l1 = (l_norm.float() - (lab[:, :1] - L_CENT) / L_NORM).abs().mean()
         return {"ce": ce, "l1_L": l1, "loss": ce + float(self.config["lambda_l"]) * l1}
 

@@ -6,6 +6,8 @@ Changed: the generator is the benchmark's one U-Net (paper Table 5, bilinear up-
 instead of `unet_256`, so all models share one backbone and one width multiplier; with no dropout there
 is no test-time noise, and the benchmark evaluates every model in eval mode (BN running statistics),
 whereas the reference `test.py` keeps train-mode BN unless `--eval` is given. Hints are ignored.
+Grayscale input (config input="grayscale", paper supplement B): L → ab (2 ch, tanh) recombined with the input L
+(colorbench.grayscale), Pix2Pix's own L → ab colorization setting.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 from colorbench.api import HintKind, Hints
+from colorbench.grayscale import GRAYSCALE, INPUT_MODES, recombine
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
 
@@ -31,19 +34,25 @@ class Pix2Pix(ColorizerModel):
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        return {"width": 0.25, "lambda_l1": 100.0, "gan_mode": "vanilla"}
+        return {"width": 0.25, "lambda_l1": 100.0, "gan_mode": "vanilla",
+                "input": "sketch"}  # sketch | grayscale (L → ab)
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         if self.config["gan_mode"] not in GAN_MODES:
             raise ValueError(f"pix2pix: gan_mode must be one of {GAN_MODES}, got {self.config['gan_mode']!r}")
+        if self.config["input"] not in INPUT_MODES:
+            raise ValueError(f"pix2pix: input must be one of {', '.join(INPUT_MODES)}, got {self.config['input']!r}")
+        self.grayscale = self.config["input"] == GRAYSCALE
         width = float(self.config["width"])
-        self.generator = UNet(1, 3, width)
+        self.generator = UNet(1, 2 if self.grayscale else 3, width)
         self.discriminator = PatchGAN(1 + 3, width)
         init_weights(self)
 
     def generate(self, sketch: torch.Tensor) -> torch.Tensor:
-        """sketch [B,1,H,W] in [-1,1] → [B,3,H,W] in [-1,1]."""
+        """sketch [B,1,H,W] in [-1,1] → [B,3,H,W] in [-1,1]; grayscale: X = L/50 − 1 → ab recombined with L."""
+        if self.grayscale:
+            return recombine(sketch, torch.tanh(self.generator(sketch)))
         return torch.tanh(self.generator(sketch))
 
     def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:

@@ -10,6 +10,9 @@ and the head regresses all three Lab channels (tanh), not only ab; hints carry L
 RGB mean). One regression stage instead of the 4-stage class→regression script, no 529-bin class head,
 no grey-image filter (sketch datasets keep grey images, like GuidingPainter). The network is the
 benchmark's one U-Net (Table 5) instead of the "siggraph" VGG-style generator.
+Grayscale input (config input="grayscale", paper supplement B / Table 4): RTUG as published — the input is
+L_norm, the hints are ab only, the head regresses ab (2 ch, tanh), and the output is that ab with the input L
+(colorbench.grayscale).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 
 from colorbench.baselines._shared import autocast
 from colorbench.api import HintKind, Hints
+from colorbench.grayscale import GRAYSCALE, INPUT_MODES, ab_target, hint_ab, luminance_input, recombine
 from colorbench.hints import sample_point_hints_train
 from colorbench.lab import AB_NORM, denormalize_lab, lab_to_signed, normalize_lab, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
@@ -46,28 +50,39 @@ class RTUG(ColorizerModel):
             "lambda_reg": 10.0,  # RTUG's L1 weight (in normalised Lab units)
             "hint_p": 0.125,  # geometric stop probability of the training sampler
             "max_points": 64,  # the training sampler's cap (RTUG's count is unbounded; P(>64) ≈ 2e-4)
+            "input": "sketch",  # sketch | grayscale (L → ab, supplement B)
         }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         if self.config["loss"] not in LOSSES:
             raise ValueError(f"rtug: loss must be one of {LOSSES}, got {self.config['loss']!r}")
-        self.net = UNet(1 + 3 + 1, 3, float(self.config["width"]))
+        if self.config["input"] not in INPUT_MODES:
+            raise ValueError(f"rtug: input must be one of {', '.join(INPUT_MODES)}, got {self.config['input']!r}")
+        self.grayscale = self.config["input"] == GRAYSCALE
+        channels = 2 if self.grayscale else 3  # ab, or all of Lab for a sketch (no luminance to keep)
+        self.net = UNet(1 + channels + 1, channels, float(self.config["width"]))
         init_weights(self)
 
-    @staticmethod
-    def network_input(sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
-        """[B,5,H,W]: sketch/2 (as L_norm), hint colour in normalised Lab (0 where no hint), mask − 0.5."""
+    def network_input(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
+        """[B,5,H,W]: sketch/2 (as L_norm), hint colour in normalised Lab (0 where no hint), mask − 0.5.
+        Grayscale: [B,4,H,W], L_norm = X/2 = (L−50)/100 exactly, the hints' ab/110, mask − 0.5."""
         mask = hints.mask.to(sketch)
+        if self.grayscale:
+            return torch.cat([sketch / 2.0, hint_ab(hints, sketch), mask - MASK_CENT], dim=1)
         hint_lab = normalize_lab(signed_to_lab(hints.color.to(sketch))) * mask
         return torch.cat([sketch / 2.0, hint_lab, mask - MASK_CENT], dim=1)
 
     def predict_lab(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
-        """Normalised Lab prediction [B,3,H,W] in (-1,1) (L_norm = (L−50)/100, a/110, b/110)."""
+        """Normalised Lab prediction [B,3,H,W] in (-1,1) (L_norm = (L−50)/100, a/110, b/110); grayscale: ab/110
+        [B,2,H,W]."""
         return torch.tanh(self.net(self.network_input(sketch, hints)))
 
     def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
-        """sketch [B,1,H,W] in [-1,1], point hints → RGB [B,3,H,W] in [-1,1] (Lab → sRGB, clipped)."""
+        """sketch [B,1,H,W] in [-1,1], point hints → RGB [B,3,H,W] in [-1,1] (Lab → sRGB, clipped); grayscale:
+        X = L/50 − 1 and the predicted ab recombined with the input L."""
+        if self.grayscale:
+            return recombine(sketch, self.predict_lab(sketch, hints))
         return lab_to_signed(denormalize_lab(self.predict_lab(sketch, hints)))
 
     def configure_optimizers(self, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
@@ -94,7 +109,9 @@ class RTUG(ColorizerModel):
         hints = sample_point_hints_train(color, ctx.generator, p=float(self.config["hint_p"]),
                                          max_points=int(self.config["max_points"]))
         with torch.no_grad():
-            target = normalize_lab(signed_to_lab(color))
+            target = ab_target(color) if self.grayscale else normalize_lab(signed_to_lab(color))
+            if self.grayscale:
+                sketch = luminance_input(color)  # the dataset's X already; recomputed so any batch trains right
         inputs = self.network_input(sketch, hints)  # Lab conversion stays in float32 under AMP
         with autocast(ctx):
             pred = torch.tanh(self.net(inputs))

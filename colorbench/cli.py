@@ -140,11 +140,14 @@ def main(debug: bool) -> None:
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Reuse finished images from the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--input", "input_mode", type=click.Choice(["sketch", "grayscale"]), default=None,
+              help="Network input: the sketch, or the L channel (grayscale, paper supplement B / Table 4; "
+                   "docs/grayscale.md) [default: the dataset's own, e.g. grayscale for toon-gray].")
 def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...], size: int | None, limit: int | None,
         data_root: str | None, device: str, batch_size: int, forward_rows: int, num_workers: int, modes: str,
         sweep: str, fid: bool, fid_weights: str | None, metric_names: str,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
-        amp: bool, resume: bool, as_json: bool, quiet: bool) -> None:
+        amp: bool, resume: bool, as_json: bool, quiet: bool, input_mode: str | None = None) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
     from colorbench.engine import EvalPlan
     from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
@@ -179,7 +182,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
                                 for v in resolve_variants(names, list(checkpoints), dataset)})
     cfg = RunConfig(models=names, dataset=dataset, out=out or f"results/{dataset}", checkpoints=list(checkpoints),
                     size=size, limit=limit, data_root=data_root, device=device, resume=resume, fid=fid,
-                    fid_weights=fid_weights, plan=plan, num_workers=num_workers)
+                    fid_weights=fid_weights, plan=plan, num_workers=num_workers, input=input_mode)
     run_dir = run_evaluation(cfg, progress=not quiet)
     from colorbench import distributed
 
@@ -320,12 +323,19 @@ def _parse_extra(args: list[str], defaults: dict[str, Any], model: str) -> dict[
               help="Where prepared datasets are written [env COLORBENCH_DATA, default ./data].")
 @click.option("--nri-threshold", type=float, default=None, callback=finite_flag, help="NRI threshold stored for an unknown dataset name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing prepared dataset of that name.")
+@click.option("--input", "input_mode", type=click.Choice(["sketch", "grayscale"]), default="sketch",
+              show_default=True, help="grayscale: no sketches are extracted and the dataset is evaluated on its "
+                                      "L channel by default (docs/grayscale.md).")
 def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str | None,
-            nri_threshold: float | None, overwrite: bool) -> None:
+            nri_threshold: float | None, overwrite: bool, input_mode: str = "sketch") -> None:
     """Resize, extract XDoG sketches and split 81:9:10 into DATA_ROOT/NAME/{train,val,test}/{color,sketch}."""
     from colorbench.data.prepare import prepare_dataset
 
+    if input_mode == "grayscale" and sketches:
+        raise UsageError("--sketches gives line art, which a --input grayscale dataset does not keep: drop one")
     kwargs: dict[str, Any] = {"size": size, "sketches": sketches, "overwrite": overwrite}
+    if input_mode == "grayscale":
+        kwargs["input_mode"] = "grayscale"
     if nri_threshold is not None:
         kwargs["nri_threshold"] = nri_threshold
     report = prepare_dataset(name, src, data_root or "data", **kwargs)

@@ -53,9 +53,12 @@ class RunConfig:
     fid_weights: str | None = None
     plan: EvalPlan = field(default_factory=EvalPlan)
     num_workers: int = 0  # DataLoader processes reading test images (never changes results)
+    input: str | None = None  # sketch | grayscale (colorbench.grayscale); None: the dataset's own default
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
+        if d["input"] is None:
+            del d["input"]  # a run without --input keeps the fingerprint it had before input modes existed
         return d
 
     def fingerprint(self) -> str:
@@ -83,6 +86,9 @@ def _fid_backend(cfg: RunConfig, device: torch.device) -> tuple[dict[str, Any], 
 def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], None] | None = None) -> Path:
     """Evaluate every variant on the test split; returns the run directory (rank 0 writes it)."""
     from colorbench.data import native_size, open_dataset
+    from colorbench.data.grayscale import with_input
+    from colorbench.grayscale import check_variant_inputs
+    from colorbench.registry import MODELS
 
     log = log or (lambda msg: STDERR.print(msg))
     if cfg.size is None:
@@ -93,7 +99,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     device = resolve_device(cfg.device) if not ctx.is_distributed else ctx.device(cfg.device)
     if cfg.limit is not None and cfg.limit <= 0:
         raise UsageError("--limit must be a positive number of test images")
-    dataset = open_dataset(cfg.dataset, "test", size=cfg.size, root=cfg.data_root, limit=cfg.limit)
+    dataset = with_input(open_dataset(cfg.dataset, "test", size=cfg.size, root=cfg.data_root, limit=cfg.limit),
+                         cfg.input)
     ids = dataset.ids()
     if not ids:
         raise UsageError(f"dataset {cfg.dataset!r} has no test images")
@@ -114,6 +121,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     sample_ids = set(ids[: plan.n_samples])
     dataset_fp = dataset.fingerprint()
     described = {v.label: v.describe() for v in variants}
+    check_variant_inputs(described, {v.label: MODELS.get(v.model) for v in variants}, dataset.mode, cfg.dataset)
     warnings = size_warnings(described, dataset.size) + edited_warnings(dataset)
     for line in warnings if ctx.rank == 0 else []:
         log(f"[yellow]warning: {escape(line)}[/yellow]")

@@ -189,6 +189,7 @@ def compute_platform() -> dict[str, Any]:
 def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: str, progress: bool,
                  log: Callable[[str], None], epoch_lines: bool) -> TrainResult:
     from colorbench.data import open_dataset
+    from colorbench.data.grayscale import dataset_default_input, training_input, with_input
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -196,9 +197,11 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
     ddp = dist.init(cfg.device)  # under torchrun: one rank of a data-parallel run; else world 1
     device = ddp.device(cfg.device) if ddp.is_distributed else resolve_device(cfg.device)
     name = MODELS.canonical(cfg.model)
+    mode, model_config = training_input(name, MODELS.get(name).default_config(), cfg.model_config,
+                                        dataset_default_input(cfg.dataset, cfg.size, cfg.data_root))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # initial weights follow --seed, not whatever the global RNG holds
-        config = dict(cfg.model_config)
+        config = dict(model_config)
         if "init_seed" in MODELS.get(name).default_config():  # models that seed their own init follow --seed too
             config.setdefault("init_seed", cfg.seed)
         model = build_model(name, config).to(device)
@@ -209,8 +212,10 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
     # Base lrs before a resume restores param_groups: those hold the last *scheduled* lr, not the base.
     base_lrs = {k: [g["lr"] for g in o.param_groups] for k, o in optimizers.items()}
 
-    train_set = open_dataset(cfg.dataset, "train", size=cfg.size, root=cfg.data_root, limit=cfg.limit)
-    val_set = open_dataset(cfg.dataset, "val", size=cfg.size, root=cfg.data_root, limit=cfg.val_limit)
+    train_set = with_input(open_dataset(cfg.dataset, "train", size=cfg.size, root=cfg.data_root, limit=cfg.limit),
+                           mode)
+    val_set = with_input(open_dataset(cfg.dataset, "val", size=cfg.size, root=cfg.data_root, limit=cfg.val_limit),
+                         mode)
     if len(train_set) == 0:
         raise UsageError(f"dataset {cfg.dataset!r} has no training images")
     per_rank = math.ceil(len(train_set) / ddp.world)  # DistributedSampler pads every shard to this

@@ -21,6 +21,7 @@ from colorbench.checkpoints import (
     read_metadata,
 )
 from colorbench.errors import UsageError
+from colorbench.grayscale import mode_labels
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
 
@@ -63,7 +64,7 @@ class Variant:
                                      "checkpoint_sha256": "none:" + json.dumps(config, sort_keys=True),
                                      "config": config, "trained": None}
         meta = read_metadata(self.checkpoint)
-        return info.to_json() | {
+        return info.to_json() | mode_labels(info.labels, meta.get("config")) | {
             "model": self.model,
             "tag": self.tag,
             "checkpoint": str(self.checkpoint),

@@ -15,6 +15,7 @@ import torch
 
 from colorbench.api import HintKind, Hints
 from colorbench.distribution import BoundedGeometric
+from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
 from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
@@ -85,6 +86,7 @@ class GuidingPainter(ColorizerModel):
             "eval_seed": 0,  # seeds that noise, mixed with each sketch's content hash
             "augment": True,  # official colour jitter + random resized crop + flip
             "init_seed": 0,  # seeds the N(0, 0.02) initialisation (never the global RNG state)
+            "input": "sketch",  # sketch | grayscale (supplement B: X = L, g predicts ab; colorbench.grayscale)
         }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -94,7 +96,9 @@ class GuidingPainter(ColorizerModel):
         self.nc = int(cfg["nc"])
         width = float(cfg["width"])
         self.seg = SegmentationNet(self.nc, width, float(cfg["order_bias"]), float(cfg["logit_bound"]))  # f
-        self.gen = UNet(self.nc + 5, 3, width)  # g on [X, C, M, S]
+        self.grayscale = cfg["input"] == GRAYSCALE
+        # g on [X, C, M, S]; in grayscale mode (supplement B) C is the hints' ab and g predicts ab.
+        self.gen = UNet(self.nc + 4, 2, width) if self.grayscale else UNet(self.nc + 5, 3, width)
         self.disc = PatchGAN(4, width)  # D on (X, Ŷ)
         self._pmf = torch.as_tensor(BoundedGeometric(self.nc, float(cfg["p"])).pmf(), dtype=torch.float32)
         # Supplement C: N(0, 0.02). Drawn from a forked, explicitly seeded RNG so that the weights depend
@@ -122,6 +126,8 @@ class GuidingPainter(ColorizerModel):
         if cfg["region_order"] not in REGION_ORDERS:
             raise ValueError(f"guidingpainter: region_order must be one of {', '.join(REGION_ORDERS)}, "
                              f"got {cfg['region_order']!r}")
+        if cfg["input"] not in INPUT_MODES:
+            raise ValueError(f"guidingpainter: input must be one of {', '.join(INPUT_MODES)}, got {cfg['input']!r}")
         if cfg["d_fake"] not in D_FAKES:
             raise ValueError(f"guidingpainter: d_fake must be one of {', '.join(D_FAKES)}, got {cfg['d_fake']!r}")
         if float(cfg["gumbel_scale"]) < 0:
@@ -134,7 +140,13 @@ class GuidingPainter(ColorizerModel):
 
     # -- the generator G = g ∘ h ∘ f ---------------------------------------------------------------
     def colorize_from(self, sketch: torch.Tensor, hints: Hints, regions: torch.Tensor) -> torch.Tensor:
-        """Eq. (9): Ŷ = tanh(g([X, C, M, S])). regions [B,Nc,H,W]; returns [B,3,H,W] in [-1,1]."""
+        """Eq. (9): Ŷ = tanh(g([X, C, M, S])). regions [B,Nc,H,W]; returns [B,3,H,W] in [-1,1].
+
+        Grayscale input (supplement B): X = L/50 − 1, C = the hints' ab/110 [B,2,H,W], g predicts ab/110 (tanh)
+        and Ŷ is that ab recombined with the input L (colorbench.grayscale.recombine)."""
+        if self.grayscale:
+            x = torch.cat([sketch, hint_ab(hints, sketch), hints.mask, regions], dim=1).to(sketch.dtype)
+            return recombine(sketch, torch.tanh(self.gen(x)))
         x = torch.cat([sketch, hints.color, hints.mask, regions], dim=1).to(sketch.dtype)
         return torch.tanh(self.gen(x))
 
@@ -240,6 +252,8 @@ class GuidingPainter(ColorizerModel):
         color = batch["color"].to(dev, torch.float32)
         if cfg["augment"]:
             sketch, color = augment_batch(sketch, color, ctx.generator)
+            if self.grayscale:  # the colour jitter changed the target's lightness: X is the L of what is learned
+                sketch = luminance_input(color)
         tau = temperature(ctx.progress, MIN_TAU)
         lam = {k: float(cfg[k]) for k in LOSS_KEYS}
         reorder = cfg["stage"] == "reorder"

@@ -105,19 +105,22 @@ def conditional_cells(
     ids, mat = psnr_matrix(records, variant, range(dist.nc + 1))
     expected = mat @ dist.pmf()
     nri = nri_per_image(mat, ctx.nri_threshold).astype(np.float64)
-    nh = ctx.fid.get("nh_assignment") or {}
-    if not ctx.fid.get("available"):
-        fid = fid_cell(ctx, variant, [], ids)  # the n/a cell with run.json's reason
-    elif not nh:
-        fid = na_cell("run.json has no fid.nh_assignment (E7.3 stratified Nh); rerun `colorbench run`")
-    else:
-        fid = fid_cell(ctx, variant, mixture_keys(ids, nh), ids)
     return {
         "psnr": ci_cell(expected, opts),
-        "fid": fid,
+        "fid": mixture_fid_cell(ctx, variant, ids),
         "nri": ci_cell(nri, opts),
         "metrics": metric_cells(records, ctx, variant, opts, conditional=True),
         "mc_check": monte_carlo_psnr(
             records, variant, dist, str(ctx.dataset.get("name", "")), int(opts["seed"])
         ),
     }
+
+
+def mixture_fid_cell(ctx: ProtocolContext, variant: str, ids: list[str]) -> dict[str, Any]:
+    """FID under G (E7.3): each image at its stratified Nh (run.json fid.nh_assignment); n/a with the reason."""
+    nh = ctx.fid.get("nh_assignment") or {}
+    if not ctx.fid.get("available"):
+        return fid_cell(ctx, variant, [], ids)  # the n/a cell with run.json's reason
+    if not nh:
+        return na_cell("run.json has no fid.nh_assignment (E7.3 stratified Nh); rerun `colorbench run`")
+    return fid_cell(ctx, variant, mixture_keys(ids, nh), ids)

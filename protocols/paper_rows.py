@@ -96,3 +96,22 @@ def requested_dataset(option: Any, run_dataset: str) -> str | None:
     if key is None:
         raise UsageError(f"--paper-rows {option!r}: the paper reports {', '.join(PAPER_DATASETS)} only")
     return key
+
+
+# Table 4 (supplement B, grayscale colorization L → ab, hints following G): (paper label, registry model) →
+# {dataset: (PSNR, FID)}, copied verbatim; one paper row a line, datasets in TABLE4_DATASETS order.
+TABLE4_DATASETS = ("CelebA", "Imagenet Car", "Yosemite")
+TABLE4_SOURCE = "GuidingPainter (WACV 2023), supplement B, Table 4"
+_TABLE4_PAPER: list[tuple[str, str, tuple[float, float], tuple[float, float], tuple[float, float]]] = [
+    ("RTUG", "rtug", (29.92, 3.61), (26.40, 31.90), (27.58, 57.97)),
+    ("Ours", "guidingpainter", (30.60, 2.40), (26.97, 27.54), (27.94, 54.05)),
+]
+
+
+def table4_rows() -> list[dict[str, Any]]:
+    """Every Table 4 cell as a row {"label", "model", "dataset", "psnr", "fid", "source"}, datasets in paper order."""
+    return [
+        {"label": label, "model": model, "dataset": ds, "psnr": psnr, "fid": fid, "source": TABLE4_SOURCE}
+        for label, model, *scores in _TABLE4_PAPER
+        for ds, (psnr, fid) in zip(TABLE4_DATASETS, scores)
+    ]

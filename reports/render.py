@@ -21,6 +21,7 @@ from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
 from colorbench.reports.image_grids import guidance_strip, qualitative_grid
 from colorbench.reports.results_json import build_results, write_results
 from colorbench.reports.table_specs import compare_spec, perturbed_spec, sweep_specs, table1_spec, table3_spec
+from colorbench.reports.table4_spec import table4_spec
 from colorbench.reports.tables import TableSpec, cell_text, to_csv, to_latex, to_markdown
 
 
@@ -36,6 +37,8 @@ def table_specs(results: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tab
         specs += sweep_specs(results["hint_sweep"], opts)
     if "perturbed_hints" in results:
         specs.append(perturbed_spec(results["perturbed_hints"], opts))
+    if "table4" in results:  # grayscale runs only (None otherwise)
+        specs.append(table4_spec(results["table4"], opts))
     return [s for s in specs if s is not None]
 
 

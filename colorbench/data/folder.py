@@ -106,6 +106,9 @@ class FolderDataset(ColorDataset):
             base = self.directory / self.split
             self._paths = {i: (base / "color" / f"{i}.png", base / "sketch" / f"{i}.png") for i in self._entries}
             declared = self.manifest.get("nri_threshold")
+            # Prepared with --input grayscale: colour only, served on its L channel by default (data/grayscale.py).
+            self.input_mode = str(self.manifest.get("input", "sketch"))
+            self.has_sketches = self.input_mode != "grayscale"
         else:
             self.manifest = None
             self._paths = self._scan()
@@ -141,7 +144,21 @@ class FolderDataset(ColorDataset):
     def all_ids(self) -> list[str]:
         return list(self._paths)
 
+    input_mode: str = "sketch"
+    has_sketches: bool = True
+
+    def load_color(self, image_id: str) -> np.ndarray:
+        """The colour image [H,W,3] uint8 at `self.size` alone (what grayscale mode reads)."""
+        try:
+            color_path, _ = self._paths[image_id]
+        except KeyError:
+            raise DatasetError(f"{self.name} {self.split} has no image {image_id!r}") from None
+        return self._read(color_path, "RGB")
+
     def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        if not self.has_sketches:
+            raise DatasetError(f"dataset {self.name!r} was prepared with --input grayscale and has no sketches: "
+                               "evaluate it with --input grayscale (its default)")
         try:
             color_path, sketch_path = self._paths[image_id]
         except KeyError:
@@ -164,7 +181,8 @@ class FolderDataset(ColorDataset):
 
     def describe(self) -> dict[str, Any]:
         sketch = (self.manifest or {}).get("sketch", {}).get("method", "unknown (no manifest)")
-        return {"directory": str(self.directory), "prepared_size": self.prepared_size, "sketch": sketch}
+        out = {"directory": str(self.directory), "prepared_size": self.prepared_size, "sketch": sketch}
+        return out | ({"prepared_input": self.input_mode} if not self.has_sketches else {})
 
     def file_hashes(self, image_id: str) -> tuple[str, str]:
         """(colour sha256, sketch sha256) of one image's files as they are now — not the manifest's, which an
@@ -174,6 +192,9 @@ class FolderDataset(ColorDataset):
             entry = self._entries[image_id]
             digests = []
             for path, field in zip(self._paths[image_id], ("color_sha256", "sketch_sha256")):
+                if field == "sketch_sha256" and not self.has_sketches:
+                    digests.append("none")  # --input grayscale: there is no sketch file
+                    continue
                 try:
                     digest = self._stats.sha256(path)
                 except FileNotFoundError:
@@ -205,7 +226,9 @@ class FolderDataset(ColorDataset):
         problems = []
         for image_id, (color, sketch) in self._paths.items():
             entry = self._entries[image_id]
-            for path, want in ((color, entry["color_sha256"]), (sketch, entry["sketch_sha256"])):
+            for path, want in ((color, entry["color_sha256"]), (sketch, entry.get("sketch_sha256"))):
+                if want is None and not self.has_sketches:
+                    continue
                 if not path.is_file():
                     problems.append(f"{path}: missing")
                 elif file_sha256(path) != want:

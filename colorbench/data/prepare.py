@@ -149,8 +149,11 @@ def prepare_dataset(
     progress: bool = True,
     nri_threshold: float | None = None,
     overwrite: bool = False,
+    input_mode: str = "sketch",
 ) -> PrepareReport:
     """Resize, sketch (XDoG unless `sketches`), split 81:9:10 and write OUT_ROOT/NAME with manifest.json.
+    input_mode "grayscale" (paper supplement B): no sketch is made or kept (only color/), and the manifest's
+    "input" makes grayscale the dataset's default mode (colorbench.data.grayscale).
 
     Unusable files are skipped (printed with the reason to stderr, listed in the manifest). Raises
     DatasetError for problems with the request itself: bad name or size, missing folders, duplicate
@@ -158,6 +161,9 @@ def prepare_dataset(
     """
     src = Path(src)
     key = _check_args(name, src, size, nri_threshold)
+    if input_mode not in ("sketch", "grayscale"):
+        raise DatasetError(f"--input must be sketch or grayscale, got {input_mode!r}")
+    kinds = ("color",) if input_mode == "grayscale" else ("color", "sketch")
     out_root = Path(out_root)
     target = out_root / key
     if target.exists() and not overwrite:
@@ -187,7 +193,8 @@ def prepare_dataset(
         console.print(f"removed {litter}, the staging folder of an interrupted prepare", markup=False, soft_wrap=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.{writer_tag()}.", suffix=".partial", dir=out_root))
     try:
-        images = _process(key, by_id, sketch_by_id, sketch_dir, src, size, staging, skipped, console, progress)
+        images = _process(key, by_id, sketch_by_id, sketch_dir, src, size, staging, skipped, console, progress,
+                          kinds)
         if not images:
             raise DatasetError(
                 f"no usable image in {src}: {len(files)} files, {len(skipped)} skipped "
@@ -195,16 +202,18 @@ def prepare_dataset(
             )
         splits = split_of(sorted(images), key, seed)
         for split in SPLITS:
-            for kind in ("color", "sketch"):
+            for kind in kinds:
                 (staging / split / kind).mkdir(parents=True)
         for image_id, split in splits.items():
             images[image_id]["split"] = split
-            for kind in ("color", "sketch"):
+            for kind in kinds:
                 os.replace(staging / kind / f"{image_id}.png", staging / split / kind / f"{image_id}.png")
-        for kind in ("color", "sketch"):
+        for kind in kinds:
             (staging / kind).rmdir()
         counts = {s: sum(1 for v in splits.values() if v == s) for s in SPLITS}
         manifest = _manifest(key, src, size, sketch_dir, seed, nri_threshold, counts, images, skipped)
+        if input_mode == "grayscale":
+            manifest |= {"input": "grayscale", "sketch": {"method": "none (--input grayscale)"}}
         atomic_write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         _move_into_place(staging, target)
     finally:
@@ -215,7 +224,9 @@ def prepare_dataset(
         console.print(f"skipped {path}: {reason}", markup=False, soft_wrap=True)
     console.print(f"{len(skipped)} of {len(files)} files skipped", markup=False, soft_wrap=True)
     return PrepareReport(
-        key, target, size, counts, len(files), skipped, "given" if sketch_dir else "xdog", target / MANIFEST_NAME
+        key, target, size, counts, len(files), skipped,
+        "none (--input grayscale)" if input_mode == "grayscale" else "given" if sketch_dir else "xdog",
+        target / MANIFEST_NAME
     )
 
 
@@ -230,12 +241,14 @@ def _process(
     skipped: list[tuple[str, str]],
     console: Any,
     progress: bool,
+    kinds: tuple[str, ...] = ("color", "sketch"),
 ) -> dict[str, dict[str, Any]]:
-    """Read, resize and sketch every image into staging/{color,sketch}/<id>.png; returns manifest entries."""
+    """Read, resize and sketch every image into staging/{color,sketch}/<id>.png; returns manifest entries.
+    kinds ("color",) (--input grayscale): no sketch is made."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    (staging / "color").mkdir()
-    (staging / "sketch").mkdir()
+    for kind in kinds:
+        (staging / kind).mkdir()
     images: dict[str, dict[str, Any]] = {}
     columns = (TextColumn(f"prepare {key}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not progress, transient=True) as bar:
@@ -247,7 +260,10 @@ def _process(
                 rgb = read_rgb(path)
                 entry["source_size"] = [int(rgb.shape[1]), int(rgb.shape[0])]
                 color = resize_area(rgb, size)
-                if sketch_dir is None:
+                sketch = None
+                if "sketch" not in kinds:
+                    pass
+                elif sketch_dir is None:
                     sketch, params = xdog(color, key, image_id)
                     entry["xdog"] = params.to_dict()
                 else:
@@ -269,7 +285,7 @@ def _process(
                 skipped.append((str(path), exc.reason))
                 continue
             entry["source_sha256"] = file_sha256(path)
-            for kind, array in (("color", color), ("sketch", sketch)):
+            for kind, array in (("color", color), ("sketch", sketch))[: len(kinds)]:
                 data = _png_bytes(array)
                 (staging / kind / f"{image_id}.png").write_bytes(data)
                 entry[f"{kind}_sha256"] = hashlib.sha256(data).hexdigest()
