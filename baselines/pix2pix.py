@@ -33,6 +33,10 @@ class Pix2Pix(ColorizerModel):
     def default_config(cls) -> dict[str, Any]:
         return {"width": 0.25, "lambda_l1": 100.0, "gan_mode": "vanilla"}
 
+    @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        return {"gan_mode": GAN_MODES}
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         if self.config["gan_mode"] not in GAN_MODES:

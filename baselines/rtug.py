@@ -48,6 +48,10 @@ class RTUG(ColorizerModel):
             "max_points": 64,  # the training sampler's cap (RTUG's count is unbounded; P(>64) ≈ 2e-4)
         }
 
+    @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        return {"loss": LOSSES}
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         if self.config["loss"] not in LOSSES:

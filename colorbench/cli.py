@@ -10,7 +10,6 @@ traceback), 130 interrupted (Ctrl-C). Anything else is a bug and shows its trace
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import sys
 import threading
@@ -19,12 +18,12 @@ from typing import Any
 
 import click
 
+from colorbench.cli_train import train
 from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError, environment_error
-from colorbench.flags import check_sweep, device_flag, finite_flag
+from colorbench.flags import SIZE_DEFAULT_HELP, check_sweep, device_flag, finite_flag
 from colorbench.progress import STDERR
 
-SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
 # colorbench.fid.WEIGHTS_FILENAME and ENV_VAR, spelled out so that `--help` need not import torch (a test
 # checks that they agree).
 FID_WEIGHTS_HELP = ("Inception weights: torch-fidelity's release file weights-inception-2015-12-05-6726825d.pth "
@@ -215,97 +214,6 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
     if not (Path(run_dir) / "records.csv").exists():
         raise UsageError(f"{run_dir} has no records.csv: run `colorbench run --out {run_dir} …` first")
     _report(Path(run_dir), {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows}, as_json)
-
-
-# --------------------------------------------------------------------------------------------- train
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("model")
-@click.option("--dataset", required=True, help="Dataset to train on (toon, snail or a prepared name).")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Checkpoint directory [runs/MODEL-DATASET].")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--size", type=int, default=None, help=f"Training image size (paper: 256) {SIZE_DEFAULT_HELP}.")
-@click.option("--width", type=float, default=None, help="Channel multiplier of every net (paper: 1.0 = 64 base channels).")
-@click.option("--batch-size", default=16, show_default=True, help="Images per step (per process under torchrun).")
-@click.option("--lr", type=float, default=None, help="Learning rate [the model's paper default].")
-@click.option("--beta1", type=float, default=None, help="Adam β1 [paper default; GuidingPainter's code used 0.9]; β2 stays the model's own.")
-@click.option("--device", default="auto", show_default=True, callback=device_flag, help="auto | cpu | cuda | mps (AMP on CUDA).")
-@click.option("--limit", type=int, default=None, help="Use only the first N training images.")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Torch intra-op threads [torch's default: the usable cores]. CPU-trained weights depend on it; "
-                   "the count is recorded in the checkpoint.")
-@click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors (optimizer, schedule, RNG, epoch).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_context
-def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs: int, size: int | None,
-          width: float | None,
-          batch_size: int, lr: float | None, beta1: float | None, device: str, limit: int | None,
-          data_root: str | None, seed: int, threads: int | None, resume: bool, quiet: bool) -> None:
-    """Train MODEL on a dataset. Any model config key is a flag too: e.g. `--fixed-nh`, `--stage reorder`,
-    `--lambda-adv 0` for GuidingPainter (see `colorbench models -v`)."""
-    from colorbench.data import native_size
-    from colorbench.registry import MODELS
-    from colorbench.training import TrainConfig, train_model
-
-    name = MODELS.canonical(model)
-    if size is None:
-        size = native_size(dataset, data_root)
-    overrides = _parse_extra(ctx.args, MODELS.get(name).default_config(), name)
-    if width is not None:
-        overrides["width"] = width
-    cfg = TrainConfig(model=name, dataset=dataset, epochs=epochs, size=size, batch_size=batch_size, lr=lr, beta1=beta1,
-                      seed=seed, device=device, limit=limit, data_root=data_root, model_config=overrides,
-                      threads=threads)
-    out_dir = out or f"runs/{name}-{dataset}"
-    command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = train_model(cfg, out_dir, resume=resume, command=command, progress=not quiet)
-    from colorbench import distributed
-
-    if distributed.init(device).rank != 0:  # under torchrun rank 0 alone validates and reports
-        return
-    last = result.history[-1] if result.history else {}
-    STDERR.print(f"trained {name} in {result.seconds:.0f}s; val PSNR {last.get('val_psnr', float('nan')):.2f} dB; "
-                 f"best checkpoint {result.best_checkpoint}", markup=False)
-
-
-def _parse_extra(args: list[str], defaults: dict[str, Any], model: str) -> dict[str, Any]:
-    """['--fixed-nh', '--stage', 'reorder'] → {'fixed_nh': True, 'stage': 'reorder'} typed by the defaults."""
-    out: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("--"):
-            raise click.UsageError(f"unexpected argument {arg!r}")
-        key = arg[2:].replace("-", "_")
-        value: Any
-        if "=" in key:
-            key, value = key.split("=", 1)
-        elif isinstance(defaults.get(key), bool):
-            value = True
-        elif key.startswith("no_") and isinstance(defaults.get(key[3:]), bool):
-            key, value = key[3:], False
-        else:
-            if i + 1 >= len(args):
-                raise click.UsageError(f"option {arg} needs a value")
-            value = args[i + 1]
-            i += 1
-        if key not in defaults:
-            known = ", ".join("--" + k.replace("_", "-") for k in sorted(defaults))
-            raise click.UsageError(f"{model} has no option {arg}; its config options are: {known}")
-        default = defaults[key]
-        try:
-            if isinstance(default, bool):
-                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                value = int(value)
-            elif isinstance(default, float):
-                value = float(value)
-        except ValueError as exc:
-            raise click.UsageError(f"{arg} expects a {type(default).__name__}, got {value!r}") from exc
-        out[key] = value
-        i += 1
-    return out
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -608,3 +516,6 @@ def protocols() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(train)  # colorbench.cli_train: one subcommand per registered model

@@ -10,6 +10,8 @@ import click
 
 from colorbench.errors import UsageError
 
+SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
+
 # What colorbench can run on; torch.device accepts more names (xla, ipu, meta …) that only fail later.
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 

@@ -87,6 +87,11 @@ class GuidingPainter(ColorizerModel):
             "init_seed": 0,  # seeds the N(0, 0.02) initialisation (never the global RNG state)
         }
 
+    @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        return {"smoothness": SMOOTHNESS_KINDS, "tv_form": TV_FORMS, "region_order": REGION_ORDERS,
+                "d_fake": D_FAKES, "nh_per": NH_PER, "stage": STAGES}
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         cfg = self.config

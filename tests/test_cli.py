@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from colorbench.cli import _parse_extra, main
+from colorbench.cli import main
 
 
 def _invoke(*args):
@@ -33,16 +33,6 @@ def test_limit_zero_is_a_usage_error(tmp_path):
 def test_report_without_records_says_what_to_run(tmp_path):
     res = _invoke("report", str(tmp_path))
     assert res.exit_code == 2 and "colorbench run" in res.output
-
-
-def test_train_config_flags_are_typed_by_the_model_defaults():
-    defaults = {"fixed_nh": False, "stage": "joint", "lambda_adv": 0.2, "nc": 30}
-    got = _parse_extra(["--fixed-nh", "--stage", "reorder", "--lambda-adv", "0", "--nc=12"], defaults, "m")
-    assert got == {"fixed_nh": True, "stage": "reorder", "lambda_adv": 0.0, "nc": 12}
-    import click
-
-    with pytest.raises(click.UsageError, match="--lambda-tv"):
-        _parse_extra(["--no-such-thing", "1"], defaults | {"lambda_tv": 5.0}, "m")
 
 
 @pytest.mark.parametrize("command, entry", [("models", "guidingpainter"), ("datasets", "toon"),
