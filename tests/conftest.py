@@ -1,0 +1,19 @@
+"""Fixtures several test files share: the fake models (tests/fakes.py) registered, with a checkpoint each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
+
+
+@pytest.fixture(scope="session")
+def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """{"tinypoint": path, "tinyregion": path}: checkpoints of the registered fake point and region models
+    (different seeds, so the two nets differ). Read-only: a test that needs another checkpoint makes its own."""
+    register_fakes()
+    d = tmp_path_factory.mktemp("ckpt")
+    return {"tinypoint": make_checkpoint(TinyPoint, d / "p.safetensors"),
+            "tinyregion": make_checkpoint(TinyRegion, d / "r.safetensors", seed=1)}
