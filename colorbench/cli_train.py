@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from colorbench.defaults import TrainDefaults
 from colorbench.flags import SIZE_DEFAULT_HELP, device_flag
 from colorbench.progress import STDERR
 
@@ -19,19 +20,19 @@ TRAIN_OPTIONS: tuple[click.Option, ...] = (
     click.Option(["--dataset"], required=True, help="Dataset to train on (toon, snail or a prepared name)."),
     click.Option(["--out"], type=click.Path(file_okay=False), default=None,
                  help="Checkpoint directory [runs/MODEL-DATASET]."),
-    click.Option(["--epochs"], default=10, show_default=True),
+    click.Option(["--epochs"], default=TrainDefaults.epochs, show_default=True),
     click.Option(["--size"], type=int, default=None, help=f"Training image size (paper: 256) {SIZE_DEFAULT_HELP}."),
     click.Option(["--width"], type=float, default=None,
                  help="Channel multiplier of every net (paper: 1.0 = 64 base channels) [the model's width]."),
-    click.Option(["--batch-size"], default=16, show_default=True, help="Images per step (per process under torchrun)."),
+    click.Option(["--batch-size"], default=TrainDefaults.batch_size, show_default=True, help="Images per step (per process under torchrun)."),
     click.Option(["--lr"], type=float, default=None, help="Learning rate [the model's paper default]."),
     click.Option(["--beta1"], type=float, default=None,
                  help="Adam β1 [paper default; GuidingPainter's code used 0.9]; β2 stays the model's own."),
-    click.Option(["--device"], default="auto", show_default=True, callback=device_flag,
+    click.Option(["--device"], default=TrainDefaults.device, show_default=True, callback=device_flag,
                  help="auto | cpu | cuda | mps (AMP on CUDA)."),
     click.Option(["--limit"], type=int, default=None, help="Use only the first N training images."),
     click.Option(["--data-root"], type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA"),
-    click.Option(["--seed"], default=0, show_default=True),
+    click.Option(["--seed"], default=TrainDefaults.seed, show_default=True),
     click.Option(["--threads"], type=click.IntRange(min=1), default=None,
                  help="Torch intra-op threads [torch's default: the usable cores]. CPU-trained weights depend on it; "
                       "the count is recorded in the checkpoint."),

@@ -49,9 +49,14 @@ def test_valid_overrides_reach_the_models_config(captured: list[Any]) -> None:
     assert config["smoothness"] == "eight_l1"  # a key not given keeps the model's own default
 
 
-def test_no_config_flag_means_no_override(captured: list[Any]) -> None:
-    assert _train("rtug", *BASE).exit_code == 0
-    assert captured[0].model == "rtug" and captured[0].model_config == {}
+def test_no_config_flag_means_no_override_and_the_apis_defaults(captured: list[Any]) -> None:
+    from colorbench.training import TrainConfig
+
+    assert _train("rtug", "--dataset", "toon", "--size", "32").exit_code == 0
+    cli = captured[0]
+    assert cli.model == "rtug" and cli.model_config == {}
+    api = TrainConfig(model="rtug", dataset="toon", size=32)
+    assert (cli.epochs, cli.batch_size, cli.seed, cli.device) == (api.epochs, api.batch_size, api.seed, api.device)
 
 
 @pytest.mark.parametrize("flags, named", [
