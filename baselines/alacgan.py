@@ -103,6 +103,10 @@ class AlacGAN(ColorizerModel):
             "input": "sketch",  # sketch | grayscale (L → ab)
         }
 
+    @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        return {"gan_mode": GAN_MODES, "hint_density": HINT_DENSITIES}
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         if self.config["hint_density"] not in HINT_DENSITIES:

@@ -37,6 +37,10 @@ class Pix2Pix(ColorizerModel):
         return {"width": 0.25, "lambda_l1": 100.0, "gan_mode": "vanilla",
                 "input": "sketch"}  # sketch | grayscale (L → ab)
 
+    @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        return {"gan_mode": GAN_MODES}
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         if self.config["gan_mode"] not in GAN_MODES:

@@ -53,6 +53,10 @@ class RTUG(ColorizerModel):
             "input": "sketch",  # sketch | grayscale (L → ab, supplement B)
         }
 
+    @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        return {"loss": LOSSES}
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         if self.config["loss"] not in LOSSES:

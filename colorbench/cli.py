@@ -10,7 +10,6 @@ traceback), 130 interrupted (Ctrl-C). Anything else is a bug and shows its trace
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import sys
 import threading
@@ -19,17 +18,14 @@ from typing import Any
 
 import click
 
+from colorbench.cli_check import check
+from colorbench.cli_listings import datasets, metrics, models, protocols
+from colorbench.cli_train import train
 from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError, environment_error
-from colorbench.flags import check_sweep, device_flag, finite_flag
+from colorbench.flags import FID_WEIGHTS_HELP, SIZE_DEFAULT_HELP, check_sweep, device_flag, finite_flag
 from colorbench.progress import STDERR
 from colorbench.study.commands import study
-
-SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
-# colorbench.fid.WEIGHTS_FILENAME and ENV_VAR, spelled out so that `--help` need not import torch (a test
-# checks that they agree).
-FID_WEIGHTS_HELP = ("Inception weights: torch-fidelity's release file weights-inception-2015-12-05-6726825d.pth "
-                    "[env COLORBENCH_FID_WEIGHTS, then $TORCH_HOME/hub/checkpoints/ under that name].")
 
 
 def _fail(exc: BaseException) -> None:
@@ -221,97 +217,6 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
     _report(Path(run_dir), {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows}, as_json)
 
 
-# --------------------------------------------------------------------------------------------- train
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("model")
-@click.option("--dataset", required=True, help="Dataset to train on (toon, snail or a prepared name).")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Checkpoint directory [runs/MODEL-DATASET].")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--size", type=int, default=None, help=f"Training image size (paper: 256) {SIZE_DEFAULT_HELP}.")
-@click.option("--width", type=float, default=None, help="Channel multiplier of every net (paper: 1.0 = 64 base channels).")
-@click.option("--batch-size", default=16, show_default=True, help="Images per step (per process under torchrun).")
-@click.option("--lr", type=float, default=None, help="Learning rate [the model's paper default].")
-@click.option("--beta1", type=float, default=None, help="Adam β1 [paper default; GuidingPainter's code used 0.9]; β2 stays the model's own.")
-@click.option("--device", default="auto", show_default=True, callback=device_flag, help="auto | cpu | cuda | mps (AMP on CUDA).")
-@click.option("--limit", type=int, default=None, help="Use only the first N training images.")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Torch intra-op threads [torch's default: the usable cores]. CPU-trained weights depend on it; "
-                   "the count is recorded in the checkpoint.")
-@click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors (optimizer, schedule, RNG, epoch).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_context
-def train(ctx: click.Context, model: str, dataset: str, out: str | None, epochs: int, size: int | None,
-          width: float | None,
-          batch_size: int, lr: float | None, beta1: float | None, device: str, limit: int | None,
-          data_root: str | None, seed: int, threads: int | None, resume: bool, quiet: bool) -> None:
-    """Train MODEL on a dataset. Any model config key is a flag too: e.g. `--fixed-nh`, `--stage reorder`,
-    `--lambda-adv 0` for GuidingPainter (see `colorbench models -v`)."""
-    from colorbench.data import native_size
-    from colorbench.registry import MODELS
-    from colorbench.training import TrainConfig, train_model
-
-    name = MODELS.canonical(model)
-    if size is None:
-        size = native_size(dataset, data_root)
-    overrides = _parse_extra(ctx.args, MODELS.get(name).default_config(), name)
-    if width is not None:
-        overrides["width"] = width
-    cfg = TrainConfig(model=name, dataset=dataset, epochs=epochs, size=size, batch_size=batch_size, lr=lr, beta1=beta1,
-                      seed=seed, device=device, limit=limit, data_root=data_root, model_config=overrides,
-                      threads=threads)
-    out_dir = out or f"runs/{name}-{dataset}"
-    command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = train_model(cfg, out_dir, resume=resume, command=command, progress=not quiet)
-    from colorbench import distributed
-
-    if distributed.init(device).rank != 0:  # under torchrun rank 0 alone validates and reports
-        return
-    last = result.history[-1] if result.history else {}
-    STDERR.print(f"trained {name} in {result.seconds:.0f}s; val PSNR {last.get('val_psnr', float('nan')):.2f} dB; "
-                 f"best checkpoint {result.best_checkpoint}", markup=False)
-
-
-def _parse_extra(args: list[str], defaults: dict[str, Any], model: str) -> dict[str, Any]:
-    """['--fixed-nh', '--stage', 'reorder'] → {'fixed_nh': True, 'stage': 'reorder'} typed by the defaults."""
-    out: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("--"):
-            raise click.UsageError(f"unexpected argument {arg!r}")
-        key = arg[2:].replace("-", "_")
-        value: Any
-        if "=" in key:
-            key, value = key.split("=", 1)
-        elif isinstance(defaults.get(key), bool):
-            value = True
-        elif key.startswith("no_") and isinstance(defaults.get(key[3:]), bool):
-            key, value = key[3:], False
-        else:
-            if i + 1 >= len(args):
-                raise click.UsageError(f"option {arg} needs a value")
-            value = args[i + 1]
-            i += 1
-        if key not in defaults:
-            known = ", ".join("--" + k.replace("_", "-") for k in sorted(defaults))
-            raise click.UsageError(f"{model} has no option {arg}; its config options are: {known}")
-        default = defaults[key]
-        try:
-            if isinstance(default, bool):
-                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                value = int(value)
-            elif isinstance(default, float):
-                value = float(value)
-        except ValueError as exc:
-            raise click.UsageError(f"{arg} expects a {type(default).__name__}, got {value!r}") from exc
-        out[key] = value
-        i += 1
-    return out
-
-
 # --------------------------------------------------------------------------------------------- data
 @main.command()
 @click.argument("name")
@@ -379,116 +284,6 @@ def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit
     STDERR.print_json(data=result.get("summary", result))
 
 
-# --------------------------------------------------------------------------------------------- gate
-@main.command()
-@click.option("--model", required=True, help="Model name or alias (e.g. ours).")
-@click.option("--checkpoint", "checkpoints", type=click.Path(dir_okay=False), multiple=True,
-              help="Checkpoint to gate [default: the shipped one for a synthetic dataset]. With --update-baseline it "
-                   "may be repeated (e.g. one per seed): the baseline is their mean, each metric's tolerance the "
-                   "distance to the worst of them plus the default.")
-@click.option("--dataset", required=True)
-@click.option("--baseline", type=click.Path(dir_okay=False), default=None,
-              help="Baseline JSON [default: the committed colorbench/zoo/baselines/MODEL-DATASET.json]. "
-                   "--update-baseline needs it: the file to write.")
-@click.option("--tolerance", "tolerances", multiple=True, metavar="METRIC=VALUE",
-              help="Override a tolerance, e.g. psnr_expected=0.5 (PSNR: max drop in dB; NRI/FID: max rise).")
-@click.option("--limit", type=int, default=None, help="Test images [default: the baseline's count, else 64].")
-@click.option("--size", type=int, default=None,
-              help="Image size [default: the baseline's, else a prepared dataset's own, else 64].")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
-@click.option("--device", default="auto", show_default=True, callback=device_flag)
-@click.option("--fid/--no-fid", default=True, show_default=True)
-@click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Keep the evaluation here [temp dir].")
-@click.option("--update-baseline", is_flag=True, help="Write the measured metrics as the new baseline and exit 0.")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON on stdout.")
-def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str | None, tolerances: tuple[str, ...],
-          limit: int | None, size: int | None, data_root: str | None, device: str, fid: bool,
-          fid_weights: str | None, out: str | None, update_baseline: bool, as_json: bool) -> None:
-    """Gate a checkpoint: exit 0 if every tracked metric is within tolerance of the baseline, 1 if not."""
-    from rich.table import Table
-
-    from colorbench.atomic import scratch_dir
-    from colorbench.engine import EvalPlan
-    from colorbench.gate import (
-        check_same_images,
-        compare,
-        default_baseline,
-        parse_tolerances,
-        pooled_baseline,
-        read_baseline,
-        tracked_metrics,
-        write_baseline,
-    )
-    from colorbench.records import read_json
-    from colorbench.registry import MODELS
-    from colorbench.runner import RunConfig, run_evaluation
-    from colorbench.variants import zoo_checkpoint
-
-    name = MODELS.canonical(model)
-    if update_baseline and not baseline:
-        # The default is a file of the installed package: rewriting it by accident would move the shipped gate.
-        raise UsageError(f"--update-baseline needs --baseline PATH, the file to write; it never writes the "
-                         f"installed package's {default_baseline(name, dataset)} unless you name that path")
-    base_path = Path(baseline) if baseline else default_baseline(name, dataset)
-    base = None if update_baseline else read_baseline(base_path)
-    overrides = parse_tolerances(tolerances)
-    if len(checkpoints) > 1 and not update_baseline:
-        raise click.BadParameter("several --checkpoint make a baseline (--update-baseline); gate one at a time",
-                                 param_hint="--checkpoint")
-    paths = [Path(c) for c in checkpoints] or [zoo_checkpoint(name, dataset)]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing and not checkpoints:
-        raise UsageError(f"no shipped {name} checkpoint for {dataset!r} ({missing[0]}): pass --checkpoint PATH")
-    if missing:
-        raise UsageError(f"--checkpoint: no such file: {', '.join(missing)}")
-    labels = [name] if len(paths) == 1 else [f"{name}@{k}" for k in range(1, len(paths) + 1)]
-    limit = limit or (base["n_images"] if base else 64)
-    size = size or (base["size"] if base else None)  # None: the dataset's own (RunConfig)
-    if base:  # another --limit/--size is refused before the evaluation, whose numbers could not be compared
-        check_same_images(base, base_path, {"dataset": {"n_images": limit, "size": size,
-                                                        "fingerprint": base["dataset_fingerprint"]}})
-    with scratch_dir("colorbench-check-") as tmp:
-        run_dir = Path(out or tmp)
-        cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
-                        checkpoints=[f"{label}={p}" for label, p in zip(labels, paths)],
-                        limit=limit, data_root=data_root, device=device, fid=fid, fid_weights=fid_weights,
-                        plan=EvalPlan(modes=["native"], n_samples=0))
-        run_evaluation(cfg, progress=False)
-        if base:
-            check_same_images(base, base_path, read_json(run_dir / "run.json"))
-        measured = {label: tracked_metrics(run_dir, label) for label in labels}
-        current = measured[labels[0]]
-        if update_baseline:
-            spread: dict[str, float] = {}
-            if len(labels) > 1:
-                current, spread = pooled_baseline(list(measured.values()))
-            tol = spread | overrides  # an explicit --tolerance wins over the spread
-            write_baseline(base_path, name, dataset, current, run_dir, tol, per_checkpoint=measured)
-            STDERR.print(f"wrote baseline {base_path} ({len(labels)} checkpoint(s)): "
-                         + ", ".join(f"{k}={v:.3f}" + (f" (tolerance {tol[k]:.3f})" if k in tol else "") for k, v in current.items()),
-                         markup=False)
-            return
-    verdicts = compare(current, base, overrides)
-    if not verdicts:
-        raise UsageError(f"nothing to compare: {base_path} tracks only {', '.join(base['metrics'])}, which this "
-                         f"check did not measure (FID needs Inception weights: --fid-weights)")
-    table = Table("metric", "baseline", "current", "delta", "tolerance", "verdict", title=f"check {name} on {dataset}")
-    for v in verdicts:
-        cur = "missing" if v.current is None else f"{v.current:.3f}"
-        delta = "" if v.delta is None else f"{v.delta:+.3f}"
-        table.add_row(v.metric, f"{v.baseline:.3f}", cur, delta, f"{'-' if v.higher_is_better else '+'}{v.tolerance:g}",
-                      "[red]REGRESSED[/red]" if v.regressed else "[green]ok[/green]")
-    STDERR.print(table)
-    if as_json:
-        click.echo(json.dumps([v.__dict__ | {"regressed": v.regressed} for v in verdicts], indent=2))
-    if any(v.regressed for v in verdicts):
-        STDERR.print(f"{sum(v.regressed for v in verdicts)} metric(s) regressed against {base_path}",
-                     style="bold red", markup=False)
-        sys.exit(1)
-    STDERR.print(f"all {len(verdicts)} tracked metrics within tolerance of {base_path}", style="green", markup=False)
-
-
 @main.group()
 def zoo() -> None:
     """The shipped checkpoints of the embedded default."""
@@ -529,91 +324,9 @@ def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, siz
         raise click.ClickException(str(exc)) from exc
 
 
-# --------------------------------------------------------------------------------------------- registry
-def _print_listing(table: Any) -> None:
-    """A listing is the command's output, not progress: stdout, so `colorbench models | grep rtug` works."""
-    from rich.console import Console
-
-    # Into a pipe, rows stay whole: rich would otherwise squeeze them into 80 columns and cut cells with "…".
-    Console(width=None if sys.stdout.isatty() else 4096).print(table)
-
-
-@main.command()
-@click.option("-v", "--verbose", is_flag=True, help="Show origin, aliases and config options.")
-def models(verbose: bool) -> None:
-    """List registered models."""
-    from rich.table import Table
-
-    from colorbench.registry import MODELS
-
-    table = Table("name", "aliases", "hints", "labels", *(["origin", "config"] if verbose else []))
-    for name in MODELS.names():
-        try:
-            cls = MODELS.get(name)
-        except Exception as exc:  # noqa: BLE001 — a broken plugin still shows up, with its problem
-            table.add_row(name, "", "?", f"[red]{exc}[/red]")
-            continue
-        extra = [MODELS.origin(name), ", ".join(f"{k}={v}" for k, v in cls.default_config().items())] if verbose else []
-        table.add_row(name, ", ".join(MODELS.aliases_of(name)), cls.hint_kind.value, ", ".join(cls.labels), *extra)
-    _print_listing(table)
-
-
-@main.command()
-def metrics() -> None:
-    """List registered metrics: their record columns, direction, and whether they need weights."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from colorbench.metric_registry import DEFAULT_METRICS, METRICS
-
-    table = Table("name", "columns", "better", "kind", "weights", "default", "origin", "description")
-    arrows = {True: "higher", False: "lower", None: "none"}
-    for name in METRICS.names():
-        try:
-            m = METRICS.get(name)
-        except Exception as exc:  # noqa: BLE001 — a broken plugin still shows up, with its problem
-            table.add_row(name, "", "?", "", "", "", METRICS.origin(name), f"[red]{exc}[/red]")
-            continue
-        table.add_row(name, ", ".join(m.columns), ", ".join(arrows[h] for h in m.higher_is_better),
-                      "dataset" if m.dataset_level else "per image", "needs weights" if m.needs_weights else "",
-                      "yes" if name in DEFAULT_METRICS else "", METRICS.origin(name), escape(m.description))
-    _print_listing(table)
-
-
-@main.command()
-def datasets() -> None:
-    """List synthetic datasets and known dataset names (with their NRI thresholds)."""
-    from rich.table import Table
-
-    from colorbench.registry import DATASETS
-
-    table = Table("name", "kind", "NRI threshold (dB)")
-    for name in DATASETS.names():
-        cls = DATASETS.get(name)
-        table.add_row(name, "synthetic" if not getattr(cls, "folder", False) else "folder", f"{cls.nri_threshold:g}")
-    try:
-        from colorbench.data import known_thresholds
-
-        for name, thr in sorted(known_thresholds().items()):
-            if name not in DATASETS.names():
-                table.add_row(name, "prepare with `colorbench prepare`", f"{thr:g}")
-    except ImportError:
-        pass
-    _print_listing(table)
-
-
-@main.command()
-def protocols() -> None:
-    """List registered protocols and the record modes they need."""
-    from rich.table import Table
-
-    from colorbench.registry import PROTOCOLS
-
-    table = Table("name", "modes", "title")
-    for name in PROTOCOLS.names():
-        cls = PROTOCOLS.get(name)
-        table.add_row(name, ",".join(cls.modes), cls.title)
-    _print_listing(table)
+# The commands kept in their own modules (colorbench.cli_*).
+for command in (train, check, models, metrics, datasets, protocols):
+    main.add_command(command)
 
 
 main.add_command(study)  # `colorbench study serve|report` (colorbench/study/commands.py)
@@ -621,3 +334,4 @@ main.add_command(study)  # `colorbench study serve|report` (colorbench/study/com
 
 if __name__ == "__main__":
     main()
+

@@ -6,6 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+@dataclass(frozen=True)
+class TrainDefaults:
+    """`colorbench train`'s defaults and colorbench.training.TrainConfig's: one source for CLI and API."""
+
+    epochs: int = 10
+    batch_size: int = 16
+    seed: int = 0
+    device: str = "auto"
+
+
 @dataclass
 class ZooBudget:
     """The same data, steps and image size for every model: the comparison is fair by construction."""

@@ -36,8 +36,9 @@ from colorbench.hints import (
     region_hints,
     simulate,
 )
-from colorbench.metric_registry import Metric, per_image_metrics
-from colorbench.metrics import psnr_uint8, to_uint8
+from colorbench.level_metrics import BLOCK, per_image_blocks, psnr_column, record_block, with_extras
+from colorbench.metric_registry import per_image_metrics
+from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel
 from colorbench.records import feature_key, records_frame
 from colorbench.variants import Variant
@@ -114,73 +115,6 @@ def _rows(per_image: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     return per_image[torch.arange(start, stop, device=per_image.device) % b]
 
 
-_BLOCK = 1 << 17  # values per metric call: keeps the float64 temporaries in cache — one 32-image call at 128 px
-                  # took 14× longer than the same work in blocks of 2 images (benchmarks/README.md)
-
-
-def _per_image(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
-    """fn(*tensors) → [B] for a per-image fn, computed over blocks of images (results are identical)."""
-    n = tensors[0].shape[0]
-    k = max(1, _BLOCK // max(1, tensors[0][0].numel()))
-    if k >= n:
-        return fn(*tensors)
-    return torch.cat([fn(*(t[s : s + k] for t in tensors)) for s in range(0, n, k)])
-
-
-def _level_metrics(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor,
-                   mask: torch.Tensor) -> torch.Tensor:
-    """[B,3] float64 per image: PSNR vs the ground truth, hint area (fraction of pixels), hint error."""
-    return torch.stack([psnr_uint8(out_u8, gt_u8), mask.double().mean(dim=(1, 2, 3)),
-                        _hint_err(out_u8, Hints(color, mask))], dim=1)
-
-
-def _with_extras(extras: Sequence[Metric]) -> Callable[..., torch.Tensor]:
-    """`_level_metrics` followed by one column per extra metric column: [B, 3 + Σ len(columns)] float64.
-
-    Computed in the same call (the worker thread, cache-sized blocks of `_per_image`) as PSNR, on the same
-    uint8 outputs, so the extra metrics add no pass over the outputs and never see other bytes than PSNR."""
-    if not extras:
-        return _level_metrics
-
-    def fn(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        cols = [_level_metrics(out_u8, gt_u8, color, mask)]
-        for m in extras:
-            args = (out_u8, gt_u8) if m.input == "uint8" else (out_u8.float() / 127.5 - 1, gt_u8.float() / 127.5 - 1)
-            v = torch.as_tensor(m.fn(*args), dtype=torch.float64, device=out_u8.device)  # type: ignore[misc]
-            v = v.reshape(out_u8.shape[0], -1)
-            if v.shape[1] != len(m.columns):
-                raise ValueError(f"metric {m.name!r} returned {v.shape[1]} values per image for columns {m.columns}")
-            cols.append(v)
-        return torch.cat(cols, dim=1)
-
-    return fn
-
-
-def _psnr_column(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[B,1] float64: PSNR vs the ground truth only (the Fig. 5 ablation needs no hint statistics)."""
-    return psnr_uint8(out_u8, gt_u8)[:, None]
-
-
-def _hint_err(out_u8: torch.Tensor, hints: Hints) -> torch.Tensor:
-    """Mean |Ŷ − C| over hinted pixels and channels, 8-bit units, per image [B] (NaN without hints)."""
-    # Integer arithmetic: the sums are of small integers, so they equal the float64 sums bit for bit at a
-    # fraction of the memory traffic (M is {0,1}).
-    diff = (out_u8.to(torch.int16) - to_uint8(hints.color).to(torch.int16)).abs_()
-    err = (diff * hints.mask.to(torch.int16)).sum(dim=(1, 2, 3), dtype=torch.int64).double()
-    area = hints.mask.sum(dim=(1, 2, 3), dtype=torch.float64) * 3
-    return torch.where(area > 0, err / area.clamp_min(1), torch.full_like(err, float("nan")))
-
-
-def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, psnr: np.ndarray,
-           area: np.ndarray, err: np.ndarray, empty: np.ndarray,
-           extra: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Records of L levels × B images (level-major) as columns: built as arrays, not one dict per record
-    (a 256-image run has ~30k records per mode). `extra`: metric column → values (metric_registry)."""
-    count = len(n)
-    return base | {"image_id": np.tile(np.asarray(ids, dtype=object), count // max(1, len(ids))), "mode": mode,
-                   "n": n, "psnr": psnr, "hint_area": area, "hint_err": err, "empty": empty} | (extra or {})
-
-
 class Evaluator:
     """Runs one variant over a list of images according to a plan; yields record rows, features, samples."""
 
@@ -199,7 +133,7 @@ class Evaluator:
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
         self.extras = per_image_metrics([m["name"] for m in plan.metrics])
         self.extra_columns = [c for m in self.extras for c in m.columns]
-        self._metric = _with_extras(self.extras)
+        self._metric = with_extras(self.extras)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32). Not an
@@ -216,7 +150,7 @@ class Evaluator:
         """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows;
         → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric`(outputs,
         ground truth, hint colours, hint masks) → [rows,K] per row against `gt` (uint8 [B,3,H,W]),
-        `_level_metrics` and the plan's extra metrics (`_with_extras`) by default.
+        `level_metrics` and the plan's extra metrics (`with_extras`) by default.
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
@@ -256,11 +190,11 @@ class Evaluator:
                     f"{self.variant.label} produced NaN/inf outputs with checkpoint {self.variant.checkpoint}: the "
                     "checkpoint is broken (diverged training?); retrain it or pass another --checkpoint")
             # Converted in cache-sized blocks (5× faster at 128 px); element-wise, so the same bytes.
-            k = max(1, _BLOCK // max(1, y[0].numel()))
+            k = max(1, BLOCK // max(1, y[0].numel()))
             for i in range(0, e - s, k):
                 out[s + i : s + min(i + k, e - s)] = to_uint8(y[i : i + k])
             if gt is not None:
-                values = _per_image(metric or self._metric, out[s:e], _rows(gt, s, e), hints.color[s:e],
+                values = per_image_blocks(metric or self._metric, out[s:e], _rows(gt, s, e), hints.color[s:e],
                                     hints.mask[s:e])
                 if metrics is None:
                     metrics = torch.empty((n, values.shape[1]), dtype=torch.float64, device=values.device)
@@ -301,7 +235,7 @@ class Evaluator:
     def _levels(self, seq: HintSequence, levels: Sequence[int],
                 batch: Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
         """All (level, image) pairs in one stacked batch, level-major: → (outputs [L,B,3,H,W] uint8, the
-        stacked hints (rows [L*B]), metrics [L*B,3+K] float64 as `_with_extras`)."""
+        stacked hints (rows [L*B]), metrics [L*B,3+K] float64 as `with_extras`)."""
         b = batch.sketch.shape[0]
         hints = seq.stacked(levels, with_regions=False)
         out, metrics = self._forward(batch.sketch, hints, seq.regions, gt=batch.gt_u8)
@@ -312,7 +246,7 @@ class Evaluator:
     @torch.inference_mode()
     def run_batch(self, batch: Batch) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
         """→ (records of this batch (records_frame), {feature_key: feature}, {image_id: sample arrays})."""
-        rows: list[dict[str, Any]] = []  # column blocks (_block), one per mode and level set
+        rows: list[dict[str, Any]] = []  # column blocks (record_block), one per mode and level set
         feats: dict[str, np.ndarray] = {}
         samples: dict[str, Any] = {}
         base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
@@ -366,8 +300,8 @@ class Evaluator:
         b = len(batch.ids)
         values = metrics.cpu().numpy()
         extra = {c: values[:, 3 + k] for k, c in enumerate(self.extra_columns)}
-        rows.append(_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b), values[:, 0],
-                           values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool), extra))
+        rows.append(record_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b),
+                                 values[:, 0], values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool), extra))
 
     def _ablation(self, rows: list, base: dict, batch: Batch, regions: torch.Tensor) -> None:
         """Fig. 5 (E8.1): region i moved to the front (others keep their order), hint only it."""
@@ -389,15 +323,15 @@ class Evaluator:
             return regions[(r % b)[:, None], orders[r // b]]
 
         hints = Hints(torch.cat(colors), torch.cat(masks))
-        _, values = self._forward(batch.sketch, hints, permuted, gt=batch.gt_u8, metric=_psnr_column)
+        _, values = self._forward(batch.sketch, hints, permuted, gt=batch.gt_u8, metric=psnr_column)
         assert values is not None
         empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
         area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image
         psnr = values[:, 0].cpu().numpy()
         # Fig. 5 reads PSNR only: the extra metrics are not computed for the Nc·B ablation rows (NaN).
         extra = {c: np.full(nc * b, np.nan) for c in self.extra_columns}
-        rows.append(_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b), psnr,
-                           area, np.full(nc * b, np.nan), empty, extra))
+        rows.append(record_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b),
+                                 psnr, area, np.full(nc * b, np.nan), empty, extra))
 
     def _features(self, feats: dict, batch: Batch, mode: str, outs: torch.Tensor) -> None:
         """Inception features only for the outputs an FID needs: n = 0, the image's stratified Nh, the sweep."""

@@ -1,5 +1,5 @@
-"""Flag checks that run before any evaluation: a bad --device, --sweep, --nri-threshold or --compare is refused
-at once (exit 2, naming the flag) instead of failing with a traceback after the whole run. Torch-free."""
+"""Flag checks that run before any evaluation (a bad --device, --sweep, --nri-threshold or --compare is refused
+at once: exit 2, naming the flag) and the help texts several commands share. Torch-free."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ import re
 import click
 
 from colorbench.errors import UsageError
+
+SIZE_DEFAULT_HELP = "[default: a prepared dataset's own size, from its manifest; else 64]"
+
+# colorbench.fid.WEIGHTS_FILENAME and ENV_VAR, spelled out so that `--help` need not import torch (a test
+# checks that they agree).
+FID_WEIGHTS_HELP = ("Inception weights: torch-fidelity's release file weights-inception-2015-12-05-6726825d.pth "
+                    "[env COLORBENCH_FID_WEIGHTS, then $TORCH_HOME/hub/checkpoints/ under that name].")
 
 # What colorbench can run on; torch.device accepts more names (xla, ipu, meta …) that only fail later.
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")

@@ -89,6 +89,11 @@ class ColorizerModel(nn.Module):
         return {"width": 0.25}
 
     @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        """The allowed values of the string config keys that have a fixed set (`train` offers them as choices)."""
+        return {}
+
+    @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> ColorizerModel:
         """The model of `config`. Constructors raise ValueError only to reject a config value (`train ours
         --stage typo`, a checkpoint's config): that is the user's to fix, so it becomes a UsageError."""

@@ -24,6 +24,7 @@ from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import atomic_write_text
 from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
+from colorbench.defaults import TrainDefaults
 from colorbench.errors import UsageError
 from colorbench.hints import BoundedGeometric, image_seed, simulate
 from colorbench.metrics import psnr
@@ -38,14 +39,14 @@ class TrainConfig:
 
     model: str
     dataset: str
-    epochs: int = 10
+    epochs: int = TrainDefaults.epochs
     size: int = 64
-    batch_size: int = 16
+    batch_size: int = TrainDefaults.batch_size
     lr: float | None = None  # None → the model's paper default
     betas: tuple[float, float] | None = None  # None → the model's paper default
     beta1: float | None = None  # replaces β1 only (`--beta1`): β2 stays the model's (AlacGAN 0.9, CIC 0.99)
-    seed: int = 0
-    device: str = "auto"
+    seed: int = TrainDefaults.seed
+    device: str = TrainDefaults.device
     amp: bool = True  # only ever active on CUDA
     limit: int | None = None  # cap on training images
     val_limit: int = 32

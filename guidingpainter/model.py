@@ -89,6 +89,11 @@ class GuidingPainter(ColorizerModel):
             "input": "sketch",  # sketch | grayscale (supplement B: X = L, g predicts ab; colorbench.grayscale)
         }
 
+    @classmethod
+    def config_choices(cls) -> dict[str, tuple[str, ...]]:
+        return {"smoothness": SMOOTHNESS_KINDS, "tv_form": TV_FORMS, "region_order": REGION_ORDERS,
+                "d_fake": D_FAKES, "nh_per": NH_PER, "stage": STAGES}
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         cfg = self.config

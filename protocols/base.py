@@ -1,11 +1,12 @@
 """What a protocol is: a named computation over a run's records (never over models).
 
-A protocol declares which record modes it needs (the engine's evaluation plan is their union) and
-turns records (+ cached Inception features) into a JSON-able result that reports render.
+A protocol declares which record modes it needs (the engine's evaluation plan is their union), turns
+records (+ cached Inception features) into a JSON-able result, and names the tables reports render from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -57,13 +58,21 @@ class ProtocolContext:
         return load_npz(path) if path.exists() else None
 
 
+# A table builder: (this protocol's result, resolved report options) → a colorbench.reports.tables.TableSpec,
+# a list of them, or None (nothing to show). Given as the function or as "module:function": protocols sit
+# below reports, so the built-in ones name their builders in colorbench.reports.table_specs by reference.
+TableBuilder = Callable[[Any, Any], Any] | str
+
+
 class Protocol:
-    """Subclass, set `name` and `modes`, implement `compute`."""
+    """Subclass, set `name` and `modes`, implement `compute`; list `tables` to have reports render them."""
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     modes: ClassVar[tuple[str, ...]] = ("native",)  # record modes the engine must produce for this
     needs_fid: ClassVar[bool] = False
+    tables: ClassVar[tuple[TableBuilder, ...]] = ()  # written to tables/<spec.name>.md|tex|csv and report.md
+    table_order: ClassVar[int] = 100  # report.md lists tables by (table_order, protocol name)
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         raise NotImplementedError

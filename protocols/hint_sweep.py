@@ -34,6 +34,8 @@ class HintSweep(Protocol):
     name = "hint_sweep"
     title = "Fig. 12: PSNR and FID at fixed hint counts"
     modes = ("native",)
+    tables = ("colorbench.reports.table_specs:sweep_specs",)
+    table_order = 30
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)

@@ -31,6 +31,8 @@ class LossAblation(Protocol):
     name = "loss_ablation"
     title = "Table 3: loss ablation (E over Nh ~ G)"
     modes = ("native",)
+    tables = ("colorbench.reports.table_specs:table3_spec",)
+    table_order = 20
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)

@@ -44,6 +44,8 @@ class PerturbedHints(Protocol):
     name = "perturbed_hints"
     title = "Supplement E.2: colour error inside the hint region, perturbed vs natural hint colours"
     modes = ("native", "perturbed")
+    tables = ("colorbench.reports.table_specs:perturbed_spec",)
+    table_order = 40
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)

@@ -26,6 +26,8 @@ class Table1(Protocol):
     name = "table1"
     title = "Table 1: PSNR / FID / NRI, automatic (n = 0) and conditional (E over Nh ~ G)"
     modes = ("native",)
+    tables = ("colorbench.reports.table_specs:table1_spec", "colorbench.reports.table_specs:compare_table_spec")
+    table_order = 10
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)

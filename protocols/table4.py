@@ -30,6 +30,8 @@ class Table4(Protocol):
     name = "table4"
     title = "Table 4: grayscale colorization (L → ab), PSNR / FID with hints following G"
     modes = ("native",)
+    tables = ("colorbench.reports.table4_spec:table4_spec",)  # returns None on sketch runs: no table written
+    table_order = 50
 
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)

@@ -4,7 +4,8 @@ results.json and report.md; plus the rich summary the CLI prints. Never imports 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from colorbench.atomic import atomic_write_text
 from colorbench.records import load_npz
+from colorbench.registry import PROTOCOLS
 from colorbench.protocols.compare import check_compare
 from colorbench.protocols.options import resolve_options
 from colorbench.protocols.run_protocols import compute_all, load_run
@@ -20,26 +22,28 @@ from colorbench.protocols.selection import display_name, is_conditional, table1_
 from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
 from colorbench.reports.image_grids import guidance_strip, qualitative_grid
 from colorbench.reports.results_json import build_results, write_results
-from colorbench.reports.table_specs import compare_spec, perturbed_spec, sweep_specs, table1_spec, table3_spec
-from colorbench.reports.table4_spec import table4_spec
+from colorbench.reports.table_specs import table1_spec
 from colorbench.reports.tables import TableSpec, cell_text, to_csv, to_latex, to_markdown
 
 
 def table_specs(results: Mapping[str, Any], opts: Mapping[str, Any]) -> list[TableSpec]:
-    """Every table the protocol results support, in report order."""
-    specs: list[TableSpec | None] = []
-    if "table1" in results:
-        specs.append(table1_spec(results["table1"], opts))
-        specs.append(compare_spec(results["table1"].get("compare", []), opts))
-    if "loss_ablation" in results:
-        specs.append(table3_spec(results["loss_ablation"], opts))
-    if "hint_sweep" in results:
-        specs += sweep_specs(results["hint_sweep"], opts)
-    if "perturbed_hints" in results:
-        specs.append(perturbed_spec(results["perturbed_hints"], opts))
-    if "table4" in results:  # grayscale runs only (None otherwise)
-        specs.append(table4_spec(results["table4"], opts))
-    return [s for s in specs if s is not None]
+    """Every table the protocol results support, in report order: each registered protocol's declared
+    `tables` builders (colorbench.protocols.base.Protocol) applied to its result."""
+    protocols = {name: PROTOCOLS.get(name) for name in results}
+    specs: list[TableSpec] = []
+    for name in sorted(results, key=lambda n: (getattr(protocols[n], "table_order", 100), n)):
+        for builder in getattr(protocols[name], "tables", ()):
+            made = _builder(builder)(results[name], opts)
+            specs += [s for s in (made if isinstance(made, list) else [made]) if s is not None]
+    return specs
+
+
+def _builder(ref: Callable[..., Any] | str) -> Callable[..., Any]:
+    """A protocol's table builder: the callable itself, or the function a "module:function" names."""
+    if callable(ref):
+        return ref
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def write_tables(specs: list[TableSpec], out_dir: Path) -> list[Path]:

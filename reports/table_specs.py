@@ -254,6 +254,11 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
 
 
 # --------------------------------------------------------------------------------------------- --compare
+def compare_table_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec | None:
+    """The --compare table of a Table 1 result (None without comparisons)."""
+    return compare_spec(result.get("compare", []), opts)
+
+
 def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> TableSpec | None:
     """Paired bootstrap results: Δ = A − B per image, CI and two-sided p-value."""
     if not entries:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -17,15 +16,6 @@ from colorbench.data.prepare import prepare_dataset
 from colorbench.data.synthetic import Toon
 from colorbench.records import read_records
 
-from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
-
-
-@pytest.fixture(scope="module")
-def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    register_fakes()
-    d = tmp_path_factory.mktemp("ckpt")
-    return {"tinypoint": make_checkpoint(TinyPoint, d / "p.safetensors"),
-            "tinyregion": make_checkpoint(TinyRegion, d / "r.safetensors")}
 
 
 def _run(out: Path, ckpts: dict[str, Path], *names: str) -> str:

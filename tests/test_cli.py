@@ -1,54 +1,37 @@
-"""CLI behaviour users rely on: help, readable set-up errors with exit code 2, config flags for train."""
+"""CLI behaviour users rely on: help, readable set-up errors with exit code 2, listings on stdout."""
 
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
-
-from colorbench.cli import _parse_extra, main
 
 
-def _invoke(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def test_help_lists_every_command():
-    res = _invoke("--help")
+def test_help_lists_every_command(invoke):
+    res = invoke("--help")
     assert res.exit_code == 0
     for cmd in ("run", "report", "check", "train", "prepare", "models", "datasets", "protocols", "snail", "zoo",
                 "study"):
         assert cmd in res.output
 
 
-def test_unknown_model_exits_2_and_lists_known_ones(tmp_path):
-    res = _invoke("run", "--models", "ourz", "--dataset", "toon", "--out", str(tmp_path / "o"))
+def test_unknown_model_exits_2_and_lists_known_ones(invoke, tmp_path):
+    res = invoke("run", "--models", "ourz", "--dataset", "toon", "--out", str(tmp_path / "o"))
     assert res.exit_code == 2
     assert "unknown model 'ourz'" in res.output and "rtug" in res.output
 
 
-def test_limit_zero_is_a_usage_error(tmp_path):
-    res = _invoke("run", "--models", "rtug", "--dataset", "toon", "--limit", "0", "--out", str(tmp_path / "o"))
+def test_limit_zero_is_a_usage_error(invoke, tmp_path):
+    res = invoke("run", "--models", "rtug", "--dataset", "toon", "--limit", "0", "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "--limit" in res.output
 
 
-def test_report_without_records_says_what_to_run(tmp_path):
-    res = _invoke("report", str(tmp_path))
+def test_report_without_records_says_what_to_run(invoke, tmp_path):
+    res = invoke("report", str(tmp_path))
     assert res.exit_code == 2 and "colorbench run" in res.output
-
-
-def test_train_config_flags_are_typed_by_the_model_defaults():
-    defaults = {"fixed_nh": False, "stage": "joint", "lambda_adv": 0.2, "nc": 30}
-    got = _parse_extra(["--fixed-nh", "--stage", "reorder", "--lambda-adv", "0", "--nc=12"], defaults, "m")
-    assert got == {"fixed_nh": True, "stage": "reorder", "lambda_adv": 0.0, "nc": 12}
-    import click
-
-    with pytest.raises(click.UsageError, match="--lambda-tv"):
-        _parse_extra(["--no-such-thing", "1"], defaults | {"lambda_tv": 5.0}, "m")
 
 
 @pytest.mark.parametrize("command, entry", [("models", "guidingpainter"), ("datasets", "toon"),
                                             ("protocols", "table1")])
-def test_listings_are_printed_on_stdout_for_pipes(command, entry):
-    res = _invoke(command)
+def test_listings_are_printed_on_stdout_for_pipes(invoke, command, entry):
+    res = invoke(command)
     assert res.exit_code == 0
     assert entry in res.stdout and entry not in res.stderr

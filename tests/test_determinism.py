@@ -15,18 +15,9 @@ from colorbench.engine import EvalPlan
 from colorbench.records import load_npz, read_records
 from colorbench.runner import RunConfig, run_evaluation
 
-from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
 
 LIMIT = 10  # > 8, so batch sizes 1, 8 and 32 cut the images differently
 MODES = ("native", "equalized", "ablation", "perturbed")
-
-
-@pytest.fixture(scope="module")
-def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    register_fakes()
-    d = tmp_path_factory.mktemp("ckpt")
-    return {"tinypoint": make_checkpoint(TinyPoint, d / "p.safetensors"),
-            "tinyregion": make_checkpoint(TinyRegion, d / "r.safetensors", seed=1)}
 
 
 def _run(out: Path, ckpts: dict[str, Path], batch_size: int = 32, num_workers: int = 0) -> Path:

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from colorbench.engine import EvalPlan
 from colorbench.records import read_json, read_records
 from colorbench.runner import RunConfig, run_evaluation
 
-from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
-
-
-@pytest.fixture(scope="module")
-def ckpts(tmp_path_factory):
-    register_fakes()
-    d = tmp_path_factory.mktemp("ckpt")
-    return {"tinypoint": make_checkpoint(TinyPoint, d / "p.safetensors"),
-            "tinyregion": make_checkpoint(TinyRegion, d / "r.safetensors", seed=1)}
 
 
 def _run(out, ckpts, batch_size=4, modes=("native", "ablation", "perturbed", "equalized"), limit=6, resume=True):

@@ -6,11 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from colorbench.checkpoints import read_metadata, save_checkpoint
-from colorbench.cli import main
 from colorbench.data import native_size
 from colorbench.data.prepare import prepare_dataset
 from colorbench.data.synthetic import Toon
@@ -33,10 +31,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "data"
 
 
-def _invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
 def _tiny_checkpoint(path: Path, trained_size: int) -> Path:
     model = TinyPoint()
     save_checkpoint(path, model.state_dict(), {"model": "tinypoint", "config": model.config, "size": trained_size})
@@ -48,12 +42,12 @@ def test_native_size_is_the_manifests_for_prepared_sets_else_64(data_root: Path)
     assert native_size("toon", data_root) == 64 and native_size("snail") == 64
 
 
-def test_run_defaults_to_the_prepared_size_and_warns_about_another_training_size(data_root: Path,
+def test_run_defaults_to_the_prepared_size_and_warns_about_another_training_size(invoke, data_root: Path,
                                                                                  tmp_path: Path) -> None:
     register_fakes()
     ckpt = _tiny_checkpoint(tmp_path / "p.safetensors", trained_size=32)
     out = tmp_path / "run"
-    res = _invoke("run", "--models", "floor", "--checkpoint", f"tinypoint={ckpt}", "--dataset", "mine",
+    res = invoke("run", "--models", "floor", "--checkpoint", f"tinypoint={ckpt}", "--dataset", "mine",
                   "--data-root", str(data_root), "--out", str(out), "--no-fid", "--modes", "native", "--samples", "0",
                   "--quiet")
     assert res.exit_code == 0, res.output
@@ -64,15 +58,15 @@ def test_run_defaults_to_the_prepared_size_and_warns_about_another_training_size
     assert "trained at 32 px" in res.stderr
 
 
-def test_train_and_check_default_to_the_prepared_size(data_root: Path, tmp_path: Path) -> None:
-    res = _invoke("train", "guidingpainter", "--dataset", "mine", "--data-root", str(data_root), "--epochs", "1",
+def test_train_and_check_default_to_the_prepared_size(invoke, data_root: Path, tmp_path: Path) -> None:
+    res = invoke("train", "guidingpainter", "--dataset", "mine", "--data-root", str(data_root), "--epochs", "1",
                   "--width", "0.0625", "--nc", "6", "--batch-size", "4", "--limit", "4", "--device", "cpu",
                   "--threads", "1", "--out", str(tmp_path / "gp"), "--quiet")
     assert res.exit_code == 0, res.output
     ckpt = tmp_path / "gp" / "best.safetensors"
     assert read_metadata(ckpt)["size"] == PREPARED
     base = tmp_path / "base.json"
-    res = _invoke("check", "--model", "guidingpainter", "--checkpoint", str(ckpt), "--dataset", "mine",
+    res = invoke("check", "--model", "guidingpainter", "--checkpoint", str(ckpt), "--dataset", "mine",
                   "--data-root", str(data_root), "--update-baseline", "--baseline", str(base), "--no-fid")
     assert res.exit_code == 0, res.output
     assert read_json(base)["size"] == PREPARED

@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import colorbench.runner
-from colorbench.cli import main
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
 
@@ -30,10 +28,6 @@ def specs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
             "--checkpoint", f"tinyregion={make_checkpoint(TinyRegion, d / 'r.safetensors')}"]
 
 
-def _invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
 @pytest.mark.parametrize("flags, message", [
     (["--sweep", "99"], "--sweep 99: hint counts must be in 0..30"),
     (["--sweep=-3"], "must be in 0..30 (Nc), got -3"),
@@ -45,8 +39,9 @@ def _invoke(*args: str):
     (["--device", "tpu"], "--device 'tpu': use auto, cpu, cuda, cuda:N or mps"),
     (["--device", "xla"], "--device 'xla': use auto, cpu"),
 ], ids=["sweep-99", "sweep-neg", "compare-one", "compare-same", "compare-unknown", "nri-nan", "nri-inf", "tpu", "xla"])
-def test_run_refuses_bad_flags_before_evaluating(tmp_path: Path, specs, no_evaluation, flags, message):
-    res = _invoke("run", "--models", "", "--dataset", "blobs", "--size", "32", "--limit", "2", "--no-fid",
+def test_run_refuses_bad_flags_before_evaluating(invoke, tmp_path: Path, specs, no_evaluation, flags,
+                                                 message):
+    res = invoke("run", "--models", "", "--dataset", "blobs", "--size", "32", "--limit", "2", "--no-fid",
                   "--quiet", "--out", str(tmp_path / "o"), *specs, *flags)
     assert res.exit_code == 2 and message in res.output, res.output
     assert not (tmp_path / "o").exists()
@@ -56,11 +51,12 @@ def test_run_refuses_bad_flags_before_evaluating(tmp_path: Path, specs, no_evalu
     ["check", "--model", "rtug", "--dataset", "toon", "--no-fid"],
     ["train", "rtug", "--dataset", "toon", "--epochs", "1", "--limit", "2"],
 ], ids=["check", "train"])
-def test_check_and_train_refuse_a_device_colorbench_cannot_use(tmp_path: Path, command: list[str], monkeypatch):
+def test_check_and_train_refuse_a_device_colorbench_cannot_use(invoke, tmp_path: Path, command: list[str],
+                                                               monkeypatch):
     import colorbench.training
 
     monkeypatch.setattr(colorbench.training, "train_model", lambda *a, **k: pytest.fail("training started"))
-    res = _invoke(*command, "--out", str(tmp_path / "o"), "--device", "xla")
+    res = invoke(*command, "--out", str(tmp_path / "o"), "--device", "xla")
     assert res.exit_code == 2 and "--device 'xla'" in res.output, res.output
 
 

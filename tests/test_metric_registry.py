@@ -32,10 +32,6 @@ def plugin_metric(monkeypatch: pytest.MonkeyPatch):
     sys.modules.pop("tests.plugin_fixture.metrics", None)
 
 
-def _invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
 def test_builtins_come_from_entry_points_and_describe_their_direction() -> None:
     assert {"psnr", "fid", "ssim", "deltae", "cf"} <= set(METRICS.names())
     assert METRICS.origin("ssim").startswith("entry point")
@@ -55,9 +51,9 @@ def test_unknown_metric_is_a_usage_error_listing_the_known_ones(tmp_path: Path) 
     assert not (tmp_path / "records.csv").exists()
 
 
-def test_third_party_metric_is_listed_and_written_to_records(plugin_metric, tmp_path: Path) -> None:
+def test_third_party_metric_is_listed_and_written_to_records(invoke, plugin_metric, tmp_path: Path) -> None:
     assert "colorbench-test-metrics" in METRICS.origin("meanabs")
-    listing = _invoke("metrics")
+    listing = invoke("metrics")
     assert listing.exit_code == 0
     line = next(x for x in listing.output.splitlines() if "meanabs" in x)
     assert "lower" in line and "colorbench-test-metrics" in line
@@ -65,7 +61,7 @@ def test_third_party_metric_is_listed_and_written_to_records(plugin_metric, tmp_
     register_fakes()
     ckpt = make_checkpoint(TinyPoint, tmp_path / "p.safetensors")
     out = tmp_path / "run"
-    res = _invoke("run", "--models", "tinypoint", "--checkpoint", f"tinypoint={ckpt}", "--dataset", "blobs",
+    res = invoke("run", "--models", "tinypoint", "--checkpoint", f"tinypoint={ckpt}", "--dataset", "blobs",
                   "--size", "16", "--limit", "3", "--out", str(out), "--modes", "native", "--samples", "0",
                   "--metrics", "psnr,ssim,deltae,cf,meanabs", "--quiet")
     assert res.exit_code == 0, res.output
@@ -94,11 +90,11 @@ def test_third_party_metric_is_listed_and_written_to_records(plugin_metric, tmp_
     assert f"{cond['metrics']['ssim']['value']:.3f}" in table
 
 
-def test_a_run_without_metrics_keeps_todays_columns(tmp_path: Path) -> None:
+def test_a_run_without_metrics_keeps_todays_columns(invoke, tmp_path: Path) -> None:
     register_fakes()
     ckpt = make_checkpoint(TinyPoint, tmp_path / "p.safetensors")
     out = tmp_path / "run"
-    res = _invoke("run", "--models", "tinypoint", "--checkpoint", f"tinypoint={ckpt}", "--dataset", "blobs",
+    res = invoke("run", "--models", "tinypoint", "--checkpoint", f"tinypoint={ckpt}", "--dataset", "blobs",
                   "--size", "16", "--limit", "2", "--out", str(out), "--modes", "native", "--samples", "0",
                   "--no-fid", "--quiet")
     assert res.exit_code == 0, res.output

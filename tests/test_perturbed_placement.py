@@ -7,10 +7,10 @@ from colorbench.records import read_json, read_records
 from colorbench.protocols.run_protocols import compute_all
 
 from .fakes import TinyRegion, make_checkpoint
-from .test_engine import _run, ckpts  # noqa: F401  (ckpts is a fixture)
+from .test_engine import _run
 
 
-def test_perturbed_point_hints_are_placed_in_the_region_models_regions(tmp_path, ckpts, monkeypatch):  # noqa: F811
+def test_perturbed_point_hints_are_placed_in_the_region_models_regions(tmp_path, ckpts, monkeypatch):
     given: dict[tuple[int, ...], list] = {}  # per batch (its perturbation seeds): the sequences perturbed
     real = engine.perturb_colors
 
@@ -41,7 +41,7 @@ def test_perturbed_point_hints_are_placed_in_the_region_models_regions(tmp_path,
     assert read_json(out / "run.json")["region_source"]["label"] == "tinyregion"
 
 
-def test_without_a_region_model_point_models_get_no_perturbed_records(tmp_path, ckpts):  # noqa: F811
+def test_without_a_region_model_point_models_get_no_perturbed_records(tmp_path, ckpts):
     logged: list[str] = []
     from colorbench.engine import EvalPlan
     from colorbench.runner import RunConfig, run_evaluation
@@ -55,7 +55,7 @@ def test_without_a_region_model_point_models_get_no_perturbed_records(tmp_path, 
     assert any("GuidingPainter" in line and "perturbed" in line for line in logged)
 
 
-def test_placed_records_are_recomputed_for_another_region_checkpoint(tmp_path, ckpts):  # noqa: F811
+def test_placed_records_are_recomputed_for_another_region_checkpoint(tmp_path, ckpts):
     out = _run(tmp_path / "c", ckpts, modes=("native", "perturbed"), limit=2)
     other = dict(ckpts, tinyregion=make_checkpoint(TinyRegion, tmp_path / "r2.safetensors", seed=2))
     out = _run(tmp_path / "c", other, modes=("native", "perturbed"), limit=2)
