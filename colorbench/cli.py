@@ -4,7 +4,8 @@ Progress and tables go to stderr (rich); `--json` prints machine-readable result
 listings of `models`, `datasets` and `protocols`.
 Exit codes: 0 ok, 1 regression found (`check` only), 2 usage, set-up or bad-input error
 (colorbench.errors.UsageError: one line naming the file or flag and saying what to do; `--debug` shows its
-traceback), 130 interrupted (Ctrl-C). Anything else is a bug and shows its traceback.
+traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Anything else is a bug and shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def main(debug: bool) -> None:
 
     \b
     Exit codes: 0 ok · 1 regression (check only) · 2 usage error or bad input (one line
-    naming the file or flag) · 130 interrupted (Ctrl-C). A traceback means a bug in colorbench.
+    naming the file or flag) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
+    A traceback means a bug in colorbench.
     """
 
 
@@ -170,9 +172,9 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         if not (device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())):
             raise UsageError(f"--amp needs a CUDA device (got --device {device}): on a CPU evaluation runs in float32")
     if compare:  # its variants are known before anything runs: a typo must not cost the whole evaluation
+        from colorbench.protocols.compare import check_compare
         from colorbench.registry import MODELS
         from colorbench.variants import resolve_variants
-        from colorbench.protocols.compare import check_compare
 
         check_compare(compare, {v.label: MODELS.get(v.model).info().to_json() | {"model": v.model, "tag": v.tag}
                                 for v in resolve_variants(names, list(checkpoints), dataset)})
@@ -438,7 +440,11 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     if base:  # another --limit/--size is refused before the evaluation, whose numbers could not be compared
         check_same_images(base, base_path, {"dataset": {"n_images": limit, "size": size,
                                                         "fingerprint": base["dataset_fingerprint"]}})
-    with tempfile.TemporaryDirectory(prefix="colorbench-check-") as tmp:
+    from colorbench.atomic import sweep_stale, writer_tag
+
+    # Tagged with this process, so that the next check removes the temporary folder of one killed with -9.
+    sweep_stale(tempfile.gettempdir(), "colorbench-check.*.partial")
+    with tempfile.TemporaryDirectory(prefix=f"colorbench-check.{writer_tag()}.", suffix=".partial") as tmp:
         run_dir = Path(out or tmp)
         cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
                         checkpoints=[f"{label}={p}" for label, p in zip(labels, paths)],
