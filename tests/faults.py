@@ -150,6 +150,9 @@ def _child(request: dict[str, Any]) -> int:
     os.dup2(fd, 2)
     os.close(fd)
     os.environ.update(request["env"])
+    import tempfile
+
+    tempfile.tempdir = None  # computed again from this child's TMPDIR, not the server's cached one
     os.chdir(request["cwd"])
     # A terminal's foreground job: Ctrl-C raises KeyboardInterrupt, SIGTERM kills (until the CLI handles it).
     signal.signal(signal.SIGINT, signal.default_int_handler)

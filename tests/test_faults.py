@@ -148,13 +148,17 @@ def test_prepare_interrupted_at_random_points_leaves_the_dataset_whole(server: F
     clean = work / "prep-clean"
     renames = _renames(server, args(clean), work / "prep-clean.log")
     want = _tree(clean / "mine")
-    for i, fault in enumerate(_points(4, renames, "prepare")):
+    # Over an earlier copy (--overwrite) a prepare makes one rename more, moving that copy aside before the new one
+    # moves in: random points, and the moment between those two renames (Ctrl-C there must put the copy back).
+    cases = [(False, f) for f in _points(2, renames, "prepare")]
+    cases += [(True, f) for f in _points(2, renames + 2, "prepare-over")]
+    cases += [(True, Fault(signal=int(sig), rename=renames + 1, after=True)) for sig in SIGNALS]
+    for i, (over, fault) in enumerate(cases):
         root = work / f"prep-{i}"
-        if i % 2:  # half of them replace an earlier prepared copy (--overwrite): it must never be lost
+        if over:  # it replaces an earlier prepared copy: that copy must never be lost
             _ok(server, args(root), work / f"prep-{i}-first.log")
-        # (a prepare over an earlier copy renames that copy aside first: one rename more, drawn in range too)
         _interrupt(server, args(root), work / f"prep-{i}-cut.log", fault)
-        if i % 2 and fault.signal != signal.SIGKILL:  # Ctrl-C or SIGTERM: the earlier copy is still in place
+        if over and fault.signal != signal.SIGKILL:  # Ctrl-C or SIGTERM: a whole copy is in place
             assert _tree(root / "mine") == want, fault
         _ok(server, args(root), work / f"prep-{i}-again.log")
         assert not litter(root), f"{fault}: {litter(root)}"
@@ -171,7 +175,7 @@ def test_check_interrupted_at_random_points_leaves_no_temp_folder(server: ForkSe
               "--baseline", str(baseline)]
     _ok(server, [*common, "--update-baseline"], work / "check-base.log", env=env)
     renames = _renames(server, common, work / "check-clean.log")
-    for i, fault in enumerate(_points(2, renames, "check")):
+    for i, fault in enumerate(_points(2, renames, "check") + [Fault(signal=int(signal.SIGKILL), rename=2)]):
         _interrupt(server, common, work / f"check-{i}-cut.log", fault, env=env)
         _ok(server, [*common, "--json"], work / f"check-{i}-again.log", env=env)
         assert not list(tmp.glob("colorbench-check*")), f"{fault}: {list(tmp.iterdir())}"
