@@ -45,7 +45,7 @@ class _Group(click.Group):
     bug and keeps its traceback, as does every error under `--debug`."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        previous = _exit_on_sigterm()
+        previous = _handle_signals()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -61,17 +61,38 @@ class _Group(click.Group):
             if usage is None or ctx.params.get("debug"):
                 raise
             _fail(usage)
+        except Exception:
+            # The signal's exception raised inside a C extension's callback can come out as another error
+            # (matplotlib's renderer turns it into "ValueError: Invalid bounding box"): still the interrupt.
+            if _RECEIVED and not ctx.params.get("debug"):
+                STDERR.print("interrupted", markup=False)
+                sys.exit(128 + _RECEIVED[0])
+            raise
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
-def _exit_on_sigterm() -> Any:
+_RECEIVED: list[int] = []  # the SIGINT/SIGTERM this process got, in order
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    _RECEIVED.append(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    sys.exit(128 + signum)
+
+
+def _handle_signals() -> dict[int, Any]:
     """SIGTERM becomes SystemExit(143), so context managers and `finally` blocks run (check's temporary folder,
-    the chunk writer) instead of the process vanishing; → the previous handler (None off the main thread)."""
+    the chunk writer) instead of the process vanishing; SIGINT stays KeyboardInterrupt (unless ignored, as in a
+    background job). Both are remembered (`_RECEIVED`). → the previous handlers (none off the main thread)."""
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+        return {}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_signal)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
+    return previous
 
 
 def _csv_ints(value: str) -> list[int]:
