@@ -95,6 +95,8 @@ def test_run_interrupted_at_random_points_resumes_to_the_clean_records(server: F
             _ok(server, _run_args(out), work / f"run-{i}-first.log")
         _interrupt(server, _run_args(out), work / f"run-{i}-cut.log", fault)
         _loads_all(out)
+        if i >= 4:
+            pd.testing.assert_frame_equal(read_records(out / "records.csv"), want, check_exact=True, obj=str(fault))
         _ok(server, _run_args(out), work / f"run-{i}-resume.log")
         assert not litter(out), f"{fault}: {litter(out)}"
         pd.testing.assert_frame_equal(read_records(out / "records.csv"), want, check_exact=True, obj=str(fault))
