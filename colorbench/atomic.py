@@ -89,7 +89,7 @@ def run_lock(out: str | Path) -> Any:
 
 
 @contextmanager
-def scratch_dir(prefix: str) -> Iterator[Path]:
+def scratch_dir(prefix: str, suffix: str = "") -> Iterator[Path]:
     """A temporary folder removed on exit, also when Ctrl-C or SIGTERM lands while it is being created.
 
     tempfile.TemporaryDirectory leaks its folder if the signal arrives between mkdir and its cleanup being
@@ -100,7 +100,7 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if main else None
     path: Path | None = None
     try:
-        path = Path(tempfile.mkdtemp(prefix=prefix))
+        path = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix))
         if previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         yield path

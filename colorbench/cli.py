@@ -4,7 +4,8 @@ Progress and tables go to stderr (rich); `--json` prints machine-readable result
 listings of `models`, `datasets` and `protocols`.
 Exit codes: 0 ok, 1 regression found (`check` only), 2 usage, set-up or bad-input error
 (colorbench.errors.UsageError: one line naming the file or flag and saying what to do; `--debug` shows its
-traceback), 130 interrupted (Ctrl-C). Anything else is a bug and shows its traceback.
+traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Anything else is a bug and shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class _Group(click.Group):
     bug and keeps its traceback, as does every error under `--debug`."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        previous = _exit_on_sigterm()
+        previous = _handle_signals()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -57,17 +58,38 @@ class _Group(click.Group):
             if usage is None or ctx.params.get("debug"):
                 raise
             _fail(usage)
+        except Exception:
+            # The signal's exception raised inside a C extension's callback can come out as another error
+            # (matplotlib's renderer turns it into "ValueError: Invalid bounding box"): still the interrupt.
+            if _RECEIVED and not ctx.params.get("debug"):
+                STDERR.print("interrupted", markup=False)
+                sys.exit(128 + _RECEIVED[0])
+            raise
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
-def _exit_on_sigterm() -> Any:
+_RECEIVED: list[int] = []  # the SIGINT/SIGTERM this process got, in order
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    _RECEIVED.append(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    sys.exit(128 + signum)
+
+
+def _handle_signals() -> dict[int, Any]:
     """SIGTERM becomes SystemExit(143), so context managers and `finally` blocks run (check's temporary folder,
-    the chunk writer) instead of the process vanishing; → the previous handler (None off the main thread)."""
+    the chunk writer) instead of the process vanishing; SIGINT stays KeyboardInterrupt (unless ignored, as in a
+    background job). Both are remembered (`_RECEIVED`). → the previous handlers (none off the main thread)."""
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+        return {}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_signal)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
+    return previous
 
 
 def _csv_ints(value: str) -> list[int]:
@@ -93,7 +115,8 @@ def main(debug: bool) -> None:
 
     \b
     Exit codes: 0 ok · 1 regression (check only) · 2 usage error or bad input (one line
-    naming the file or flag) · 130 interrupted (Ctrl-C). A traceback means a bug in colorbench.
+    naming the file or flag) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
+    A traceback means a bug in colorbench.
     """
 
 
@@ -170,9 +193,9 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         if not (device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())):
             raise UsageError(f"--amp needs a CUDA device (got --device {device}): on a CPU evaluation runs in float32")
     if compare:  # its variants are known before anything runs: a typo must not cost the whole evaluation
+        from colorbench.protocols.compare import check_compare
         from colorbench.registry import MODELS
         from colorbench.variants import resolve_variants
-        from colorbench.protocols.compare import check_compare
 
         check_compare(compare, {v.label: MODELS.get(v.model).info().to_json() | {"model": v.model, "tag": v.tag}
                                 for v in resolve_variants(names, list(checkpoints), dataset)})

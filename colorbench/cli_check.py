@@ -42,7 +42,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     """Gate a checkpoint: exit 0 if every tracked metric is within tolerance of the baseline, 1 if not."""
     from rich.table import Table
 
-    from colorbench.atomic import scratch_dir
+    import tempfile
+
+    from colorbench.atomic import scratch_dir, sweep_stale, writer_tag
     from colorbench.engine import EvalPlan
     from colorbench.gate import (
         check_same_images,
@@ -82,7 +84,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     if base:  # another --limit/--size is refused before the evaluation, whose numbers could not be compared
         check_same_images(base, base_path, {"dataset": {"n_images": limit, "size": size,
                                                         "fingerprint": base["dataset_fingerprint"]}})
-    with scratch_dir("colorbench-check-") as tmp:
+    # Tagged with this process, so that the next check removes the temporary folder of one killed with -9.
+    sweep_stale(tempfile.gettempdir(), "colorbench-check.*.partial")
+    with scratch_dir(f"colorbench-check.{writer_tag()}.", suffix=".partial") as tmp:
         run_dir = Path(out or tmp)
         cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
                         checkpoints=[f"{label}={p}" for label, p in zip(labels, paths)],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,15 +72,33 @@ def write_records(path: str | Path, df: pd.DataFrame) -> None:
 
 
 def read_records(path: str | Path) -> pd.DataFrame:
-    """records.csv as a records_frame; a file pandas cannot parse or type is a UsageError naming it."""
+    """records.csv as a records_frame; a file pandas cannot parse or type, or one cut short (write_records ends
+    every file with a newline), is a UsageError naming it."""
+    if _cut_short(path):
+        raise UsageError(f"{path} is truncated (its last row is incomplete); re-run `colorbench run`")
     try:
         header = pd.read_csv(path, nrows=0).columns
         numeric = ["psnr", "hint_area", "hint_err"] + [str(c) for c in header if c not in RECORD_COLUMNS]
         df = pd.read_csv(path, dtype={"image_id": str, "variant": str, "model": str, "dataset": str, "mode": str},
                          keep_default_na=False, na_values={c: [""] for c in numeric})
+        if not isinstance(df.index, pd.RangeIndex):  # pandas takes a first row longer than the header as an index
+            raise UsageError(f"{path}: a row has more fields than the header; re-run `colorbench run`")
         return records_frame(df)
+    except UsageError:
+        raise
     except (ValueError, TypeError) as exc:  # ParserError, EmptyDataError and failed dtype casts
         raise UsageError(f"{path} is not a colorbench records.csv ({exc}); re-run `colorbench run`") from exc
+
+
+def _cut_short(path: str | Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            if fh.seek(0, os.SEEK_END) == 0:
+                return False  # empty: pandas names that one
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except OSError:
+        return False  # pandas' error names it
 
 
 def feature_key(image_id: str, mode: str, n: int) -> str:

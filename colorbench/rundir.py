@@ -14,6 +14,8 @@ from colorbench.records import SORT_KEYS, read_json
 
 # run.json fields every protocol reads, and the JSON type each must have.
 RUN_FIELDS: dict[str, type] = {"variants": dict, "dataset": dict, "protocol": dict}
+# Fields read when present (older or hand-made run.json may lack them), which must then be objects too.
+OPTIONAL_OBJECTS = ("config", "config.plan", "fid", "cache")
 
 
 def read_run(run_dir: str | Path) -> dict[str, Any]:
@@ -25,6 +27,12 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
     for key, kind in RUN_FIELDS.items():
         if not isinstance(run.get(key), kind):
             raise UsageError(f"{path}: field {key!r} must be an object, got {run.get(key)!r:.60}; "
+                             f"re-run `colorbench run`")
+    for dotted in OPTIONAL_OBJECTS:
+        parent, _, key = dotted.rpartition(".")
+        value = (run.get(parent) if parent else run) or {}
+        if isinstance(value, dict) and value.get(key) is not None and not isinstance(value[key], dict):
+            raise UsageError(f"{path}: field {dotted!r} must be an object, got {value[key]!r:.60}; "
                              f"re-run `colorbench run`")
     if not run["variants"] or not all(isinstance(v, dict) for v in run["variants"].values()):
         raise UsageError(f"{path}: field 'variants' must map each variant to an object; re-run `colorbench run`")

@@ -23,7 +23,7 @@ from rich.markup import escape
 from colorbench import distributed as dist
 from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
-from colorbench.atomic import run_lock, sweep_stale
+from colorbench.atomic import run_lock, sweep_stale, writer_tag
 from colorbench.batches import iter_batches
 from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
 from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
@@ -238,8 +238,9 @@ def _kind(v: Variant) -> HintKind:
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        # A unique probe name: runs sharing OUT must not delete each other's probe.
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=out)
+        # A unique probe name: runs sharing OUT must not delete each other's probe; tagged, so that a kill -9's
+        # is swept.
+        fd, probe = tempfile.mkstemp(prefix=f".write-probe.{writer_tag()}.", suffix=".tmp", dir=out)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from colorbench.atomic import atomic_write
+
 # One colour per model in every figure (paper-ish: ours red, RTUG blue, AlacGAN green).
 MODEL_COLORS = {
     "guidingpainter": "#d62728",
@@ -40,10 +42,10 @@ def variant_colors(models: Sequence[str | None]) -> list[str]:
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
-    """Write a figure as PNG (parents created)."""
+    """Write a figure as PNG (parents created), atomically: a run killed mid-report leaves no truncated figure."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, metadata=PNG_META, pil_kwargs=dict(PNG_COMPRESS))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, metadata=PNG_META,
+                                               pil_kwargs=dict(PNG_COMPRESS)))
     return path
 
 

@@ -15,6 +15,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from colorbench.atomic import atomic_write
 from colorbench.errors import UsageError
 
 HIGHLIGHT = np.array([255, 40, 40], dtype=np.float64)  # the region asked for, drawn over the sketch
@@ -141,8 +142,8 @@ def draw_mosaic(
             (left - 8 - tw, top + y - th / 2), text, fill="black", font=font, spacing=2, align="right"
         )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path, format="PNG", optimize=False, compress_level=1)  # as reports.figures.PNG_COMPRESS
+    # Atomic, as reports.figures.save (and its PNG_COMPRESS level): a killed report leaves no truncated mosaic.
+    atomic_write(path, lambda tmp: canvas.save(tmp, format="PNG", optimize=False, compress_level=1))
     return path
 
 

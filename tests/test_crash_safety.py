@@ -11,7 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -27,27 +26,11 @@ from colorbench.runner import RunConfig, run_evaluation
 from colorbench.training import TrainConfig, train_model
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
+from .faults import load_whole
 from .plugin_fixture import colorbench_cmd, plugin_env
 
 LIMIT = 12  # every blobs test image: 12 chunks per variant at --batch-size 1
 MODES = "native,equalized,ablation,perturbed"
-
-
-def _loads(path: Path) -> None:
-    """Open a result file the way its readers do; raises on a truncated or corrupt file."""
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            for key in z.files:
-                z[key]
-    elif path.suffix == ".csv":
-        pd.read_csv(path)
-    elif path.suffix == ".json":
-        json.loads(path.read_text())
-    elif path.suffix == ".png":
-        from PIL import Image
-
-        with Image.open(path) as im:
-            im.load()
 
 
 def test_sigkill_mid_run_leaves_no_partial_file_and_resume_matches_a_clean_run(tmp_path: Path) -> None:
@@ -80,7 +63,7 @@ def test_sigkill_mid_run_leaves_no_partial_file_and_resume_matches_a_clean_run(t
     assert len(chunks) < 2 * LIMIT, "the run finished before the kill: nothing was tested"
     for path in out.rglob("*"):
         if path.is_file() and not path.name.startswith("."):
-            _loads(path)  # every visible file is complete
+            load_whole(path)  # every visible file is complete
         elif path.is_file() and path.name != ".colorbench.lock":  # the run-dir lock holds no data
             assert path.name.endswith(".tmp"), f"unexpected hidden file {path}"  # an unfinished atomic write
     for path, data in earlier.items():
@@ -111,7 +94,7 @@ def test_two_concurrent_runs_into_one_directory_give_the_records_of_a_clean_run(
     assert [p.returncode for p in procs] == [0, 0], errors
     for path in (tmp_path / "shared").rglob("*"):
         if path.is_file() and not path.name.startswith("."):
-            _loads(path)
+            load_whole(path)
     clean = run_evaluation(RunConfig(models=[], dataset="blobs", out=str(tmp_path / "clean"), size=32, limit=4,
                                      fid=False, checkpoints=specs, plan=EvalPlan(modes=MODES.split(","))),
                            progress=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -58,7 +59,26 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise DatasetError(f"{path} is unreadable ({exc}); re-run `colorbench prepare` for this dataset") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise DatasetError(f"{path} is not a colorbench manifest ({MANIFEST_FORMAT}); re-run `colorbench prepare`")
+    bad = _bad_field(manifest)
+    if bad:  # a hand-edited field is named here instead of failing later with a traceback
+        raise DatasetError(f"{path}: field {bad!r} has the wrong type or value ({manifest.get(bad)!r:.60}); re-run "
+                           "`colorbench prepare` for this dataset")
     return manifest
+
+
+def _bad_field(manifest: dict[str, Any]) -> str | None:
+    """The first manifest field a dataset reads whose type or value is wrong, or None."""
+    size, images, nri = manifest.get("size"), manifest.get("images"), manifest.get("nri_threshold")
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        return "size"
+    if not isinstance(images, dict) or not all(isinstance(e, dict) and isinstance(e.get("split"), str)
+                                               for e in images.values()):
+        return "images"
+    if nri is not None and (isinstance(nri, bool) or not isinstance(nri, (int, float)) or not math.isfinite(nri)):
+        return "nri_threshold"
+    if not isinstance(manifest.get("sketch", {}), dict):
+        return "sketch"
+    return None
 
 
 class FolderDataset(ColorDataset):

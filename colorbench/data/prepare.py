@@ -360,10 +360,16 @@ def _manifest(
 
 def _move_into_place(staging: Path, target: Path) -> None:
     """Rename the finished staging folder to `target` (replacing an old one only after success)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(staging, target)
+    # The old folder's name carries this process's tag: a kill -9 before it is deleted leaves litter that the
+    # next prepare sweeps (`sweep_stale`), not a hidden copy of the dataset kept forever.
+    old = target.with_name(f".{target.name}.{writer_tag()}.old.partial") if target.exists() else None
+    try:
+        if old is not None:
+            os.replace(target, old)
+        os.replace(staging, target)
+    except BaseException:  # Ctrl-C or SIGTERM between the two renames: the old dataset goes back in place
+        if old is not None and old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
