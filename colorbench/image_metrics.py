@@ -45,7 +45,7 @@ def _box_sums(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, (1, SSIM_WIN), stride=1, divisor_override=1)
 
 
-@register_metric("ssim", higher_is_better=True, headers=("SSIM",),
+@register_metric("ssim", higher_is_better=True, headers=("SSIM",), tolerance=0.005,
                  description="structural similarity to the ground truth, -1..1 (scikit-image defaults, data "
                              "range 255, mean over channels)")
 def ssim(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
@@ -108,7 +108,7 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((l_term**2 + c_term**2 + h_term**2 + r_term).clamp_min(0))
 
 
-@register_metric("deltae", higher_is_better=False, headers=("ΔE00",),
+@register_metric("deltae", higher_is_better=False, headers=("ΔE00",), tolerance=0.25,
                  description="mean CIEDE2000 colour difference to the ground truth over pixels, in Lab "
                              "(≈1 = just noticeable)")
 def deltae(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
@@ -128,7 +128,7 @@ def colourfulness(image: torch.Tensor) -> torch.Tensor:
     return spread + CF_MEAN_WEIGHT * torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
 
 
-@register_metric("cf", higher_is_better=(None, False), columns=("cf", "dcf"), headers=("CF", "|ΔCF|"),
+@register_metric("cf", higher_is_better=(None, False), columns=("cf", "dcf"), headers=("CF", "|ΔCF|"), tolerance=1.0,
                  description="colourfulness of the output (Hasler & Süsstrunk 2003; no direction) and its "
                              "absolute difference to the ground truth's (lower is better)")
 def cf(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

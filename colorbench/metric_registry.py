@@ -39,6 +39,9 @@ class Metric:
     input: Literal["uint8", "signed"] = "uint8"
     headers: tuple[str, ...] = ()  # table headers per column (default: the column name)
     description: str = ""
+    # `colorbench check`'s default tolerance per column (the change a re-evaluation may show); () = none: a
+    # baseline that tracks the column must then state its tolerance (colorbench.gate_keys).
+    tolerance: tuple[float, ...] = ()
 
     def __call__(self, pred: Any, gt: Any) -> Any:
         """fn(pred, gt): a decorated function stays callable under its own name."""
@@ -47,7 +50,8 @@ class Metric:
         return self.fn(pred, gt)
 
     def describe(self) -> dict[str, Any]:
-        """JSON-able description (run.json "metrics", baselines): everything but the function."""
+        """JSON-able description (run.json "metrics", part of the cache key): everything but the function and
+        the gate's tolerance, which changes no measured number."""
         return {"name": self.name, "columns": list(self.columns), "higher_is_better": list(self.higher_is_better),
                 "headers": list(self.headers or self.columns), "needs_weights": self.needs_weights,
                 "dataset_level": self.dataset_level, "input": self.input, "description": self.description}
@@ -66,12 +70,16 @@ METRICS: Registry[Metric] = Registry("metric", "colorbench.metrics", _check_metr
 
 def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], columns: Sequence[str] = (),
            needs_weights: bool = False, dataset_level: bool = False, input: Literal["uint8", "signed"] = "uint8",
-           headers: Sequence[str] = (), description: str = "") -> Callable[[Callable[..., Any] | None], Metric]:
+           headers: Sequence[str] = (), description: str = "",
+           tolerance: float | Sequence[float] = ()) -> Callable[[Callable[..., Any] | None], Metric]:
     """Decorator: the function → a Metric (not registered; point a `colorbench.metrics` entry point at it)."""
     cols = tuple(columns) or (name,)
     hib = tuple(higher_is_better) if isinstance(higher_is_better, (list, tuple)) else (higher_is_better,) * len(cols)
     if len(hib) != len(cols) or (headers and len(headers) != len(cols)):
         raise ValueError(f"metric {name!r}: one higher_is_better (and header) per column {cols}")
+    tol = tuple(tolerance) if isinstance(tolerance, (list, tuple)) else (float(tolerance),) * len(cols)
+    if tol and (len(tol) != len(cols) or any(not t >= 0 for t in tol)):
+        raise ValueError(f"metric {name!r}: one tolerance ≥ 0 per column {cols}, got {tolerance!r}")
     if input not in ("uint8", "signed"):
         raise ValueError(f"metric {name!r}: input must be 'uint8' or 'signed', got {input!r}")
     clash = [c for c in cols if c in RESERVED_COLUMNS or not c.replace("_", "").isalnum()]
@@ -82,7 +90,7 @@ def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], 
         if fn is None and not dataset_level:
             raise ValueError(f"per-image metric {name!r} needs a function")
         return Metric(name.strip().lower(), fn, cols, hib, needs_weights, dataset_level, input, tuple(headers),
-                      description or ((fn.__doc__ or "").strip().split("\n")[0] if fn else ""))
+                      description or ((fn.__doc__ or "").strip().split("\n")[0] if fn else ""), tol)
 
     return make
 
