@@ -36,8 +36,9 @@ from colorbench.hints import (
     region_hints,
     simulate,
 )
-from colorbench.metric_registry import Metric, per_image_metrics
-from colorbench.metrics import psnr_uint8, to_uint8
+from colorbench.level_metrics import RowMetrics
+from colorbench.metric_registry import per_image_metrics
+from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel
 from colorbench.records import feature_key, records_frame
 from colorbench.variants import Variant
@@ -127,50 +128,6 @@ def _per_image(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch
     return torch.cat([fn(*(t[s : s + k] for t in tensors)) for s in range(0, n, k)])
 
 
-def _level_metrics(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor,
-                   mask: torch.Tensor) -> torch.Tensor:
-    """[B,3] float64 per image: PSNR vs the ground truth, hint area (fraction of pixels), hint error."""
-    return torch.stack([psnr_uint8(out_u8, gt_u8), mask.double().mean(dim=(1, 2, 3)),
-                        _hint_err(out_u8, Hints(color, mask))], dim=1)
-
-
-def _with_extras(extras: Sequence[Metric]) -> Callable[..., torch.Tensor]:
-    """`_level_metrics` followed by one column per extra metric column: [B, 3 + Σ len(columns)] float64.
-
-    Computed in the same call (the worker thread, cache-sized blocks of `_per_image`) as PSNR, on the same
-    uint8 outputs, so the extra metrics add no pass over the outputs and never see other bytes than PSNR."""
-    if not extras:
-        return _level_metrics
-
-    def fn(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        cols = [_level_metrics(out_u8, gt_u8, color, mask)]
-        for m in extras:
-            args = (out_u8, gt_u8) if m.input == "uint8" else (out_u8.float() / 127.5 - 1, gt_u8.float() / 127.5 - 1)
-            v = torch.as_tensor(m.fn(*args), dtype=torch.float64, device=out_u8.device)  # type: ignore[misc]
-            v = v.reshape(out_u8.shape[0], -1)
-            if v.shape[1] != len(m.columns):
-                raise ValueError(f"metric {m.name!r} returned {v.shape[1]} values per image for columns {m.columns}")
-            cols.append(v)
-        return torch.cat(cols, dim=1)
-
-    return fn
-
-
-def _psnr_column(out_u8: torch.Tensor, gt_u8: torch.Tensor, color: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[B,1] float64: PSNR vs the ground truth only (the Fig. 5 ablation needs no hint statistics)."""
-    return psnr_uint8(out_u8, gt_u8)[:, None]
-
-
-def _hint_err(out_u8: torch.Tensor, hints: Hints) -> torch.Tensor:
-    """Mean |Ŷ − C| over hinted pixels and channels, 8-bit units, per image [B] (NaN without hints)."""
-    # Integer arithmetic: the sums are of small integers, so they equal the float64 sums bit for bit at a
-    # fraction of the memory traffic (M is {0,1}).
-    diff = (out_u8.to(torch.int16) - to_uint8(hints.color).to(torch.int16)).abs_()
-    err = (diff * hints.mask.to(torch.int16)).sum(dim=(1, 2, 3), dtype=torch.int64).double()
-    area = hints.mask.sum(dim=(1, 2, 3), dtype=torch.float64) * 3
-    return torch.where(area > 0, err / area.clamp_min(1), torch.full_like(err, float("nan")))
-
-
 def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, psnr: np.ndarray,
            area: np.ndarray, err: np.ndarray, empty: np.ndarray,
            extra: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
@@ -197,9 +154,10 @@ class Evaluator:
 
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
-        self.extras = per_image_metrics([m["name"] for m in plan.metrics])
-        self.extra_columns = [c for m in self.extras for c in m.columns]
-        self._metric = _with_extras(self.extras)
+        # E.2 runs also record the hint's ΔE2000 (every level row: the protocol pairs perturbed with natural).
+        self._metric = RowMetrics(per_image_metrics([m["name"] for m in plan.metrics]),
+                                  hint_de="perturbed" in plan.modes)
+        self.extra_columns = list(self._metric.columns[3:])
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32). Not an
@@ -212,11 +170,11 @@ class Evaluator:
     def _forward(self, sketch: torch.Tensor, hints: Hints,
                  regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None,
                  gt: torch.Tensor | None = None,
-                 metric: Callable[..., torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                 metric: RowMetrics | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows;
-        → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric`(outputs,
-        ground truth, hint colours, hint masks) → [rows,K] per row against `gt` (uint8 [B,3,H,W]),
-        `_level_metrics` and the plan's extra metrics (`_with_extras`) by default.
+        → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric` (a
+        level_metrics.RowMetrics; the plan's by default) against `gt` (uint8 [B,3,H,W]), its ground-truth
+        share prepared once for the B images.
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
@@ -238,6 +196,8 @@ class Evaluator:
         """
         bs = self.plan.forward_rows
         n = hints.color.shape[0]
+        metric = metric or self._metric
+        refs = metric.prepare(gt) if gt is not None else ()
         starts = range(0, n, bs)
         reusable = hints.regions is None and not callable(regions) and bs % sketch.shape[0] == 0
 
@@ -260,8 +220,8 @@ class Evaluator:
             for i in range(0, e - s, k):
                 out[s + i : s + min(i + k, e - s)] = to_uint8(y[i : i + k])
             if gt is not None:
-                values = _per_image(metric or self._metric, out[s:e], _rows(gt, s, e), hints.color[s:e],
-                                    hints.mask[s:e])
+                values = _per_image(metric, out[s:e], hints.color[s:e], hints.mask[s:e],
+                                    *(_rows(r, s, e) for r in refs))
                 if metrics is None:
                     metrics = torch.empty((n, values.shape[1]), dtype=torch.float64, device=values.device)
                 metrics[s:e] = values
@@ -301,7 +261,7 @@ class Evaluator:
     def _levels(self, seq: HintSequence, levels: Sequence[int],
                 batch: Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
         """All (level, image) pairs in one stacked batch, level-major: → (outputs [L,B,3,H,W] uint8, the
-        stacked hints (rows [L*B]), metrics [L*B,3+K] float64 as `_with_extras`)."""
+        stacked hints (rows [L*B]), metrics [L*B,3+K] float64 as RowMetrics.columns)."""
         b = batch.sketch.shape[0]
         hints = seq.stacked(levels, with_regions=False)
         out, metrics = self._forward(batch.sketch, hints, seq.regions, gt=batch.gt_u8)
@@ -389,7 +349,7 @@ class Evaluator:
             return regions[(r % b)[:, None], orders[r // b]]
 
         hints = Hints(torch.cat(colors), torch.cat(masks))
-        _, values = self._forward(batch.sketch, hints, permuted, gt=batch.gt_u8, metric=_psnr_column)
+        _, values = self._forward(batch.sketch, hints, permuted, gt=batch.gt_u8, metric=RowMetrics(psnr_only=True))
         assert values is not None
         empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
         area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image

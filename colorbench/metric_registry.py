@@ -17,7 +17,7 @@ from colorbench.registry import Registry
 DEFAULT_METRICS = ("psnr", "fid")  # the paper's pair: a run without --metrics scores exactly these
 # Columns the engine writes for every run whatever the metrics (colorbench.records.RECORD_COLUMNS): no metric
 # column may take their names.
-RESERVED_COLUMNS = ("variant", "model", "dataset", "image_id", "mode", "n", "hint_area", "hint_err", "empty")
+RESERVED_COLUMNS = ("variant", "model", "dataset", "image_id", "mode", "n", "hint_area", "hint_err", "hint_de", "empty")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class Metric:
     # `colorbench check`'s default tolerance per column (the change a re-evaluation may show); () = none: a
     # baseline that tracks the column must then state its tolerance (colorbench.gate_keys).
     tolerance: tuple[float, ...] = ()
+    # Optional split of fn for the engine: prepare(gt) → per-image tensors [B,...] computed once per image,
+    # score(pred, *those) → fn's values; the engine calls it once per hint level without redoing the ground
+    # truth's share (its Lab, its SSIM statistics). fn(pred, gt) must equal score(pred, *prepare(gt)).
+    prepare: Callable[..., tuple[Any, ...]] | None = None
+    score: Callable[..., Any] | None = None
 
     def __call__(self, pred: Any, gt: Any) -> Any:
         """fn(pred, gt): a decorated function stays callable under its own name."""
@@ -71,7 +76,9 @@ METRICS: Registry[Metric] = Registry("metric", "colorbench.metrics", _check_metr
 def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], columns: Sequence[str] = (),
            needs_weights: bool = False, dataset_level: bool = False, input: Literal["uint8", "signed"] = "uint8",
            headers: Sequence[str] = (), description: str = "",
-           tolerance: float | Sequence[float] = ()) -> Callable[[Callable[..., Any] | None], Metric]:
+           tolerance: float | Sequence[float] = (),
+           prepared: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
+           ) -> Callable[[Callable[..., Any] | None], Metric]:
     """Decorator: the function → a Metric (not registered; point a `colorbench.metrics` entry point at it)."""
     cols = tuple(columns) or (name,)
     hib = tuple(higher_is_better) if isinstance(higher_is_better, (list, tuple)) else (higher_is_better,) * len(cols)
@@ -90,7 +97,8 @@ def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], 
         if fn is None and not dataset_level:
             raise ValueError(f"per-image metric {name!r} needs a function")
         return Metric(name.strip().lower(), fn, cols, hib, needs_weights, dataset_level, input, tuple(headers),
-                      description or ((fn.__doc__ or "").strip().split("\n")[0] if fn else ""), tol)
+                      description or ((fn.__doc__ or "").strip().split("\n")[0] if fn else ""), tol,
+                      *(prepared or (None, None)))
 
     return make
 

@@ -214,7 +214,8 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
 
 # --------------------------------------------------------------------------------------------- E.2
 def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec | None:
-    """Mean |Ŷ − C| inside the hint mask for natural and ±64-perturbed hint colours, and their ratio."""
+    """Mean |Ŷ − C| inside the hint mask for natural and ±64-perturbed hint colours and their ratio, and the
+    same in CIEDE2000 ΔE when the run recorded it (hint_de)."""
     if not result.get("variants"):
         return None
     columns = [
@@ -224,6 +225,10 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
         Column("perturbed", "hint err, perturbed↓", "min"),
         Column("ratio", "ratio↓", "min", decimals=3),
     ]
+    with_de = any("native_de" in v for v in result["variants"].values())
+    if with_de:
+        columns += [Column("native_de", "ΔE00, natural↓", "min"), Column("perturbed_de", "ΔE00, perturbed↓", "min"),
+                    Column("ratio_de", "ΔE00 ratio↓", "min", decimals=3)]
     rows = []
     for v in result["variants"].values():
         lv = v["levels"]
@@ -235,6 +240,7 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
                     "native": ci_cell(v["native"]),
                     "perturbed": ci_cell(v["perturbed"]),
                     "ratio": ci_cell(v["ratio"]),
+                    **({k: ci_cell(v.get(k)) for k in ("native_de", "perturbed_de", "ratio_de")} if with_de else {}),
                 }
             )
         )
@@ -244,6 +250,8 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
             "hint err: mean |output − hint colour| over hinted pixels, 8-bit units, "
             "averaged over the n listed. "
             "ratio = perturbed / natural (1 = unusual colours followed as faithfully as natural ones)."
+            + (" ΔE00: mean CIEDE2000 difference between hint colour and output over the hinted pixels "
+               "(≈ 1 just noticeable); – where the records lack it." if with_de else "")
         ),
         _ci_note(opts) + " Bold: best per column.",
     ]
