@@ -155,7 +155,7 @@ class Evaluator:
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
         # E.2 runs also record the hint's ΔE2000 (every level row: the protocol pairs perturbed with natural).
-        self._metric = RowMetrics(per_image_metrics([m["name"] for m in plan.metrics]),
+        self._metric = RowMetrics(per_image_metrics([m["name"] for m in plan.metrics if not m.get("unavailable")]),
                                   hint_de="perturbed" in plan.modes)
         self.extra_columns = list(self._metric.columns[3:])
 

@@ -89,9 +89,16 @@ def ssim(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
 
 
 def _polar_2pi(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(radius, angle in [0, 2π)) as scikit-image's _cart2polar_2pi."""
+    """(radius, angle in [0, 2π)) as scikit-image's _cart2polar_2pi (√(x²+y²): Lab values cannot overflow, and
+    it is 3× faster than hypot)."""
     t = torch.atan2(y, x)
-    return torch.hypot(x, y), torch.where(t < 0, t + 2 * math.pi, t)
+    return torch.sqrt(x * x + y * y), torch.where(t < 0, t + 2 * math.pi, t)
+
+
+def _pow7(x: torch.Tensor) -> torch.Tensor:
+    """x⁷ by three multiplications (pow is the slowest elementwise op on this CPU)."""
+    x2 = x * x
+    return x2 * x2 * x2 * x
 
 
 def _sin_small(x: torch.Tensor) -> torch.Tensor:
@@ -106,13 +113,14 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     scikit-image's `deltaE_ciede2000` (same branch rules for hue wrap-around and zero chroma)."""
     L1, a1, b1 = lab1.unbind(1)
     L2, a2, b2 = lab2.unbind(1)
-    cbar = 0.5 * (torch.hypot(a1, b1) + torch.hypot(a2, b2))
-    c7 = cbar**7
+    cbar = 0.5 * (torch.sqrt(a1 * a1 + b1 * b1) + torch.sqrt(a2 * a2 + b2 * b2))
+    c7 = _pow7(cbar)
     scale = 1 + 0.5 * (1 - torch.sqrt(c7 / (c7 + 25.0**7)))
     C1, h1 = _polar_2pi(a1 * scale, b1)
     C2, h2 = _polar_2pi(a2 * scale, b2)
 
-    tmp = (0.5 * (L1 + L2) - 50) ** 2
+    tmp = 0.5 * (L1 + L2) - 50
+    tmp = tmp * tmp
     l_term = (L2 - L1) / (1 + 0.015 * tmp / torch.sqrt(20 + tmp))
     cbar = 0.5 * (C1 + C2)
     c_term = (C2 - C1) / (1 + 0.045 * cbar)
@@ -139,17 +147,20 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
          + 0.32 * torch.cos(3 * hbar + math.radians(6)) - 0.20 * torch.cos(4 * hbar - math.radians(63)))
     h_term = dh_term / (1 + 0.015 * cbar * t)
 
-    c7 = cbar**7
+    c7 = _pow7(cbar)
     rc = 2 * torch.sqrt(c7 / (c7 + 25.0**7))
-    dtheta = math.radians(30) * torch.exp(-(((torch.rad2deg(hbar) - 275) / 25) ** 2))
+    z = (torch.rad2deg(hbar) - 275) / 25
+    dtheta = math.radians(30) * torch.exp(-(z * z))
     r_term = -_sin_small(2 * dtheta) * rc * c_term * h_term
-    return torch.sqrt((l_term**2 + c_term**2 + h_term**2 + r_term).clamp_min(0))
+    return torch.sqrt((l_term * l_term + c_term * c_term + h_term * h_term + r_term).clamp_min(0))
 
 
 def lab_uint8(image: torch.Tensor) -> torch.Tensor:
     """CIE Lab float32 [B,3,H,W] of uint8 sRGB [B,3,H,W] (D65, colorbench.lab's = scikit-image's constants): the
     sRGB linearisation is a 256-entry table (computed in float64), the rest float32."""
-    lin = _SRGB_LINEAR.to(image.device)[image.long()]
+    # index_select on a flat int32 index is ~5× faster than advanced indexing on this CPU. (exp(log(t)/3) would
+    # be 3× faster than the cube root's pow, but moves a ΔE mean by ~3e-5.)
+    lin = _SRGB_LINEAR.to(image.device).index_select(0, image.reshape(-1).int()).view(image.shape)
     t = torch.einsum("ij,bjhw->bihw", _RGB2XYZ_WHITE.to(image.device), lin)
     f = torch.where(t > 0.008856, t.clamp_min(1e-8).pow(1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
     fx, fy, fz = f.unbind(1)

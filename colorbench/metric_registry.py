@@ -47,6 +47,9 @@ class Metric:
     # truth's share (its Lab, its SSIM statistics). fn(pred, gt) must equal score(pred, *prepare(gt)).
     prepare: Callable[..., tuple[Any, ...]] | None = None
     score: Callable[..., Any] | None = None
+    # needs_weights metrics: () → None when computable here, else the reason (no weights): the run records it
+    # and Table 1 shows n/a with it instead of the column.
+    availability: Callable[[], str | None] | None = None
 
     def __call__(self, pred: Any, gt: Any) -> Any:
         """fn(pred, gt): a decorated function stays callable under its own name."""
@@ -78,6 +81,7 @@ def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], 
            headers: Sequence[str] = (), description: str = "",
            tolerance: float | Sequence[float] = (),
            prepared: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
+           availability: Callable[[], str | None] | None = None,
            ) -> Callable[[Callable[..., Any] | None], Metric]:
     """Decorator: the function → a Metric (not registered; point a `colorbench.metrics` entry point at it)."""
     cols = tuple(columns) or (name,)
@@ -98,7 +102,7 @@ def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], 
             raise ValueError(f"per-image metric {name!r} needs a function")
         return Metric(name.strip().lower(), fn, cols, hib, needs_weights, dataset_level, input, tuple(headers),
                       description or ((fn.__doc__ or "").strip().split("\n")[0] if fn else ""), tol,
-                      *(prepared or (None, None)))
+                      *(prepared or (None, None)), availability)
 
     return make
 
@@ -133,5 +137,11 @@ def per_image_metrics(names: Sequence[str]) -> list[Metric]:
 
 
 def describe_metrics(names: Sequence[str]) -> list[dict[str, Any]]:
-    """run.json "metrics": the description of every selected metric, in order."""
-    return [METRICS.get(n).describe() for n in names]
+    """run.json "metrics": the description of every selected metric, in order; a metric that cannot be
+    computed here (its weights are missing) carries "unavailable": the reason, and the engine skips it."""
+    out = []
+    for n in names:
+        m = METRICS.get(n)
+        reason = m.availability() if m.availability is not None else None
+        out.append(m.describe() | ({"unavailable": reason} if reason else {}))
+    return out

@@ -61,8 +61,10 @@ def metric_columns_of(records: pd.DataFrame, ctx: ProtocolContext) -> list[dict[
     for m in ((ctx.run.get("config") or {}).get("plan") or {}).get("metrics") or []:
         for col, header, hib in zip(m["columns"], m.get("headers") or m["columns"], m["higher_is_better"]):
             described[col] = {"column": col, "header": header, "higher_is_better": hib, "metric": m["name"]}
+            if m.get("unavailable"):  # selected, not computable here (no weights): an n/a column with the reason
+                described[col]["unavailable"] = m["unavailable"]
     present = set(metric_columns(records))
-    out = [d for c, d in described.items() if c in present]
+    out = [d for c, d in described.items() if c in present or "unavailable" in d]
     return out + [{"column": c, "header": c, "higher_is_better": None, "metric": c}
                   for c in metric_columns(records) if c not in described]
 
@@ -75,7 +77,9 @@ def metric_cells(
     out: dict[str, Any] = {}
     for spec in metric_columns_of(records, ctx):
         col = spec["column"]
-        if conditional:
+        if "unavailable" in spec:
+            out[col] = na_cell(spec["unavailable"])
+        elif conditional:
             _, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1), column=col)
             out[col] = ci_cell(mat @ ctx.dist.pmf(), opts)
         else:

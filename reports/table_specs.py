@@ -23,6 +23,14 @@ def ci_cell(cell: Mapping[str, Any] | None) -> Cell:
     return Cell(cell.get("value"), cell.get("low"), cell.get("high"), cell.get("n"))
 
 
+def _metric_cell(cell: Mapping[str, Any] | None, header: str, notes: list[str]) -> Cell:
+    """An extra metric's cell; one that could not be computed (no weights) is "n/a" with the reason as a note."""
+    if cell is not None and cell.get("value") is None and cell.get("reason"):
+        _add(notes, f"{NA_MARK} {header} n/a: {cell['reason']}")
+        return Cell(text="n/a", marks=NA_MARK)
+    return ci_cell(cell)
+
+
 def fid_cell(cell: Mapping[str, Any] | None, notes: list[str]) -> Cell:
     """FID value with its image count; "n/a" with the reason as a note; † when N < 2048."""
     if cell is None:
@@ -83,7 +91,8 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
                         "fid": fid_cell(r["fid"], notes),
                         "nri": ci_cell(r.get("nri")),
                     }
-                    | {f"m_{m['column']}": ci_cell((r.get("metrics") or {}).get(m["column"])) for m in extra},
+                    | {f"m_{m['column']}": _metric_cell((r.get("metrics") or {}).get(m["column"]), m["header"], notes)
+                       for m in extra},
                     block=block,
                 )
             )

@@ -48,7 +48,7 @@ def test_builtins_come_from_entry_points_and_describe_their_direction() -> None:
 
 
 def test_unknown_metric_is_a_usage_error_listing_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(UnknownNameError, match="Did you mean 'ssim'.*Known metrics: cf, deltae, fid, psnr, ssim"):
+    with pytest.raises(UnknownNameError, match="Did you mean 'ssim'.*Known metrics: cf, deltae, fid, lpips, psnr, ssim"):
         resolve_metrics("psnr,ssmi")
     res = CliRunner().invoke(main, ["run", "--dataset", "toon", "--out", str(tmp_path), "--metrics", "lpipz"])
     assert res.exit_code == 2 and "unknown metric 'lpipz'" in res.output
