@@ -158,11 +158,13 @@ def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
 def lab_uint8(image: torch.Tensor) -> torch.Tensor:
     """CIE Lab float32 [B,3,H,W] of uint8 sRGB [B,3,H,W] (D65, colorbench.lab's = scikit-image's constants): the
     sRGB linearisation is a 256-entry table (computed in float64), the rest float32."""
-    # index_select on a flat int32 index is ~5× faster than advanced indexing on this CPU. (exp(log(t)/3) would
-    # be 3× faster than the cube root's pow, but moves a ΔE mean by ~3e-5.)
+    # index_select on a flat int32 index is ~5× faster than advanced indexing on this CPU.
     lin = _SRGB_LINEAR.to(image.device).index_select(0, image.reshape(-1).int()).view(image.shape)
     t = torch.einsum("ij,bjhw->bihw", _RGB2XYZ_WHITE.to(image.device), lin)
-    f = torch.where(t > 0.008856, t.clamp_min(1e-8).pow(1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
+    tc = t.clamp_min(1e-8)
+    cube = torch.exp(torch.log(tc) * (1.0 / 3.0))
+    cube = cube - (cube * cube * cube - tc) / (3 * cube * cube)  # one Newton step: pow(1/3)'s accuracy, 2× faster
+    f = torch.where(t > 0.008856, cube, 7.787 * t + 16.0 / 116.0)
     fx, fy, fz = f.unbind(1)
     return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=1)
 

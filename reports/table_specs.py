@@ -16,6 +16,14 @@ FEW_IMAGES_MARK = "†"
 NA_MARK = "‡"
 
 
+def _metric_name(metric: str) -> str:
+    """Display name of a compared metric: "PSNR (n = 0)", "E_G[PSNR]", "NRI", "ssim (n = 0)", "E_G[deltae]"."""
+    if metric in METRIC_NAMES:
+        return METRIC_NAMES[metric]
+    column, _, kind = metric.rpartition("_")
+    return {"auto": f"{column} (n = 0)", "eg": f"E_G[{column}]"}.get(kind, metric)
+
+
 def ci_cell(cell: Mapping[str, Any] | None) -> Cell:
     """{"value", "low", "high", "n"} → Cell; None → "–" (metric not defined for the row)."""
     if cell is None:
@@ -194,10 +202,14 @@ def table3_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
 
 # --------------------------------------------------------------------------------------------- Fig. 12 tables
 def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[TableSpec]:
-    """Two tables (PSNR↑, FID↓) with one column per hint count; automatic models marked "(constant)"."""
+    """Two tables (PSNR↑, FID↓) with one column per hint count, and one per `run --metrics` column; automatic
+    models marked "(constant)"."""
     levels = list(result["sweep"])
     out = []
-    for metric, better, title in (("psnr", "max", "PSNR↑"), ("fid", "min", "FID↓")):
+    arrows = {True: ("↑", "max"), False: ("↓", "min"), None: ("", None)}
+    extra = [(m["column"], arrows[m["higher_is_better"]][1], m["header"] + arrows[m["higher_is_better"]][0])
+             for m in result.get("metric_columns") or []]
+    for metric, better, title in (("psnr", "max", "PSNR↑"), ("fid", "min", "FID↓"), *extra):
         notes: list[str] = []
         columns = [Column("model", "Model", align="l", numeric=False)]
         columns += [Column(f"n{n}", f"n = {n}", better, show_n=metric == "fid") for n in levels]
@@ -205,12 +217,12 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
         for v in result["variants"].values():
             label = v["name"] + (" (constant, no hints)" if v["constant"] else "")
             cells = {"model": Cell.label(label)}
-            for n, c in zip(levels, v[metric]):
-                cells[f"n{n}"] = ci_cell(c) if metric == "psnr" else fid_cell(c, notes)
+            for n, c in zip(levels, v[metric] if metric in ("psnr", "fid") else v.get("metrics", {}).get(metric, [])):
+                cells[f"n{n}"] = fid_cell(c, notes) if metric == "fid" else ci_cell(c)
             rows.append(Row(cells))
         notes.insert(
             0,
-            (_ci_note(opts) if metric == "psnr" else "FID of the outputs at exactly n hints.")
+            ("FID of the outputs at exactly n hints." if metric == "fid" else _ci_note(opts))
             + " Bold: best per column.",
         )
         out.append(
@@ -286,7 +298,7 @@ def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> T
     for e in entries:
         sign = e["diff"] > 0 if e["higher_is_better"] else e["diff"] < 0
         verdict = (
-            (e["a_name"] if sign else e["b_name"])
+            ((e["a_name"] if sign else e["b_name"]) if e["higher_is_better"] is not None else "differ (no direction)")
             if e["p_value"] < 1 - float(e["level"])
             else "no difference"
         )
@@ -294,7 +306,7 @@ def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> T
             Row(
                 {
                     "pair": Cell.label(f"{e['a_name']} − {e['b_name']}"),
-                    "metric": Cell.label(METRIC_NAMES.get(e["metric"], e["metric"])),
+                    "metric": Cell.label(_metric_name(e["metric"])),
                     "diff": Cell(e["diff"], e["low"], e["high"], e["n"]),
                     "p": Cell(e["p_value"]),
                     "better": Cell.label(verdict),
