@@ -186,6 +186,9 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
                     n_samples=n_samples, gumbel_noise=gumbel_noise, amp=amp,
                     metrics=describe_metrics([m.name for m in per_image_metrics(selected)]))
     fid = fid and "fid" in selected
+    for m in plan.metrics:  # e.g. LPIPS without the user's weights: its column is n/a, the reason in run.json
+        if m.get("unavailable"):
+            STDERR.print(f"{m['name']}: n/a — {m['unavailable']}", style="yellow", markup=False)
     check_sweep(plan.sweep, plan.nc)
     if amp:
         import torch

@@ -35,10 +35,14 @@ from colorbench.progress import STDERR
 @click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Keep the evaluation here [temp dir].")
 @click.option("--update-baseline", is_flag=True, help="Write the measured metrics as the new baseline and exit 0.")
+@click.option("--metrics", "metric_names", default=None,
+              help="Per-image metrics to measure beside PSNR (e.g. ssim,deltae): a new baseline tracks their "
+                   "COLUMN_auto / COLUMN_expected. When gating, those the baseline names are always measured.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON on stdout.")
 def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str | None, tolerances: tuple[str, ...],
           limit: int | None, size: int | None, data_root: str | None, device: str, fid: bool,
-          fid_weights: str | None, out: str | None, update_baseline: bool, as_json: bool) -> None:
+          fid_weights: str | None, out: str | None, update_baseline: bool, metric_names: str | None,
+          as_json: bool) -> None:
     """Gate a checkpoint: exit 0 if every tracked metric is within tolerance of the baseline, 1 if not."""
     from rich.table import Table
 
@@ -53,9 +57,12 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
         parse_tolerances,
         pooled_baseline,
         read_baseline,
+        tolerances_for,
         tracked_metrics,
         write_baseline,
     )
+    from colorbench.gate_keys import needed_metrics
+    from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
     from colorbench.records import read_json
     from colorbench.registry import MODELS
     from colorbench.runner import RunConfig, run_evaluation
@@ -69,6 +76,11 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     base_path = Path(baseline) if baseline else default_baseline(name, dataset)
     base = None if update_baseline else read_baseline(base_path)
     overrides = parse_tolerances(tolerances)
+    if base:
+        tolerances_for(base, overrides)  # a metric without a tolerance is refused before the evaluation
+    # The baseline's metrics decide what is measured (as `run --metrics`); --metrics adds to them.
+    asked = [n for n in (metric_names or "").split(",") if n.strip()]
+    selected = resolve_metrics(["psnr", *asked, *needed_metrics(list(base["metrics"]) if base else [])])
     if len(checkpoints) > 1 and not update_baseline:
         raise click.BadParameter("several --checkpoint make a baseline (--update-baseline); gate one at a time",
                                  param_hint="--checkpoint")
@@ -91,7 +103,8 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
         cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
                         checkpoints=[f"{label}={p}" for label, p in zip(labels, paths)],
                         limit=limit, data_root=data_root, device=device, fid=fid, fid_weights=fid_weights,
-                        plan=EvalPlan(modes=["native"], n_samples=0))
+                        plan=EvalPlan(modes=["native"], n_samples=0,
+                                      metrics=describe_metrics([m.name for m in per_image_metrics(selected)])))
         run_evaluation(cfg, progress=False)
         if base:
             check_same_images(base, base_path, read_json(run_dir / "run.json"))

@@ -36,7 +36,7 @@ from colorbench.hints import (
     region_hints,
     simulate,
 )
-from colorbench.level_metrics import BLOCK, per_image_blocks, psnr_column, record_block, with_extras
+from colorbench.level_metrics import RowMetrics
 from colorbench.metric_registry import per_image_metrics
 from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel
@@ -115,6 +115,29 @@ def _rows(per_image: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     return per_image[torch.arange(start, stop, device=per_image.device) % b]
 
 
+_BLOCK = 1 << 17  # values per metric call: keeps the float64 temporaries in cache — one 32-image call at 128 px
+                  # took 14× longer than the same work in blocks of 2 images (benchmarks/README.md)
+
+
+def _per_image(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
+    """fn(*tensors) → [B] for a per-image fn, computed over blocks of images (results are identical)."""
+    n = tensors[0].shape[0]
+    k = max(1, _BLOCK // max(1, tensors[0][0].numel()))
+    if k >= n:
+        return fn(*tensors)
+    return torch.cat([fn(*(t[s : s + k] for t in tensors)) for s in range(0, n, k)])
+
+
+def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, psnr: np.ndarray,
+           area: np.ndarray, err: np.ndarray, empty: np.ndarray,
+           extra: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Records of L levels × B images (level-major) as columns: built as arrays, not one dict per record
+    (a 256-image run has ~30k records per mode). `extra`: metric column → values (metric_registry)."""
+    count = len(n)
+    return base | {"image_id": np.tile(np.asarray(ids, dtype=object), count // max(1, len(ids))), "mode": mode,
+                   "n": n, "psnr": psnr, "hint_area": area, "hint_err": err, "empty": empty} | (extra or {})
+
+
 class Evaluator:
     """Runs one variant over a list of images according to a plan; yields record rows, features, samples."""
 
@@ -131,9 +154,10 @@ class Evaluator:
 
         self.conditional = self.kind is not HintKind.NONE
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
-        self.extras = per_image_metrics([m["name"] for m in plan.metrics])
-        self.extra_columns = [c for m in self.extras for c in m.columns]
-        self._metric = with_extras(self.extras)
+        # E.2 runs also record the hint's ΔE2000 (every level row: the protocol pairs perturbed with natural).
+        self._metric = RowMetrics(per_image_metrics([m["name"] for m in plan.metrics if not m.get("unavailable")]),
+                                  hint_de="perturbed" in plan.modes)
+        self.extra_columns = list(self._metric.columns[3:])
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32). Not an
@@ -146,11 +170,11 @@ class Evaluator:
     def _forward(self, sketch: torch.Tensor, hints: Hints,
                  regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None,
                  gt: torch.Tensor | None = None,
-                 metric: Callable[..., torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                 metric: RowMetrics | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows;
-        → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric`(outputs,
-        ground truth, hint colours, hint masks) → [rows,K] per row against `gt` (uint8 [B,3,H,W]),
-        `level_metrics` and the plan's extra metrics (`with_extras`) by default.
+        → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric` (a
+        level_metrics.RowMetrics; the plan's by default) against `gt` (uint8 [B,3,H,W]), its ground-truth
+        share prepared once for the B images.
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
@@ -172,6 +196,8 @@ class Evaluator:
         """
         bs = self.plan.forward_rows
         n = hints.color.shape[0]
+        metric = metric or self._metric
+        refs = metric.prepare(gt) if gt is not None else ()
         starts = range(0, n, bs)
         reusable = hints.regions is None and not callable(regions) and bs % sketch.shape[0] == 0
 
@@ -190,12 +216,12 @@ class Evaluator:
                     f"{self.variant.label} produced NaN/inf outputs with checkpoint {self.variant.checkpoint}: the "
                     "checkpoint is broken (diverged training?); retrain it or pass another --checkpoint")
             # Converted in cache-sized blocks (5× faster at 128 px); element-wise, so the same bytes.
-            k = max(1, BLOCK // max(1, y[0].numel()))
+            k = max(1, _BLOCK // max(1, y[0].numel()))
             for i in range(0, e - s, k):
                 out[s + i : s + min(i + k, e - s)] = to_uint8(y[i : i + k])
             if gt is not None:
-                values = per_image_blocks(metric or self._metric, out[s:e], _rows(gt, s, e), hints.color[s:e],
-                                    hints.mask[s:e])
+                values = _per_image(metric, out[s:e], hints.color[s:e], hints.mask[s:e],
+                                    *(_rows(r, s, e) for r in refs))
                 if metrics is None:
                     metrics = torch.empty((n, values.shape[1]), dtype=torch.float64, device=values.device)
                 metrics[s:e] = values
@@ -235,7 +261,7 @@ class Evaluator:
     def _levels(self, seq: HintSequence, levels: Sequence[int],
                 batch: Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
         """All (level, image) pairs in one stacked batch, level-major: → (outputs [L,B,3,H,W] uint8, the
-        stacked hints (rows [L*B]), metrics [L*B,3+K] float64 as `with_extras`)."""
+        stacked hints (rows [L*B]), metrics [L*B,3+K] float64 as RowMetrics.columns)."""
         b = batch.sketch.shape[0]
         hints = seq.stacked(levels, with_regions=False)
         out, metrics = self._forward(batch.sketch, hints, seq.regions, gt=batch.gt_u8)
@@ -246,7 +272,7 @@ class Evaluator:
     @torch.inference_mode()
     def run_batch(self, batch: Batch) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
         """→ (records of this batch (records_frame), {feature_key: feature}, {image_id: sample arrays})."""
-        rows: list[dict[str, Any]] = []  # column blocks (record_block), one per mode and level set
+        rows: list[dict[str, Any]] = []  # column blocks (_block), one per mode and level set
         feats: dict[str, np.ndarray] = {}
         samples: dict[str, Any] = {}
         base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
@@ -300,8 +326,8 @@ class Evaluator:
         b = len(batch.ids)
         values = metrics.cpu().numpy()
         extra = {c: values[:, 3 + k] for k, c in enumerate(self.extra_columns)}
-        rows.append(record_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b),
-                                 values[:, 0], values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool), extra))
+        rows.append(_block(base, batch.ids, mode, np.repeat(np.asarray(levels, dtype=np.int64), b), values[:, 0],
+                           values[:, 1], values[:, 2], np.zeros(len(values), dtype=bool), extra))
 
     def _ablation(self, rows: list, base: dict, batch: Batch, regions: torch.Tensor) -> None:
         """Fig. 5 (E8.1): region i moved to the front (others keep their order), hint only it."""
@@ -323,15 +349,15 @@ class Evaluator:
             return regions[(r % b)[:, None], orders[r // b]]
 
         hints = Hints(torch.cat(colors), torch.cat(masks))
-        _, values = self._forward(batch.sketch, hints, permuted, gt=batch.gt_u8, metric=psnr_column)
+        _, values = self._forward(batch.sketch, hints, permuted, gt=batch.gt_u8, metric=RowMetrics(psnr_only=True))
         assert values is not None
         empty = (regions.sum(dim=(2, 3)) == 0).T.reshape(-1).cpu().numpy()  # [Nc*B] level-major
         area = regions.double().mean(dim=(2, 3)).T.reshape(-1).cpu().numpy()  # sums of 0/1: exact, as per image
         psnr = values[:, 0].cpu().numpy()
         # Fig. 5 reads PSNR only: the extra metrics are not computed for the Nc·B ablation rows (NaN).
         extra = {c: np.full(nc * b, np.nan) for c in self.extra_columns}
-        rows.append(record_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b),
-                                 psnr, area, np.full(nc * b, np.nan), empty, extra))
+        rows.append(_block(base, batch.ids, "ablation", np.repeat(np.arange(1, nc + 1, dtype=np.int64), b), psnr,
+                           area, np.full(nc * b, np.nan), empty, extra))
 
     def _features(self, feats: dict, batch: Batch, mode: str, outs: torch.Tensor) -> None:
         """Inception features only for the outputs an FID needs: n = 0, the image's stratified Nh, the sweep."""

@@ -1,8 +1,9 @@
 """`colorbench check`: evaluate one checkpoint and compare its tracked metrics with a stored baseline.
 
 Direction-aware, per-metric tolerances (pyiqa's calibration-file idea): PSNR may not drop by more than
-its tolerance, NRI and FID may not rise by more than theirs. Baselines are small JSON files holding the
-metrics, the tolerances and the provenance of the run that produced them.
+its tolerance, NRI and FID may not rise by more than theirs; any registered per-image metric is tracked as
+COLUMN_auto / COLUMN_expected with the registry's direction (colorbench.gate_keys). Baselines are small JSON
+files holding the metrics, the tolerances and the provenance of the run that produced them.
 """
 
 from __future__ import annotations
@@ -13,30 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.errors import UsageError
-from colorbench.records import read_json, read_records, write_json
+from colorbench.gate_keys import TRACKABLE, TRACKED, gate_key, known_key
+from colorbench.records import metric_columns, read_json, read_records, write_json
 
 BASELINE_FORMAT = "colorbench-baseline/1"
 BASELINE_DIR = Path(__file__).resolve().parent / "zoo" / "baselines"
-
-# metric → (higher is better, default tolerance)
-TRACKED: dict[str, tuple[bool, float]] = {
-    "psnr_auto": (True, 0.25),  # dB, n = 0
-    "psnr_expected": (True, 0.25),  # dB, E_G[PSNR]
-    "nri": (False, 0.5),  # interactions
-    "fid_auto": (False, 2.0),
-    "fid_expected": (False, 2.0),
-}
-
 
 def default_baseline(model: str, dataset: str) -> Path:
     return BASELINE_DIR / f"{model}-{dataset}.json"
 
 
 def tracked_metrics(run_dir: Path, variant: str) -> dict[str, float]:
-    """The gate's metrics of one variant, computed by the same protocol code as Table 1."""
+    """The gate's metrics of one variant, computed by the same protocol code as Table 1: the fixed five and
+    COLUMN_auto / COLUMN_expected of every extra metric column the run wrote (`run --metrics`)."""
     from colorbench.protocols.base import ProtocolContext
     from colorbench.protocols.expected import automatic_psnr_per_image, expected_psnr, mixture_keys
     from colorbench.protocols.fid_sets import fid_cell
+    from colorbench.protocols.levels import psnr_matrix
     from colorbench.protocols.nri import nri
 
     run = read_json(run_dir / "run.json")
@@ -54,6 +48,11 @@ def tracked_metrics(run_dir: Path, variant: str) -> dict[str, float]:
         fid_exp = fid_cell(ctx, variant, mixture_keys(ids, run["fid"]["nh_assignment"]), ids)
         if fid_exp["value"] is not None:
             out["fid_expected"] = float(fid_exp["value"])
+    for column in metric_columns(records):  # as protocols.cells.metric_cells: mean at n = 0, exact E_G
+        out[f"{column}_auto"] = float(psnr_matrix(records, variant, [0], column=column)[1].mean())
+        if info["conditional"]:
+            _, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1), column=column)
+            out[f"{column}_expected"] = ctx.dist.expectation(mat.mean(axis=0))
     return out
 
 
@@ -63,7 +62,7 @@ class Verdict:
     baseline: float
     current: float | None
     tolerance: float
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: no direction (CF), a change either way counts
 
     @property
     def delta(self) -> float | None:
@@ -73,21 +72,38 @@ class Verdict:
     def regressed(self) -> bool:
         if self.current is None or not math.isfinite(self.current):
             return True  # a metric that vanished or became NaN is a regression, not a pass
-        worse = self.baseline - self.current if self.higher_is_better else self.current - self.baseline
+        if self.higher_is_better is None:
+            worse = abs(self.current - self.baseline)
+        else:
+            worse = self.baseline - self.current if self.higher_is_better else self.current - self.baseline
         return worse > self.tolerance + 1e-12
 
 
+def tolerances_for(baseline: dict[str, Any], overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """{metric: tolerance} of every metric the baseline tracks: --tolerance, else the baseline's, else the
+    default. A metric without any (a registered metric that declares none) is a UsageError, raised by `check`
+    before it evaluates anything."""
+    stated = baseline.get("tolerances", {}) | (overrides or {})
+    out = {}
+    for metric in baseline["metrics"]:
+        tolerance = stated.get(metric, known_key(metric, "baseline field 'metrics'").tolerance)
+        if tolerance is None:
+            raise UsageError(f"metric {metric!r} has no default tolerance (its metric declares none): give it in "
+                             f"the baseline's 'tolerances' or with --tolerance {metric}=VALUE")
+        out[metric] = float(tolerance)
+    return out
+
+
 def compare(current: dict[str, float], baseline: dict[str, Any], overrides: dict[str, float] | None = None) -> list[Verdict]:
-    """One verdict per metric the baseline tracks. Metrics missing on both sides are not judged;
-    FID missing now but present in the baseline (no weights on this machine) is skipped with a note."""
-    tolerances = {k: v[1] for k, v in TRACKED.items()} | baseline.get("tolerances", {}) | (overrides or {})
+    """One verdict per metric the baseline tracks (names checked by read_baseline). FID missing now but present
+    in the baseline (no weights on this machine) is skipped; every other missing metric is a regression."""
+    tolerances = tolerances_for(baseline, overrides)
     verdicts = []
     for metric, value in baseline["metrics"].items():
-        if metric not in TRACKED:
+        if metric.startswith("fid") and metric in TRACKED and metric not in current:
             continue
-        if metric.startswith("fid") and metric not in current:
-            continue
-        verdicts.append(Verdict(metric, float(value), current.get(metric), float(tolerances[metric]), TRACKED[metric][0]))
+        verdicts.append(Verdict(metric, float(value), current.get(metric), tolerances[metric],
+                                known_key(metric, "baseline field 'metrics'").higher_is_better))
     return verdicts
 
 
@@ -105,10 +121,12 @@ def pooled_baseline(per_checkpoint: list[dict[str, float]]) -> tuple[dict[str, f
     for key in (k for k in per_checkpoint[0] if all(k in m for m in per_checkpoint)):
         values = [m[key] for m in per_checkpoint]
         mean = math.fsum(values) / len(values)
-        higher_is_better, default = TRACKED[key]
-        worst = min(values) if higher_is_better else max(values)
+        gk = known_key(key, "pooled baseline")
+        spread = max(abs(mean - v) for v in values) if gk.higher_is_better is None else \
+            abs(mean - (min(values) if gk.higher_is_better else max(values)))
         metrics[key] = mean
-        tolerances[key] = abs(mean - worst) + default
+        if gk.tolerance is not None:  # none declared: the gate asks for one (compare) rather than guess
+            tolerances[key] = spread + gk.tolerance
     return metrics, tolerances
 
 
@@ -130,8 +148,8 @@ def write_baseline(path: Path, model: str, dataset: str, metrics: dict[str, floa
         "model": model,
         "dataset": dataset,
         "metrics": metrics,
-        "tolerances": {k: v[1] for k, v in TRACKED.items()} | (tolerances or {}),
-        "higher_is_better": {k: v[0] for k, v in TRACKED.items()},
+        "tolerances": _defaults(metrics, 1) | (tolerances or {}),
+        "higher_is_better": _defaults(metrics, 0),
         "checkpoint_sha256": first["checkpoint_sha256"] if not extra else None,
         **extra,
         "n_images": run["dataset"]["n_images"],
@@ -141,6 +159,13 @@ def write_baseline(path: Path, model: str, dataset: str, metrics: dict[str, floa
         "versions": run["versions"],
         "config_fingerprint": run["config_fingerprint"],
     })
+
+
+def _defaults(metrics: dict[str, float], field: int) -> dict[str, Any]:
+    """{name: default tolerance (field 1) or direction (field 0)} of the fixed five and of `metrics`' others."""
+    keys = [gate_key(k) for k in metrics if k not in TRACKED]
+    extra = {k.name: (k.higher_is_better, k.tolerance)[field] for k in keys if k is not None}
+    return {k: v[field] for k, v in TRACKED.items()} | {k: v for k, v in extra.items() if v is not None or field == 0}
 
 
 def read_baseline(path: Path) -> dict[str, Any]:
@@ -154,17 +179,20 @@ def read_baseline(path: Path) -> dict[str, Any]:
     metrics = data.get("metrics")
     if not isinstance(metrics, dict):
         raise UsageError(f"{path}: field 'metrics' must be an object of metric: number, got {_json_type(metrics)}")
-    tracked = [k for k in metrics if k in TRACKED]
-    if not tracked:
+    if not metrics:
         # Nothing to compare would otherwise pass the gate with "all 0 tracked metrics within tolerance".
-        raise UsageError(f"{path}: field 'metrics' holds none of the tracked metrics ({', '.join(TRACKED)}); "
-                         f"found: {', '.join(map(str, metrics)) or 'nothing'}")
+        raise UsageError(f"{path}: field 'metrics' holds no metric; {TRACKABLE}")
+    unknown = [str(k) for k in metrics if gate_key(str(k)) is None]
+    if unknown:
+        # Skipping them would pass a checkpoint on metrics nobody compared (a typo, a plugin not installed).
+        raise UsageError(f"{path}: field 'metrics' names unknown metric(s) {', '.join(map(repr, unknown))}; {TRACKABLE}")
+    tracked = list(metrics)
     for key in tracked:
         finite_number(metrics[key], f"{path}: field 'metrics.{key}'")
     tolerances = data.get("tolerances", {})
     if not isinstance(tolerances, dict):
         raise UsageError(f"{path}: field 'tolerances' must be an object of metric: number, got {_json_type(tolerances)}")
-    for key in (k for k in tolerances if k in TRACKED):
+    for key in (k for k in tolerances if k in metrics or k in TRACKED):
         tolerance_value(tolerances[key], f"{path}: field 'tolerances.{key}'")
     for key in ("n_images", "size"):
         value = data.get(key)
@@ -199,8 +227,7 @@ def parse_tolerances(items: tuple[str, ...] | list[str]) -> dict[str, float]:
         key, sep, val = (part.strip() for part in item.partition("="))
         if not sep or not key:
             raise UsageError(f"--tolerance {item!r}: use METRIC=VALUE, e.g. psnr_expected=0.5")
-        if key not in TRACKED:
-            raise UsageError(f"--tolerance {item!r}: unknown metric {key!r}; tracked: {', '.join(TRACKED)}")
+        known_key(key, f"--tolerance {item!r}")
         try:
             number = float(val)
         except ValueError:

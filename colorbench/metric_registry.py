@@ -17,7 +17,7 @@ from colorbench.registry import Registry
 DEFAULT_METRICS = ("psnr", "fid")  # the paper's pair: a run without --metrics scores exactly these
 # Columns the engine writes for every run whatever the metrics (colorbench.records.RECORD_COLUMNS): no metric
 # column may take their names.
-RESERVED_COLUMNS = ("variant", "model", "dataset", "image_id", "mode", "n", "hint_area", "hint_err", "empty")
+RESERVED_COLUMNS = ("variant", "model", "dataset", "image_id", "mode", "n", "hint_area", "hint_err", "hint_de", "empty")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,17 @@ class Metric:
     input: Literal["uint8", "signed"] = "uint8"
     headers: tuple[str, ...] = ()  # table headers per column (default: the column name)
     description: str = ""
+    # `colorbench check`'s default tolerance per column (the change a re-evaluation may show); () = none: a
+    # baseline that tracks the column must then state its tolerance (colorbench.gate_keys).
+    tolerance: tuple[float, ...] = ()
+    # Optional split of fn for the engine: prepare(gt) → per-image tensors [B,...] computed once per image,
+    # score(pred, *those) → fn's values; the engine calls it once per hint level without redoing the ground
+    # truth's share (its Lab, its SSIM statistics). fn(pred, gt) must equal score(pred, *prepare(gt)).
+    prepare: Callable[..., tuple[Any, ...]] | None = None
+    score: Callable[..., Any] | None = None
+    # needs_weights metrics: () → None when computable here, else the reason (no weights): the run records it
+    # and Table 1 shows n/a with it instead of the column.
+    availability: Callable[[], str | None] | None = None
 
     def __call__(self, pred: Any, gt: Any) -> Any:
         """fn(pred, gt): a decorated function stays callable under its own name."""
@@ -47,7 +58,8 @@ class Metric:
         return self.fn(pred, gt)
 
     def describe(self) -> dict[str, Any]:
-        """JSON-able description (run.json "metrics", baselines): everything but the function."""
+        """JSON-able description (run.json "metrics", part of the cache key): everything but the function and
+        the gate's tolerance, which changes no measured number."""
         return {"name": self.name, "columns": list(self.columns), "higher_is_better": list(self.higher_is_better),
                 "headers": list(self.headers or self.columns), "needs_weights": self.needs_weights,
                 "dataset_level": self.dataset_level, "input": self.input, "description": self.description}
@@ -66,12 +78,19 @@ METRICS: Registry[Metric] = Registry("metric", "colorbench.metrics", _check_metr
 
 def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], columns: Sequence[str] = (),
            needs_weights: bool = False, dataset_level: bool = False, input: Literal["uint8", "signed"] = "uint8",
-           headers: Sequence[str] = (), description: str = "") -> Callable[[Callable[..., Any] | None], Metric]:
+           headers: Sequence[str] = (), description: str = "",
+           tolerance: float | Sequence[float] = (),
+           prepared: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
+           availability: Callable[[], str | None] | None = None,
+           ) -> Callable[[Callable[..., Any] | None], Metric]:
     """Decorator: the function → a Metric (not registered; point a `colorbench.metrics` entry point at it)."""
     cols = tuple(columns) or (name,)
     hib = tuple(higher_is_better) if isinstance(higher_is_better, (list, tuple)) else (higher_is_better,) * len(cols)
     if len(hib) != len(cols) or (headers and len(headers) != len(cols)):
         raise ValueError(f"metric {name!r}: one higher_is_better (and header) per column {cols}")
+    tol = tuple(tolerance) if isinstance(tolerance, (list, tuple)) else (float(tolerance),) * len(cols)
+    if tol and (len(tol) != len(cols) or any(not t >= 0 for t in tol)):
+        raise ValueError(f"metric {name!r}: one tolerance ≥ 0 per column {cols}, got {tolerance!r}")
     if input not in ("uint8", "signed"):
         raise ValueError(f"metric {name!r}: input must be 'uint8' or 'signed', got {input!r}")
     clash = [c for c in cols if c in RESERVED_COLUMNS or not c.replace("_", "").isalnum()]
@@ -82,7 +101,8 @@ def metric(name: str, *, higher_is_better: bool | None | Sequence[bool | None], 
         if fn is None and not dataset_level:
             raise ValueError(f"per-image metric {name!r} needs a function")
         return Metric(name.strip().lower(), fn, cols, hib, needs_weights, dataset_level, input, tuple(headers),
-                      description or ((fn.__doc__ or "").strip().split("\n")[0] if fn else ""))
+                      description or ((fn.__doc__ or "").strip().split("\n")[0] if fn else ""), tol,
+                      *(prepared or (None, None)), availability)
 
     return make
 
@@ -117,5 +137,11 @@ def per_image_metrics(names: Sequence[str]) -> list[Metric]:
 
 
 def describe_metrics(names: Sequence[str]) -> list[dict[str, Any]]:
-    """run.json "metrics": the description of every selected metric, in order."""
-    return [METRICS.get(n).describe() for n in names]
+    """run.json "metrics": the description of every selected metric, in order; a metric that cannot be
+    computed here (its weights are missing) carries "unavailable": the reason, and the engine skips it."""
+    out = []
+    for n in names:
+        m = METRICS.get(n)
+        reason = m.availability() if m.availability is not None else None
+        out.append(m.describe() | ({"unavailable": reason} if reason else {}))
+    return out

@@ -41,7 +41,10 @@ RECORD_COLUMNS: dict[str, str] = {
     "hint_err": "float64",  # mean |Ŷ - C| inside the hint mask, 8-bit units (NaN without hints)
     "empty": "bool",  # ablation: the hinted region was empty for this image
 }
-# Columns after these are per-image metric columns (colorbench.metric_registry: "ssim", "deltae", "cf", …),
+# Present only in runs with the "perturbed" mode (supplement E.2), after the metric columns: mean CIEDE2000 ΔE
+# between the hint colour and the output over the hinted pixels (NaN without hints), hint_err in perceptual units.
+HINT_COLUMNS: dict[str, str] = {"hint_de": "float64"}
+# Columns after RECORD_COLUMNS (other than HINT_COLUMNS) are per-image metric columns (colorbench.metric_registry: "ssim", "deltae", "cf", …),
 # float64, present only in runs that selected them (`run --metrics`); a run without them has exactly these.
 SORT_KEYS = ["variant", "image_id", "mode", "n"]
 MODES = ("native", "equalized", "ablation", "perturbed")
@@ -54,14 +57,14 @@ def records_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame
     for col, dtype in RECORD_COLUMNS.items():
         if col not in df:
             df[col] = np.nan if dtype == "float64" else (False if dtype == "bool" else "")
-    types = RECORD_COLUMNS | {c: "float64" for c in metric_columns(df)}
+    types = RECORD_COLUMNS | {c: "float64" for c in metric_columns(df)} | {c: t for c, t in HINT_COLUMNS.items() if c in df}
     df = df[list(types)].astype(types)
     return df.sort_values(SORT_KEYS, kind="mergesort").reset_index(drop=True)
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """The extra per-image metric columns of a records frame, in their order (not RECORD_COLUMNS)."""
-    return [str(c) for c in df.columns if c not in RECORD_COLUMNS]
+    """The extra per-image metric columns of a records frame, in their order (not RECORD_COLUMNS, HINT_COLUMNS)."""
+    return [str(c) for c in df.columns if c not in RECORD_COLUMNS and c not in HINT_COLUMNS]
 
 
 def write_records(path: str | Path, df: pd.DataFrame) -> None:

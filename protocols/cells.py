@@ -40,7 +40,8 @@ def per_image(
 ) -> tuple[list[str], np.ndarray]:
     """(image ids, per-image values) of one metric.
 
-    "psnr_auto": PSNR at n = 0; "psnr_eg": Σ G(n)·PSNR_i(n); "nri": first n with PSNR ≥ τ (Nc + 1 if none).
+    "psnr_auto": PSNR at n = 0; "psnr_eg": Σ G(n)·PSNR_i(n); "nri": first n with PSNR ≥ τ (Nc + 1 if none);
+    "ssim_auto", "deltae_eg", …: the same two for an extra metric column of records.csv.
     """
     if metric == "psnr_auto":
         return automatic_psnr_per_image(records, variant)
@@ -49,7 +50,12 @@ def per_image(
     if metric == "nri":
         ids, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1))
         return ids, nri_per_image(mat, ctx.nri_threshold).astype(np.float64)
-    raise ValueError(f"unknown per-image metric {metric!r}; known: {', '.join(PER_IMAGE_METRICS)}")
+    column, _, kind = metric.rpartition("_")  # a `run --metrics` column: COLUMN_auto (n = 0) or COLUMN_eg (E_G)
+    if column in metric_columns(records) and kind in ("auto", "eg"):
+        ids, mat = psnr_matrix(records, variant, [0] if kind == "auto" else range(ctx.dist.nc + 1), column=column)
+        return ids, mat[:, 0] if kind == "auto" else mat @ ctx.dist.pmf()
+    raise ValueError(f"unknown per-image metric {metric!r}; known: {', '.join(PER_IMAGE_METRICS)} and "
+                     "COLUMN_auto / COLUMN_eg of a records column")
 
 
 def metric_columns_of(records: pd.DataFrame, ctx: ProtocolContext) -> list[dict[str, Any]]:
@@ -61,8 +67,10 @@ def metric_columns_of(records: pd.DataFrame, ctx: ProtocolContext) -> list[dict[
     for m in ((ctx.run.get("config") or {}).get("plan") or {}).get("metrics") or []:
         for col, header, hib in zip(m["columns"], m.get("headers") or m["columns"], m["higher_is_better"]):
             described[col] = {"column": col, "header": header, "higher_is_better": hib, "metric": m["name"]}
+            if m.get("unavailable"):  # selected, not computable here (no weights): an n/a column with the reason
+                described[col]["unavailable"] = m["unavailable"]
     present = set(metric_columns(records))
-    out = [d for c, d in described.items() if c in present]
+    out = [d for c, d in described.items() if c in present or "unavailable" in d]
     return out + [{"column": c, "header": c, "higher_is_better": None, "metric": c}
                   for c in metric_columns(records) if c not in described]
 
@@ -75,7 +83,9 @@ def metric_cells(
     out: dict[str, Any] = {}
     for spec in metric_columns_of(records, ctx):
         col = spec["column"]
-        if conditional:
+        if "unavailable" in spec:
+            out[col] = na_cell(spec["unavailable"])
+        elif conditional:
             _, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1), column=col)
             out[col] = ci_cell(mat @ ctx.dist.pmf(), opts)
         else:

@@ -15,7 +15,7 @@ import pandas as pd
 from colorbench.errors import UsageError
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.bootstrap import paired_bootstrap
-from colorbench.protocols.cells import HIGHER_IS_BETTER, per_image
+from colorbench.protocols.cells import HIGHER_IS_BETTER, metric_columns_of, per_image
 from colorbench.protocols.selection import display_name, is_conditional, resolve_variant
 
 
@@ -56,6 +56,11 @@ def compare_pair(
     va, vb = resolve_pair(a, b, ctx.variants)
     both_conditional = is_conditional(ctx.variants[va]) and is_conditional(ctx.variants[vb])
     metrics = ["psnr_auto"] + (["psnr_eg", "nri"] if both_conditional else [])
+    better = dict(HIGHER_IS_BETTER)
+    for m in (m for m in metric_columns_of(records, ctx) if "unavailable" not in m):  # run --metrics columns
+        for kind in ("auto", "eg") if both_conditional else ("auto",):
+            metrics.append(f"{m['column']}_{kind}")
+            better[metrics[-1]] = m["higher_is_better"]
     out = []
     for metric in metrics:
         ids_a, xa = per_image(records, ctx, va, metric)
@@ -77,7 +82,7 @@ def compare_pair(
                 "a_name": display_name(va, ctx.variants[va]),
                 "b_name": display_name(vb, ctx.variants[vb]),
                 "metric": metric,
-                "higher_is_better": HIGHER_IS_BETTER[metric],
+                "higher_is_better": better[metric],
                 "diff": res["value"],
                 "low": res["low"],
                 "high": res["high"],

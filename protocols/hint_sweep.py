@@ -1,5 +1,6 @@
 """Fig. 12 (supplement D.3, E9.1): mean PSNR and FID at fixed hint counts n ∈ sweep for every conditional
-variant; automatic variants appear as constants (their n = 0 values, E7.1).
+variant; automatic variants appear as constants (their n = 0 values, E7.1). The `run --metrics` per-image
+metrics (SSIM, ΔE, CF, …) get the same curve: their mean at each n with its bootstrap interval.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pandas as pd
 from colorbench.errors import UsageError
 from colorbench.records import feature_key
 from colorbench.protocols.base import Protocol, ProtocolContext
-from colorbench.protocols.cells import ci_cell
+from colorbench.protocols.cells import ci_cell, metric_columns_of
 from colorbench.protocols.fid_sets import fid_cell
 from colorbench.protocols.levels import psnr_matrix, variants_present
 from colorbench.protocols.options import resolve_options
@@ -45,6 +46,7 @@ class HintSweep(Protocol):
             raise UsageError(f"hint sweep n = {too_big} exceeds Nc = {ctx.dist.nc} of this run")
         out: dict[str, Any] = {}
         present = variants_present(records)
+        extra = [m for m in metric_columns_of(records, ctx) if "unavailable" not in m]
         for v in table1_variants(ctx.variants):
             if v not in present:
                 continue
@@ -66,5 +68,14 @@ class HintSweep(Protocol):
                 "constant": not cond,
                 "psnr": psnr,
                 "fid": fid,
+                "metrics": {m["column"]: _curve(records, v, m["column"], levels, ns, opts) for m in extra},
             }
-        return {"dataset": ctx.dataset.get("name"), "sweep": levels, "variants": out}
+        return {"dataset": ctx.dataset.get("name"), "sweep": levels, "variants": out, "metric_columns": extra}
+
+
+def _curve(records: pd.DataFrame, variant: str, column: str, levels: list[int], ns: list[int],
+           opts: dict[str, Any]) -> list[dict[str, Any]]:
+    """One extra metric's cells at the shown hint counts (`ns`: the n whose records each shows)."""
+    _, mat = psnr_matrix(records, variant, sorted(set(ns)), column=column)
+    col = {n: j for j, n in enumerate(sorted(set(ns)))}
+    return [{**ci_cell(mat[:, col[n]], opts), "hints": shown} for shown, n in zip(levels, ns)]

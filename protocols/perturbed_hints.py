@@ -4,7 +4,9 @@ the hinted colour inside the hinted region when hint colours are shifted by unif
 hint_err = mean |Ŷ − C| over hinted pixels (8-bit units), C being the hint actually given (the perturbed
 one in "perturbed" mode). ratio = hint_err(perturbed) / hint_err(natural) at the same n, images and hint
 placement: 1 means unusual colours are followed as well as natural ones; larger means the model falls back
-to its prior. As in the paper, every model's hints lie inside GuidingPainter's guided regions (the engine
+to its prior. Runs since issue 23 also record hint_de, the mean CIEDE2000 ΔE between the hint colour and the
+output over the hinted pixels: the same fidelity in perceptual units (≈ 1 just noticeable), reported beside
+the RGB error with its own ratio. As in the paper, every model's hints lie inside GuidingPainter's guided regions (the engine
 places point/stroke hints there), so a point/stroke model's natural-colour reference is its "equalized" rows
 and GuidingPainter's is its "native" rows.
 """
@@ -30,14 +32,28 @@ def reference_mode(info: dict[str, Any]) -> str:
 
 
 def paired_errors(records: pd.DataFrame, variant: str, reference: str = "native") -> pd.DataFrame:
-    """Rows (image_id, n, native, perturbed) of hint_err at the n both modes have, n ≥ 1, both finite;
-    "native" holds the `reference` mode's (natural-colour) error."""
-    nat = mode_rows(records, variant, reference)
-    per = mode_rows(records, variant, "perturbed")
-    nat = nat[nat["n"] >= 1][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "native"})
-    per = per[per["n"] >= 1][["image_id", "n", "hint_err"]].rename(columns={"hint_err": "perturbed"})
-    both = per.merge(nat, on=["image_id", "n"], how="inner")
+    """Rows (image_id, n, native, perturbed[, native_de, perturbed_de]) at the n both modes have, n ≥ 1, RGB
+    errors finite; "native" holds the `reference` mode's (natural-colour) hint_err, "*_de" its hint_de (when
+    records.csv has that column, i.e. the run had the perturbed mode since issue 23)."""
+    cols = ["hint_err"] + (["hint_de"] if "hint_de" in records else [])
+    names = {"hint_err": "", "hint_de": "_de"}
+
+    def side(mode: str, label: str) -> pd.DataFrame:
+        rows = mode_rows(records, variant, mode)
+        return rows[rows["n"] >= 1][["image_id", "n", *cols]].rename(columns={c: label + names[c] for c in cols})
+
+    both = side("perturbed", "perturbed").merge(side(reference, "native"), on=["image_id", "n"], how="inner")
     return both[np.isfinite(both["native"]) & np.isfinite(both["perturbed"])].sort_values(["image_id", "n"])
+
+
+def _de_cells(pairs: pd.DataFrame, per_image: pd.DataFrame, opts: dict[str, Any], boot: dict[str, Any]) -> dict[str, Any]:
+    """The ΔE2000 cells (natural, perturbed, ratio) when every pair has a finite hint_de; else {} (older
+    records, or rows without it: shown as n/a rather than averaged over a subset)."""
+    if "native_de" not in pairs or not np.isfinite(pairs[["native_de", "perturbed_de"]].to_numpy()).all():
+        return {}
+    nat, per = per_image["native_de"].to_numpy(), per_image["perturbed_de"].to_numpy()
+    return {"native_de": ci_cell(nat, opts), "perturbed_de": ci_cell(per, opts),
+            "ratio_de": bootstrap_ratio_ci(per, nat, **boot) if nat.mean() > 0 else None}
 
 
 class PerturbedHints(Protocol):
@@ -69,7 +85,7 @@ class PerturbedHints(Protocol):
                 )
                 continue
             # Per image, average over the hint counts so the bootstrap resamples independent units.
-            per_image = pairs.groupby("image_id")[["native", "perturbed"]].mean()
+            per_image = pairs.groupby("image_id")[[c for c in pairs if c not in ("image_id", "n")]].mean()
             if float(per_image["native"].mean()) == 0.0:
                 skipped[v] = "native hint error is exactly 0, the ratio is undefined"
                 continue
@@ -84,6 +100,8 @@ class PerturbedHints(Protocol):
                         if grp["native"].mean() > 0
                         else None,
                         "n": len(grp),
+                        **({"native_de": float(grp["native_de"].mean()), "perturbed_de": float(grp["perturbed_de"].mean())}
+                           if "native_de" in grp else {}),
                     }
                 )
             out[v] = {
@@ -97,6 +115,7 @@ class PerturbedHints(Protocol):
                     per_image["perturbed"].to_numpy(), per_image["native"].to_numpy(), **boot
                 ),
                 "by_n": by_n,
+                **_de_cells(pairs, per_image, opts, boot),
             }
         return {
             "dataset": ctx.dataset.get("name"),

@@ -25,6 +25,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "nri": False,  # number of required interactions (E7.4)
     "hint_err": False,  # mean |Ŷ − C| in the hint mask, 8-bit units (E.2)
     "hint_err_ratio": False,  # perturbed / natural hint error
+    "hint_de": False,  # mean CIEDE2000 ΔE between hint colour and output in the hint mask (E.2)
 }
 
 VARIANT_KEYS = (

@@ -16,11 +16,27 @@ FEW_IMAGES_MARK = "†"
 NA_MARK = "‡"
 
 
+def _metric_name(metric: str) -> str:
+    """Display name of a compared metric: "PSNR (n = 0)", "E_G[PSNR]", "NRI", "ssim (n = 0)", "E_G[deltae]"."""
+    if metric in METRIC_NAMES:
+        return METRIC_NAMES[metric]
+    column, _, kind = metric.rpartition("_")
+    return {"auto": f"{column} (n = 0)", "eg": f"E_G[{column}]"}.get(kind, metric)
+
+
 def ci_cell(cell: Mapping[str, Any] | None) -> Cell:
     """{"value", "low", "high", "n"} → Cell; None → "–" (metric not defined for the row)."""
     if cell is None:
         return Cell(text="–")
     return Cell(cell.get("value"), cell.get("low"), cell.get("high"), cell.get("n"))
+
+
+def _metric_cell(cell: Mapping[str, Any] | None, header: str, notes: list[str]) -> Cell:
+    """An extra metric's cell; one that could not be computed (no weights) is "n/a" with the reason as a note."""
+    if cell is not None and cell.get("value") is None and cell.get("reason"):
+        _add(notes, f"{NA_MARK} {header} n/a: {cell['reason']}")
+        return Cell(text="n/a", marks=NA_MARK)
+    return ci_cell(cell)
 
 
 def fid_cell(cell: Mapping[str, Any] | None, notes: list[str]) -> Cell:
@@ -83,7 +99,8 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
                         "fid": fid_cell(r["fid"], notes),
                         "nri": ci_cell(r.get("nri")),
                     }
-                    | {f"m_{m['column']}": ci_cell((r.get("metrics") or {}).get(m["column"])) for m in extra},
+                    | {f"m_{m['column']}": _metric_cell((r.get("metrics") or {}).get(m["column"]), m["header"], notes)
+                       for m in extra},
                     block=block,
                 )
             )
@@ -185,10 +202,14 @@ def table3_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
 
 # --------------------------------------------------------------------------------------------- Fig. 12 tables
 def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[TableSpec]:
-    """Two tables (PSNR↑, FID↓) with one column per hint count; automatic models marked "(constant)"."""
+    """Two tables (PSNR↑, FID↓) with one column per hint count, and one per `run --metrics` column; automatic
+    models marked "(constant)"."""
     levels = list(result["sweep"])
     out = []
-    for metric, better, title in (("psnr", "max", "PSNR↑"), ("fid", "min", "FID↓")):
+    arrows = {True: ("↑", "max"), False: ("↓", "min"), None: ("", None)}
+    extra = [(m["column"], arrows[m["higher_is_better"]][1], m["header"] + arrows[m["higher_is_better"]][0])
+             for m in result.get("metric_columns") or []]
+    for metric, better, title in (("psnr", "max", "PSNR↑"), ("fid", "min", "FID↓"), *extra):
         notes: list[str] = []
         columns = [Column("model", "Model", align="l", numeric=False)]
         columns += [Column(f"n{n}", f"n = {n}", better, show_n=metric == "fid") for n in levels]
@@ -196,12 +217,12 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
         for v in result["variants"].values():
             label = v["name"] + (" (constant, no hints)" if v["constant"] else "")
             cells = {"model": Cell.label(label)}
-            for n, c in zip(levels, v[metric]):
-                cells[f"n{n}"] = ci_cell(c) if metric == "psnr" else fid_cell(c, notes)
+            for n, c in zip(levels, v[metric] if metric in ("psnr", "fid") else v.get("metrics", {}).get(metric, [])):
+                cells[f"n{n}"] = fid_cell(c, notes) if metric == "fid" else ci_cell(c)
             rows.append(Row(cells))
         notes.insert(
             0,
-            (_ci_note(opts) if metric == "psnr" else "FID of the outputs at exactly n hints.")
+            ("FID of the outputs at exactly n hints." if metric == "fid" else _ci_note(opts))
             + " Bold: best per column.",
         )
         out.append(
@@ -214,7 +235,8 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
 
 # --------------------------------------------------------------------------------------------- E.2
 def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec | None:
-    """Mean |Ŷ − C| inside the hint mask for natural and ±64-perturbed hint colours, and their ratio."""
+    """Mean |Ŷ − C| inside the hint mask for natural and ±64-perturbed hint colours and their ratio, and the
+    same in CIEDE2000 ΔE when the run recorded it (hint_de)."""
     if not result.get("variants"):
         return None
     columns = [
@@ -224,6 +246,10 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
         Column("perturbed", "hint err, perturbed↓", "min"),
         Column("ratio", "ratio↓", "min", decimals=3),
     ]
+    with_de = any("native_de" in v for v in result["variants"].values())
+    if with_de:
+        columns += [Column("native_de", "ΔE00, natural↓", "min"), Column("perturbed_de", "ΔE00, perturbed↓", "min"),
+                    Column("ratio_de", "ΔE00 ratio↓", "min", decimals=3)]
     rows = []
     for v in result["variants"].values():
         lv = v["levels"]
@@ -235,6 +261,7 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
                     "native": ci_cell(v["native"]),
                     "perturbed": ci_cell(v["perturbed"]),
                     "ratio": ci_cell(v["ratio"]),
+                    **({k: ci_cell(v.get(k)) for k in ("native_de", "perturbed_de", "ratio_de")} if with_de else {}),
                 }
             )
         )
@@ -244,6 +271,8 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
             "hint err: mean |output − hint colour| over hinted pixels, 8-bit units, "
             "averaged over the n listed. "
             "ratio = perturbed / natural (1 = unusual colours followed as faithfully as natural ones)."
+            + (" ΔE00: mean CIEDE2000 difference between hint colour and output over the hinted pixels "
+               "(≈ 1 just noticeable); – where the records lack it." if with_de else "")
         ),
         _ci_note(opts) + " Bold: best per column.",
     ]
@@ -274,7 +303,7 @@ def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> T
     for e in entries:
         sign = e["diff"] > 0 if e["higher_is_better"] else e["diff"] < 0
         verdict = (
-            (e["a_name"] if sign else e["b_name"])
+            ((e["a_name"] if sign else e["b_name"]) if e["higher_is_better"] is not None else "differ (no direction)")
             if e["p_value"] < 1 - float(e["level"])
             else "no difference"
         )
@@ -282,7 +311,7 @@ def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> T
             Row(
                 {
                     "pair": Cell.label(f"{e['a_name']} − {e['b_name']}"),
-                    "metric": Cell.label(METRIC_NAMES.get(e["metric"], e["metric"])),
+                    "metric": Cell.label(_metric_name(e["metric"])),
                     "diff": Cell(e["diff"], e["low"], e["high"], e["n"]),
                     "p": Cell(e["p_value"]),
                     "better": Cell.label(verdict),

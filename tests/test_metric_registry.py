@@ -44,7 +44,7 @@ def test_builtins_come_from_entry_points_and_describe_their_direction() -> None:
 
 
 def test_unknown_metric_is_a_usage_error_listing_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(UnknownNameError, match="Did you mean 'ssim'.*Known metrics: cf, deltae, fid, psnr, ssim"):
+    with pytest.raises(UnknownNameError, match="Did you mean 'ssim'.*Known metrics: cf, deltae, fid, lpips, psnr, ssim"):
         resolve_metrics("psnr,ssmi")
     res = CliRunner().invoke(main, ["run", "--dataset", "toon", "--out", str(tmp_path), "--metrics", "lpipz"])
     assert res.exit_code == 2 and "unknown metric 'lpipz'" in res.output
@@ -103,3 +103,27 @@ def test_a_run_without_metrics_keeps_todays_columns(invoke, tmp_path: Path) -> N
     assert "SSIM" not in (out / "tables" / "table1.md").read_text()
     assert pd.read_csv(out / "records.csv").shape[1] == len(RECORD_COLUMNS)
     assert np.isfinite(read_records(out / "records.csv")["psnr"]).all()
+
+
+def test_selected_metrics_get_fig12_curves_and_paired_comparisons(tmp_path: Path) -> None:
+    from .fakes import TinyRegion
+
+    register_fakes()
+    ckpts = [f"tinypoint={make_checkpoint(TinyPoint, tmp_path / 'p.safetensors')}",
+             f"tinyregion={make_checkpoint(TinyRegion, tmp_path / 'r.safetensors')}"]
+    out = tmp_path / "run"
+    res = _invoke("run", "--models", "tinypoint,tinyregion", *sum((["--checkpoint", c] for c in ckpts), []),
+                  "--dataset", "blobs", "--size", "16", "--limit", "3", "--out", str(out), "--modes", "native",
+                  "--samples", "0", "--metrics", "psnr,ssim,cf", "--compare", "tinypoint,tinyregion", "--quiet")
+    assert res.exit_code == 0, res.output
+    rec = read_records(out / "records.csv")
+    results = read_json(out / "results.json")["results"]
+    sweep = results["hint_sweep"]
+    assert [m["column"] for m in sweep["metric_columns"]] == ["ssim", "cf", "dcf"]
+    pt = rec[(rec["variant"] == "tinypoint") & (rec["mode"] == "native")]
+    for n, cell in zip(sweep["sweep"], sweep["variants"]["tinypoint"]["metrics"]["ssim"]):
+        assert cell["hints"] == n and cell["value"] == pytest.approx(pt[pt["n"] == n]["ssim"].mean(), rel=1e-12)
+    assert (out / "tables" / "hint_sweep_ssim.md").is_file()
+    compared = {e["metric"]: e for e in results["table1"]["compare"]}
+    assert {"ssim_auto", "ssim_eg", "dcf_eg", "cf_eg"} <= set(compared)
+    assert compared["ssim_eg"]["higher_is_better"] is True and compared["cf_eg"]["higher_is_better"] is None

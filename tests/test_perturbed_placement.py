@@ -61,3 +61,50 @@ def test_placed_records_are_recomputed_for_another_region_checkpoint(tmp_path, c
     out = _run(tmp_path / "c", other, modes=("native", "perturbed"), limit=2)
     entries = read_json(out / "run.json")["cache"]["entries"]
     assert entries["tinypoint"]["reused_images"] == 0  # its perturbed hints moved with the regions
+
+
+def test_perturbed_runs_record_the_hints_deltae2000_beside_the_rgb_error(tmp_path, ckpts):  # noqa: F811
+    import numpy as np
+
+    from colorbench.reports.table_specs import perturbed_spec
+
+    out = _run(tmp_path / "de", ckpts, modes=("native", "perturbed"), limit=4)
+    rec = read_records(out / "records.csv")
+    hinted = np.isfinite(rec["hint_err"].to_numpy())
+    assert hinted.any() and (np.isfinite(rec["hint_de"].to_numpy()) == hinted).all()  # ΔE exactly where hints are
+    res = compute_all(out, names=["perturbed_hints"], options={"n_boot": 20})["results"]["perturbed_hints"]
+    for v in ("tinypoint", "tinyregion"):
+        cell = res["variants"][v]
+        assert cell["native_de"]["value"] > 0 and cell["perturbed_de"]["value"] > 0 and cell["ratio_de"]["value"] > 0
+        assert all("perturbed_de" in row for row in cell["by_n"])
+    spec = perturbed_spec(res, {"n_boot": 20, "ci_level": 0.95})
+    assert [c.key for c in spec.columns][-3:] == ["native_de", "perturbed_de", "ratio_de"]
+    # Without the perturbed mode the records keep exactly their columns (no hint_de).
+    plain = read_records(_run(tmp_path / "plain", ckpts, modes=("native",), limit=2) / "records.csv")
+    assert "hint_de" not in plain
+
+
+def test_hint_deltae_equals_scikit_image_over_the_hinted_pixels():
+    import numpy as np
+    import torch
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    from colorbench.api import Hints
+    from colorbench.level_metrics import hint_deltae
+
+    rng = np.random.default_rng(3)
+    out = rng.integers(0, 256, (3, 3, 12, 10), dtype=np.uint8)
+    color_u8 = rng.integers(0, 256, (3, 3, 12, 10), dtype=np.uint8)
+    mask = (rng.random((3, 1, 12, 10)) < 0.2).astype(np.float32)
+    mask[2] = 0  # an image without hints: NaN, as hint_err
+    color = torch.from_numpy(color_u8).float() / 127.5 - 1  # to_uint8 maps it back to (close to) color_u8
+    from colorbench.metrics import to_uint8
+
+    given = to_uint8(color * torch.from_numpy(mask)).numpy()
+    ours = hint_deltae(torch.from_numpy(out), Hints(color * torch.from_numpy(mask), torch.from_numpy(mask))).numpy()
+    for b in range(2):
+        m = mask[b, 0] > 0
+        ref = deltaE_ciede2000(rgb2lab(out[b].transpose(1, 2, 0)), rgb2lab(given[b].transpose(1, 2, 0)),
+                               channel_axis=-1)[m].mean()
+        assert abs(ours[b] - ref) < 2e-5
+    assert np.isnan(ours[2])
