@@ -33,7 +33,7 @@ def versions() -> dict[str, str | None]:
 
 
 # The packages whose code can change a record: hints, engine and metrics, the models, the protocols' inputs.
-SOURCE_PACKAGES = ("colorbench", "baselines", "guidingpainter", "protocols")
+SOURCE_PACKAGES = ("colorbench", "colorbench.baselines", "colorbench.guidingpainter", "colorbench.protocols")
 
 
 @lru_cache(maxsize=1)

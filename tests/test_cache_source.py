@@ -52,7 +52,8 @@ def test_edited_source_recomputes_and_run_json_records_reuse(edited_package: Pat
     assert edited["entries"]["tinypoint"]["dir"] != first["entries"]["tinypoint"]["dir"]
 
 
-@pytest.mark.parametrize("package", ["colorbench", "baselines", "guidingpainter", "protocols"])
+@pytest.mark.parametrize("package", ["colorbench", "colorbench.baselines", "colorbench.guidingpainter",
+                                     "colorbench.protocols"])
 def test_each_package_with_model_or_hint_code_is_in_the_fingerprint(package: str, monkeypatch) -> None:
     versions.source_fingerprint.cache_clear()
     full = versions.source_fingerprint()
@@ -63,3 +64,16 @@ def test_each_package_with_model_or_hint_code_is_in_the_fingerprint(package: str
         assert versions.source_fingerprint() != full
     finally:
         versions.source_fingerprint.cache_clear()
+
+
+def test_the_fingerprint_does_not_depend_on_the_working_directory(tmp_path: Path) -> None:
+    """A run started elsewhere (torchrun in another folder, an installed package) must reuse the same cache:
+    the model packages are found through the installed namespace, not the current directory."""
+    import subprocess
+    import sys
+
+    code = "from colorbench.versions import source_fingerprint; print(source_fingerprint())"
+    elsewhere = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    versions.source_fingerprint.cache_clear()
+    assert elsewhere == versions.source_fingerprint()

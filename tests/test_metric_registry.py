@@ -105,16 +105,16 @@ def test_a_run_without_metrics_keeps_todays_columns(invoke, tmp_path: Path) -> N
     assert np.isfinite(read_records(out / "records.csv")["psnr"]).all()
 
 
-def test_selected_metrics_get_fig12_curves_and_paired_comparisons(tmp_path: Path) -> None:
+def test_selected_metrics_get_fig12_curves_and_paired_comparisons(tmp_path: Path, invoke) -> None:
     from .fakes import TinyRegion
 
     register_fakes()
     ckpts = [f"tinypoint={make_checkpoint(TinyPoint, tmp_path / 'p.safetensors')}",
              f"tinyregion={make_checkpoint(TinyRegion, tmp_path / 'r.safetensors')}"]
     out = tmp_path / "run"
-    res = _invoke("run", "--models", "tinypoint,tinyregion", *sum((["--checkpoint", c] for c in ckpts), []),
-                  "--dataset", "blobs", "--size", "16", "--limit", "3", "--out", str(out), "--modes", "native",
-                  "--samples", "0", "--metrics", "psnr,ssim,cf", "--compare", "tinypoint,tinyregion", "--quiet")
+    res = invoke("run", "--models", "tinypoint,tinyregion", *sum((["--checkpoint", c] for c in ckpts), []),
+                 "--dataset", "blobs", "--size", "16", "--limit", "3", "--out", str(out), "--modes", "native",
+                 "--samples", "0", "--metrics", "psnr,ssim,cf", "--compare", "tinypoint,tinyregion", "--quiet")
     assert res.exit_code == 0, res.output
     rec = read_records(out / "records.csv")
     results = read_json(out / "results.json")["results"]
