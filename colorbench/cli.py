@@ -22,7 +22,7 @@ import click
 from colorbench.cli_check import check
 from colorbench.cli_listings import datasets, metrics, models, protocols
 from colorbench.cli_train import train
-from colorbench.defaults import ZooBudget
+from colorbench.defaults import EVAL, ZooBudget
 from colorbench.errors import UsageError, environment_error
 from colorbench.flags import FID_WEIGHTS_HELP, SIZE_DEFAULT_HELP, check_sweep, device_flag, finite_flag
 from colorbench.progress import STDERR
@@ -133,17 +133,17 @@ def main(debug: bool) -> None:
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
               help="Where prepared datasets live [env COLORBENCH_DATA, default ./data].")
 @click.option("--device", default="auto", show_default=True, callback=device_flag, help="auto | cpu | cuda | mps.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch-size", default=EVAL.batch_size, show_default=True, type=click.IntRange(min=1),
               help="Test images processed together (memory; never changes results).")
-@click.option("--forward-rows", default=32, show_default=True, type=click.IntRange(min=1),
+@click.option("--forward-rows", default=EVAL.forward_rows, show_default=True, type=click.IntRange(min=1),
               help="Rows per model call. Every call has exactly this many (the last one padded): float32 "
                    "convolutions round differently by batch size, so this — not --batch-size — is part of "
                    "the run's fingerprint. Lower it if a forward runs out of memory.")
 @click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0),
               help="Processes decoding test images in parallel (never changes results).")
-@click.option("--modes", default="native,equalized,ablation,perturbed", show_default=True,
+@click.option("--modes", default=",".join(EVAL.run_modes), show_default=True,
               help="Record modes to compute (protocols need: native; Fig. 5 ablation; E.2 perturbed; Fig. 3 equalized).")
-@click.option("--sweep", default="2,4,6,8,10,12", show_default=True, help="Hint counts of Fig. 12.")
+@click.option("--sweep", default=",".join(map(str, EVAL.sweep)), show_default=True, help="Hint counts of Fig. 12.")
 @click.option("--fid/--no-fid", default=True, show_default=True, help="Compute FID when Inception weights are found.")
 @click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
 @click.option("--metrics", "metric_names", default="psnr,fid", show_default=True,
@@ -153,7 +153,7 @@ def main(debug: bool) -> None:
 @click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
 @click.option("--gumbel-noise", is_flag=True, help="Keep Gumbel noise in GuidingPainter's regions (official test script).")
-@click.option("--samples", "n_samples", default=4, show_default=True, help="Test images kept for the figures.")
+@click.option("--samples", "n_samples", default=EVAL.n_samples, show_default=True, help="Test images kept for the figures.")
 @click.option("--amp", is_flag=True, help="CUDA only: forwards under autocast (faster; fp16 rounding moves records "
                                           "slightly, so it is part of the run's fingerprint).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Reuse finished images from the cache.")

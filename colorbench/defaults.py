@@ -16,6 +16,23 @@ class TrainDefaults:
     device: str = "auto"
 
 
+@dataclass(frozen=True)
+class EvalDefaults:
+    """`colorbench run`'s evaluation defaults and colorbench.engine.EvalPlan's: one source for CLI and API."""
+
+    nc: int = 30  # Eq. (3): the bound of the geometric hint-count law
+    p: float = 0.125
+    sweep: tuple[int, ...] = (2, 4, 6, 8, 10, 12)  # Fig. 12
+    batch_size: int = 32
+    forward_rows: int = 32
+    n_samples: int = 4
+    # What `run` computes by default; the API's EvalPlan computes only what it is asked (native).
+    run_modes: tuple[str, ...] = ("native", "equalized", "ablation", "perturbed")
+
+
+EVAL = EvalDefaults()
+
+
 @dataclass
 class ZooBudget:
     """The same data, steps and image size for every model: the comparison is fair by construction."""

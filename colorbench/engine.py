@@ -26,6 +26,7 @@ from colorbench.api import HintKind, Hints
 from colorbench.batches import Batch
 from colorbench.checkpoints import CheckpointError
 from colorbench.data.base import ColorDataset
+from colorbench.defaults import EVAL
 from colorbench.forward import fixed_rows
 from colorbench.hints import (
     BoundedGeometric,
@@ -51,13 +52,13 @@ EQUALIZABLE = (HintKind.POINT, HintKind.STROKE)  # kinds whose hints can be plac
 class EvalPlan:
     """What to compute. Everything here goes into the cache key and run.json."""
 
-    nc: int = 30
-    p: float = 0.125
-    sweep: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
+    nc: int = EVAL.nc
+    p: float = EVAL.p
+    sweep: list[int] = field(default_factory=lambda: list(EVAL.sweep))
     modes: list[str] = field(default_factory=lambda: ["native"])
-    batch_size: int = 32  # images per batch: memory only, never changes results
-    forward_rows: int = 32  # rows per model call; every call has exactly this many (colorbench.forward)
-    n_samples: int = 4  # images whose outputs are kept for figures
+    batch_size: int = EVAL.batch_size  # images per batch: memory only, never changes results
+    forward_rows: int = EVAL.forward_rows  # rows per model call; every call has exactly this many (colorbench.forward)
+    n_samples: int = EVAL.n_samples  # images whose outputs are kept for figures
     fid: bool = False
     gumbel_noise: bool = False
     perturb_amount: float = 64.0
