@@ -37,6 +37,8 @@ import torch.nn.functional as F
 from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 from colorbench.api import HintKind, Hints
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, recombine
+from colorbench.hints import lab_hints
+from colorbench.lab import signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
 
@@ -153,7 +155,11 @@ class AlacGAN(ColorizerModel):
         color = batch["color"].to(ctx.device)
         if not self.grayscale:
             sketch = jitter_sketch(sketch, ctx.generator, float(self.config["jitter_low"]))
-        hints = sample_cell_hints_train(color, ctx.generator, int(self.config["hint_cell"]), self.hint_sigma(color.shape[-1]))
+        # Grayscale: cell means of Lab, as the test-time hints (simulate(space="lab")).
+        hints = sample_cell_hints_train(signed_to_lab(color) if self.grayscale else color, ctx.generator,
+                                        int(self.config["hint_cell"]), self.hint_sigma(color.shape[-1]))
+        if self.grayscale:
+            hints = lab_hints(hints)
         mode = self.config["gan_mode"]
         with autocast(ctx):
             fake = self.generate(sketch, hints)

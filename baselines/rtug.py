@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from colorbench.baselines._shared import autocast
 from colorbench.api import HintKind, Hints
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, ab_target, hint_ab, luminance_input, recombine
-from colorbench.hints import sample_point_hints_train
+from colorbench.hints import lab_hints, sample_point_hints_train
 from colorbench.lab import AB_NORM, denormalize_lab, lab_to_signed, normalize_lab, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import UNet, init_weights
@@ -110,8 +110,11 @@ class RTUG(ColorizerModel):
         """Simulate point hints from the GT (ctx.generator), regress the GT's normalised Lab."""
         sketch = batch["sketch"].to(ctx.device)
         color = batch["color"].to(ctx.device)
-        hints = sample_point_hints_train(color, ctx.generator, p=float(self.config["hint_p"]),
-                                         max_points=int(self.config["max_points"]))
+        # Grayscale: patch means of Lab (the reference's mean ab), as the test-time hints (simulate(space="lab")).
+        hints = sample_point_hints_train(signed_to_lab(color) if self.grayscale else color, ctx.generator,
+                                         p=float(self.config["hint_p"]), max_points=int(self.config["max_points"]))
+        if self.grayscale:
+            hints = lab_hints(hints)
         with torch.no_grad():
             target = ab_target(color) if self.grayscale else normalize_lab(signed_to_lab(color))
             if self.grayscale:

@@ -139,12 +139,16 @@ class Reference:
 
 
 # ================================================================================================ colorbench
-def colorbench_step(width: float, augment: bool, amp: bool = False) -> Callable[[torch.Tensor, torch.Tensor, torch.Generator], Any]:
-    """GuidingPainter.train_step with its own optimizers, as `colorbench train` calls it (amp on a CPU: bf16)."""
+def colorbench_step(width: float, augment: bool, amp: bool = False,
+                    compiled: bool = False) -> Callable[[torch.Tensor, torch.Tensor, torch.Generator], Any]:
+    """GuidingPainter.train_step with its own optimizers, as `colorbench train` calls it (amp on a CPU: bf16).
+    `compiled`: f, g and D each wrapped in torch.compile (Inductor; the first steps compile, see --warmup)."""
     from colorbench.model import TrainContext
     from colorbench.training import build_model
 
     model = build_model("guidingpainter", {"width": width, "augment": augment}).train()
+    if compiled:
+        model.seg, model.gen, model.disc = (torch.compile(m) for m in (model.seg, model.gen, model.disc))
     opts = model.configure_optimizers(2e-4, (0.5, 0.999))
     calls = [0]
 
@@ -170,6 +174,8 @@ def time_pair(size: int, width: float, batch: int, steps: int, warmup: int, leve
             runners["colorbench+augment"] = (colorbench_step(width, True), batch)
         if "bf16" in levers:
             runners["colorbench+bf16"] = (colorbench_step(width, False, amp=True), batch)
+        if "compile" in levers:
+            runners["colorbench+compile"] = (colorbench_step(width, False, compiled=True), batch)
         if "batch2x" in levers:
             runners["colorbench at 2x batch"] = (colorbench_step(width, False), 2 * batch)
     gens = {k: torch.Generator().manual_seed(1) for k in runners}
@@ -191,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=5, help="timed steps per implementation (median reported)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--levers", default="", help="also time colorbench with: augment, bf16 (autocast on the CPU), "
-                                                 "batch2x (twice the batch, time per --batch images); comma-separated")
+                                                 "batch2x (twice the batch, time per --batch images), compile (torch.compile of f, g "
+                                                 "and D; use --warmup 3: the first steps compile); comma-separated")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -26,8 +26,10 @@ from colorbench.api import HintKind, Hints
 from colorbench.batches import Batch
 from colorbench.checkpoints import CheckpointError
 from colorbench.data.base import ColorDataset
+from colorbench.data.grayscale import input_of
 from colorbench.defaults import EVAL
 from colorbench.forward import fixed_rows
+from colorbench.grayscale import GRAYSCALE
 from colorbench.hints import (
     BoundedGeometric,
     HintSequence,
@@ -154,6 +156,8 @@ class Evaluator:
         self._sample_ids = sample_ids or set()  # images whose outputs are kept for figures
 
         self.conditional = self.kind is not HintKind.NONE
+        # Grayscale runs average hint colours in Lab (supplement B: the models read the hints' mean ab).
+        self.hint_space = "lab" if input_of(dataset) == GRAYSCALE else "rgb"
         self.levels = list(range(plan.nc + 1)) if self.conditional else [0]
         # E.2 runs also record the hint's ΔE2000 (every level row: the protocol pairs perturbed with natural).
         self._metric = RowMetrics(per_image_metrics([m["name"] for m in plan.metrics if not m.get("unavailable")]),
@@ -227,6 +231,14 @@ class Evaluator:
                     metrics = torch.empty((n, values.shape[1]), dtype=torch.float64, device=values.device)
                 metrics[s:e] = values
 
+        @torch.inference_mode()
+        def copy(prev: Future, s: int, e: int) -> None:
+            """Rows s:e repeat the chunk before them: its outputs and metrics, once `prev` has written them."""
+            prev.result()  # re-raises the earlier chunk's error (a NaN output) instead of copying past it
+            out[s:e] = out[s - bs : e - bs]
+            if metrics is not None:
+                metrics[s:e] = metrics[s - bs : e - bs]
+
         out = metrics = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-outputs") as pool:
             submit = pool.submit if _spare_core(sketch.device) else _run_now
@@ -235,10 +247,9 @@ class Evaluator:
             for ci, s in enumerate(starts):
                 e = min(n, s + bs)
                 if ci > 0 and repeat.result()[ci]:
-                    behind.result()  # its outputs must be in place before they are copied
-                    out[s:e] = out[s - bs : e - bs]
-                    if metrics is not None:
-                        metrics[s:e] = metrics[s - bs : e - bs]
+                    # Queued behind the previous chunk's `finish` (one worker, FIFO) rather than waited for
+                    # here: waiting would idle the model once per repeat (0.1 s a chunk at 128 px).
+                    behind = submit(copy, behind, s, e)
                     continue
                 if hints.regions is not None:
                     reg = hints.regions[s:e]
@@ -282,7 +293,7 @@ class Evaluator:
             with self._autocast():
                 regions = fixed_rows(self.model.propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
-        seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc)
+        seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc, space=self.hint_space)
         outs, hints, values = self._levels(seq, self.levels, batch)
         self._emit(rows, base, batch, "native", self.levels, values)
         self._features(feats, batch, "native", outs)
@@ -294,7 +305,8 @@ class Evaluator:
         if {"equalized", "perturbed"} & set(self.plan.modes) and self.kind in EQUALIZABLE and self.region_source:
             with self._autocast():
                 eq_regions = fixed_rows(self.region_source.propose_regions, self.plan.forward_rows, batch.sketch)
-            eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True)
+            eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True,
+                              space=self.hint_space)
         if "equalized" in self.plan.modes and eq_seq is not None:
             eq_out, _, eq_values = self._levels(eq_seq, self.levels, batch)
             self._emit(rows, base, batch, "equalized", self.levels, eq_values)

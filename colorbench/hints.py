@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from colorbench.api import HintKind, Hints
+from colorbench.lab import lab_to_signed, signed_to_lab
 from colorbench.distribution import (  # noqa: F401  (re-exported: the hint law lives with its seeds)
     NC_DEFAULT,
     P_STOP_DEFAULT,
@@ -228,6 +229,9 @@ def empty_sequence(color: torch.Tensor) -> HintSequence:
     )
 
 
+SPACES = ("rgb", "lab")  # the colour space hint colours are averaged in: sketch runs, grayscale runs
+
+
 def simulate(
     kind: HintKind,
     color: torch.Tensor,
@@ -235,8 +239,18 @@ def simulate(
     regions: torch.Tensor | None = None,
     k: int = NC_DEFAULT,
     equalized: bool = False,
+    space: str = "rgb",
 ) -> HintSequence:
-    """One entry point for all kinds. `regions` is required for REGION and for equalized mode."""
+    """One entry point for all kinds. `regions` is required for REGION and for equalized mode.
+
+    `space` "lab" (grayscale runs, supplement B): every hint colour is the mean over its pixels in CIE Lab,
+    given as the RGB of that mean (the `Hints` contract), so a model that reads the hints' ab (grayscale.hint_ab)
+    gets the mean ab of the region / patch / cell, not the ab of its mean RGB. Same masks and seeds as "rgb"."""
+    if space == "lab":
+        seq = simulate(kind, signed_to_lab(color.float()), seeds, regions, k, equalized)
+        return HintSequence(seq.masks, lab_means_to_signed(seq.colors), seq.regions)
+    if space != "rgb":
+        raise ValueError(f"hint colour space must be one of {', '.join(SPACES)}, got {space!r}")
     if kind is HintKind.REGION:
         if regions is None:
             raise ValueError("region hints need the model's regions S (propose_regions)")
@@ -249,6 +263,21 @@ def simulate(
     if kind is HintKind.STROKE:
         return stroke_sequence(color, seeds, k=k, regions=eq)
     return empty_sequence(color)
+
+
+def lab_means_to_signed(lab: torch.Tensor) -> torch.Tensor:
+    """Mean colours in Lab [..., 3] → RGB [..., 3] in [-1,1]. The Lab gamut of sRGB is not convex, so a mean may
+    fall outside it; it is then clipped per channel (lab.lab_to_signed). None of 3,840 patch and cell means of
+    toon-gray test images did (docs/grayscale.md)."""
+    flat = lab.reshape(-1, 3).T[None, :, :, None]  # [1,3,N,1]
+    return lab_to_signed(flat)[0, :, :, 0].T.reshape(lab.shape).to(lab.dtype)
+
+
+def lab_hints(hints: Hints) -> Hints:
+    """Training hints simulated on a Lab image (colour map [B,3,H,W] of Lab means, 0 off the mask) → the same
+    hints with RGB colours in [-1,1] (0 off the mask), as `simulate(..., space="lab")` gives them at test time."""
+    rgb = lab_to_signed(hints.color.float()).to(hints.color.dtype)
+    return Hints(rgb * hints.mask.to(rgb.dtype), hints.mask, hints.regions)
 
 
 def perturb_colors(seq: HintSequence, seeds: Sequence[int], amount: float = 64.0) -> HintSequence:

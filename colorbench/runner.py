@@ -4,6 +4,8 @@ merge the shards and write records.csv, features/, samples/ and run.json into th
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import json
 import os
@@ -177,21 +179,23 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                         f"({escape(str(cdir))}); {len(todo) or 'nothing'} to compute")  # --out "run[v2]"
                 if not todo:
                     continue
-                model = v.load(device)
-                if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
-                    model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
-                ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features,
-                               nh=nh, sample_ids=sample_ids)
-                for batch in iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers):
-                    result = ev.run_batch(batch)
-                    path = cdir / chunk_name(batch.ids)
-                    if writing is not None:
-                        writing.result()
-                    writing = writer.submit(save_chunk, path, *result)
-                    if ctx.rank == 0 and not result[1]:
-                        held[path] = result
-                    bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
-                del model
+                # The first batch decodes while the checkpoint loads; `closing` ends the decoding thread on error.
+                with contextlib.closing(iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers)) as batches:
+                    model = v.load(device)
+                    if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
+                        model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
+                    ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features,
+                                   nh=nh, sample_ids=sample_ids)
+                    for batch in batches:
+                        result = ev.run_batch(batch)
+                        path = cdir / chunk_name(batch.ids)
+                        if writing is not None:
+                            writing.result()
+                        writing = writer.submit(save_chunk, path, *result)
+                        if ctx.rank == 0 and not result[1]:
+                            held[path] = result
+                        bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
+                    del model, ev
         if ctx.is_distributed and writing is not None:
             writing.result()  # every rank's chunks are on disk before rank 0 merges them
         ctx.barrier()
@@ -283,10 +287,11 @@ def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, f
         with np.load(chunk, allow_pickle=False) as z:
             done |= {str(k) for k in z["feat_keys"]}
     todo = [i for i in shard if i not in done]
-    for batch in iter_batches(dataset, todo, plan.batch_size, device, num_workers):
-        vecs = features(batch.gt_u8)
-        save_npz(cdir / chunk_name(batch.ids), feat_keys=np.asarray(batch.ids, dtype=str),
-                 feat_vals=np.asarray(vecs, dtype=np.float32))
+    with contextlib.closing(iter_batches(dataset, todo, plan.batch_size, device, num_workers)) as batches:
+        for batch in batches:
+            vecs = features(batch.gt_u8)
+            save_npz(cdir / chunk_name(batch.ids), feat_keys=np.asarray(batch.ids, dtype=str),
+                     feat_vals=np.asarray(vecs, dtype=np.float32))
     return cdir, done
 
 

@@ -26,6 +26,7 @@ from colorbench.atomic import atomic_write_text
 from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
 from colorbench.defaults import TrainDefaults
 from colorbench.errors import UsageError
+from colorbench.grayscale import GRAYSCALE, config_input
 from colorbench.hints import BoundedGeometric, image_seed, simulate
 from colorbench.metrics import psnr
 from colorbench.model import ColorizerModel, TrainContext
@@ -151,7 +152,8 @@ def validation_psnr(model: ColorizerModel, dataset: Any, device: torch.device, b
         kind = type(model).hint_kind
         regions = model.propose_regions(sketch) if kind is HintKind.REGION else None
         seeds = [image_seed(dataset.name, it["id"], kind.value) for it in items]
-        seq = simulate(kind, color, seeds, regions=regions)
+        space = "lab" if config_input(getattr(model, "config", None)) == GRAYSCALE else "rgb"
+        seq = simulate(kind, color, seeds, regions=regions, space=space)
         hints = seq.at(torch.as_tensor(nh_all[start : start + len(items)], device=device))
         values += psnr(model.colorize(sketch, hints), color).tolist()
     model.train(was_training)

@@ -16,6 +16,8 @@ import torch
 from colorbench.api import HintKind, Hints
 from colorbench.distribution import BoundedGeometric
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
+from colorbench.hints import lab_hints
+from colorbench.lab import signed_to_lab
 from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
@@ -239,7 +241,10 @@ class GuidingPainter(ColorizerModel):
         # losses on Ŷ cannot teach f to hide pixels in rarely hinted channels while g still ignores hints.
         shown = regions if cfg["f_from_g"] else regions.detach()
         with torch.autocast(device_type=sketch.device.type, enabled=False):
-            hints = generate_hints(color, shown, active)  # Eq. (2)-(8)
+            if self.grayscale:  # region means of Lab, as the test-time hints (simulate(space="lab"))
+                hints = lab_hints(generate_hints(signed_to_lab(color), shown, active))
+            else:
+                hints = generate_hints(color, shown, active)  # Eq. (2)-(8)
         return logits, regions, active, self.colorize_from(sketch, hints, shown)
 
     def train_step(

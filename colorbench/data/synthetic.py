@@ -139,8 +139,12 @@ class Toon(_Synthetic):
     def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         labels_hi, colors = self._render(image_id)
         s = self.size
-        color = colors[labels_hi].astype(np.uint16).reshape(s, 2, s, 2, 3).sum(axis=(1, 3))
-        color = ((color + 2) // 4).astype(np.uint8)  # 2×2 area mean, rounded half up
+        # 2×2 area mean, rounded half up: the four sub-pixel colours gathered and summed in uint16 (exact; 3× faster
+        # than summing a strided view of the full-resolution colour image).
+        table = colors.astype(np.uint16)
+        total = (table[labels_hi[0::2, 0::2]] + table[labels_hi[0::2, 1::2]]
+                 + table[labels_hi[1::2, 0::2]] + table[labels_hi[1::2, 1::2]])
+        color = ((total + 2) // 4).astype(np.uint8)
         sketch = outline_sketch(_downsample_labels(labels_hi), _line_width(s))
         return sketch, color
 
