@@ -19,9 +19,9 @@ GAN_MODES = ("lsgan", "vanilla")
 
 
 def autocast(ctx: TrainContext) -> contextlib.AbstractContextManager:
-    """Mixed precision only when the trainer asks for it (CUDA); a no-op on CPU."""
-    if ctx.amp and ctx.device.type == "cuda":
-        return torch.autocast(device_type="cuda")
+    """Mixed precision when the trainer asks for it: fp16 on CUDA (AMP), bf16 on a CPU (`train --bf16`)."""
+    if ctx.amp:
+        return torch.autocast(device_type=ctx.device.type)
     return contextlib.nullcontext()
 
 

@@ -36,6 +36,9 @@ TRAIN_OPTIONS: tuple[click.Option, ...] = (
     click.Option(["--threads"], type=click.IntRange(min=1), default=None,
                  help="Torch intra-op threads [torch's default: the usable cores]. CPU-trained weights depend on it; "
                       "the count is recorded in the checkpoint."),
+    click.Option(["--bf16"], is_flag=True,
+                 help="CPU: train under bf16 autocast (~2× faster at width 1.0 on CPUs with AVX512-BF16/AMX, several times slower "
+                      "without; recorded in the checkpoint)."),
     click.Option(["--resume"], is_flag=True, help="Continue from OUT/last.safetensors (optimizer, schedule, RNG, epoch)."),
     click.Option(["--quiet"], is_flag=True, help="No progress bar."),
 )
@@ -76,7 +79,7 @@ def _train(name: str, params: dict[str, Any]) -> None:
     cfg = TrainConfig(model=name, dataset=common["dataset"], epochs=common["epochs"], size=size,
                       batch_size=common["batch_size"], lr=common["lr"], beta1=common["beta1"], seed=common["seed"],
                       device=common["device"], limit=common["limit"], data_root=common["data_root"],
-                      model_config=overrides, threads=common["threads"])
+                      model_config=overrides, threads=common["threads"], bf16=common["bf16"])
     out_dir = common["out"] or f"runs/{name}-{common['dataset']}"
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = train_model(cfg, out_dir, resume=common["resume"], command=command, progress=not common["quiet"])

@@ -23,6 +23,8 @@ class TrainContext:
 
     generator: seeded torch.Generator on the training device; the only source of randomness.
     progress:  epoch / epochs in [0,1) at the start of the epoch (drives τ and schedules).
+    amp:       run the step's forwards under torch.autocast on `device` (CUDA: fp16 with `scaler`; CPU: bf16,
+               `train --bf16`, no scaler).
     """
 
     epoch: int

@@ -49,6 +49,9 @@ class TrainConfig:
     seed: int = TrainDefaults.seed
     device: str = TrainDefaults.device
     amp: bool = True  # only ever active on CUDA
+    # CPU only: the train step under bf16 autocast (`train --bf16`). 0.40× the official step's time on an
+    # AVX512-BF16 CPU, but ~6× slower where bf16 is emulated (AVX2): benchmarks/README.md, train_step.
+    bf16: bool = False
     limit: int | None = None  # cap on training images
     val_limit: int = 32
     num_workers: int = 0
@@ -182,6 +185,12 @@ def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, com
         torch.set_num_threads(before)
 
 
+def cpu_has_bf16() -> bool:
+    """True when this CPU runs bf16 in hardware (AVX512-BF16 or AMX), so bf16 autocast is fast on it."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
 def compute_platform() -> dict[str, Any]:
     """What CPU training results depend on beyond code and versions: torch's intra-op thread count and the
     instruction set its kernels use (AVX2 and AVX-512 kernels round differently)."""
@@ -230,6 +239,12 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
     generator.manual_seed(dist.rank_seed(cfg.seed, ddp.rank))
     rng_key = "rng/generator" if ddp.is_main else f"rng/generator.rank{ddp.rank}"
     scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
+    if cfg.bf16 and device.type != "cpu":
+        raise UsageError(f"--bf16 is for CPU training (got device {device.type}); on CUDA, AMP (fp16) is on already")
+    if cfg.bf16 and not cpu_has_bf16() and ddp.is_main:
+        log("warning: --bf16 on a CPU without bf16 instructions (AVX512-BF16 / AMX): bf16 is emulated there, "
+            "several times slower than float32 (benchmarks/README.md)")
+    autocast = scaler is not None or cfg.bf16  # bf16 needs no loss scaling: it has float32's exponent range
     start_epoch, step, history, best = 0, 0, [], -math.inf
     last, last_train, best_path = out / "last.safetensors", out / "last.train.safetensors", out / "best.safetensors"
     if resume and last.exists() and last_train.exists():
@@ -293,7 +308,7 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
                 for opt_name, opt in optimizers.items():
                     for group, base in zip(opt.param_groups, base_lrs[opt_name]):
                         group["lr"] = base * lr_factor(step, total_steps)
-                ctx = TrainContext(epoch, cfg.epochs, step, generator, device, amp=scaler is not None, scaler=scaler)
+                ctx = TrainContext(epoch, cfg.epochs, step, generator, device, amp=autocast, scaler=scaler)
                 tensors = {"sketch": batch["sketch"].to(device), "color": batch["color"].to(device)}
                 losses = model.train_step(tensors, optimizers, ctx)
                 ddp.broadcast_buffers(model)

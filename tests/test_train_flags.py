@@ -102,3 +102,27 @@ def test_every_config_key_of_every_model_is_a_typed_flag(name: str) -> None:
             assert option.type.name == {int: "integer", float: "float", str: "text"}[type(default)]
     res = _train(name, "--help")
     assert res.exit_code == 0 and all(o.opts[0] in res.output for o in options.values()), res.output
+
+
+@pytest.mark.parametrize("name", ["ours", "rtug", "alacgan"])
+def test_bf16_trains_the_step_under_cpu_autocast_and_is_recorded(name: str, tmp_path, monkeypatch) -> None:
+    """`train --bf16` on a CPU: the networks' convolutions run in bfloat16 during the train step (GuidingPainter's
+    own autocast and the baselines' shared one), and the checkpoint's training config records it."""
+    import torch
+
+    from colorbench.checkpoints import read_metadata
+
+    dtypes: set[torch.dtype] = set()
+    real_conv = torch.nn.Conv2d._conv_forward
+
+    def spy(self, x, weight, bias):  # type: ignore[no-untyped-def]
+        out = real_conv(self, x, weight, bias)
+        if torch.is_grad_enabled():  # training forwards only (validation runs under inference mode)
+            dtypes.add(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", spy)
+    res = _train(name, *BASE, "--width", "0.125", "--batch-size", "2", "--bf16", "--out", str(tmp_path / "run"))
+    assert res.exit_code == 0, res.output
+    assert dtypes == {torch.bfloat16}
+    assert read_metadata(tmp_path / "run" / "last.safetensors")["train"]["bf16"] is True
