@@ -189,8 +189,8 @@ class Evaluator:
         Never computed twice: a full chunk whose hints repeat, bit for bit, those one chunk earlier (same
         images at the same positions, since the chunk size is a multiple of B) has identical input tensors,
         so its outputs and metrics are copied. Region models hit this at every level past their last
-        non-empty region (the shipped GuidingPainter fills 3 of its 30 regions on toon, so 4 of 31 levels
-        are computed).
+        non-empty region (zoo v2's GuidingPainter fills about 5 of its 30 regions per toon image, so most of
+        the 31 levels are copies).
 
         When the model leaves a CPU core idle (`_spare_core`), everything but the model call runs in one
         worker thread, a chunk behind the model: the repeat check, the NaN check, the uint8 conversion and

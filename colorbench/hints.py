@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from colorbench.api import HintKind, Hints
-from colorbench.lab import lab_to_signed, signed_to_lab
 from colorbench.distribution import (  # noqa: F401  (re-exported: the hint law lives with its seeds)
     NC_DEFAULT,
     P_STOP_DEFAULT,
@@ -24,6 +23,7 @@ from colorbench.distribution import (  # noqa: F401  (re-exported: the hint law 
     image_rng,
     image_seed,
 )
+from colorbench.lab import lab_to_signed, signed_to_lab
 
 
 # ---------------------------------------------------------------------------------------------

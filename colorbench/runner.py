@@ -5,7 +5,6 @@ merge the shards and write records.csv, features/, samples/ and run.json into th
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 import json
 import os
