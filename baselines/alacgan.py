@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
+
 from colorbench.api import HintKind, Hints
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, recombine
 from colorbench.hints import lab_hints

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from colorbench.baselines._shared import autocast
+
 from colorbench.api import HintKind, Hints
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, input_lightness, recombine
 from colorbench.lab import AB_NORM, L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
+
 from colorbench.api import HintKind, Hints
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, recombine
 from colorbench.model import ColorizerModel, TrainContext

@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from colorbench.baselines._shared import autocast
+
 from colorbench.api import HintKind, Hints
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, ab_target, hint_ab, luminance_input, recombine
 from colorbench.hints import lab_hints, sample_point_hints_train

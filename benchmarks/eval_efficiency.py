@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from colorbench.reports.render import render_report
 
 from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind, Hints
@@ -45,7 +46,6 @@ from colorbench.registry import MODELS
 from colorbench.runner import RunConfig, run_evaluation
 from colorbench.training import build_model
 from colorbench.variants import Variant
-from colorbench.reports.render import render_report
 
 TARGET = 0.90
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from colorbench.protocols.run_protocols import compute_all
 
 from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
@@ -45,7 +46,6 @@ from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
 from colorbench.runner import RunConfig, run_evaluation
 from colorbench.variants import Variant, zoo_checkpoint
-from colorbench.protocols.run_protocols import compute_all
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_efficiency import fresh_checkpoint  # a sibling script, not a package

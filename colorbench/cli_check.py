@@ -44,9 +44,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
           fid_weights: str | None, out: str | None, update_baseline: bool, metric_names: str | None,
           as_json: bool) -> None:
     """Gate a checkpoint: exit 0 if every tracked metric is within tolerance of the baseline, 1 if not."""
-    from rich.table import Table
-
     import tempfile
+
+    from rich.table import Table
 
     from colorbench.atomic import scratch_dir, sweep_stale, writer_tag
     from colorbench.engine import EvalPlan

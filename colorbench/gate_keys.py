@@ -46,7 +46,7 @@ def _metric_with_column(column: str) -> Metric | None:
             continue
         try:
             m = METRICS.get(name)
-        except Exception:  # noqa: BLE001 — a broken plugin is not the metric asked for; others still resolve
+        except Exception:  # noqa: BLE001, S112 — a broken plugin is not the metric asked for; others still resolve
             continue
         if not m.dataset_level and column in m.columns:
             return m

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from colorbench.lab import _RGB2XYZ, WHITE
 from colorbench.metric_registry import metric, register_metric

@@ -12,15 +12,6 @@ import hashlib
 from typing import Any
 
 import torch
-
-from colorbench.api import HintKind, Hints
-from colorbench.distribution import BoundedGeometric
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
-from colorbench.hints import lab_hints
-from colorbench.lab import signed_to_lab
-from colorbench.metrics import to_uint8
-from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
-from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
 from colorbench.guidingpainter.augment import augment_batch
 from colorbench.guidingpainter.hint_generation import NH_PER, generate_hints, sample_activation
 from colorbench.guidingpainter.losses import (
@@ -42,6 +33,15 @@ from colorbench.guidingpainter.segmentation import (
     st_gumbel,
     temperature,
 )
+
+from colorbench.api import HintKind, Hints
+from colorbench.distribution import BoundedGeometric
+from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
+from colorbench.hints import lab_hints
+from colorbench.lab import signed_to_lab
+from colorbench.metrics import to_uint8
+from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
+from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
 
 STAGES = ("joint", "reorder")
 TV_FORMS = ("paper", "nested")

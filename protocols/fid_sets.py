@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from colorbench.protocols.base import ProtocolContext
+
 from colorbench.atomic import atomic_write_text
 from colorbench.records import FeatureStore
 from colorbench.versions import source_fingerprint
-from colorbench.protocols.base import ProtocolContext
 
 _STORES: dict[tuple[str, int, int], FeatureStore] = {}
 _DISK: dict[str, dict[str, dict[str, Any]]] = {}  # cache file → {key: fid result}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from colorbench.protocols.levels import psnr_matrix
 
 

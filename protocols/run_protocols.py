@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.options import resolve_options
 
 from colorbench.errors import UsageError
 from colorbench.records import read_records
 from colorbench.registry import PROTOCOLS
 from colorbench.rundir import check_records, read_run
-from colorbench.protocols.base import Protocol, ProtocolContext
-from colorbench.protocols.options import resolve_options
 
 
 class RunDirError(UsageError, FileNotFoundError):

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.bootstrap import bootstrap_ci
 from colorbench.protocols.levels import available_levels, psnr_matrix

@@ -10,11 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
-from colorbench.atomic import atomic_write_text
-from colorbench.records import load_npz
-from colorbench.registry import PROTOCOLS
 from colorbench.protocols.compare import check_compare
 from colorbench.protocols.options import resolve_options
 from colorbench.protocols.run_protocols import compute_all, load_run
@@ -24,6 +19,11 @@ from colorbench.reports.image_grids import guidance_strip, qualitative_grid
 from colorbench.reports.results_json import build_results, write_results
 from colorbench.reports.table_specs import table1_spec
 from colorbench.reports.tables import TableSpec, cell_text, to_csv, to_latex, to_markdown
+from rich.table import Table
+
+from colorbench.atomic import atomic_write_text
+from colorbench.records import load_npz
+from colorbench.registry import PROTOCOLS
 
 
 def table_specs(results: Mapping[str, Any], opts: Mapping[str, Any]) -> list[TableSpec]:

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from colorbench.baselines.alacgan import AlacGAN, sample_cell_hints_train
 from colorbench.baselines.cic import CIC, ab_bins, annealed_mean, nearest_bin, rebalance_weights, soft_encode
 from colorbench.baselines.floor import FlatFill
 from colorbench.baselines.pix2pix import Pix2Pix
 from colorbench.baselines.rtug import RTUG
+
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import load_checkpoint, load_into, save_checkpoint
 from colorbench.hints import simulate

@@ -17,7 +17,6 @@ from colorbench.data.synthetic import Toon
 from colorbench.records import read_records
 
 
-
 def _run(out: Path, ckpts: dict[str, Path], *names: str) -> str:
     args = ["run", "--models", "", "--dataset", "blobs", "--size", "32", "--limit", "2", "--modes", "native",
             "--no-fid", "--quiet", "--out", str(out)]

@@ -15,7 +15,6 @@ from colorbench.engine import EvalPlan
 from colorbench.records import load_npz, read_records
 from colorbench.runner import RunConfig, run_evaluation
 
-
 LIMIT = 10  # > 8, so batch sizes 1, 8 and 32 cut the images differently
 MODES = ("native", "equalized", "ablation", "perturbed")
 

@@ -10,7 +10,6 @@ from colorbench.records import read_json, read_records
 from colorbench.runner import RunConfig, run_evaluation
 
 
-
 def _run(out, ckpts, batch_size=4, modes=("native", "ablation", "perturbed", "equalized"), limit=6, resume=True):
     cfg = RunConfig(models=[], dataset="blobs", out=str(out), size=32, limit=limit, fid=False, resume=resume,
                     checkpoints=[f"{k}={v}" for k, v in ckpts.items()],

@@ -6,12 +6,12 @@ import math
 
 import pytest
 import torch
+from colorbench.guidingpainter.model import GuidingPainter
 
 from colorbench.api import HintKind, Hints
 from colorbench.hints import region_sequence
 from colorbench.model import TrainContext
 from colorbench.registry import MODELS
-from colorbench.guidingpainter.model import GuidingPainter
 
 TINY = {"width": 0.125, "nc": 8, "augment": False}
 

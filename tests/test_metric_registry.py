@@ -112,7 +112,7 @@ def test_selected_metrics_get_fig12_curves_and_paired_comparisons(tmp_path: Path
     ckpts = [f"tinypoint={make_checkpoint(TinyPoint, tmp_path / 'p.safetensors')}",
              f"tinyregion={make_checkpoint(TinyRegion, tmp_path / 'r.safetensors')}"]
     out = tmp_path / "run"
-    res = invoke("run", "--models", "tinypoint,tinyregion", *sum((["--checkpoint", c] for c in ckpts), []),
+    res = invoke("run", "--models", "tinypoint,tinyregion", *[a for c in ckpts for a in ("--checkpoint", c)],
                  "--dataset", "blobs", "--size", "16", "--limit", "3", "--out", str(out), "--modes", "native",
                  "--samples", "0", "--metrics", "psnr,ssim,cf", "--compare", "tinypoint,tinyregion", "--quiet")
     assert res.exit_code == 0, res.output

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from colorbench.protocols.run_protocols import compute_all
+
 from colorbench import engine
 from colorbench.records import read_json, read_records
-from colorbench.protocols.run_protocols import compute_all
 
 from .fakes import TinyRegion, make_checkpoint
 from .test_engine import _run
@@ -63,9 +64,8 @@ def test_placed_records_are_recomputed_for_another_region_checkpoint(tmp_path, c
     assert entries["tinypoint"]["reused_images"] == 0  # its perturbed hints moved with the regions
 
 
-def test_perturbed_runs_record_the_hints_deltae2000_beside_the_rgb_error(tmp_path, ckpts):  # noqa: F811
+def test_perturbed_runs_record_the_hints_deltae2000_beside_the_rgb_error(tmp_path, ckpts):
     import numpy as np
-
     from colorbench.reports.table_specs import perturbed_spec
 
     out = _run(tmp_path / "de", ckpts, modes=("native", "perturbed"), limit=4)

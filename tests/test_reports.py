@@ -13,15 +13,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from rich.table import Table
-
-from colorbench.records import load_npz, read_json
 from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
 from colorbench.reports.image_grids import guidance_strip, mosaic, qualitative_grid
 from colorbench.reports.render import render_report, summary_table
 from colorbench.reports.table_specs import table1_spec
-from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best, tex_escape, to_csv, to_latex, to_markdown
+from colorbench.reports.tables import (
+    Cell,
+    Column,
+    Row,
+    TableSpec,
+    mark_best,
+    tex_escape,
+    to_csv,
+    to_latex,
+    to_markdown,
+)
+from PIL import Image
+from rich.table import Table
+
+from colorbench.records import load_npz, read_json
 
 from .records_factory import DEFAULT_VARIANTS, LOSS_VARIANTS, ensure_builtin_protocols, make_run_dir
 

@@ -8,11 +8,11 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
-
-from colorbench.experiments.snail import region_objects, snail_frame
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.snail_order import SnailOrder, snail_order
 from colorbench.reports.snail_figure import snail_figure
+
+from colorbench.experiments.snail import region_objects, snail_frame
 
 SIZE, PIECES, NC = 16, 5, 6
 

@@ -129,9 +129,9 @@ def run_snail_experiment(
     """
     # A driver, not model code: it may use the trainer, the protocol and the report (lazily imported).
     from colorbench.data import open_dataset
-    from colorbench.training import TrainConfig, resolve_device, train_model
     from colorbench.protocols.snail_order import snail_order
     from colorbench.reports.snail_figure import snail_figure
+    from colorbench.training import TrainConfig, resolve_device, train_model
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
