@@ -114,6 +114,19 @@ class TrainGroup(click.Group):
         name = MODELS.canonical(cmd_name)
         return model_command(name, MODELS.get(name))
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """`train --dataset toon ours …` means `train ours --dataset toon …`: with flags before MODEL, the first
+        argument that names a registered model is moved to the front (the group itself has no options)."""
+        if args and args[0].startswith("-") and not {"-h", "--help"} & set(args[:1]):
+            from colorbench.registry import MODELS
+
+            known = {a for n in MODELS.names() for a in (n, *MODELS.aliases_of(n))}
+            for i, arg in enumerate(args):
+                if not arg.startswith("-") and arg.lower() in known:
+                    args = [arg, *args[:i], *args[i + 1 :]]
+                    break
+        return super().parse_args(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Names only: a one-line help per model would import every model (and torch) to print `--help`.
         with formatter.section("Models"):

@@ -126,3 +126,11 @@ def test_bf16_trains_the_step_under_cpu_autocast_and_is_recorded(name: str, tmp_
     assert res.exit_code == 0, res.output
     assert dtypes == {torch.bfloat16}
     assert read_metadata(tmp_path / "run" / "last.safetensors")["train"]["bf16"] is True
+
+
+def test_flags_before_the_model_name_are_the_models_flags(captured: list[Any]) -> None:
+    """`colorbench train --dataset toon … ours` trains ours, as `colorbench train ours --dataset toon …` does."""
+    res = _train(*BASE, "--fixed-nh", "ours")
+    assert res.exit_code == 0, res.output
+    (cfg,) = captured
+    assert cfg.model == "guidingpainter" and cfg.dataset == "toon" and cfg.model_config["fixed_nh"] is True
