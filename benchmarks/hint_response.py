@@ -72,15 +72,17 @@ def load_curves(run_dir: Path, max_n: int) -> dict[str, np.ndarray]:
 
 
 def plot_curves(path: Path, after: dict[str, np.ndarray], before: dict[str, np.ndarray]) -> None:
-    """PSNR against the number of hints, one colour per variant; `before` dashed."""
+    """PSNR against the number of hints, one colour per variant (the reports' colour of its model when the label
+    is a model name, as for the shipped zoo); `before` dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from colorbench.reports.figures import variant_colors
+
     fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
-    for i, (name, psnr) in enumerate(after.items()):
-        colour = f"C{i}"
+    for (name, psnr), colour in zip(after.items(), variant_colors(list(after))):
         ax.plot(range(len(psnr)), psnr, "-o", ms=3, color=colour, label=f"{name}" + (" (after)" if before else ""))
         if name in before:
             ax.plot(range(len(before[name])), before[name], "--", color=colour, alpha=0.7, label=f"{name} (before)")
