@@ -78,7 +78,6 @@ def plot_curves(path: Path, after: dict[str, np.ndarray], before: dict[str, np.n
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from colorbench.reports.figures import variant_colors
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
