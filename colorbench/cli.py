@@ -332,16 +332,20 @@ def zoo() -> None:
 @click.option("--work-dir", type=click.Path(file_okay=False), default="runs/zoo", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Export here instead of into the package's zoo (e.g. to compare a rebuild with the shipped files).")
+@click.option("--seed", default=ZooBudget.seed, show_default=True,
+              help="Training seed (the shipped checkpoints': 0). Other seeds, exported with --out, are what a "
+                   "pooled gate baseline measures the seed spread from (docs/gate.md).")
 @click.option("--device", default="cpu", show_default=True)
 def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, size: int, width: float,
-              batch_size: int, threads: int, jobs: int, work_dir: str, out: str | None, device: str) -> None:
+              batch_size: int, threads: int, jobs: int, work_dir: str, out: str | None, seed: int,
+              device: str) -> None:
     """Train every model with one equal budget and export the shipped checkpoints (resumable)."""
     from colorbench.registry import resolve_model_names
     from colorbench.variants import ZOO_DIR
     from colorbench.zoo import ZooBuildError, build_zoo
 
     budget = ZooBudget(dataset=dataset, size=size, width=width, epochs=epochs, limit=limit, batch_size=batch_size,
-                       lr=lr, threads=threads)
+                       lr=lr, seed=seed, threads=threads)
     STDERR.print(f"budget: {budget.describe()}")
     try:
         build_zoo(resolve_model_names(models), budget, Path(work_dir), device=device, log=STDERR.print, jobs=jobs,

@@ -59,4 +59,4 @@ class ZooBudget:
         """The one command that rebuilds every shipped checkpoint with this budget."""
         return (f"colorbench zoo build --models all --dataset {self.dataset} --epochs {self.epochs} --limit {self.limit} "
                 f"--size {self.size} --width {self.width:g} --batch-size {self.batch_size} --lr {self.lr:g} "
-                f"--threads {self.threads}")
+                f"--threads {self.threads}" + (f" --seed {self.seed}" if self.seed else ""))

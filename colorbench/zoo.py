@@ -93,7 +93,9 @@ def _train_and_export(key: str, budget: ZooBudget, work_dir: Path, device: str, 
                       batch_size=budget.batch_size, lr=budget.lr, seed=budget.seed, device=device, limit=budget.limit,
                       model_config={"width": budget.width, **RECIPES.get(key, {})}, threads=budget.threads)
     quiet = prefix is not None
-    result = train_model(cfg, work_dir / f"{key}-{budget.dataset}", resume=True, command=command,
+    # Seed 0 keeps its historical work directory; another seed must not resume seed 0's run.
+    run = f"{key}-{budget.dataset}" + (f"-seed{budget.seed}" if budget.seed else "")
+    result = train_model(cfg, work_dir / run, resume=True, command=command,
                          progress=not quiet, epoch_lines=quiet,
                          log=(lambda m: print(f"{prefix}{m}", file=sys.stderr, flush=True)) if quiet else print)
     dst = export_inference(result.best_checkpoint, out_dir / zoo_checkpoint(key, budget.dataset).name, command, budget)

@@ -217,3 +217,19 @@ def test_rank_hints_are_seeded_by_the_image_and_count_only_given_hints(backend: 
     assert torch.equal(u.color, again.color) and torch.equal(u.mask, again.mask)
     assert 1 <= given <= min(7, len(backend.region_order("guidingpainter", "test-000000")))
     assert u.mask.sum() > 0
+
+
+def test_tpi_uses_the_page_clock_within_the_server_interval() -> None:
+    """TPI is the participant's time: the page's clock excludes network and colorization time, but a value
+    the server's own interval cannot contain (or none) falls back to that interval."""
+    from colorbench.study.report import table2
+
+    sessions_ = [{"id": "s", "participant_id": "p", "model": "guidingpainter", "dataset": "toon",
+                  "status": "finished", "started_at": 0.0, "finished_at": 30.0, "qs": 4, "cs": 4}]
+    inter = [{"session_id": "s", "seq": 0, "shown_at": 0.0, "received_at": 3.0, "client_ms": 2000.0},
+             {"session_id": "s", "seq": 1, "shown_at": 4.0, "received_at": 8.0, "client_ms": None},
+             {"session_id": "s", "seq": 2, "shown_at": 9.0, "received_at": 15.0, "client_ms": 9e6},
+             {"session_id": "s", "seq": 3, "shown_at": 16.0, "received_at": 20.0, "client_ms": -5.0}]
+    row = table2({"sessions": sessions_, "interactions": inter}).iloc[0]
+    assert row["tpi"] == pytest.approx((2.0 + 4.0 + 6.0 + 4.0) / 4)
+    assert row["interactions"] == 4 and row["time_per_image"] == 30.0

@@ -43,3 +43,19 @@ def test_nothing_to_build_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["zoo", "build", "--models", "floor", "--out", str(tmp_path / "zoo")])
     assert result.exit_code == 2 and "nothing to build" in result.output
     assert not (tmp_path / "zoo" / "README.json").exists()
+
+
+def test_another_seed_trains_its_own_run_beside_seed_0(tmp_path: Path) -> None:
+    """`--seed 1` (the seeds of a pooled gate baseline) must not resume seed 0's finished run."""
+    runner = CliRunner()
+    for seed in (0, 1):
+        result = runner.invoke(main, ["zoo", "build", "--models", "rtug", *TINY, "--seed", str(seed),
+                                      "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / f"zoo{seed}")])
+        assert result.exit_code == 0, result.output
+    metas = [read_metadata(tmp_path / f"zoo{seed}" / "rtug-toon.safetensors") for seed in (0, 1)]
+    assert [m["zoo"]["budget"]["seed"] for m in metas] == [0, 1]
+    assert [m["train"]["seed"] for m in metas] == [0, 1]
+    zero, _ = load_checkpoint(tmp_path / "zoo0" / "rtug-toon.safetensors")
+    one, _ = load_checkpoint(tmp_path / "zoo1" / "rtug-toon.safetensors")
+    assert any(not torch.equal(zero[k], one[k]) for k in zero)
+    assert "--seed 1" in (tmp_path / "zoo1" / "README.json").read_text()

@@ -56,7 +56,7 @@ interactions = sa.Table(
     sa.Column("shown_at", sa.Float, nullable=False),  # the previous result (or the sketch) reached the page
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("responded_at", sa.Float, nullable=False),
-    sa.Column("client_ms", sa.Float),  # the page's own think time for this hint (informative only)
+    sa.Column("client_ms", sa.Float),  # the page's own think time for this hint (TPI when within the server interval)
     sa.Column("output_png", sa.LargeBinary, nullable=False),
 )
 

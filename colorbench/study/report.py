@@ -2,7 +2,7 @@
 ranking shares) from a study database, as Markdown, CSV and a PNG figure.
 
 Definitions (paper Table 2): TPI = seconds from the moment the previous result (or the sketch) reached the page
-to the participant's next hint, over the interactions of finished sessions; total time per image = seconds from
+to the participant's next hint, over the interactions of finished sessions (`interaction_seconds`); total time per image = seconds from
 the sketch to Finish; QS / CS = the participant's 1-5 scores. Abandoned and open sessions are counted, not used.
 """
 
@@ -44,16 +44,26 @@ def open_store(db: str) -> Store:
     return Store(db)
 
 
+def interaction_seconds(inter: pd.DataFrame) -> pd.Series:
+    """Per interaction, the participant's time: the page's own clock (`client_ms`, from the result being shown
+    to the hint being sent: no network or colorization time in it) where it is sent and lies within the
+    server's interval `received_at − shown_at`, which bounds it from above; else that server interval."""
+    server = inter["received_at"] - inter["shown_at"]
+    client = pd.to_numeric(inter["client_ms"], errors="coerce") / 1000.0
+    usable = client.notna() & (client >= 0) & (client <= server)
+    return client.where(usable, server)
+
+
 def table2(data: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
     """One row per (dataset, model) with the columns `T2_COLUMNS`."""
     sessions = pd.DataFrame(data["sessions"], columns=["id", "participant_id", "model", "dataset", "status",
                                                        "started_at", "finished_at", "qs", "cs"])
-    inter = pd.DataFrame(data["interactions"], columns=["session_id", "seq", "shown_at", "received_at"])
+    inter = pd.DataFrame(data["interactions"], columns=["session_id", "seq", "shown_at", "received_at", "client_ms"])
     rows = []
     for (dataset, model), group in sessions.groupby(["dataset", "model"], sort=True):
         done = group[group["status"] == "finished"]
         its = inter[inter["session_id"].isin(set(done["id"]))]
-        tpi = mean_ci(its["received_at"] - its["shown_at"])
+        tpi = mean_ci(interaction_seconds(its))
         qs, cs = mean_ci(done["qs"]), mean_ci(done["cs"])
         total = mean_ci(done["finished_at"] - done["started_at"])
         rows.append({"dataset": dataset, "model": model, "participants": done["participant_id"].nunique(),
