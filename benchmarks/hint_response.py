@@ -45,6 +45,13 @@ def region_count(native: pd.DataFrame) -> float:
     return float((wide.diff(axis=1).iloc[:, 1:] > 1e-9).sum(axis=1).mean())
 
 
+def region_areas(native: pd.DataFrame, max_n: int) -> np.ndarray:
+    """Mean share of the image (%) that the n-th hint reveals, n = 1..max_n: for a region model, the size of its
+    n-th region; why a curve flattens (a hint on a tiny region cannot move PSNR much)."""
+    wide = native.pivot_table(index="image_id", columns="n", values="hint_area").sort_index(axis=1)
+    return 100.0 * wide.diff(axis=1).reindex(columns=range(1, max_n + 1)).mean().to_numpy()
+
+
 def per_image_eg(native: pd.DataFrame, pmf: np.ndarray, threshold: float) -> pd.DataFrame:
     """Per image: E_G[PSNR] = Σ_n G(n)·PSNR(n) and NRI (smallest n with PSNR(n) ≥ threshold, else Nc + 1)."""
     wide = native.pivot_table(index="image_id", columns="n", values="psnr").sort_index(axis=1)
@@ -122,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         gain, rise = psnr[-1] - psnr[0], last_rise(psnr)
         print(f"  {name:<16} {info['hint_kind']:<7} " + " ".join(f"{v:6.2f}" for v in psnr)
               + f"  {gain:+5.2f}  {rise:6d}  " + ("" if np.isnan(regions) else f"{regions:7.2f}"))
+        if info["hint_kind"] == "region":
+            print(f"  {'':<16} {'area %':<7} {'':>6} " + " ".join(f"{v:6.2f}" for v in region_areas(rows, args.max_n)))
         if name == floor:
             continue
         if rows["n"].max() >= len(pmf) - 1:
