@@ -6,6 +6,8 @@ change, so a CPU-sized model is the paper's architecture made narrower.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,6 +21,23 @@ LAYOUT = torch.channels_last
 def channels(base: int, width: float) -> int:
     """base·width, at least 4 channels (BatchNorm needs a few)."""
     return max(4, round(base * width))
+
+
+NORMS = ("batch", "group")  # batch: Table 5 (BatchNorm); group: GroupNorm, no batch statistics (a deviation)
+
+
+def norm_layer(kind: str, c: int) -> nn.Module:
+    """The normalisation after each U-Net conv: BatchNorm2d (paper) or GroupNorm of ~4 channels per group.
+
+    GroupNorm normalises each image by itself, so training and inference see the same statistics: with
+    BatchNorm a no-hint image at test time is normalised by running statistics gathered on batches of
+    mostly hinted images (docs/recipes.md, GuidingPainter's seed sensitivity).
+    """
+    if kind == "batch":
+        return nn.BatchNorm2d(c)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(c, max(1, min(32, c // 4))), c)
+    raise ValueError(f"unknown norm {kind!r}; known: {', '.join(NORMS)}")
 
 
 def max_pool2(x: torch.Tensor) -> torch.Tensor:
@@ -35,17 +54,17 @@ def max_pool2(x: torch.Tensor) -> torch.Tensor:
 
 
 class DoubleConv(nn.Module):
-    """(Conv3×3 → BN → ReLU) × 2, Table 5's building block."""
+    """(Conv3×3 → BN → ReLU) × 2, Table 5's building block (BN: `norm_layer(norm, ·)`)."""
 
-    def __init__(self, cin: int, cout: int, mid: int | None = None) -> None:
+    def __init__(self, cin: int, cout: int, mid: int | None = None, norm: str = "batch") -> None:
         super().__init__()
         mid = mid or cout
         self.block = nn.Sequential(
             nn.Conv2d(cin, mid, 3, padding=1),
-            nn.BatchNorm2d(mid),
+            norm_layer(norm, mid),
             nn.ReLU(inplace=True),
             nn.Conv2d(mid, cout, 3, padding=1),
-            nn.BatchNorm2d(cout),
+            norm_layer(norm, cout),
             nn.ReLU(inplace=True),
         )
 
@@ -56,9 +75,9 @@ class DoubleConv(nn.Module):
 class Up(nn.Module):
     """Bilinear ×2 (align_corners=True), pad to the skip's size, concat [skip, up], DoubleConv(mid=in/2)."""
 
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, norm: str = "batch") -> None:
         super().__init__()
-        self.conv = DoubleConv(cin, cout, mid=cin // 2)
+        self.conv = DoubleConv(cin, cout, mid=cin // 2, norm=norm)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
@@ -71,21 +90,22 @@ class Up(nn.Module):
 class UNet(nn.Module):
     """Table 5: E1..E4 and D0 encoder (maxpool down), D1..D4 decoder (bilinear up + skip), 1×1 out.
 
-    x [B,cin,H,W] → [B,cout,H,W] raw (no activation). H and W should be divisible by 16.
+    x [B,cin,H,W] → [B,cout,H,W] raw (no activation). H and W should be divisible by 16. `norm` is one of
+    NORMS (paper: "batch").
     """
 
-    def __init__(self, cin: int, cout: int, width: float = 1.0) -> None:
+    def __init__(self, cin: int, cout: int, width: float = 1.0, norm: str = "batch") -> None:
         super().__init__()
         c1, c2, c3, c4 = (channels(b, width) for b in (64, 128, 256, 512))
-        self.e1 = DoubleConv(cin, c1)
-        self.e2 = DoubleConv(c1, c2)
-        self.e3 = DoubleConv(c2, c3)
-        self.e4 = DoubleConv(c3, c4)
-        self.d0 = DoubleConv(c4, c4)  # bottleneck: 512 → 512 (Table 5, bilinear variant)
-        self.d1 = Up(2 * c4, c3)
-        self.d2 = Up(2 * c3, c2)
-        self.d3 = Up(2 * c2, c1)
-        self.d4 = Up(2 * c1, c1)
+        self.e1 = DoubleConv(cin, c1, norm=norm)
+        self.e2 = DoubleConv(c1, c2, norm=norm)
+        self.e3 = DoubleConv(c2, c3, norm=norm)
+        self.e4 = DoubleConv(c3, c4, norm=norm)
+        self.d0 = DoubleConv(c4, c4, norm=norm)  # bottleneck: 512 → 512 (Table 5, bilinear variant)
+        self.d1 = Up(2 * c4, c3, norm)
+        self.d2 = Up(2 * c3, c2, norm)
+        self.d3 = Up(2 * c2, c1, norm)
+        self.d4 = Up(2 * c1, c1, norm)
         self.out = nn.Conv2d(c1, cout, 1)
         self.to(memory_format=LAYOUT)
 
@@ -130,13 +150,13 @@ class PatchGAN(nn.Module):
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
-    """Paper supplement C: conv weights N(0, 0.02), biases 0; BN γ ~ N(1, 0.02), β = 0."""
+    """Paper supplement C: conv weights N(0, 0.02), biases 0; BN (or GroupNorm) γ ~ N(1, 0.02), β = 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.normal_(m.weight, 1.0, std)
             nn.init.zeros_(m.bias)
 

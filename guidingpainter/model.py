@@ -41,7 +41,7 @@ from colorbench.hints import lab_hints
 from colorbench.lab import signed_to_lab
 from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
-from colorbench.nn import PatchGAN, UNet, init_weights, set_requires_grad
+from colorbench.nn import NORMS, PatchGAN, UNet, init_weights, set_requires_grad
 
 STAGES = ("joint", "reorder")
 TV_FORMS = ("paper", "nested")
@@ -66,6 +66,8 @@ class GuidingPainter(ColorizerModel):
     def default_config(cls) -> dict[str, Any]:
         return {
             "width": 0.25,  # paper: 1.0 (64 base channels)
+            "f_norm": "batch",  # f's normalisation: batch (Table 5) | group (GroupNorm, a deviation)
+            "g_norm": "batch",  # g's normalisation, the same choices
             "nc": 30,  # maximum number of hints Nc (§3.3)
             "p": 0.125,  # stop probability of G (Eq. 3); also the D.2 Bernoulli rate
             "lambda_rec": 30.0,  # Eq. (14) weights as the official code; 0 switches a loss off
@@ -94,7 +96,8 @@ class GuidingPainter(ColorizerModel):
     @classmethod
     def config_choices(cls) -> dict[str, tuple[str, ...]]:
         return {"smoothness": SMOOTHNESS_KINDS, "tv_form": TV_FORMS, "region_order": REGION_ORDERS,
-                "d_fake": D_FAKES, "nh_per": NH_PER, "stage": STAGES}
+                "d_fake": D_FAKES, "nh_per": NH_PER, "stage": STAGES, "f_norm": NORMS,
+                "g_norm": NORMS}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -102,10 +105,12 @@ class GuidingPainter(ColorizerModel):
         self._validate(cfg)
         self.nc = int(cfg["nc"])
         width = float(cfg["width"])
-        self.seg = SegmentationNet(self.nc, width, float(cfg["order_bias"]), float(cfg["logit_bound"]))  # f
+        self.seg = SegmentationNet(self.nc, width, float(cfg["order_bias"]), float(cfg["logit_bound"]),
+                                   str(cfg["f_norm"]))  # f
+        norm = str(cfg["g_norm"])
         self.grayscale = cfg["input"] == GRAYSCALE
         # g on [X, C, M, S]; in grayscale mode (supplement B) C is the hints' ab and g predicts ab.
-        self.gen = UNet(self.nc + 4, 2, width) if self.grayscale else UNet(self.nc + 5, 3, width)
+        self.gen = UNet(self.nc + 4, 2, width, norm) if self.grayscale else UNet(self.nc + 5, 3, width, norm)
         self.disc = PatchGAN(4, width)  # D on (X, Ŷ)
         self._pmf = torch.as_tensor(BoundedGeometric(self.nc, float(cfg["p"])).pmf(), dtype=torch.float32)
         # Supplement C: N(0, 0.02). Drawn from a forked, explicitly seeded RNG so that the weights depend
@@ -135,6 +140,9 @@ class GuidingPainter(ColorizerModel):
                              f"got {cfg['region_order']!r}")
         if cfg["input"] not in INPUT_MODES:
             raise ValueError(f"guidingpainter: input must be one of {', '.join(INPUT_MODES)}, got {cfg['input']!r}")
+        for key in ("f_norm", "g_norm"):
+            if cfg[key] not in NORMS:
+                raise ValueError(f"guidingpainter: {key} must be one of {', '.join(NORMS)}, got {cfg[key]!r}")
         if cfg["d_fake"] not in D_FAKES:
             raise ValueError(f"guidingpainter: d_fake must be one of {', '.join(D_FAKES)}, got {cfg['d_fake']!r}")
         if float(cfg["gumbel_scale"]) < 0:

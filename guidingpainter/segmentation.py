@@ -17,10 +17,11 @@ MIN_TAU = 0.1  # supplement C: τ = 0.1^(epoch/epochs), so τ ends just above 0.
 class SegmentationNet(nn.Module):
     """f: sketch X [B,1,H,W] in [-1,1] → S_logit [B,Nc,H,W] (raw logits, Table 5 U-Net with Cout = Nc)."""
 
-    def __init__(self, nc: int, width: float, order_bias: float = 0.0, logit_bound: float = 0.0) -> None:
+    def __init__(self, nc: int, width: float, order_bias: float = 0.0, logit_bound: float = 0.0,
+                 norm: str = "batch") -> None:
         super().__init__()
         self.nc = nc
-        self.unet = UNet(1, nc, width)
+        self.unet = UNet(1, nc, width, norm)
         # logit_bound b > 0: logits b·tanh(raw/b) (a deviation, docs/recipes.md). The ST-Gumbel forward samples
         # channel j with probability softmax(logits)_j, so bounded logits keep f sampling other channels
         # (≥ e^{−2b} each) and a part can still split off late in training; the argmax is unchanged.

@@ -186,3 +186,26 @@ def test_d_step_reuses_the_fake_or_runs_the_official_second_forward(d_fake: str,
     ctx = TrainContext(0, 1, 0, torch.Generator().manual_seed(0), torch.device("cpu"))
     model.train_step(batch(b=2), opts, ctx)
     assert calls == [True, False][:forwards]  # the D step's own forward needs no generator gradients
+
+
+
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_group_norm_normalises_each_image_by_itself(norm: str) -> None:
+    """g_norm=group: an image's training-mode output does not depend on the other images of its batch (with
+    BatchNorm it does), and a training step still moves f and g; an unknown norm is refused."""
+    data = batch(b=3)
+    model = GuidingPainter({**TINY, "f_norm": norm, "g_norm": norm})
+    regions = model.eval().propose_regions(data["sketch"])
+    hints = region_sequence(data["color"], regions).at(2)
+    model.train()
+    with torch.no_grad():
+        together = model.colorize_from(data["sketch"], hints, regions)[:1]
+        alone = model.colorize_from(data["sketch"][:1], Hints(hints.color[:1], hints.mask[:1], None), regions[:1])
+    assert torch.allclose(together, alone, atol=1e-5) == (norm == "group")
+    opts = model.configure_optimizers(2e-4, (0.5, 0.999))
+    f0, g0 = snapshot(model.seg), snapshot(model.gen)
+    out = model.train_step(batch(), opts, ctx())
+    assert all(math.isfinite(v) for v in out.values())
+    assert changed(f0, model.seg) and changed(g0, model.gen)
+    with pytest.raises(ValueError, match="g_norm"):
+        GuidingPainter({**TINY, "g_norm": "layer"})
