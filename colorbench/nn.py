@@ -29,9 +29,9 @@ NORMS = ("batch", "group")  # batch: Table 5 (BatchNorm); group: GroupNorm, no b
 def norm_layer(kind: str, c: int) -> nn.Module:
     """The normalisation after each U-Net conv: BatchNorm2d (paper) or GroupNorm of ~4 channels per group.
 
-    GroupNorm normalises each image by itself, so training and inference see the same statistics: with
-    BatchNorm a no-hint image at test time is normalised by running statistics gathered on batches of
-    mostly hinted images (docs/recipes.md, GuidingPainter's seed sensitivity).
+    GroupNorm normalises each image by itself, so training and inference see the same statistics and an
+    image's output never depends on its batch; what it does to GuidingPainter is measured in
+    docs/recipes.md ("GuidingPainter's seed sensitivity").
     """
     if kind == "batch":
         return nn.BatchNorm2d(c)
