@@ -125,26 +125,10 @@ class GuidingPainter(ColorizerModel):
             raise ValueError(f"guidingpainter: nc must be >= 1, got {cfg['nc']}")
         if not 0.0 < float(cfg["p"]) <= 1.0:
             raise ValueError(f"guidingpainter: p must be in (0, 1], got {cfg['p']}")
-        if cfg["nh_per"] not in NH_PER:
-            raise ValueError(f"guidingpainter: nh_per must be one of {', '.join(NH_PER)}, got {cfg['nh_per']!r}")
-        if cfg["stage"] not in STAGES:
-            raise ValueError(f"guidingpainter: stage must be one of {', '.join(STAGES)}, got {cfg['stage']!r}")
-        if cfg["smoothness"] not in SMOOTHNESS_KINDS:
-            raise ValueError(
-                f"guidingpainter: smoothness must be one of {', '.join(SMOOTHNESS_KINDS)}, got {cfg['smoothness']!r}"
-            )
-        if cfg["tv_form"] not in TV_FORMS:
-            raise ValueError(f"guidingpainter: tv_form must be one of {', '.join(TV_FORMS)}, got {cfg['tv_form']!r}")
-        if cfg["region_order"] not in REGION_ORDERS:
-            raise ValueError(f"guidingpainter: region_order must be one of {', '.join(REGION_ORDERS)}, "
-                             f"got {cfg['region_order']!r}")
-        if cfg["input"] not in INPUT_MODES:
-            raise ValueError(f"guidingpainter: input must be one of {', '.join(INPUT_MODES)}, got {cfg['input']!r}")
-        for key in ("f_norm", "g_norm"):
-            if cfg[key] not in NORMS:
-                raise ValueError(f"guidingpainter: {key} must be one of {', '.join(NORMS)}, got {cfg[key]!r}")
-        if cfg["d_fake"] not in D_FAKES:
-            raise ValueError(f"guidingpainter: d_fake must be one of {', '.join(D_FAKES)}, got {cfg['d_fake']!r}")
+        # Every string key with a fixed set of values (the same sets `train` offers as choices).
+        for key, allowed in {**GuidingPainter.config_choices(), "input": INPUT_MODES}.items():
+            if cfg[key] not in allowed:
+                raise ValueError(f"guidingpainter: {key} must be one of {', '.join(allowed)}, got {cfg[key]!r}")
         if float(cfg["gumbel_scale"]) < 0:
             raise ValueError(f"guidingpainter: gumbel_scale must be >= 0, got {cfg['gumbel_scale']}")
         weights = [float(cfg[k]) for k in LOSS_KEYS]

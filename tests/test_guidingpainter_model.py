@@ -188,7 +188,6 @@ def test_d_step_reuses_the_fake_or_runs_the_official_second_forward(d_fake: str,
     assert calls == [True, False][:forwards]  # the D step's own forward needs no generator gradients
 
 
-
 @pytest.mark.parametrize("norm", ["batch", "group"])
 def test_group_norm_normalises_each_image_by_itself(norm: str) -> None:
     """g_norm=group: an image's training-mode output does not depend on the other images of its batch (with
