@@ -47,6 +47,7 @@ STAGES = ("joint", "reorder")
 TV_FORMS = ("paper", "nested")
 D_FAKES = ("reuse", "fresh")
 REGION_ORDERS = ("learned", "area")
+G_REGIONS = ("sample", "argmax")
 LOSS_KEYS = ("lambda_rec", "lambda_adv", "lambda_tv", "lambda_smth")
 
 
@@ -81,6 +82,7 @@ class GuidingPainter(ColorizerModel):
             "order_bias": 0.0,  # fixed prior −order_bias·i on f's channel i (paper: none)
             "logit_bound": 0.0,  # f's logits b·tanh(raw/b) when b > 0 (paper: unbounded)
             "gumbel_scale": 1.0,  # scale of the ST-Gumbel noise in training (paper: 1)
+            "g_regions": "sample",  # what g and h see in training: the ST-Gumbel sample (paper) | f's argmax
             "f_from_g": True,  # f also learns from the losses on Ŷ (paper); False: from L_tv and L_smth only
             "d_fake": "reuse",  # D step on the G step's fake | "fresh": its own forward (new Nh, noise), official
             "fixed_nh": False,  # Fig. 4b control: train with Nh = Nc
@@ -97,7 +99,7 @@ class GuidingPainter(ColorizerModel):
     def config_choices(cls) -> dict[str, tuple[str, ...]]:
         return {"smoothness": SMOOTHNESS_KINDS, "tv_form": TV_FORMS, "region_order": REGION_ORDERS,
                 "d_fake": D_FAKES, "nh_per": NH_PER, "stage": STAGES, "f_norm": NORMS,
-                "g_norm": NORMS}
+                "g_norm": NORMS, "g_regions": G_REGIONS}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -224,14 +226,23 @@ class GuidingPainter(ColorizerModel):
                 logits = self.seg(sketch).float()
                 regions = self._ordered(one_hot_argmax(logits))
             self.seg.train(was_training)
+            shown = regions
         else:
             logits = self.seg(sketch).float()
-            regions = self._ordered(st_gumbel(logits, tau, ctx.generator, float(cfg["gumbel_scale"])))  # Eq. (1)
+            sample = st_gumbel(logits, tau, ctx.generator, float(cfg["gumbel_scale"]))  # Eq. (1)
+            regions = self._ordered(sample)
+            shown = regions
+            if cfg["g_regions"] == "argmax":
+                # A deviation (docs/recipes.md): the ST-Gumbel forward keeps its noise at every τ, so g would learn
+                # on noised regions and be used on f's argmax; g and h get the argmax (the regions of inference)
+                # carrying the sample's soft gradient, while L_tv still scores the noised sample f explores with.
+                shown = self._ordered(one_hot_argmax(logits) + (sample - sample.detach()))
         active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
                                    sketch.device, nh_per=cfg["nh_per"])
         # f_from_g False (a deviation, docs/recipes.md): g sees the regions without their ST gradient, so the
         # losses on Ŷ cannot teach f to hide pixels in rarely hinted channels while g still ignores hints.
-        shown = regions if cfg["f_from_g"] else regions.detach()
+        if not cfg["f_from_g"]:
+            shown = shown.detach()
         with torch.autocast(device_type=sketch.device.type, enabled=False):
             if self.grayscale:  # region means of Lab, as the test-time hints (simulate(space="lab"))
                 hints = lab_hints(generate_hints(signed_to_lab(color), shown, active))

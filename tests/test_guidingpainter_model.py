@@ -208,3 +208,26 @@ def test_group_norm_normalises_each_image_by_itself(norm: str) -> None:
     assert changed(f0, model.seg) and changed(g0, model.gen)
     with pytest.raises(ValueError, match="g_norm"):
         GuidingPainter({**TINY, "g_norm": "layer"})
+
+
+@pytest.mark.parametrize("g_regions", ["sample", "argmax"])
+def test_g_regions_argmax_trains_g_on_the_regions_of_inference(g_regions: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """g_regions=argmax: in training g (and the hints) get the argmax of f's logits, the regions `colorize` uses,
+    not the Gumbel-noised sample, and f still learns through them; with the paper's sample they differ."""
+    model = GuidingPainter({**TINY, "g_regions": g_regions}).train()
+    seen: list[torch.Tensor] = []
+    original = model.colorize_from
+
+    def recording(sketch: torch.Tensor, hints: Hints, regions: torch.Tensor) -> torch.Tensor:
+        seen.append(regions)
+        return original(sketch, hints, regions)
+
+    monkeypatch.setattr(model, "colorize_from", recording)
+    data = batch(b=2)
+    _, sample, _, pred = model._generate(data["sketch"], data["color"], 1.0, ctx())
+    clean = model._ordered(model.seg(data["sketch"]).detach().argmax(1, keepdim=True)
+                           == torch.arange(model.nc).view(1, -1, 1, 1)).float()
+    assert torch.equal(seen[0].detach(), clean) == (g_regions == "argmax")
+    assert not torch.equal(sample.detach(), clean)  # L_tv still scores the noised sample
+    pred.sum().backward()
+    assert model.seg.unet.out.weight.grad.abs().sum() > 0
