@@ -31,6 +31,12 @@ RECIPES: dict[str, dict[str, object]] = {
 }
 
 
+def readme_name(dataset: str) -> str:
+    """The build record of a zoo: README.json for the embedded default's dataset, README-DATASET.json for
+    another (toon-gray), so building one dataset's checkpoints never overwrites another's record."""
+    return "README.json" if dataset == ZooBudget.dataset else f"README-{dataset}.json"
+
+
 class ZooBuildError(RuntimeError):
     """Some models of a parallel zoo build failed (the others were exported)."""
 
@@ -77,7 +83,7 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
                                "the rest resume from their work directories when you run the command again")
     # The canonical command, not this invocation's: a partial rebuild (`--models cic`) reproduces the same zoo.
     # With the instruction set: a rebuild gives back these weights only where the kernels round the same way.
-    (out_dir / "README.json").write_text(json.dumps({"budget": budget.__dict__, "recipes": RECIPES,
+    (out_dir / readme_name(budget.dataset)).write_text(json.dumps({"budget": budget.__dict__, "recipes": RECIPES,
                                                      "text": budget.describe(),
                                                      "command": budget.command(), "torch": torch.__version__,
                                                      "cpu_capability": torch.backends.cpu.get_cpu_capability()},

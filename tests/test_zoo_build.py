@@ -59,3 +59,17 @@ def test_another_seed_trains_its_own_run_beside_seed_0(tmp_path: Path) -> None:
     one, _ = load_checkpoint(tmp_path / "zoo1" / "rtug-toon.safetensors")
     assert any(not torch.equal(zero[k], one[k]) for k in zero)
     assert "--seed 1" in (tmp_path / "zoo1" / "README.json").read_text()
+
+
+def test_another_dataset_keeps_its_own_build_record(tmp_path: Path) -> None:
+    """A toon-gray build writes README-toon-gray.json and leaves the toon zoo's README.json as it was."""
+    out = tmp_path / "zoo"
+    out.mkdir()
+    (out / "README.json").write_text('{"budget": {"dataset": "toon"}}\n')
+    tiny_gray = [a if a != "toon" else "toon-gray" for a in TINY]
+    result = CliRunner().invoke(main, ["zoo", "build", "--models", "rtug", *tiny_gray, "--work-dir",
+                                       str(tmp_path / "work"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "README.json").read_text() == '{"budget": {"dataset": "toon"}}\n'
+    assert '"dataset": "toon-gray"' in (out / "README-toon-gray.json").read_text()
+    assert (out / "rtug-toon-gray.safetensors").is_file()
