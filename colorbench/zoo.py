@@ -83,11 +83,9 @@ def build_zoo(models: list[str], budget: ZooBudget, work_dir: Path, device: str 
                                "the rest resume from their work directories when you run the command again")
     # The canonical command, not this invocation's: a partial rebuild (`--models cic`) reproduces the same zoo.
     # With the instruction set: a rebuild gives back these weights only where the kernels round the same way.
-    (out_dir / readme_name(budget.dataset)).write_text(json.dumps({"budget": budget.__dict__, "recipes": RECIPES,
-                                                     "text": budget.describe(),
-                                                     "command": budget.command(), "torch": torch.__version__,
-                                                     "cpu_capability": torch.backends.cpu.get_cpu_capability()},
-                                                    indent=2) + "\n")
+    record = {"budget": budget.__dict__, "recipes": RECIPES, "text": budget.describe(), "command": budget.command(),
+              "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    (out_dir / readme_name(budget.dataset)).write_text(json.dumps(record, indent=2) + "\n")
     return written
 
 
