@@ -28,7 +28,7 @@ SKIN_TONES = ("1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF")
 
 
 def is_flag(name: str) -> bool:
-    """Flag emoji: regional-indicator pairs (U+1F1E6..1F1FF), tag sequences of U+1F3F4, U+1F3F3 flags."""
+    """Flag emoji: regional-indicator pairs (U+1F1E6..1F1FF), sequences of U+1F3F4 / U+1F3F3, U+1F6A9."""
     points = [int(c, 16) for c in name.split("-") if all(ch in "0123456789ABCDEF" for ch in c)]
     return bool(points) and (0x1F1E6 <= points[0] <= 0x1F1FF or points[0] in (0x1F3F3, 0x1F3F4, 0x1F6A9))
 
