@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 SVG_NS = "http://www.w3.org/2000/svg"
+ET.register_namespace("", SVG_NS)  # serialise SVG elements unprefixed, as cairosvg expects
 SKIN_TONES = ("1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF")
 
 
@@ -35,7 +36,6 @@ def is_flag(name: str) -> bool:
 
 def split_svg(svg: str) -> tuple[bytes, bytes]:
     """An OpenMoji SVG → (the whole drawing, the drawing with only its line groups), both as SVG bytes."""
-    ET.register_namespace("", SVG_NS)
     root = ET.fromstring(svg)
     whole = ET.tostring(root)
     for child in list(root):

@@ -231,12 +231,11 @@ class GuidingPainter(ColorizerModel):
             logits = self.seg(sketch).float()
             sample = st_gumbel(logits, tau, ctx.generator, float(cfg["gumbel_scale"]))  # Eq. (1)
             regions = self._ordered(sample)
-            shown = regions
-            if cfg["g_regions"] == "argmax":
-                # A deviation (docs/recipes.md): the ST-Gumbel forward keeps its noise at every τ, so g would learn
-                # on noised regions and be used on f's argmax; g and h get the argmax (the regions of inference)
-                # carrying the sample's soft gradient, while L_tv still scores the noised sample f explores with.
-                shown = self._ordered(one_hot_argmax(logits) + (sample - sample.detach()))
+            # g_regions "argmax" (a deviation, docs/recipes.md): the ST-Gumbel forward keeps its noise at every τ, so
+            # g would learn on noised regions and be used on f's argmax; g and h get the argmax (the regions of
+            # inference) carrying the sample's soft gradient, while L_tv still scores the noised sample f explores with.
+            shown = (regions if cfg["g_regions"] == "sample"
+                     else self._ordered(one_hot_argmax(logits) + (sample - sample.detach())))
         active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
                                    sketch.device, nh_per=cfg["nh_per"])
         # f_from_g False (a deviation, docs/recipes.md): g sees the regions without their ST gradient, so the

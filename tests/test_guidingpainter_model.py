@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 from colorbench.guidingpainter.model import GuidingPainter
+from colorbench.guidingpainter.segmentation import one_hot_argmax
 
 from colorbench.api import HintKind, Hints
 from colorbench.hints import region_sequence
@@ -225,8 +226,7 @@ def test_g_regions_argmax_trains_g_on_the_regions_of_inference(g_regions: str, m
     monkeypatch.setattr(model, "colorize_from", recording)
     data = batch(b=2)
     _, sample, _, pred = model._generate(data["sketch"], data["color"], 1.0, ctx())
-    clean = model._ordered(model.seg(data["sketch"]).detach().argmax(1, keepdim=True)
-                           == torch.arange(model.nc).view(1, -1, 1, 1)).float()
+    clean = model._ordered(one_hot_argmax(model.seg(data["sketch"]).detach()))
     assert torch.equal(seen[0].detach(), clean) == (g_regions == "argmax")
     assert not torch.equal(sample.detach(), clean)  # L_tv still scores the noised sample
     pred.sum().backward()
