@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from starlette.testclient import TestClient
 from colorbench.cli import main
 from colorbench.study.app import create_app
 from colorbench.study.backend import StudyModels
-from colorbench.study.db import Store, interactions, sessions
+from colorbench.study.db import Conflict, Store, interactions, sessions
 from colorbench.study.report import mean_ci, write_report
 
 
@@ -26,14 +27,17 @@ def backend() -> StudyModels:
 @pytest.fixture()
 def env(backend: StudyModels, tmp_path: Path):
     store = Store(str(tmp_path / "study.db"))
-    client = TestClient(create_app(backend, store, images_per_model=1, max_body=4096))
-    pid = client.post("/api/participants").json()["participant_id"]
+    client = TestClient(create_app(backend, store, images_per_model=1, max_body=8192, rank_tasks=2),
+                        base_url="http://127.0.0.1:8000")
+    pid = client.app.state.study.mint()
     yield client, store, pid, tmp_path / "study.db"
     store.close()
 
 
 def _start(client: TestClient, pid: str, model: str = "guidingpainter", image: str = "test-000000") -> dict:
-    r = client.post("/api/sessions", json={"participant_id": pid, "model": model, "image_id": image})
+    """A practice session on this model and image (the plan's tasks come in the plan's order)."""
+    r = client.post("/api/sessions", json={"participant_id": pid, "model": model, "image_id": image,
+                                           "practice": True})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -45,55 +49,120 @@ def _hint(client: TestClient, pid: str, s: dict, seq: int, slot: int, **kw) -> d
     return r.json()
 
 
+def _post(client: TestClient, url: str, **body) -> dict:
+    r = client.post(url, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _finish(client: TestClient, pid: str, s: dict, qs: int, cs: int) -> dict:
+    _post(client, f"/api/sessions/{s['session_id']}/stop", participant_id=pid)  # the Finish click
+    return _post(client, f"/api/sessions/{s['session_id']}/finish", participant_id=pid, qs=qs, cs=cs)
+
+
 def test_guided_session_is_stored_step_by_step_and_reported(env) -> None:
     client, store, pid, db = env
-    image = client.app.state.study.plan(pid)[0][1]  # the participant's own image: the plan is done after both
-    s = _start(client, pid, image=image)
-    assert s["page"] == "guided" and s["region"] == s["regions"][0] and s["guide"].startswith("data:image/png")
-    assert s["output"].startswith("data:image/png") and 0 <= s["box"][0] < s["box"][2] <= 1
-    r1 = _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
+    assert client.app.state.study.plan(pid) == [("guidingpainter", "test-000000"), ("rtug", "test-000001")]
+    s = _post(client, "/api/sessions", participant_id=pid)  # the plan's first task
+    assert (s["page"], s["task"], s["tasks"], s["practice"]) == ("guided", 1, 2, False)
+    assert s["region"] == s["regions"][0] and s["guide"].startswith("data:image/png")
+    assert s["output"].startswith("data:image/png") and all(0 <= b[0] < b[2] <= 1 for b in s["boxes"])
+    r1 = _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f", tpi_ms=1200)
     assert r1["next_region"] == s["regions"][1]
     with store.engine.connect() as c:  # stored before the response came back
         assert c.execute(sa.select(sa.func.count()).select_from(interactions)).scalar_one() == 1
     _hint(client, pid, s, 1, 0, region=s["region"], color=[10, 200, 30])  # a new colour for the same region
     _hint(client, pid, s, 2, 1, region=r1["next_region"], color="#1976d2")
-    assert client.post(f"/api/sessions/{s['session_id']}/finish",
-                       json={"participant_id": pid, "qs": 4, "cs": 5}).json() == {"ok": True, "interactions": 3}
+    assert _finish(client, pid, s, 4, 5) == {"ok": True, "interactions": 3}
     rows = store.hints(s["session_id"])
-    assert [r["slot"] for r in rows] == [0, 0, 1]
+    assert [r["slot"] for r in rows] == [0, 0, 1] and rows[0]["tpi_ms"] == 1200.0
     assert rows[1]["hint"] == {"kind": "region", "region": s["region"], "color": [10, 200, 30]}
     assert all(r["shown_at"] <= r["received_at"] <= r["responded_at"] for r in rows)
-    assert rows[1]["shown_at"] == rows[0]["responded_at"]  # TPI counts from the previous result
+    assert rows[1]["shown_at"] == rows[0]["responded_at"]  # the server's interval starts at the previous result
     row = store.session(s["session_id"])
-    assert (row["status"], row["qs"], row["cs"]) == ("finished", 4, 5) and row["final_png"][:4] == b"\x89PNG"
+    assert (row["status"], row["qs"], row["cs"], row["position"]) == ("finished", 4, 5, 0)
+    assert row["final_png"][:4] == b"\x89PNG" and row["started_at"] <= row["stopped_at"] <= row["finished_at"]
     assert row["size"] == 64 and len(row["checkpoint"]) == 64  # the shipped checkpoint's sha256
 
-    p = _start(client, pid, "rtug", image)
-    assert p["page"] == "point" and "regions" not in p
+    p = _post(client, "/api/sessions", participant_id=pid)
+    assert (p["page"], p["image_id"], p["task"]) == ("point", "test-000001", 2) and "regions" not in p
     _hint(client, pid, p, 0, 0, x=10, y=50, color="#ffe0bd")
-    client.post(f"/api/sessions/{p['session_id']}/finish", json={"participant_id": pid, "qs": 2, "cs": 3})
+    _finish(client, pid, p, 2, 3)
     assert store.hints(p["session_id"])[0]["hint"] == {"kind": "point", "x": 10, "y": 50, "size": 3,
                                                        "color": [255, 224, 189]}
-    assert client.post("/api/sessions", json={"participant_id": pid}).json()["done"] is True  # plan: 1 per model
+    assert _post(client, "/api/sessions", participant_id=pid) == {"done": True, "tasks": 2, "ranking": True}
 
-    t = client.post("/api/rank/tasks", json={"participant_id": pid}).json()
-    assert len(t["outputs"]) == 2 and 1 <= t["n_hints"] <= 7
-    assert client.post(f"/api/rank/tasks/{t['task_id']}", json={"participant_id": pid, "ranking": [1, 0]}).json()["ok"]
+    t = _post(client, "/api/rank/tasks", participant_id=pid)
+    assert len(t["outputs"]) == 2 and 1 <= t["n_hints"] == len(t["markers"]) <= 7 and (t["task"], t["tasks"]) == (1, 2)
+    assert _post(client, f"/api/rank/tasks/{t['task_id']}", participant_id=pid, ranking=[1, 0])["ok"]
 
     tables = write_report(str(db), db.parent / "report")
-    assert "| toon | guidingpainter | 1 | 1 | 3 |" in tables["table2"] and "| 4.00 | 5.00 |" in tables["table2"]
+    # 1.2 s sent for the first hint, which the server's interval (milliseconds here) cannot hold: flagged, as are
+    # the two hints sent without a page clock
+    guided = next(line for line in tables["table2"].splitlines() if "| guidingpainter |" in line)
+    assert guided.startswith("| toon | guidingpainter | 1 | 1 | 3 | n/a | 4.00 | 5.00 |")
+    assert guided.endswith("| 3 | 0 | 0 |")
     assert "| toon | rtug | 1 | 1 | 1 |" in tables["table2"]
     assert {p.name for p in (db.parent / "report").iterdir()} == {"table2.md", "table2.csv", "table2.png",
                                                                    "table6.md", "table6.csv"}
     assert "| 1 | 100.0 | 100.0 |" in tables["table6"] and "| 1 | 0.0 | 100.0 |" in tables["table6"]
 
 
-def test_the_plan_gives_every_model_the_same_images(env) -> None:
-    client, _, pid, _ = env
-    s = client.post("/api/sessions", json={"participant_id": pid}).json()
-    client.post(f"/api/sessions/{s['session_id']}/finish", json={"participant_id": pid, "qs": 3, "cs": 3})
-    t = client.post("/api/sessions", json={"participant_id": pid}).json()
-    assert {s["model"], t["model"]} == {"guidingpainter", "rtug"} and s["image_id"] == t["image_id"]
+def test_a_reload_resumes_the_open_session_with_its_hints(env) -> None:
+    client, store, pid, _ = env
+    s = _post(client, "/api/sessions", participant_id=pid)
+    r = _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
+    again = _post(client, "/api/sessions", participant_id=pid)  # a reload (or a restarted server): same place
+    assert again["session_id"] == s["session_id"] and (again["seq"], again["slot"], again["hinted"]) == (1, 0, True)
+    assert again["region"] == s["region"] and again["next_region"] == r["next_region"] and again["resumed"]
+    assert again["output"] == r["output"] and again["hint_map"] == r["hint_map"]
+    _post(client, f"/api/sessions/{s['session_id']}/stop", participant_id=pid)
+    assert _post(client, "/api/sessions", participant_id=pid)["rating"] is True  # the rating form comes back
+    refused = client.post(f"/api/sessions/{s['session_id']}/hints", json={"participant_id": pid, "seq": 1, "slot": 1,
+                                                                          "region": r["next_region"], "color": "#000000"})
+    assert refused.status_code == 409 and "rated" in refused.json()["error"]
+    _post(client, f"/api/sessions/{s['session_id']}/back", participant_id=pid)  # back to the image
+    assert store.session(s["session_id"])["stopped_at"] is None
+    _hint(client, pid, s, 1, 1, region=r["next_region"], color="#000000")
+    assert len(store.hints(s["session_id"])) == 2
+
+
+def test_practice_is_flagged_kept_out_of_the_tables_and_the_plan(env) -> None:
+    client, _, pid, db = env
+    s = _start(client, pid, "guidingpainter", "test-000000")  # the plan's first task, as practice
+    assert s["practice"] is True and s["task"] is None
+    _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f", tpi_ms=50)
+    _finish(client, pid, s, 1, 1)
+    first = _post(client, "/api/sessions", participant_id=pid)
+    assert (first["model"], first["image_id"], first["task"]) == ("guidingpainter", "test-000000", 1)  # not skipped
+    _finish(client, pid, first, 5, 5)
+    tables = write_report(str(db), db.parent / "report")
+    assert "| toon | guidingpainter | 1 | 1 | 0 | n/a | 5.00 | 5.00 |" in tables["table2"]
+    assert tables["table2"].splitlines()[2].endswith("| 0 | 0 | 1 |")  # flagged, abandoned, practice (not used)
+
+
+def test_off_plan_and_repeated_tasks_are_refused(env) -> None:
+    client, store, pid, _ = env
+    r = client.post("/api/sessions", json={"participant_id": pid, "model": "rtug", "image_id": "test-000002"})
+    assert r.status_code == 400 and "practice only" in r.json()["error"]
+    s = _post(client, "/api/sessions", participant_id=pid)
+    _finish(client, pid, s, 3, 3)
+    with pytest.raises(Conflict, match="already done"):
+        store.open_session(pid, "guidingpainter", "region", "toon", "test-000000", position=0)
+    with store.engine.begin() as c, pytest.raises(sa.exc.IntegrityError):  # the database's own guard
+        c.execute(sessions.insert().values(id="x", participant_id=pid, practice=False, position=0, model="rtug",
+                                           hint_kind="point", dataset="toon", image_id="test-000000", size=64,
+                                           checkpoint="", status="finished", started_at=0.0))
+
+
+def test_finish_click_and_scores_are_timed_apart() -> None:
+    from colorbench.study.report import table2
+
+    sessions_ = [{"id": "s", "participant_id": "p", "practice": False, "model": "guidingpainter", "dataset": "toon",
+                  "status": "finished", "started_at": 0.0, "stopped_at": 8.0, "finished_at": 15.5, "qs": 4,
+                  "cs": 4}]
+    row = table2({"sessions": sessions_, "interactions": []}).iloc[0]
+    assert row["time_per_image"] == 8.0 and row["rating_time"] == 7.5
 
 
 @pytest.mark.parametrize("body, status, words", [
@@ -103,7 +172,7 @@ def test_the_plan_gives_every_model_the_same_images(env) -> None:
 ])
 def test_unknown_ids_are_404_with_a_message(env, body, status, words) -> None:
     client, store, pid, _ = env
-    r = client.post("/api/sessions", json={"participant_id": pid} | body)
+    r = client.post("/api/sessions", json={"participant_id": pid, "practice": True} | body)
     assert r.status_code == status and words in r.json()["error"] and r.json()["status"] == status
     with store.engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one() == 0
@@ -113,39 +182,80 @@ def test_malformed_and_oversized_bodies_change_nothing(env) -> None:
     client, store, pid, _ = env
     s = _start(client, pid)
     url = f"/api/sessions/{s['session_id']}/hints"
+    ok = {"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"}
+
+    def raw(text: str, to: str = url) -> object:
+        return client.post(to, content=text.encode(), headers={"content-type": "application/json"})
+
+    t = _post(client, "/api/rank/tasks", participant_id=pid)
     bad = [
-        (client.post(url, content=b'{"seq": 0,', headers={"content-type": "application/json"}), 400, "malformed JSON"),
-        (client.post(url, content=b"[1, 2]"), 400, "JSON object"),
-        (client.post(url, content=json.dumps({"participant_id": pid, "pad": "x" * 5000})), 413, "over the limit"),
-        (client.post(url, json={"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "red"}),
-         400, "'color'"),
-        (client.post(url, json={"participant_id": pid, "seq": 0, "slot": 0, "region": 29, "color": "#000000"}),
-         400, "'region'"),
-        (client.post(url, json={"participant_id": pid, "seq": 0, "slot": 5, "region": s["region"],
-                                "color": "#000000"}), 400, "'slot'"),
-        (client.post(url, json={"participant_id": pid, "seq": "0", "slot": 0}), 400, "'seq'"),
+        (raw('{"seq": 0,'), 400, "malformed JSON"),
+        (raw("[1, 2]"), 400, "JSON object"),
+        (raw("[" * 100_000 + "]" * 100_000), 413, "over the limit"),  # past the body limit first
+        (raw("[" * 2000 + "]" * 2000), 400, "nested too deeply"),
+        (raw(f'{{"participant_id": "{pid}", "seq": {"9" * 5000}, "slot": 0}}'), 400, "malformed JSON"),
+        (client.post(url, content=json.dumps({"participant_id": pid, "pad": "x" * 10_000}),
+                     headers={"content-type": "application/json"}), 413, "over the limit"),
+        (client.post(url, json=ok | {"color": "red"}), 400, "'color'"),
+        (client.post(url, json=ok | {"color": "#-f-f-f"}), 400, "'color'"),
+        (client.post(url, json=ok | {"color": [255, 0, 256]}), 400, "'color'"),
+        (client.post(url, json=ok | {"color": [1.0, 2, 3]}), 400, "'color'"),
+        (client.post(url, json=ok | {"region": 29}), 400, "'region'"),
+        (client.post(url, json=ok | {"region": float(s["region"])}), 400, "'region'"),
+        (client.post(url, json=ok | {"region": True}), 400, "'region'"),
+        (client.post(url, json=ok | {"slot": 5}), 400, "'slot'"),
+        (client.post(url, json=ok | {"seq": "0"}), 400, "'seq'"),
+        (client.post(url, json=ok | {"tpi_ms": -1}), 400, "'tpi_ms'"),
+        (client.post(url, json=ok | {"tpi_ms": "fast"}), 400, "'tpi_ms'"),
+        (raw(json.dumps(ok)[:-1] + ', "tpi_ms": NaN}'), 400, "'tpi_ms'"),
+        (raw(json.dumps(ok)[:-1] + ', "tpi_ms": 1e999}'), 400, "'tpi_ms'"),
+        (client.post(url, json=ok | {"participant_id": "'; DROP TABLE sessions; --"}), 400, "'participant_id'"),
+        (client.post(url, json=ok | {"participant_id": "<b>P01</b>"}), 400, "'participant_id'"),
+        (client.post("/api/sessions", json={"participant_id": pid, "practice": "yes"}), 400, "'practice'"),
+        (client.post(f"/api/rank/tasks/{t['task_id']}", json={"participant_id": pid, "ranking": [0.0, 1.0]}),
+         400, "'ranking'"),
+        (client.post(f"/api/rank/tasks/{t['task_id']}", json={"participant_id": pid, "ranking": [True, 0]}),
+         400, "'ranking'"),
         (client.post("/api/sessions/nope/hints", json={"participant_id": pid, "seq": 0}), 404, "unknown session"),
         (client.post(f"/api/sessions/{s['session_id']}/finish", json={"participant_id": pid, "qs": 9, "cs": 1}),
          400, "'qs'"),
+        (client.post(f"/api/sessions/{s['session_id']}/finish", json={"participant_id": pid, "qs": 3, "cs": 3}),
+         409, "press Finish"),
         (client.get("/api/nothing"), 404, "no such page"),
         (client.get("/api/sessions"), 405, "not allowed"),
     ]
     for r, status, words in bad:
-        assert r.status_code == status and words in r.json()["error"], (r.status_code, r.text)
+        assert r.status_code == status and words in r.json()["error"], (r.status_code, r.text[:300])
     assert store.hints(s["session_id"]) == [] and store.session(s["session_id"])["status"] == "open"
+    assert store.rank_task(t["task_id"])["ranking"] is None
+
+
+def test_only_json_from_this_site_by_its_own_name_is_taken(env) -> None:
+    client, store, pid, _ = env
+    body = json.dumps({"participant_id": pid})
+    form = client.post("/api/sessions", content=body, headers={"content-type": "text/plain"})  # a form's CSRF
+    assert form.status_code == 415 and "application/json" in form.json()["error"]
+    other = client.post("/api/sessions", json={"participant_id": pid}, headers={"origin": "http://evil.example"})
+    assert other.status_code == 403 and "another site" in other.json()["error"]
+    rebound = client.post("/api/sessions", json={"participant_id": pid}, headers={"host": "evil.example:8000"})
+    assert rebound.status_code == 400  # DNS rebinding: a name the study was not started with
+    assert client.post("/api/sessions", json={"participant_id": pid},
+                       headers={"origin": "http://127.0.0.1:8000"}).status_code == 200
+    with store.engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one() == 1
 
 
 def test_a_chunked_body_cannot_get_past_the_limit(env) -> None:
     client = env[0]
-    r = client.post("/api/sessions", content=iter([b'{"participant_id": "', b"x" * 5000, b'"}']))
+    r = client.post("/api/sessions", content=iter([b'{"participant_id": "', b"x" * 10_000, b'"}']),
+                    headers={"content-type": "application/json"})
     assert r.status_code == 413
 
 
 def test_two_tabs_of_one_participant(env) -> None:
     client, store, pid, _ = env
-    s = _start(client, pid)
-    second = client.post("/api/sessions", json={"participant_id": pid, "model": "rtug", "image_id": "test-000001"})
-    assert second.status_code == 409 and second.json()["open_session"] == s["session_id"]
+    s = _post(client, "/api/sessions", participant_id=pid)
+    assert _post(client, "/api/sessions", participant_id=pid)["session_id"] == s["session_id"]  # the same task
     _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
     stale = client.post(f"/api/sessions/{s['session_id']}/hints",  # the other tab still thinks it is at step 0
                         json={"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"})
@@ -153,27 +263,45 @@ def test_two_tabs_of_one_participant(env) -> None:
     with pytest.raises(Exception, match="already recorded"):  # the database refuses a racing duplicate too
         store.add_interaction(s["session_id"], 0, 0, {}, 0.0, 0.0, None, b"")
     assert [r["hint"]["color"] for r in store.hints(s["session_id"])] == [[211, 47, 47]]
-    other = client.post("/api/participants").json()["participant_id"]
+    other = client.app.state.study.mint()
     assert client.post(f"/api/sessions/{s['session_id']}/abandon", json={"participant_id": other}).status_code == 403
-    assert client.post(f"/api/sessions/{s['session_id']}/abandon", json={"participant_id": pid}).json()["ok"]
-    assert _start(client, pid, "rtug")["page"] == "point"
-    done = client.post(f"/api/sessions/{s['session_id']}/hints",
-                       json={"participant_id": pid, "seq": 1, "slot": 1, "region": s["region"], "color": "#000000"})
-    assert done.status_code == 409 and "abandoned" in done.json()["error"]
+    assert client.post(f"/api/sessions/{s['session_id']}/hints", json={
+        "participant_id": other, "seq": 1, "slot": 1, "region": s["region"], "color": "#000000"}).status_code == 403
 
 
-def test_a_ranking_is_taken_once(env) -> None:
-    client, _, pid, _ = env
-    t = client.post("/api/rank/tasks", json={"participant_id": pid}).json()
+def test_rankings_have_a_planned_count_survive_a_reload_and_end(env) -> None:
+    client, store, pid, _ = env
+    t = _post(client, "/api/rank/tasks", participant_id=pid)
+    assert _post(client, "/api/rank/tasks", participant_id=pid)["task_id"] == t["task_id"]  # a reload: same task
     url = f"/api/rank/tasks/{t['task_id']}"
     assert client.post(url, json={"participant_id": pid, "ranking": [0, 0]}).status_code == 400
     assert client.post(url, json={"participant_id": pid, "ranking": [0, 1]}).status_code == 200
     assert client.post(url, json={"participant_id": pid, "ranking": [1, 0]}).status_code == 409
+    u = _post(client, "/api/rank/tasks", participant_id=pid)
+    assert u["task"] == 2 and u["task_id"] != t["task_id"]
+    _post(client, f"/api/rank/tasks/{u['task_id']}", participant_id=pid, ranking=[1, 0])
+    assert _post(client, "/api/rank/tasks", participant_id=pid) == {"done": True, "tasks": 2}
+    assert len(store.frames()["rank_tasks"]) == 2
+    for m in u["markers"]:  # drawn on the enlarged sketch: centre and size as fractions, a #rrggbb colour
+        assert 0 < m["x"] < 1 and 0 < m["y"] < 1 and m["half"] > 0 and len(m["color"]) == 7
+
+
+def test_the_organiser_enrols_and_sees_the_balance(env) -> None:
+    client, _, pid, _ = env
+    key = client.app.state.study.organiser_key
+    assert client.post("/api/organiser/overview", json={"key": "guess"}).status_code == 403
+    new = _post(client, "/api/organiser/participants", key=key)["participant_id"]
+    assert new == "P02"
+    o = _post(client, "/api/organiser/overview", key=key)
+    assert [p["id"] for p in o["participants"]] == [pid, "P02"]
+    assert o["first_model"] == {"guidingpainter": 1, "rtug": 1} and o["period"] == 6  # lcm(2 orders, 3 blocks)
+    assert o["image_use"]["rtug"] == {"test-000000": 0, "test-000001": 1, "test-000002": 1}
 
 
 def test_pages_and_static_files_are_served(env) -> None:
     client, _, _, _ = env
-    for path in ("/", "/rank", "/static/study.js", "/static/common.js", "/static/rank.js", "/static/study.css"):
+    for path in ("/", "/rank", "/organiser", "/static/study.js", "/static/common.js", "/static/rank.js",
+                 "/static/organiser.js", "/static/study.css"):
         r = client.get(path)
         assert r.status_code == 200 and "http://" not in r.text and "https://" not in r.text, path  # offline
 
@@ -192,19 +320,44 @@ def test_report_cli_without_a_database_says_what_to_run(tmp_path: Path) -> None:
 
 def test_the_database_itself_refuses_a_second_open_session(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "s.db"))
-    pid = store.new_participant()
-    store.open_session(pid, "rtug", "point", "toon", "test-000000")
+    store.enrol("P01", lambda position: [("rtug", "test-000000")])
+    store.open_session("P01", "rtug", "point", "toon", "test-000000", position=0)
     with store.engine.begin() as c, pytest.raises(sa.exc.IntegrityError):  # as a racing tab would find it
-        c.execute(sessions.insert().values(id="x", participant_id=pid, model="rtug", hint_kind="point",
-                                           dataset="toon", image_id="test-000001", status="open", started_at=0.0))
+        c.execute(sessions.insert().values(id="x", participant_id="P01", practice=True, model="rtug",
+                                           hint_kind="point", dataset="toon", image_id="test-000001", size=64,
+                                           checkpoint="", status="open", started_at=0.0))
     store.close()
+
+
+def test_an_old_study_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    engine = sa.create_engine(f"sqlite:///{old}")
+    with engine.begin() as c:  # the first schema: no meta table, the page's clock as client_ms
+        c.execute(sa.text("CREATE TABLE participants (id VARCHAR(32) PRIMARY KEY, created_at FLOAT NOT NULL)"))
+        c.execute(sa.text("CREATE TABLE sessions (id VARCHAR(32) PRIMARY KEY, participant_id VARCHAR(32))"))
+    engine.dispose()
+    res = CliRunner().invoke(main, ["study", "report", str(old)])
+    assert res.exit_code == 2 and "schema version 1" in res.output and "new --db" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_serve_refuses_a_missing_folder_and_a_busy_port_before_creating_anything(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["study", "serve", "--db", str(tmp_path / "no" / "study.db"), "--port", "0"])
+    assert res.exit_code == 2 and "does not exist" in res.output and "Traceback" not in res.output
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = CliRunner().invoke(main, ["study", "serve", "--db", str(tmp_path / "study.db"), "--port", str(port)])
+    assert res.exit_code == 2 and "in use" in res.output and f"--port {port}" in res.output
+    assert not (tmp_path / "study.db").exists()
 
 
 def test_a_crash_in_a_forward_is_a_json_500_and_stores_nothing(env, monkeypatch: pytest.MonkeyPatch) -> None:
     client, store, pid, _ = env
     s = _start(client, pid)
     monkeypatch.setattr(client.app.state.study.backend, "colorize", lambda *a: 1 / 0)
-    quiet = TestClient(client.app, raise_server_exceptions=False)
+    quiet = TestClient(client.app, raise_server_exceptions=False, base_url="http://127.0.0.1:8000")
     r = quiet.post(f"/api/sessions/{s['session_id']}/hints",
                    json={"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"})
     assert r.status_code == 500 and "ZeroDivisionError" in r.json()["error"]
@@ -219,17 +372,19 @@ def test_rank_hints_are_seeded_by_the_image_and_count_only_given_hints(backend: 
     assert u.mask.sum() > 0
 
 
-def test_tpi_uses_the_page_clock_within_the_server_interval() -> None:
-    """TPI is the participant's time: the page's clock excludes network and colorization time, but a value
-    the server's own interval cannot contain (or none) falls back to that interval."""
+def test_tpi_is_the_page_clock_and_flagged_outside_the_server_interval() -> None:
+    """TPI is result painted → next hint by the page's clock; a value the server's own interval cannot contain
+    (or none, or 0) is flagged and left out instead of pulling the mean."""
     from colorbench.study.report import table2
 
-    sessions_ = [{"id": "s", "participant_id": "p", "model": "guidingpainter", "dataset": "toon",
-                  "status": "finished", "started_at": 0.0, "finished_at": 30.0, "qs": 4, "cs": 4}]
-    inter = [{"session_id": "s", "seq": 0, "shown_at": 0.0, "received_at": 3.0, "client_ms": 2000.0},
-             {"session_id": "s", "seq": 1, "shown_at": 4.0, "received_at": 8.0, "client_ms": None},
-             {"session_id": "s", "seq": 2, "shown_at": 9.0, "received_at": 15.0, "client_ms": 9e6},
-             {"session_id": "s", "seq": 3, "shown_at": 16.0, "received_at": 20.0, "client_ms": -5.0}]
+    sessions_ = [{"id": "s", "participant_id": "p", "practice": False, "model": "guidingpainter", "dataset": "toon",
+                  "status": "finished", "started_at": 0.0, "stopped_at": 30.0, "finished_at": 35.0, "qs": 4,
+                  "cs": 4}]
+    inter = [{"session_id": "s", "seq": 0, "shown_at": 0.0, "received_at": 3.0, "tpi_ms": 2000.0},
+             {"session_id": "s", "seq": 1, "shown_at": 4.0, "received_at": 8.0, "tpi_ms": None},
+             {"session_id": "s", "seq": 2, "shown_at": 9.0, "received_at": 15.0, "tpi_ms": 9e6},
+             {"session_id": "s", "seq": 3, "shown_at": 16.0, "received_at": 20.0, "tpi_ms": 0.0},
+             {"session_id": "s", "seq": 4, "shown_at": 21.0, "received_at": 25.0, "tpi_ms": 3000.0}]
     row = table2({"sessions": sessions_, "interactions": inter}).iloc[0]
-    assert row["tpi"] == pytest.approx((2.0 + 4.0 + 6.0 + 4.0) / 4)
-    assert row["interactions"] == 4 and row["time_per_image"] == 30.0
+    assert row["tpi"] == pytest.approx(2.5) and row["tpi_flagged"] == 3
+    assert row["interactions"] == 5 and row["time_per_image"] == 30.0 and row["rating_time"] == 5.0

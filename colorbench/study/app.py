@@ -1,23 +1,30 @@
-"""The study's HTTP server (Starlette): the colorization page, the ranking page and their JSON API.
+"""The study's HTTP server (Starlette): the colorization page, the ranking page, the organiser's page, their JSON API.
 
 Every request that changes something is stored (colorbench.study.db) before its response is sent. Errors are
 JSON `{"error": message, "status": code}`: 400 malformed JSON or fields, 403 a session of another participant,
-404 unknown participant/session/model/image, 409 another tab or a stale page, 413 a body over `max_body`.
+a wrong organiser key or a post from another site, 404 unknown participant/session/model/image, 409 another tab
+or a stale page, 413 a body over `max_body`, 415 a body that is not declared JSON. Requests naming another host
+than the study's (DNS rebinding) get 400 from Starlette's TrustedHostMiddleware.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import math
 import random
+import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
@@ -25,9 +32,13 @@ from starlette.staticfiles import StaticFiles
 
 from colorbench.study.backend import MAX_RANK_HINTS, StudyModels, png
 from colorbench.study.db import Conflict, Store
+from colorbench.study.design import PARTICIPANT_ID, Design, rank_images
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 16 * 1024  # bytes: a hint is ~100 bytes of JSON; nothing the page sends comes near this
+MAX_TPI_MS = 24 * 3600 * 1000.0  # a page clock value beyond a day is not a think time
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 # The palette of Fig. 10 (2): 8 hues × 3 lightnesses, greys and skin tones; the page adds a free colour picker.
 PALETTE = [
     "#d32f2f", "#f57c00", "#fbc02d", "#388e3c", "#0097a7", "#1976d2", "#7b1fa2", "#c2185b",
@@ -51,12 +62,17 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def data_url(image: Any) -> str:
-    return "data:image/png;base64," + base64.b64encode(png(image)).decode()
+    return "data:image/png;base64," + base64.b64encode(image if isinstance(image, bytes) else png(image)).decode()
 
 
 async def read_json(request: Request, max_body: int) -> dict[str, Any]:
-    """The request's JSON object; ApiError 413 past `max_body` bytes (checked while reading, so a chunked
-    or lying Content-Length cannot make the server buffer more), 400 for anything but a JSON object."""
+    """The request's JSON object; ApiError 415 unless declared application/json (a cross-site form cannot post
+    it without a CORS preflight, which this server never grants), 413 past `max_body` bytes (checked while
+    reading, so a chunked or lying Content-Length cannot make the server buffer more), 400 for anything but a
+    JSON object (malformed, nested too deeply, a number of too many digits)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise ApiError(415, f"the body must be sent as Content-Type: application/json, got {kind or 'none'!r}")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body:
         raise ApiError(413, f"request body of {declared} bytes is over the limit of {max_body}")
@@ -67,7 +83,9 @@ async def read_json(request: Request, max_body: int) -> dict[str, Any]:
             raise ApiError(413, f"request body is over the limit of {max_body} bytes")
     try:
         value = json.loads(body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError as exc:
+        raise ApiError(400, "malformed JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer past Python's digit limit
         raise ApiError(400, f"malformed JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise ApiError(400, "the body must be a JSON object")
@@ -77,37 +95,90 @@ async def read_json(request: Request, max_body: int) -> dict[str, Any]:
 def _int(body: dict[str, Any], key: str, lo: int, hi: int) -> int:
     v = body.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ApiError(400, f"{key!r} must be an integer in {lo}..{hi}, got {v!r}")
+        raise ApiError(400, f"{key!r} must be an integer in {lo}..{hi}, got {_show(v)}")
     return v
 
 
+def _bool(body: dict[str, Any], key: str) -> bool:
+    v = body.get(key, False)
+    if not isinstance(v, bool):
+        raise ApiError(400, f"{key!r} must be true or false, got {_show(v)}")
+    return v
+
+
+def _show(v: Any) -> str:
+    """A client's value for an error message, cut short (a 5000-digit number stays readable)."""
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _color(body: dict[str, Any]) -> list[int]:
-    """'#rrggbb' or [r, g, b] with 0..255 → [r, g, b]."""
+    """'#rrggbb' or [r, g, b] with integers 0..255 → [r, g, b]."""
     v = body.get("color")
-    if isinstance(v, str) and len(v) == 7 and v[0] == "#":
-        try:
-            return [int(v[i : i + 2], 16) for i in (1, 3, 5)]
-        except ValueError:
-            pass
+    if isinstance(v, str) and COLOR.fullmatch(v):
+        return [int(v[i : i + 2], 16) for i in (1, 3, 5)]
     if isinstance(v, list) and len(v) == 3 and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255
                                                    for c in v):
         return list(v)
-    raise ApiError(400, f"'color' must be '#rrggbb' or [r, g, b] in 0..255, got {v!r}")
+    raise ApiError(400, f"'color' must be '#rrggbb' or [r, g, b] of integers in 0..255, got {_show(v)}")
+
+
+def _tpi_ms(body: dict[str, Any]) -> float | None:
+    """The page's TPI for this hint in ms (a finite number in 0..MAX_TPI_MS), or None when not sent."""
+    v = body.get("tpi_ms")
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= MAX_TPI_MS:
+        raise ApiError(400, f"'tpi_ms' must be a number of milliseconds in 0..{MAX_TPI_MS:.0f}, got {_show(v)}")
+    return float(v)
+
+
+def _name(body: dict[str, Any], key: str, allowed: list[str]) -> str:
+    v = body.get(key)
+    if not isinstance(v, str) or v not in allowed:
+        raise ApiError(404, f"unknown {key.replace('_id', '')} {_show(v)}; this study has {', '.join(allowed)}")
+    return v
 
 
 class StudyApp:
     """The handlers, over one StudyModels and one Store."""
 
-    def __init__(self, backend: StudyModels, store: Store, images_per_model: int = 3, max_body: int = MAX_BODY) -> None:
+    def __init__(self, backend: StudyModels, store: Store, images_per_model: int = 3, max_body: int = MAX_BODY,
+                 rank_tasks: int = 10) -> None:
         self.backend, self.store = backend, store
         self.images_per_model = max(1, min(images_per_model, len(backend.image_ids)))
+        self.design = Design(tuple(backend.interactive), tuple(backend.image_ids), self.images_per_model)
+        self.rank_tasks = rank_tasks if len(backend.rankable) >= 2 else 0
         self.max_body = max_body
+        store.fix_design(self.design.describe() | {"dataset": backend.dataset.name, "size": backend.size,
+                                                   "rank_models": backend.rankable, "rank_tasks": self.rank_tasks})
+        self.organiser_key = store.organiser_key()
 
-    # -- helpers ------------------------------------------------------------------------------
+    # -- participants -----------------------------------------------------------------------------
+    def enrol(self, pids: list[str]) -> list[str]:
+        """Enrol these ids (those already enrolled keep their plan) → the ids newly enrolled."""
+        for pid in pids:
+            if not PARTICIPANT_ID.fullmatch(pid):
+                raise ValueError(f"participant id {pid!r}: use 1-32 letters, digits, '-' or '_'")
+        return [pid for pid in pids if self.store.enrol(pid, self.design.plan)]
+
+    def mint(self) -> str:
+        """Enrol the next free id P01, P02, ... (the organiser's "new participant")."""
+        taken = set(self.store.participant_ids())
+        n = len(taken) + 1
+        while f"P{n:02d}" in taken:
+            n += 1
+        pid = f"P{n:02d}"
+        if not self.store.enrol(pid, self.design.plan):  # another organiser tab took it: the next one
+            return self.mint()
+        return pid
+
     def _participant(self, body: dict[str, Any]) -> str:
         pid = body.get("participant_id")
-        if not isinstance(pid, str) or not self.store.has_participant(pid):
-            raise ApiError(404, f"unknown participant {pid!r}: reload the page to get a new id")
+        if not isinstance(pid, str) or not PARTICIPANT_ID.fullmatch(pid):
+            raise ApiError(400, f"'participant_id' must be the id the organiser gave you, got {_show(pid)}")
+        if not self.store.has_participant(pid):
+            raise ApiError(404, f"unknown participant {pid!r}: check the id, or ask the organiser for one")
         return pid
 
     def _owned_session(self, sid: str, pid: str) -> dict[str, Any]:
@@ -119,54 +190,90 @@ class StudyApp:
         return s
 
     def plan(self, pid: str) -> list[tuple[str, str]]:
-        """The participant's (model, image) tasks: the same images for every model, the model order rotated
-        per participant (counterbalancing), both seeded by the participant id."""
-        seed = int(hashlib.sha256(pid.encode()).hexdigest()[:12], 16)
-        rng = random.Random(seed)
-        images = rng.sample(self.backend.image_ids, self.images_per_model)
-        models = list(self.backend.interactive)
-        k = seed % len(models)
-        return [(m, i) for m in models[k:] + models[:k] for i in images]
+        """The participant's (model, image) tasks as stored at enrolment (colorbench.study.design)."""
+        return self.store.plan_of(pid)
 
     # -- handlers (run in the thread pool: they run models and the database) --------------------
     def config(self) -> dict[str, Any]:
         b = self.backend
         return {"dataset": b.dataset.name, "size": b.size, "images": b.image_ids, "palette": PALETTE,
                 "models": [{"label": m, "page": b.page(m)} for m in b.interactive],
-                "rank_models": len(b.rankable), "images_per_model": self.images_per_model}
+                "rank_models": len(b.rankable), "rank_tasks": self.rank_tasks,
+                "images_per_model": self.images_per_model}
 
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The participant's open session as it stands (a reload, a restarted server), else a new one: the next
+        task of the plan, or with `practice` a practice task (any model and image, never in the tables)."""
         pid = self._participant(body)
+        practice = _bool(body, "practice")
+        if not practice and (body.get("model") is not None or body.get("image_id") is not None):
+            raise ApiError(400, "a chosen model or image is for practice only (practice: true); the study's tasks "
+                           "come from the participant's plan")
+        open_sid = self.store.open_session_of(pid)
+        if open_sid is not None:
+            return self.state(self.store.session(open_sid))
         plan = self.plan(pid)
-        model, image_id = body.get("model"), body.get("image_id")
-        if model is None and image_id is None:
-            done = self.store.done_tasks(pid)
-            todo = [t for t in plan if t not in done]
+        done = self.store.done_positions(pid)
+        if practice:
+            position = None
+            model = _name(body, "model", self.backend.interactive) if body.get("model") is not None \
+                else self._practice_model(pid)
+            used = {img for _, img in plan}
+            spare = [i for i in self.backend.image_ids if i not in used] or self.backend.image_ids
+            image_id = _name(body, "image_id", self.backend.image_ids) if body.get("image_id") is not None \
+                else spare[0]
+        else:
+            todo = [i for i in range(len(plan)) if i not in done]
             if not todo:
-                return {"done": True, "tasks": len(plan)}
-            model, image_id = todo[0]
-        if model not in self.backend.interactive:
-            raise ApiError(404, f"unknown model {model!r}; this study has {', '.join(self.backend.interactive)}")
-        if image_id not in self.backend.image_ids:
-            raise ApiError(404, f"unknown image {image_id!r} in dataset {self.backend.dataset.name}")
-        page = self.backend.page(model)
-        automatic = self.backend.colorize(model, image_id, [])[0]  # before the clock starts: the first result
+                return {"done": True, "tasks": len(plan), "ranking": self.rank_tasks > 0}
+            position = todo[0]
+            model, image_id = plan[position]
         try:
-            sid = self.store.open_session(pid, model, "region" if page == "guided" else "point",
+            sid = self.store.open_session(pid, model, "region" if self.backend.page(model) == "guided" else "point",
                                           self.backend.dataset.name, image_id, self.backend.size,
-                                          self.backend.checkpoints[model])
-        except Conflict as exc:  # the page offers to abandon that session, so it gets its id
-            raise ApiError(409, str(exc), open_session=self.store.open_session_of(pid)) from exc
-        out = {"session_id": sid, "model": model, "page": page, "image_id": image_id, "seq": 0,
-               "task": len(self.store.done_tasks(pid)) + 1, "tasks": len(plan), "point_size": self.backend.point_size,
-               "sketch": data_url(self.backend.image(image_id).sketch_rgb()), "output": data_url(automatic)}
-        if page == "guided":
-            order = self.backend.region_order(model, image_id)
-            out["regions"] = order
-            out["region"] = order[0] if order else None
-            out["guide"] = data_url(self.backend.guide(model, image_id, [], out["region"]))
-            out["box"] = self.backend.region_box(model, image_id, out["region"])
+                                          self.backend.checkpoints[model], position)
+        except Conflict as exc:
+            raise ApiError(409, str(exc)) from exc
+        return self.state(self.store.session(sid))
+
+    def _practice_model(self, pid: str) -> str:
+        """Practice goes through the models in turn, so a participant tries every page."""
+        return self.backend.interactive[self.store.practice_count(pid) % len(self.backend.interactive)]
+
+    def state(self, s: dict[str, Any] | None) -> dict[str, Any]:
+        """Everything the page needs to show session `s` where the participant left it: the latest result, the
+        hints so far, the current region (or point), whether the rating form was open."""
+        assert s is not None
+        b, model, image_id = self.backend, s["model"], s["image_id"]
+        rows = self.store.hints(s["id"])
+        plan = self.plan(s["participant_id"])
+        hinted = bool(rows)
+        last = rows[-1] if rows else None
+        output, hint_map = b.colorize(model, image_id, rows)  # the result for the hints so far (automatic: none)
+        out = {"session_id": s["id"], "model": model, "page": b.page(model), "image_id": image_id,
+               "practice": bool(s["practice"]), "task": None if s["practice"] else s["position"] + 1,
+               "tasks": len(plan), "done_tasks": len(self.store.done_positions(s["participant_id"])),
+               "seq": len(rows), "slot": last["slot"] if last else 0, "hinted": hinted,
+               "rating": s["stopped_at"] is not None, "point_size": b.point_size,
+               "sketch": data_url(b.image(image_id).sketch_rgb()), "output": data_url(output),
+               "hint_map": data_url(hint_map), "resumed": hinted or s["stopped_at"] is not None}
+        if last is not None and last["hint"]["kind"] == "point":
+            out["point"] = {"x": last["hint"]["x"], "y": last["hint"]["y"]}
+        if out["page"] == "guided":
+            order = b.region_order(model, image_id)
+            done = {r["hint"]["region"] for r in rows}
+            region = last["hint"]["region"] if last else next(iter(order), None)
+            out |= {"regions": order, "region": region, "boxes": b.region_boxes(model, image_id, region),
+                    "guide": data_url(b.guide(model, image_id, rows, region))}
+            if hinted:
+                out |= self._next_region(model, image_id, rows, order, done)
         return out
+
+    def _next_region(self, model: str, image_id: str, rows: list[dict[str, Any]], order: list[int],
+                     done: set[int]) -> dict[str, Any]:
+        nxt = next((r for r in order if r not in done), None)
+        return {"next_region": nxt, "next_guide": data_url(self.backend.guide(model, image_id, rows, nxt)),
+                "next_boxes": self.backend.region_boxes(model, image_id, nxt)}
 
     def hint(self, sid: str, body: dict[str, Any], received: float) -> dict[str, Any]:
         pid = self._participant(body)
@@ -184,40 +291,55 @@ class StudyApp:
             raise ApiError(400, f"'slot' must be {max(last_slot, 0)} (change the last hint) or {last_slot + 1} "
                            f"(a new one), got {slot}")
         color, size = _color(body), self.backend.size
-        order = []
+        order: list[int] = []
         if s["hint_kind"] == "region":
             order = self.backend.region_order(s["model"], s["image_id"])
-            region = body.get("region")
+            region = _int(body, "region", 0, 10_000)
             if region not in order:
-                raise ApiError(400, f"'region' must be one of the model's regions {order}, got {region!r}")
-            hint = {"kind": "region", "region": region, "color": color}
+                raise ApiError(400, f"'region' must be one of the model's regions {order}, got {region}")
+            hint: dict[str, Any] = {"kind": "region", "region": region, "color": color}
         else:
             hint = {"kind": "point", "x": _int(body, "x", 0, size - 1), "y": _int(body, "y", 0, size - 1),
                     "size": self.backend.point_size, "color": color}
-        client_ms = body.get("client_ms")
-        client_ms = float(client_ms) if isinstance(client_ms, (int, float)) and not isinstance(client_ms, bool) else None
+        tpi_ms = _tpi_ms(body)
         rows.append({"seq": seq, "slot": slot, "hint": hint})
         output, hint_map = self.backend.colorize(s["model"], s["image_id"], rows)
         shown = rows[-2]["responded_at"] if len(rows) > 1 else s["started_at"]
         try:
-            self.store.add_interaction(sid, seq, slot, hint, shown, received, client_ms, png(output))
+            self.store.add_interaction(sid, seq, slot, hint, shown, received, tpi_ms, png(output))
         except Conflict as exc:
             raise ApiError(409, str(exc)) from exc
         out = {"seq": seq + 1, "slot": slot, "output": data_url(output), "hint_map": data_url(hint_map)}
         if s["hint_kind"] == "region":
-            hinted = {r["hint"]["region"] for r in rows}
-            nxt = next((r for r in order if r not in hinted), None)
-            out["next_region"] = nxt
-            out["next_guide"] = data_url(self.backend.guide(s["model"], s["image_id"], rows, nxt))
-            out["next_box"] = self.backend.region_box(s["model"], s["image_id"], nxt)
+            out |= self._next_region(s["model"], s["image_id"], rows, order, {r["hint"]["region"] for r in rows})
         return out
+
+    def stop(self, sid: str, body: dict[str, Any], received: float) -> dict[str, Any]:
+        """The Finish click: the image's time ends here, the rating form's time starts (both are reported)."""
+        pid = self._participant(body)
+        self._owned_session(sid, pid)
+        try:
+            self.store.stop(sid, received)
+        except Conflict as exc:
+            raise ApiError(409, str(exc)) from exc
+        return {"ok": True}
+
+    def back(self, sid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Back from the rating form to the image: the Finish click is forgotten, the next one counts."""
+        pid = self._participant(body)
+        self._owned_session(sid, pid)
+        try:
+            self.store.stop(sid, None)
+        except Conflict as exc:
+            raise ApiError(409, str(exc)) from exc
+        return {"ok": True}
 
     def finish(self, sid: str, body: dict[str, Any]) -> dict[str, Any]:
         pid = self._participant(body)
         s = self._owned_session(sid, pid)
         qs, cs = _int(body, "qs", 1, 5), _int(body, "cs", 1, 5)
         rows = self.store.hints(sid)
-        final = png(self.backend.colorize(s["model"], s["image_id"], rows)[0])  # also without any hint
+        final = self.store.last_output(sid) or png(self.backend.colorize(s["model"], s["image_id"], rows)[0])
         try:
             self.store.finish(sid, qs, cs, final)
         except Conflict as exc:
@@ -233,21 +355,31 @@ class StudyApp:
             raise ApiError(409, str(exc)) from exc
         return {"ok": True}
 
+    # -- the ranking task (Table 6, supplement E.2) -------------------------------------------------
     def rank_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The participant's next unranked task of `rank_tasks` planned ones (the same one after a reload), or
+        done. Images rotate over the participants (design.rank_images); the number of hints and the display
+        order are seeded by (participant, task), so a task is shown the same way every time."""
         pid = self._participant(body)
         b = self.backend
-        if len(b.rankable) < 2:
+        if self.rank_tasks == 0:
             raise ApiError(404, "this study has no ranking task: start the server with --rank-models A,B,...")
-        k = self.store.rank_count(pid)
+        k = self.store.ranked_count(pid)
+        if k >= self.rank_tasks:
+            return {"done": True, "tasks": self.rank_tasks}
+        image_id = rank_images(self.store.position(pid) or 0, self.rank_tasks, b.image_ids)[k]
         rng = random.Random(f"{pid}|{k}")
-        image_id = b.image_ids[(int(hashlib.sha256(pid.encode()).hexdigest()[:8], 16) + k) % len(b.image_ids)]
         n = rng.randint(1, MAX_RANK_HINTS)
         shown = rng.sample(b.rankable, len(b.rankable))  # the page never learns which model is which
-        hint_map, outs, n = b.rank_outputs(image_id, n)  # n: the hints actually given
-        tid = self.store.new_rank_task(pid, b.dataset.name, image_id, n, shown)
-        return {"task_id": tid, "n_hints": n, "done": k, "hint_map": data_url(hint_map),
-                "sketch": data_url(b.image(image_id).sketch_rgb()),
-                "outputs": [data_url(outs[label]) for label in shown]}
+
+        def make() -> tuple[str, str, int, list[str]]:
+            return b.dataset.name, image_id, b.rank_hints(image_id, n)[1], shown
+
+        t = self.store.rank_task_at(pid, k, make)
+        hint_map, outs, _ = b.rank_outputs(t["image_id"], n)
+        return {"task_id": t["id"], "n_hints": t["n_hints"], "task": k + 1, "tasks": self.rank_tasks,
+                "hint_map": data_url(hint_map), "sketch": data_url(b.image(t["image_id"]).sketch_rgb()),
+                "markers": b.rank_markers(t["image_id"], n), "outputs": [data_url(outs[m]) for m in t["shown"]]}
 
     def rank(self, tid: str, body: dict[str, Any]) -> dict[str, Any]:
         pid = self._participant(body)
@@ -258,24 +390,65 @@ class StudyApp:
             raise ApiError(403, f"rank task {tid} belongs to another participant")
         order = body.get("ranking")
         n = len(t["shown"])
-        if not isinstance(order, list) or sorted(order) != list(range(n)) or any(isinstance(i, bool) for i in order):
-            raise ApiError(400, f"'ranking' must list the outputs 0..{n - 1} best first, each once, got {order!r}")
+        if (not isinstance(order, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in order)
+                or sorted(order) != list(range(n))):
+            raise ApiError(400, f"'ranking' must list the outputs 0..{n - 1} best first, each once, got "
+                           f"{_show(order)}")
         try:
             self.store.save_ranking(tid, [t["shown"][i] for i in order])
         except Conflict as exc:
             raise ApiError(409, str(exc)) from exc
         return {"ok": True}
 
+    # -- the organiser's page ----------------------------------------------------------------------
+    def _organiser(self, body: dict[str, Any]) -> None:
+        key = body.get("key")
+        if not isinstance(key, str) or not secrets.compare_digest(key, self.organiser_key):
+            raise ApiError(403, "wrong organiser key: use the organiser URL `colorbench study serve` printed")
 
-def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, max_body: int = MAX_BODY) -> Starlette:
-    """The ASGI app: pages at / and /rank, static files at /static, the API under /api."""
-    study = StudyApp(backend, store, images_per_model, max_body)
+    def overview(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Participants with their progress and the plan's balance (colorbench.study.design)."""
+        self._organiser(body)
+        data = self.store.frames()
+        planned: dict[str, list[dict[str, Any]]] = {}
+        for row in sorted(data["plan"], key=lambda r: r["position"]):
+            planned.setdefault(row["participant_id"], []).append(row)
+        people = []
+        for p in sorted(data["participants"], key=lambda r: r["position"]):
+            mine = [s for s in data["sessions"] if s["participant_id"] == p["id"]]
+            people.append({"id": p["id"], "position": p["position"], "tasks": len(planned.get(p["id"], [])),
+                           "done": sum(s["status"] == "finished" and not s["practice"] for s in mine),
+                           "practice": sum(bool(s["practice"]) for s in mine),
+                           "open": any(s["status"] == "open" for s in mine),
+                           "ranked": sum(t["participant_id"] == p["id"] and t["ranking"] is not None
+                                         for t in data["rank_tasks"]),
+                           "first_model": planned[p["id"]][0]["model"] if planned.get(p["id"]) else None})
+        use: dict[str, dict[str, int]] = {m: dict.fromkeys(self.backend.image_ids, 0) for m in self.design.models}
+        for row in data["plan"]:
+            use[row["model"]][row["image_id"]] += 1
+        first = {m: sum(p["first_model"] == m for p in people) for m in self.design.models}
+        return {"participants": people, "period": self.design.period, "first_model": first, "image_use": use,
+                "rank_tasks": self.rank_tasks}
+
+    def new_participant(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._organiser(body)
+        return {"participant_id": self.mint()}
+
+
+def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, max_body: int = MAX_BODY,
+               allowed_hosts: list[str] | None = None, rank_tasks: int = 10) -> Starlette:
+    """The ASGI app: pages at / (study), /rank and /organiser, static files at /static, the API under /api.
+    `allowed_hosts`: the names the server may be reached by (Host header); default the loopback names."""
+    study = StudyApp(backend, store, images_per_model, max_body, rank_tasks)
 
     def api(fn: Callable[..., dict[str, Any]], *params: str, body: bool = True,
             timed: bool = False) -> Callable[[Request], Awaitable[Any]]:
         async def endpoint(request: Request) -> JSONResponse:
             received = time.time()  # before the body is read: the participant's click, not the upload
             try:
+                origin = request.headers.get("origin")
+                if body and origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+                    raise ApiError(403, f"a post from another site ({_show(origin)}) is refused")
                 args: list[Any] = [request.path_params[p] for p in params]
                 if body:
                     args.append(await read_json(request, study.max_body))
@@ -293,9 +466,6 @@ def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, ma
             return FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
         return endpoint
 
-    async def new_participant(request: Request) -> JSONResponse:
-        return JSONResponse({"participant_id": await run_in_threadpool(store.new_participant)})
-
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return _error(404, f"no such page or endpoint: {request.method} {request.url.path}")
 
@@ -305,20 +475,26 @@ def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, ma
     async def internal(request: Request, exc: Exception) -> JSONResponse:  # a bug: JSON too, the traceback is logged
         return _error(500, f"internal error ({type(exc).__name__}); nothing of this request was stored")
 
+    post = ["POST"]
     routes = [
         Route("/", page("study.html")),
         Route("/rank", page("rank.html")),
+        Route("/organiser", page("organiser.html")),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/api/config", api(study.config, body=False)),
-        Route("/api/participants", new_participant, methods=["POST"]),
-        Route("/api/sessions", api(study.start), methods=["POST"]),
-        Route("/api/sessions/{sid}/hints", api(study.hint, "sid", timed=True), methods=["POST"]),
-        Route("/api/sessions/{sid}/finish", api(study.finish, "sid"), methods=["POST"]),
-        Route("/api/sessions/{sid}/abandon", api(study.abandon, "sid"), methods=["POST"]),
-        Route("/api/rank/tasks", api(study.rank_task), methods=["POST"]),
-        Route("/api/rank/tasks/{tid}", api(study.rank, "tid"), methods=["POST"]),
+        Route("/api/sessions", api(study.start), methods=post),
+        Route("/api/sessions/{sid}/hints", api(study.hint, "sid", timed=True), methods=post),
+        Route("/api/sessions/{sid}/stop", api(study.stop, "sid", timed=True), methods=post),
+        Route("/api/sessions/{sid}/back", api(study.back, "sid"), methods=post),
+        Route("/api/sessions/{sid}/finish", api(study.finish, "sid"), methods=post),
+        Route("/api/sessions/{sid}/abandon", api(study.abandon, "sid"), methods=post),
+        Route("/api/rank/tasks", api(study.rank_task), methods=post),
+        Route("/api/rank/tasks/{tid}", api(study.rank, "tid"), methods=post),
+        Route("/api/organiser/overview", api(study.overview), methods=post),
+        Route("/api/organiser/participants", api(study.new_participant), methods=post),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed,
-                                                              Exception: internal})
+    hosts = list(dict.fromkeys(LOCAL_HOSTS + list(allowed_hosts or [])))
+    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+                    exception_handlers={404: not_found, 405: not_allowed, Exception: internal})
     app.state.study = study
     return app

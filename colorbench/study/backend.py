@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 
 from colorbench.api import HintKind, Hints
 from colorbench.data import open_dataset
@@ -31,6 +32,8 @@ PAGE_OF = {HintKind.REGION: "guided", HintKind.POINT: "point", HintKind.STROKE: 
 HIGHLIGHT = np.array([255, 0, 200], dtype=np.float32)  # the guided region's tint: far from any toon colour
 MAX_RANK_HINTS = 7  # supplement E.2: "up to seven hints"
 PERTURB = 64.0  # E.2: each RGB value of the hint ± U(-64, 64)
+MAX_BOXES = 4  # outlines per guided region: its largest pieces
+MIN_BOX = 0.06  # an outline is at least this fraction of the image wide and high (4 px at 64 px)
 
 
 def png(image: np.ndarray) -> bytes:
@@ -151,14 +154,27 @@ class StudyModels:
             base[sel] = 0.45 * base[sel] + 0.55 * HIGHLIGHT
         return base.round().clip(0, 255).astype(np.uint8)
 
-    def region_box(self, label: str, image_id: str, region: int | None) -> list[float] | None:
-        """[left, top, right, bottom] of the region as fractions of the image: the page outlines it, so a
-        region of a few pixels is still found at a glance."""
+    def region_boxes(self, label: str, image_id: str, region: int | None) -> list[list[float]]:
+        """[left, top, right, bottom] per connected piece of the region (largest first, at most MAX_BOXES), as
+        fractions of the image, each at least MIN_BOX wide and high: the page outlines them, so a region of a
+        few pixels is still found at a glance and a scattered one is not boxed as the whole image."""
         if region is None:
-            return None
-        ys, xs = torch.nonzero(self.image(image_id).regions[label][0, region] > 0.5, as_tuple=True)
-        h, w = self.image(image_id).sketch.shape[-2:]
-        return [int(xs.min()) / w, int(ys.min()) / h, (int(xs.max()) + 1) / w, (int(ys.max()) + 1) / h]
+            return []
+        sel = (self.image(image_id).regions[label][0, region] > 0.5).cpu().numpy()
+        h, w = sel.shape
+        pieces, _ = ndimage.label(sel, structure=np.ones((3, 3)))  # 8-connected
+        slices = ndimage.find_objects(pieces)
+        sizes = ndimage.sum_labels(sel, pieces, index=range(1, len(slices) + 1))
+        boxes = []
+        for i in np.argsort(-np.asarray(sizes, dtype=np.float64), kind="stable")[:MAX_BOXES]:
+            ys, xs = slices[i]
+            box = [xs.start / w, ys.start / h, xs.stop / w, ys.stop / h]
+            for lo, hi in ((0, 2), (1, 3)):  # grow a tiny piece around its centre
+                if box[hi] - box[lo] < MIN_BOX:
+                    mid = (box[lo] + box[hi]) / 2
+                    box[lo], box[hi] = max(0.0, mid - MIN_BOX / 2), min(1.0, mid + MIN_BOX / 2)
+            boxes.append(box)
+        return boxes
 
     def guide(self, label: str, image_id: str, hints: list[dict[str, Any]], region: int | None) -> np.ndarray:
         """The left image of the guided page: hints so far, region `region` highlighted."""
@@ -168,16 +184,36 @@ class StudyModels:
         return self.hint_map(img, u, sel)
 
     # -- the ranking task (Table 6, supplement E.2) -----------------------------------------------
-    def rank_hints(self, image_id: str, n: int) -> tuple[Hints, int]:
-        """n point hints placed inside the first region model's guided regions (E.2: the same positions for
-        every model), colours perturbed by ±64 per channel; seeded by the image id only. → (hints, how many
-        are not empty: a hint meant for a region the image does not have is dropped, as in the engine)."""
+    def _rank_sequence(self, image_id: str, n: int) -> HintSequence:
         img = self.image(image_id)
         seed = image_seed(self.dataset.name, image_id, "study-rank")
         placing = next(iter(img.regions.values()), None)
         seq = simulate(HintKind.POINT, img.color, [seed], regions=placing, k=n, equalized=placing is not None)
-        seq = perturb_colors(seq, [image_seed(self.dataset.name, image_id, "study-rank-colour")], PERTURB)
+        return perturb_colors(seq, [image_seed(self.dataset.name, image_id, "study-rank-colour")], PERTURB)
+
+    def rank_hints(self, image_id: str, n: int) -> tuple[Hints, int]:
+        """n point hints placed inside the first region model's guided regions (E.2: the same positions for
+        every model), colours perturbed by ±64 per channel; seeded by the image id only. → (hints, how many
+        are not empty: a hint meant for a region the image does not have is dropped, as in the engine)."""
+        seq = self._rank_sequence(image_id, n)
         return seq.at(n), int(seq.masks[0, :n].flatten(1).any(dim=1).sum())
+
+    def rank_markers(self, image_id: str, n: int) -> list[dict[str, Any]]:
+        """The given hints of `rank_hints` as the page draws them on the enlarged reference: centre (fractions of
+        the image), half-size (fraction) and '#rrggbb' colour."""
+        seq = self._rank_sequence(image_id, n)
+        h, w = seq.masks.shape[-2:]
+        out = []
+        for mask, color in zip(seq.masks[0, :n], seq.colors[0, :n]):
+            ys, xs = torch.nonzero(mask, as_tuple=True)
+            if len(xs) == 0:
+                continue
+            rgb = ((color.clamp(-1, 1) + 1) * 127.5).round().int().tolist()
+            out.append({"x": (float(xs.min()) + float(xs.max()) + 1) / 2 / w,
+                        "y": (float(ys.min()) + float(ys.max()) + 1) / 2 / h,
+                        "half": (float(xs.max()) - float(xs.min()) + 1) / 2 / w,
+                        "color": "#" + "".join(f"{c:02x}" for c in rgb)})
+        return out
 
     def rank_outputs(self, image_id: str, n: int) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
         """(hint map, {label: output}, hints given) of every rankable model for the same hints, uint8 [H,W,3]."""

@@ -5,12 +5,16 @@ Heavy imports (torch, the web server) wait until a command runs, so `colorbench 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from pathlib import Path
 
 import click
 
+from colorbench.errors import UsageError
 from colorbench.progress import STDERR
+from colorbench.study.design import PARTICIPANT_ID
 
 
 def _names(value: str) -> list[str]:
@@ -36,32 +40,100 @@ def study() -> None:
 @click.option("--limit", default=12, show_default=True, type=click.IntRange(min=1), help="Test images in the study.")
 @click.option("--images-per-model", default=3, show_default=True, type=click.IntRange(min=1),
               help="Images each participant colorizes with each model (the paper: 3).")
+@click.option("--participants", default=None, metavar="N|ID,ID,...",
+              help="Enrol participants at start: a count (P01..PN) or a list of ids; more from the organiser's page.")
+@click.option("--rank-tasks", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Ranking tasks (Table 6) each participant does on /rank.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name participants reach the server by (repeatable); others are refused (DNS rebinding).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch CPU threads.")
 def serve(models: str, dataset: str, checkpoints: tuple[str, ...], rank_models: str | None, db: str, host: str,
-          port: int, size: int, limit: int, images_per_model: int, data_root: str | None, threads: int) -> None:
-    """Serve the study page at http://HOST:PORT/ (ranking page at /rank) until Ctrl-C."""
-    import torch
-    import uvicorn
-
-    from colorbench.study.app import create_app
-    from colorbench.study.backend import StudyModels
-    from colorbench.study.db import Store
-
-    torch.set_num_threads(threads)
-    backend = StudyModels(_names(models), dataset, list(checkpoints), size=size, limit=limit, data_root=data_root,
-                          rank_models=_names(rank_models if rank_models is not None else models))
-    store = Store(db)
-    if not _is_loopback(host):
-        STDERR.print(f"[yellow]warning: serving on {host}: anyone who can reach this address can take part "
-                     "(and write to the database)[/yellow]")
-    STDERR.print(f"study of {', '.join(backend.interactive)} on {backend.dataset.name} "
-                 f"({len(backend.image_ids)} images): http://{host}:{port}/  ·  ranking: http://{host}:{port}/rank  "
-                 f"·  database: {db}", markup=False, soft_wrap=True)
+          port: int, size: int, limit: int, images_per_model: int, participants: str | None, rank_tasks: int,
+          allowed_hosts: tuple[str, ...], data_root: str | None, threads: int) -> None:
+    """Serve the study page at http://HOST:PORT/?p=ID (ranking at /rank, organiser at /organiser) until Ctrl-C."""
+    ids = _participant_ids(participants)
+    sock = _bind(host, port)  # before anything is loaded or created: a port in use leaves no empty database
     try:
-        uvicorn.run(create_app(backend, store, images_per_model), host=host, port=port, log_level="warning")
+        import torch
+        import uvicorn
+
+        from colorbench.study.app import create_app
+        from colorbench.study.backend import StudyModels
+        from colorbench.study.db import Store
+
+        torch.set_num_threads(threads)
+        backend = StudyModels(_names(models), dataset, list(checkpoints), size=size, limit=limit,
+                              data_root=data_root, rank_models=_names(rank_models if rank_models is not None
+                                                                      else models))
+        store = Store(db)
+        try:
+            hosts = list(allowed_hosts) + ([] if _is_loopback(host) or host in ("0.0.0.0", "::")
+                                           else [host]) + _own_names(host)
+            app = create_app(backend, store, images_per_model, allowed_hosts=hosts, rank_tasks=rank_tasks)
+            study = app.state.study
+            study.enrol(ids)
+            real_port = sock.getsockname()[1]
+            shown = host if host not in ("0.0.0.0", "::") else socket.gethostname()
+            base = f"http://{shown}:{real_port}"
+            if not _is_loopback(host):
+                STDERR.print(f"[yellow]warning: serving on {host}: anyone who can reach this address and knows a "
+                             "participant id can take part (and write to the database)[/yellow]")
+            enrolled = store.participant_ids()
+            STDERR.print(f"study of {', '.join(backend.interactive)} on {backend.dataset.name} "
+                         f"({len(backend.image_ids)} images, {study.images_per_model} per model; balanced in groups "
+                         f"of {study.design.period} participants)  ·  database: {db}\n"
+                         f"participants ({len(enrolled)}): {base}/?p=ID  ·  ranking: {base}/rank?p=ID\n"
+                         f"organiser: {base}/organiser?key={study.organiser_key}",
+                         markup=False, soft_wrap=True)
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+            server.run(sockets=[sock])
+        finally:
+            store.close()
     finally:
-        store.close()
+        sock.close()
+
+
+def _participant_ids(value: str | None) -> list[str]:
+    """--participants: N → P01..PN, else the comma-separated ids (checked by the server)."""
+    if value is None:
+        return []
+    if value.strip().isdigit():
+        n = int(value)
+        return [f"P{i:0{max(2, len(str(n)))}d}" for i in range(1, n + 1)]
+    ids = _names(value)
+    bad = [i for i in ids if not PARTICIPANT_ID.fullmatch(i)]
+    if bad or not ids:
+        raise UsageError(f"--participants {value}: give a count or ids of 1-32 letters, digits, '-' or '_'")
+    return ids
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket (UsageError naming --port/--host when it cannot be had); port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        what = "is in use (another server? choose another --port, or 0 for a free one)" \
+            if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc.strerror}"
+        raise UsageError(f"--host {host} --port {port}: {host}:{port} {what}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _own_names(host: str) -> list[str]:
+    """The machine's names when serving beyond loopback (participants type one of them)."""
+    if _is_loopback(host):
+        return []
+    names = [socket.gethostname(), socket.getfqdn()]
+    try:
+        names += socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:  # no resolvable name: the names alone, and --allowed-host
+        pass
+    return list(dict.fromkeys(names))
 
 
 @study.command()

@@ -1,9 +1,11 @@
 """`colorbench study report DB`: Table 2 (TPI, QS, CS, time per image; mean ± 95 % CI) and Table 6 (Top-1/Top-2
 ranking shares) from a study database, as Markdown, CSV and a PNG figure.
 
-Definitions (paper Table 2): TPI = seconds from the moment the previous result (or the sketch) reached the page
-to the participant's next hint, over the interactions of finished sessions (`interaction_seconds`); total time per image = seconds from
-the sketch to Finish; QS / CS = the participant's 1-5 scores. Abandoned and open sessions are counted, not used.
+Definitions (paper Table 2, supplement E.1), over the finished sessions of the plan (practice never counts):
+TPI = seconds from the previous result (or the sketch) being painted on the page to the participant's next
+hint, as the page's clock measured it, used only where it lies inside the server's own interval for that hint
+(`interaction_seconds`); total time per image = seconds from the sketch to the Finish click; rating time =
+Finish click to the submitted scores; QS / CS = the participant's 1-5 scores. Abandoned sessions are counted.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from sqlalchemy.engine import make_url
 from colorbench.errors import UsageError
 from colorbench.study.db import Store, database_url
 
-T2_COLUMNS = ["dataset", "model", "participants", "images", "interactions", "tpi", "tpi_ci", "qs", "qs_ci", "cs",
-              "cs_ci", "time_per_image", "time_per_image_ci", "abandoned"]
+T2_COLUMNS = ["dataset", "model", "participants", "images", "interactions", "tpi", "tpi_ci", "tpi_flagged", "qs",
+              "qs_ci", "cs", "cs_ci", "time_per_image", "time_per_image_ci", "rating_time", "rating_time_ci",
+              "abandoned", "practice"]
+CLOCK_RESOLUTION = 0.001  # s: the page sends whole milliseconds
 
 
 def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float]:
@@ -45,31 +49,39 @@ def open_store(db: str) -> Store:
 
 
 def interaction_seconds(inter: pd.DataFrame) -> pd.Series:
-    """Per interaction, the participant's time: the page's own clock (`client_ms`, from the result being shown
-    to the hint being sent: no network or colorization time in it) where it is sent and lies within the
-    server's interval `received_at − shown_at`, which bounds it from above; else that server interval."""
+    """Per interaction, the TPI in seconds: the page's clock (`tpi_ms`, from the previous result painted to this
+    hint given), NaN (flagged, left out of the mean) where it was not sent or lies outside the server's interval
+    (`shown_at`, the previous result sent → `received_at`, this hint arrived), which contains the page's interval
+    plus the network and drawing time on both sides: a value outside it is not a measurement."""
     server = inter["received_at"] - inter["shown_at"]
-    client = pd.to_numeric(inter["client_ms"], errors="coerce") / 1000.0
-    usable = client.notna() & (client >= 0) & (client <= server)
-    return client.where(usable, server)
+    client = pd.to_numeric(inter["tpi_ms"], errors="coerce") / 1000.0
+    usable = client.notna() & (client > 0) & (client <= server + CLOCK_RESOLUTION)
+    return client.where(usable)
 
 
 def table2(data: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
     """One row per (dataset, model) with the columns `T2_COLUMNS`."""
-    sessions = pd.DataFrame(data["sessions"], columns=["id", "participant_id", "model", "dataset", "status",
-                                                       "started_at", "finished_at", "qs", "cs"])
-    inter = pd.DataFrame(data["interactions"], columns=["session_id", "seq", "shown_at", "received_at", "client_ms"])
+    sessions = pd.DataFrame(data["sessions"], columns=["id", "participant_id", "practice", "model", "dataset",
+                                                       "status", "started_at", "stopped_at", "finished_at", "qs",
+                                                       "cs"])
+    inter = pd.DataFrame(data["interactions"], columns=["session_id", "seq", "shown_at", "received_at", "tpi_ms"])
+    practice = sessions["practice"].astype(bool)
     rows = []
-    for (dataset, model), group in sessions.groupby(["dataset", "model"], sort=True):
+    for (dataset, model), group in sessions[~practice].groupby(["dataset", "model"], sort=True):
         done = group[group["status"] == "finished"]
         its = inter[inter["session_id"].isin(set(done["id"]))]
-        tpi = mean_ci(interaction_seconds(its))
+        seconds = interaction_seconds(its)
+        tpi = mean_ci(seconds)
         qs, cs = mean_ci(done["qs"]), mean_ci(done["cs"])
-        total = mean_ci(done["finished_at"] - done["started_at"])
+        total = mean_ci(done["stopped_at"] - done["started_at"])
+        rating = mean_ci(done["finished_at"] - done["stopped_at"])
+        n_practice = int((practice & (sessions["dataset"] == dataset) & (sessions["model"] == model)).sum())
         rows.append({"dataset": dataset, "model": model, "participants": done["participant_id"].nunique(),
-                     "images": len(done), "interactions": len(its), "tpi": tpi[0], "tpi_ci": tpi[1], "qs": qs[0],
-                     "qs_ci": qs[1], "cs": cs[0], "cs_ci": cs[1], "time_per_image": total[0],
-                     "time_per_image_ci": total[1], "abandoned": int((group["status"] == "abandoned").sum())})
+                     "images": len(done), "interactions": len(its), "tpi": tpi[0], "tpi_ci": tpi[1],
+                     "tpi_flagged": int(seconds.isna().sum()), "qs": qs[0], "qs_ci": qs[1], "cs": cs[0],
+                     "cs_ci": cs[1], "time_per_image": total[0], "time_per_image_ci": total[1],
+                     "rating_time": rating[0], "rating_time_ci": rating[1],
+                     "abandoned": int((group["status"] == "abandoned").sum()), "practice": n_practice})
     return pd.DataFrame(rows, columns=T2_COLUMNS)
 
 
@@ -93,13 +105,17 @@ def _pm(mean: float, ci: float, digits: int = 2) -> str:
 
 
 def markdown2(t2: pd.DataFrame) -> str:
-    lines = ["| dataset | model | participants | images | interactions | TPI (s) ↓ | QS ↑ | CS ↑ | time / image (s) ↓ |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [("| dataset | model | participants | images | interactions | TPI (s) ↓ | QS ↑ | CS ↑ "
+              "| time / image (s) ↓ | rating (s) | TPI flagged | abandoned | practice (not used) |"),
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in t2.itertuples():
         lines.append(f"| {r.dataset} | {r.model} | {r.participants} | {r.images} | {r.interactions} | "
                      f"{_pm(r.tpi, r.tpi_ci)} | {_pm(r.qs, r.qs_ci)} | {_pm(r.cs, r.cs_ci)} | "
-                     f"{_pm(r.time_per_image, r.time_per_image_ci, 1)} |")
-    return "\n".join(lines) + "\n\nMean ± half-width of the 95 % t-interval over interactions (TPI) or images.\n"
+                     f"{_pm(r.time_per_image, r.time_per_image_ci, 1)} | {_pm(r.rating_time, r.rating_time_ci, 1)} | "
+                     f"{r.tpi_flagged} | {r.abandoned} | {r.practice} |")
+    return "\n".join(lines) + ("\n\nMean ± half-width of the 95 % t-interval over interactions (TPI) or images. "
+                               "TPI: previous result painted → next hint, by the page's clock; flagged values "
+                               "(outside the server's interval) are left out.\n")
 
 
 def markdown6(t6: pd.DataFrame) -> str:

@@ -1,12 +1,20 @@
-// Shared by the study pages: the JSON API client and the anonymous participant id (kept in localStorage,
-// so every tab of one browser is the same participant; the server refuses a second open session).
+// Shared by the study pages: the JSON API client, the participant id from the URL (?p=ID, given by the organiser:
+// one lab machine serves many participants), and what the page shows while the server is unreachable.
 "use strict";
+
+class ServerDown extends Error {}
 
 async function api(path, body) {
   const init = body === undefined ? {} : {
     method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
   };
-  const response = await fetch(path, init);
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {  // no answer at all: the server is down or restarting, not an error of the participant
+    throw new ServerDown("The study server cannot be reached. Your work so far is saved; this page retries " +
+                         "and continues where you were as soon as the server is back.");
+  }
   let data;
   try { data = await response.json(); } catch (e) { data = {error: `HTTP ${response.status}`}; }
   if (!response.ok) {
@@ -18,15 +26,16 @@ async function api(path, body) {
   return data;
 }
 
-const PARTICIPANT_KEY = "colorbench-study-participant";
-
-async function participantId(forceNew) {
-  let pid = forceNew ? null : localStorage.getItem(PARTICIPANT_KEY);
-  if (!pid) {
-    pid = (await api("/api/participants", {})).participant_id;
-    localStorage.setItem(PARTICIPANT_KEY, pid);
+async function waitForServer() {  // polls until the server answers again
+  for (;;) {
+    try { await api("/api/config"); return; } catch (e) { if (!(e instanceof ServerDown)) return; }
+    await new Promise((resolve) => setTimeout(resolve, 1500));
   }
-  document.getElementById("who").textContent = `participant ${pid.slice(0, 8)}`;
+}
+
+function participantFromUrl() {
+  const pid = new URLSearchParams(location.search).get("p");
+  if (pid) document.getElementById("who").textContent = `participant ${pid}`;
   return pid;
 }
 
@@ -38,4 +47,11 @@ function showError(message) {
 
 function setStatus(message) {
   document.getElementById("status").textContent = message;
+}
+
+// The time the images were painted (performance.now() timeline): the first animation frame after they decoded
+// is the frame that draws them.
+async function painted(images) {
+  await Promise.all(images.map((img) => img.decode().catch(() => undefined)));
+  return new Promise((resolve) => requestAnimationFrame((t) => resolve(t)));
 }

@@ -1,5 +1,6 @@
 // The ranking page: the same hints given to every model, outputs in a random order the server keeps;
 // the participant clicks them best first. Which output is which model is never sent to the page.
+// The hints are drawn as circles on an enlarged sketch: a 3 px hint on a 64 px image would be hard to see.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -16,22 +17,42 @@ function render() {
   $("rank-submit").disabled = state.order.length !== cards.length;
 }
 
+function drawMarkers(markers) {  // [{x, y, half, color}] in fractions of the image
+  const layer = $("markers");
+  layer.innerHTML = "";
+  for (const m of markers) {
+    const dot = document.createElement("div");
+    dot.className = "hint-dot";
+    const size = `max(18px, ${m.half * 200}%)`;
+    Object.assign(dot.style, {left: `${m.x * 100}%`, top: `${m.y * 100}%`, width: size, height: size,
+                              background: m.color});
+    dot.title = m.color;
+    layer.appendChild(dot);
+  }
+}
+
 async function nextTask() {
   showError("");
   let t;
   try {
     t = await api("/api/rank/tasks", {participant_id: state.pid});
   } catch (err) {
-    if (err.status === 404 && /participant/.test(err.message)) {
-      state.pid = await participantId(true);
-      return nextTask();
-    }
+    if (err.status === 404 && /participant/.test(err.message)) return signIn(err.message);
     throw err;
+  }
+  if (t.done) {
+    $("work").hidden = true;
+    $("done").hidden = false;
+    $("task").textContent = `${t.tasks} of ${t.tasks} rankings done`;
+    setStatus("");
+    return;
   }
   state.task = t;
   state.order = [];
-  $("task").textContent = `ranking ${t.done + 1}`;
-  $("hints").src = t.hint_map;
+  $("task").textContent = `ranking ${t.task} of ${t.tasks}`;
+  document.body.dataset.task = t.task_id;
+  $("sketch").src = t.sketch;
+  drawMarkers(t.markers);
   const box = $("candidates");
   box.innerHTML = "";
   t.outputs.forEach((src, i) => {
@@ -51,6 +72,12 @@ async function nextTask() {
   setStatus(`${t.n_hints} hint(s)`);
 }
 
+function signIn(message) {
+  $("work").hidden = true;
+  $("signin").hidden = false;
+  showError(message || "");
+}
+
 async function submit() {
   try {
     await api(`/api/rank/tasks/${state.task.task_id}`, {participant_id: state.pid, ranking: state.order});
@@ -58,13 +85,19 @@ async function submit() {
     await nextTask();
   } catch (err) {
     showError(err.message);
+    if (err instanceof ServerDown) {
+      await waitForServer();
+      showError("");
+      await nextTask();
+    }
   }
 }
 
 async function main() {
   $("rank-reset").addEventListener("click", () => { state.order = []; render(); });
   $("rank-submit").addEventListener("click", submit);
-  state.pid = await participantId(false);
+  state.pid = participantFromUrl();
+  if (!state.pid) return signIn("");
   await nextTask();
 }
 
