@@ -211,7 +211,11 @@ class StudyApp:
                            "come from the participant's plan")
         open_sid = self.store.open_session_of(pid)
         if open_sid is not None:
-            return self.state(self.store.session(open_sid))
+            s = self.store.session(open_sid)
+            assert s is not None
+            if not (s["practice"] and not practice):
+                return self.state(s)
+            self.store.abandon(open_sid)  # "Start the study" ends the practice image on the page
         plan = self.plan(pid)
         done = self.store.done_positions(pid)
         if practice:

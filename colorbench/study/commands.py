@@ -120,6 +120,7 @@ def _bind(host: str, port: int) -> socket.socket:
         what = "is in use (another server? choose another --port, or 0 for a free one)" \
             if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc.strerror}"
         raise UsageError(f"--host {host} --port {port}: {host}:{port} {what}") from exc
+    sock.listen(128)  # connections made before uvicorn starts wait in the backlog instead of being refused
     sock.set_inheritable(True)
     return sock
 
