@@ -37,7 +37,7 @@ async function refresh() {
   const models = Object.keys(o.image_use);
   const images = Object.keys(o.image_use[models[0]]);
   $("balance").querySelector("thead").innerHTML =
-    "<tr><th>model</th><th>first for</th>" + images.map((i) => `<th>${i.replace(/^test-0*/, "#")}</th>`).join("") + "</tr>";
+    "<tr><th>model</th><th>first for</th>" + images.map((i) => `<th>${i}</th>`).join("") + "</tr>";
   const tb = $("balance").querySelector("tbody");
   tb.innerHTML = "";
   for (const m of models) {
