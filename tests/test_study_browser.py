@@ -178,7 +178,9 @@ class Participant:
 
 def _sign_in(driver, pid: str, practice: bool = False) -> None:
     WebDriverWait(driver, 60).until(lambda d: d.find_element(By.ID, "signin").is_displayed())
-    driver.find_element(By.ID, "signin-id").send_keys(pid)
+    field = driver.find_element(By.ID, "signin-id")
+    field.clear()
+    field.send_keys(pid)
     if practice:
         driver.find_element(By.ID, "signin-practice").click()
     driver.find_element(By.ID, "signin-go").click()
@@ -252,6 +254,8 @@ def test_two_participants_through_a_latin_square_plan(server, browser, tmp_path:
     d.get(server.base + "/?p=P01")
     p1.ready()
     d.find_element(By.ID, "next-participant").click()
+    _sign_in(d, "P99")  # an id the organiser did not give: refused, back at the sign-in
+    WebDriverWait(d, 60).until(lambda d: "unknown participant 'P99'" in d.find_element(By.ID, "error").text)
     _sign_in(d, "P02")
     p2 = Participant(d, server, "P02", clocks)
     p2.ready()

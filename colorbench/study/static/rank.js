@@ -37,7 +37,7 @@ async function nextTask() {
   try {
     t = await api("/api/rank/tasks", {participant_id: state.pid});
   } catch (err) {
-    if (err.status === 404 && /participant/.test(err.message)) return signIn(err.message);
+    if ((err.status === 404 || err.status === 400) && /participant/.test(err.message)) return signIn(err.message);
     throw err;
   }
   if (t.done) {

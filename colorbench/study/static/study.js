@@ -94,7 +94,7 @@ async function start() {
   try {
     s = await api("/api/sessions", body);
   } catch (err) {
-    if (err.status === 404 && /participant/.test(err.message)) return signIn(err.message);
+    if ((err.status === 404 || err.status === 400) && /participant/.test(err.message)) return signIn(err.message);
     throw err;
   }
   if (s.done) return done(s);
@@ -194,14 +194,14 @@ async function sendHint(color, event) {
   await markPainted();
 }
 
-// A failed request: while the server is down, wait for it; then (or after a refusal) take the session as the
-// server has it, so the page never goes on from a state the database does not hold.
+// A failed request: while the server is down, wait for it; then (or after a 409: another tab, a stale step) take
+// the session as the server has it, so the page never goes on from a state the database does not hold.
 async function recover(err) {
   showError(err.message);
   setStatus("");
   if (err instanceof ServerDown) {
     await waitForServer();
-  } else if (!err.status || err.status >= 500) {
+  } else if (err.status !== 409) {  // a refusal the page cannot mend by reloading the state: say it, stay
     state.busy = false;
     updateButtons();
     return;
