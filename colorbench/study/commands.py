@@ -35,7 +35,8 @@ def study() -> None:
 @click.option("--db", default="study.db", show_default=True,
               help="SQLite file, or a database URL (e.g. postgresql://host/study) for a shared server.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; localhost only by default.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 takes a free one (printed).")
 @click.option("--size", default=64, show_default=True, type=int, help="Image size (px) the models run at.")
 @click.option("--limit", default=12, show_default=True, type=click.IntRange(min=1), help="Test images in the study.")
 @click.option("--images-per-model", default=3, show_default=True, type=click.IntRange(min=1),
@@ -52,7 +53,10 @@ def serve(models: str, dataset: str, checkpoints: tuple[str, ...], rank_models: 
           port: int, size: int, limit: int, images_per_model: int, participants: str | None, rank_tasks: int,
           allowed_hosts: tuple[str, ...], data_root: str | None, threads: int) -> None:
     """Serve the study page at http://HOST:PORT/?p=ID (ranking at /rank, organiser at /organiser) until Ctrl-C."""
+    from colorbench.study.db import require_folder
+
     ids = _participant_ids(participants)
+    require_folder(db)
     sock = _bind(host, port)  # before anything is loaded or created: a port in use leaves no empty database
     try:
         import torch
@@ -79,6 +83,11 @@ def serve(models: str, dataset: str, checkpoints: tuple[str, ...], rank_models: 
             if not _is_loopback(host):
                 STDERR.print(f"[yellow]warning: serving on {host}: anyone who can reach this address and knows a "
                              "participant id can take part (and write to the database)[/yellow]")
+            if study.design.blocks < len(study.design.models):
+                STDERR.print(f"[yellow]warning: {len(backend.image_ids)} images cut into {study.design.blocks} "
+                             f"block(s) of {study.images_per_model} for {len(study.design.models)} models: "
+                             "participants colorize the same sketch with more than one model (raise --limit or "
+                             "lower --images-per-model)[/yellow]")
             enrolled = store.participant_ids()
             STDERR.print(f"study of {', '.join(backend.interactive)} on {backend.dataset.name} "
                          f"({len(backend.image_ids)} images, {study.images_per_model} per model; balanced in groups "

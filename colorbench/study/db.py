@@ -120,6 +120,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def require_folder(db: str) -> None:
+    """UsageError naming --db when a SQLite file's folder does not exist (SQLite would fail with a traceback)."""
+    if "://" not in db:
+        folder = Path(db).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"--db {db}: folder {folder} does not exist (create it, or choose another path)")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -129,10 +137,7 @@ class Store:
 
     def __init__(self, db: str) -> None:
         url = database_url(db)
-        if "://" not in db:
-            folder = Path(db).expanduser().resolve().parent
-            if not folder.is_dir():
-                raise UsageError(f"--db {db}: folder {folder} does not exist (create it, or choose another path)")
+        require_folder(db)
         self.engine = sa.create_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
