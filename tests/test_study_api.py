@@ -16,7 +16,7 @@ from colorbench.cli import main
 from colorbench.study.app import create_app
 from colorbench.study.backend import StudyModels
 from colorbench.study.db import Conflict, Store, interactions, sessions
-from colorbench.study.report import mean_ci, write_report
+from colorbench.study.report import mean_ci, table6, write_report
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +271,13 @@ def test_two_tabs_of_one_participant(env) -> None:
 
 def test_rankings_have_a_planned_count_survive_a_reload_and_end(env) -> None:
     client, store, pid, _ = env
+    p = _post(client, "/api/rank/tasks", participant_id=pid, practice=True)
+    assert p["practice"] and p["task"] is None
+    assert _post(client, "/api/rank/tasks", participant_id=pid, practice=True)["task_id"] == p["task_id"]
+    _post(client, f"/api/rank/tasks/{p['task_id']}", participant_id=pid, ranking=[0, 1])
+    assert _post(client, "/api/rank/tasks", participant_id=pid, practice=True)["task_id"] != p["task_id"]
     t = _post(client, "/api/rank/tasks", participant_id=pid)
+    assert t["task"] == 1  # practice does not count towards the plan
     assert _post(client, "/api/rank/tasks", participant_id=pid)["task_id"] == t["task_id"]  # a reload: same task
     url = f"/api/rank/tasks/{t['task_id']}"
     assert client.post(url, json={"participant_id": pid, "ranking": [0, 0]}).status_code == 400
@@ -281,7 +287,8 @@ def test_rankings_have_a_planned_count_survive_a_reload_and_end(env) -> None:
     assert u["task"] == 2 and u["task_id"] != t["task_id"]
     _post(client, f"/api/rank/tasks/{u['task_id']}", participant_id=pid, ranking=[1, 0])
     assert _post(client, "/api/rank/tasks", participant_id=pid) == {"done": True, "tasks": 2}
-    assert len(store.frames()["rank_tasks"]) == 2
+    assert [bool(r["practice"]) for r in store.frames()["rank_tasks"]].count(False) == 2
+    assert table6(store.frames())["tasks"].tolist() == [2, 2]  # the practice ranking is left out
     for m in u["markers"]:  # drawn on the enlarged sketch: centre and size as fractions, a #rrggbb colour
         assert 0 < m["x"] < 1 and 0 < m["y"] < 1 and m["half"] > 0 and len(m["color"]) == 7
 
@@ -388,3 +395,23 @@ def test_tpi_is_the_page_clock_and_flagged_outside_the_server_interval() -> None
     row = table2({"sessions": sessions_, "interactions": inter}).iloc[0]
     assert row["tpi"] == pytest.approx(2.5) and row["tpi_flagged"] == 3
     assert row["interactions"] == 5 and row["time_per_image"] == 30.0 and row["rating_time"] == 5.0
+
+
+def test_a_scattered_region_is_outlined_piece_by_piece(backend: StudyModels, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two far-apart specks: two small outlines (each at least MIN_BOX), not one box over the whole image."""
+    from colorbench.study.backend import MIN_BOX, StudyImage
+
+    region = torch.zeros(1, 2, 64, 64)
+    region[0, 1, 2, 2] = 1  # a 1-px speck top left
+    region[0, 1, 60:62, 58:61] = 1  # and one bottom right
+    region[0, 0, 10:30, 10:20] = 1
+    img = backend.image("test-000000")
+    monkeypatch.setitem(backend._images, "test-000000",
+                        StudyImage(img.sketch, img.color, {"guidingpainter": region}))
+    boxes = backend.region_boxes("guidingpainter", "test-000000", 1)
+    assert len(boxes) == 2
+    centres = [((b[0] + b[2]) / 2 * 64, (b[1] + b[3]) / 2 * 64) for b in boxes]  # px, the larger piece first
+    assert centres == [pytest.approx((59.5, 61.0)), pytest.approx((2.5, 2.5))]
+    for left, top, right, bottom in boxes:
+        assert right - left >= MIN_BOX - 1e-9 and bottom - top >= MIN_BOX - 1e-9 and (right - left) < 0.2
+    assert backend.region_boxes("guidingpainter", "test-000000", 0) == [[10 / 64, 10 / 64, 20 / 64, 30 / 64]]

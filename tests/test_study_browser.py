@@ -236,8 +236,18 @@ def test_two_participants_through_a_latin_square_plan(server, browser, tmp_path:
     assert d.find_element(By.ID, "to-rank").is_displayed()
     p1.shot("done")
 
-    d.find_element(By.ID, "rank-link").click()  # the ranking page: one planned task, a reload keeps it
+    assert d.find_element(By.ID, "rank-link").get_attribute("href") == f"{server.base}/rank?p=P01"
+    d.get(f"{server.base}/rank?p=P01&practice=1")  # a practice ranking first: never in Table 6
     WebDriverWait(d, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".candidate")) == 2)
+    assert d.find_element(By.ID, "practice-banner").is_displayed() and d.find_element(By.ID, "task").text == "practice"
+    practice_task = p1.body("task")
+    for card in d.find_elements(By.CSS_SELECTOR, ".candidate"):
+        card.click()
+    d.find_element(By.ID, "rank-submit").click()
+    WebDriverWait(d, 60).until(lambda d: p1.body("task") != practice_task)
+    d.find_element(By.ID, "end-practice").click()  # "Start the ranking": one planned task, a reload keeps it
+    WebDriverWait(d, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".candidate")) == 2
+                               and d.find_element(By.ID, "task").text == "ranking 1 of 1")
     task = p1.body("task")
     assert d.find_element(By.ID, "task").text == "ranking 1 of 1" and d.find_elements(By.CSS_SELECTOR, ".hint-dot")
     d.refresh()
@@ -294,6 +304,7 @@ def test_two_participants_through_a_latin_square_plan(server, browser, tmp_path:
                                  "ORDER BY participant_id, position")).all()
         sessions = c.execute(sa.text("SELECT id, participant_id, practice, position, model, image_id, status, qs, "
                                      "cs, started_at, stopped_at, finished_at FROM sessions")).mappings().all()
+        ranked = c.execute(sa.text("SELECT practice, ranking IS NOT NULL FROM rank_tasks ORDER BY created_at")).all()
         inter = c.execute(sa.text("SELECT session_id, seq, shown_at, received_at, tpi_ms FROM interactions"))\
             .mappings().all()
     engine.dispose()
@@ -308,6 +319,7 @@ def test_two_participants_through_a_latin_square_plan(server, browser, tmp_path:
     # practice: one image finished, the next one left by "Start the study"
     assert sorted((s["model"], s["status"]) for s in sessions if s["practice"]) == [("guidingpainter", "finished"),
                                                                                    ("rtug", "abandoned")]
+    assert [tuple(r) for r in ranked] == [(1, 1), (1, 0), (0, 1)]  # practice ranked, the next practice, the task
     by_session = Counter(r["session_id"] for r in inter)
     acknowledged = Counter(s for s, _ in (p1.hints + p2.hints).elements())
     assert by_session == acknowledged  # every acknowledged hint stored, nothing else (the dead server's hint too)
@@ -336,4 +348,4 @@ def test_two_participants_through_a_latin_square_plan(server, browser, tmp_path:
     assert t2["rtug"].startswith("| toon | rtug | 2 | 2 | 4 |") and t2["rtug"].endswith("| 0 | 0 | 1 |")
     assert "| 4.50 ± " in t2["guidingpainter"]  # QS of P01 (4) and P02 (5)
     t6 = [line for line in table6.splitlines() if line.startswith("| toon |")]
-    assert len(t6) == 2 and all(line.split(" | ")[2] == "1" for line in t6)  # P01's one ranked task
+    assert len(t6) == 2 and all(line.split(" | ")[2] == "1" for line in t6)  # P01's one task, not the practice

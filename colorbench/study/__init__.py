@@ -1,4 +1,5 @@
 """The human study (paper §4.4, supplement E): a web page that records real hints, TPI, QS, CS and rankings.
 
-`colorbench study serve` runs it (app, backend, db), `colorbench study report` renders Tables 2 and 6 (report).
+`colorbench study serve` runs it (app, backend, db; each participant's plan from design), `colorbench study
+report` renders Tables 2 and 6 (report).
 """

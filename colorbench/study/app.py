@@ -362,16 +362,22 @@ class StudyApp:
     # -- the ranking task (Table 6, supplement E.2) -------------------------------------------------
     def rank_task(self, body: dict[str, Any]) -> dict[str, Any]:
         """The participant's next unranked task of `rank_tasks` planned ones (the same one after a reload), or
-        done. Images rotate over the participants (design.rank_images); the number of hints and the display
-        order are seeded by (participant, task), so a task is shown the same way every time."""
+        done; with `practice` a practice task (never in Table 6). Images rotate over the participants
+        (design.rank_images; practice from the end of the list); the number of hints and the display order are
+        seeded by (participant, task), so a task is shown the same way every time."""
         pid = self._participant(body)
+        practice = _bool(body, "practice")
         b = self.backend
         if self.rank_tasks == 0:
             raise ApiError(404, "this study has no ranking task: start the server with --rank-models A,B,...")
-        k = self.store.ranked_count(pid)
-        if k >= self.rank_tasks:
-            return {"done": True, "tasks": self.rank_tasks}
-        image_id = rank_images(self.store.position(pid) or 0, self.rank_tasks, b.image_ids)[k]
+        if practice:
+            k = self.store.next_practice_rank(pid)
+            image_id = b.image_ids[k % len(b.image_ids)]  # k = -1, -2, ...: the last images
+        else:
+            k = self.store.ranked_count(pid)
+            if k >= self.rank_tasks:
+                return {"done": True, "tasks": self.rank_tasks}
+            image_id = rank_images(self.store.position(pid) or 0, self.rank_tasks, b.image_ids)[k]
         rng = random.Random(f"{pid}|{k}")
         n = rng.randint(1, MAX_RANK_HINTS)
         shown = rng.sample(b.rankable, len(b.rankable))  # the page never learns which model is which
@@ -381,9 +387,10 @@ class StudyApp:
 
         t = self.store.rank_task_at(pid, k, make)
         hint_map, outs, _ = b.rank_outputs(t["image_id"], n)
-        return {"task_id": t["id"], "n_hints": t["n_hints"], "task": k + 1, "tasks": self.rank_tasks,
-                "hint_map": data_url(hint_map), "sketch": data_url(b.image(t["image_id"]).sketch_rgb()),
-                "markers": b.rank_markers(t["image_id"], n), "outputs": [data_url(outs[m]) for m in t["shown"]]}
+        return {"task_id": t["id"], "practice": practice, "n_hints": t["n_hints"], "task": None if practice else k + 1,
+                "tasks": self.rank_tasks, "hint_map": data_url(hint_map),
+                "sketch": data_url(b.image(t["image_id"]).sketch_rgb()), "markers": b.rank_markers(t["image_id"], n),
+                "outputs": [data_url(outs[m]) for m in t["shown"]]}
 
     def rank(self, tid: str, body: dict[str, Any]) -> dict[str, Any]:
         pid = self._participant(body)
@@ -425,7 +432,7 @@ class StudyApp:
                            "practice": sum(bool(s["practice"]) for s in mine),
                            "open": any(s["status"] == "open" for s in mine),
                            "ranked": sum(t["participant_id"] == p["id"] and t["ranking"] is not None
-                                         for t in data["rank_tasks"]),
+                                         and not t["practice"] for t in data["rank_tasks"]),
                            "first_model": planned[p["id"]][0]["model"] if planned.get(p["id"]) else None})
         use: dict[str, dict[str, int]] = {m: dict.fromkeys(self.backend.image_ids, 0) for m in self.design.models}
         for row in data["plan"]:

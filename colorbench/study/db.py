@@ -90,7 +90,8 @@ rank_tasks = sa.Table(
     "rank_tasks", META,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("participant_id", sa.String(32), sa.ForeignKey("participants.id"), nullable=False, index=True),
-    sa.Column("seq", sa.Integer, nullable=False),  # the participant's k-th ranking task, 0-based
+    sa.Column("seq", sa.Integer, nullable=False),  # the participant's k-th ranking task, 0-based; practice -1, -2, ...
+    sa.Column("practice", sa.Boolean, nullable=False),  # practice is never in Table 6
     sa.Column("dataset", sa.String(64), nullable=False),
     sa.Column("image_id", sa.String(128), nullable=False),
     sa.Column("n_hints", sa.Integer, nullable=False),
@@ -346,22 +347,30 @@ class Store:
 
     # -- ranking (Table 6) -----------------------------------------------------------------
     def rank_task_at(self, pid: str, seq: int, make: Any) -> dict[str, Any]:
-        """The participant's ranking task `seq`, created by `make()` → (dataset, image_id, n_hints, shown) the
-        first time it is asked for; a reload gets the same task back."""
+        """The participant's ranking task `seq` (negative: practice), created by `make()` → (dataset, image_id,
+        n_hints, shown) the first time it is asked for; a reload gets the same task back."""
         task = self._rank_task_where(rank_tasks.c.participant_id == pid, rank_tasks.c.seq == seq)
         if task is not None:
             return task
         dataset, image_id, n_hints, shown = make()
         try:
             with self.engine.begin() as c:
-                c.execute(rank_tasks.insert().values(id=new_id(), participant_id=pid, seq=seq, dataset=dataset,
-                                                     image_id=image_id, n_hints=n_hints, shown=json.dumps(shown),
-                                                     created_at=time.time()))
+                c.execute(rank_tasks.insert().values(id=new_id(), participant_id=pid, seq=seq, practice=seq < 0,
+                                                     dataset=dataset, image_id=image_id, n_hints=n_hints,
+                                                     shown=json.dumps(shown), created_at=time.time()))
         except IntegrityError:  # another tab created it first: use that one
             pass
         task = self._rank_task_where(rank_tasks.c.participant_id == pid, rank_tasks.c.seq == seq)
         assert task is not None
         return task
+
+    def next_practice_rank(self, pid: str) -> int:
+        """The seq of the participant's unranked practice ranking task, or of a new one (-1, -2, ...)."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(rank_tasks.c.seq, rank_tasks.c.ranking).where(
+                rank_tasks.c.participant_id == pid, rank_tasks.c.practice.is_(True))).all()
+        open_ = [r.seq for r in rows if r.ranking is None]
+        return open_[0] if open_ else -(len(rows) + 1)
 
     def _rank_task_where(self, *where: Any) -> dict[str, Any] | None:
         with self.engine.connect() as c:
@@ -374,7 +383,8 @@ class Store:
     def ranked_count(self, pid: str) -> int:
         with self.engine.connect() as c:
             return int(c.execute(sa.select(sa.func.count()).select_from(rank_tasks).where(
-                rank_tasks.c.participant_id == pid, rank_tasks.c.ranking.is_not(None))).scalar_one())
+                rank_tasks.c.participant_id == pid, rank_tasks.c.practice.is_(False),
+                rank_tasks.c.ranking.is_not(None))).scalar_one())
 
     def save_ranking(self, tid: str, ranking: list[str]) -> None:
         with self.engine.begin() as c:

@@ -86,8 +86,9 @@ def table2(data: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
 
 
 def table6(data: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
-    """One row per (dataset, model): ranked tasks, Top-1 % and Top-2 % (share of tasks ranked within the top k)."""
-    ranked = [t for t in data["rank_tasks"] if t.get("ranking")]
+    """One row per (dataset, model): ranked tasks, Top-1 % and Top-2 % (share of tasks ranked within the top k);
+    practice rankings are left out."""
+    ranked = [t for t in data["rank_tasks"] if t.get("ranking") and not t.get("practice")]
     rows = []
     for t in ranked:
         order = json.loads(t["ranking"])

@@ -4,7 +4,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = {pid: null, task: null, order: []};
+const state = {pid: null, task: null, order: [],
+               practice: new URLSearchParams(location.search).get("practice") === "1"};
 
 function render() {
   const cards = document.querySelectorAll(".candidate");
@@ -35,7 +36,9 @@ async function nextTask() {
   showError("");
   let t;
   try {
-    t = await api("/api/rank/tasks", {participant_id: state.pid});
+    const body = {participant_id: state.pid};
+    if (state.practice) body.practice = true;
+    t = await api("/api/rank/tasks", body);
   } catch (err) {
     if ((err.status === 404 || err.status === 400) && /participant/.test(err.message)) return signIn(err.message);
     throw err;
@@ -49,7 +52,9 @@ async function nextTask() {
   }
   state.task = t;
   state.order = [];
-  $("task").textContent = `ranking ${t.task} of ${t.tasks}`;
+  $("task").textContent = t.practice ? "practice" : `ranking ${t.task} of ${t.tasks}`;
+  $("practice-banner").hidden = !t.practice;
+  $("end-practice").href = `/rank?p=${encodeURIComponent(state.pid)}`;
   document.body.dataset.task = t.task_id;
   $("sketch").src = t.sketch;
   drawMarkers(t.markers);
