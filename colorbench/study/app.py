@@ -256,7 +256,7 @@ class StudyApp:
         output, hint_map = b.colorize(model, image_id, rows)  # the result for the hints so far (automatic: none)
         out = {"session_id": s["id"], "model": model, "page": b.page(model), "image_id": image_id,
                "practice": bool(s["practice"]), "task": None if s["practice"] else s["position"] + 1,
-               "tasks": len(plan), "done_tasks": len(self.store.done_positions(s["participant_id"])),
+               "tasks": len(plan),
                "seq": len(rows), "slot": last["slot"] if last else 0, "hinted": hinted,
                "rating": s["stopped_at"] is not None, "point_size": b.point_size,
                "sketch": data_url(b.image(image_id).sketch_rgb()), "output": data_url(output),
