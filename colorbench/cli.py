@@ -58,6 +58,11 @@ class _Group(click.Group):
             if usage is None or ctx.params.get("debug"):
                 raise
             _fail(usage)
+        except MemoryError:
+            if ctx.params.get("debug"):
+                raise
+            _fail(UsageError(f"out of memory in `colorbench {ctx.invoked_subcommand}`: "
+                             + _LOWER.get(ctx.invoked_subcommand or "", "free memory or lower --size")))
         except Exception:
             # The signal's exception raised inside a C extension's callback can come out as another error
             # (matplotlib's renderer turns it into "ValueError: Invalid bounding box"): still the interrupt.
@@ -71,6 +76,11 @@ class _Group(click.Group):
 
 
 _RECEIVED: list[int] = []  # the SIGINT/SIGTERM this process got, in order
+# What to lower when a command runs out of memory (MemoryError): the flags that bound its peak.
+_EVAL_MEMORY = ("lower --forward-rows (rows per model call) and --batch-size, or --num-workers or --size; finished "
+                "images stay in the cache and are not computed again")
+_LOWER = {"run": _EVAL_MEMORY, "check": _EVAL_MEMORY, "train": "lower --batch-size or --size",
+          "prepare": "lower --size, or shrink the largest source images"}
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
@@ -168,12 +178,14 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
         amp: bool, resume: bool, as_json: bool, quiet: bool, input_mode: str | None = None) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
+    from colorbench.data import dataset_key
     from colorbench.engine import EvalPlan
     from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
     from colorbench.records import MODES
     from colorbench.registry import resolve_model_names
     from colorbench.runner import RunConfig, run_evaluation
 
+    dataset_key(dataset)  # '../x' would be read outside the data root and written to results/../x
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     bad = [m for m in mode_list if m not in MODES]
     if bad or "native" not in mode_list:

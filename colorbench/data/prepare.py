@@ -27,13 +27,14 @@ from PIL import Image
 
 from colorbench.atomic import atomic_write_text, sweep_stale, writer_tag
 from colorbench.checkpoints import file_sha256
-from colorbench.data.base import SPLITS, DatasetError
+from colorbench.data.base import MAX_SIZE, SPLITS, DatasetError
 from colorbench.data.folder import (
     DEFAULT_NRI_THRESHOLD,
     IMAGE_EXTS,
     KNOWN_THRESHOLDS,
     MANIFEST_FORMAT,
     MANIFEST_NAME,
+    png_name,
 )
 from colorbench.data.images import SkippedImage, exif_orientation, orient, read_rgb
 from colorbench.data.sketch_quality import line_share, quality_section, quality_warning
@@ -41,7 +42,6 @@ from colorbench.data.walk import Walk, printable, walk
 from colorbench.data.xdog import EPSILON, KAPPA, SIGMAS, TAU, xdog
 
 SPLIT_FRACTIONS = (0.81, 0.09)  # train, val; test gets the rest (paper §4.1: 81:9:10)
-MAX_SIZE = 4096  # px: a 4096² image is 48 MB of RGB; larger is no sketch-colorization training size
 
 
 @dataclass
@@ -255,7 +255,7 @@ def prepare_dataset(
         for image_id, split in splits.items():
             images[image_id]["split"] = split
             for kind in kinds:
-                os.replace(staging / kind / f"{image_id}.png", staging / split / kind / f"{image_id}.png")
+                os.replace(staging / kind / png_name(image_id), staging / split / kind / png_name(image_id))
         for kind in kinds:
             (staging / kind).rmdir()
         counts = {s: sum(1 for v in splits.values() if v == s) for s in SPLITS}
@@ -364,7 +364,7 @@ def _process(
             entry["source_sha256"] = file_sha256(path)
             for kind, array in (("color", color), ("sketch", sketch))[: len(kinds)]:
                 data = _png_bytes(array)
-                (staging / kind / f"{image_id}.png").write_bytes(data)
+                (staging / kind / png_name(image_id)).write_bytes(data)
                 entry[f"{kind}_sha256"] = hashlib.sha256(data).hexdigest()
             images[image_id] = entry
     return images
