@@ -1,9 +1,10 @@
 """Robust image reading for `prepare`: any file → RGB uint8 [H,W,3], or SkippedImage saying why not.
 
 Handles zero-byte, truncated and non-image files, decompression bombs, CMYK, 16-bit, alpha and
-palette transparency (composited on white), greyscale and EXIF orientation. Memory stays bounded: any mode
-other than 8-bit RGB is converted in strips of rows, so a large image costs its decoded frame plus the RGB
-result (a few bytes per pixel), not the float64 copies of a whole-frame conversion (24+ bytes per pixel).
+palette transparency (composited on white), greyscale and EXIF orientation. Memory stays bounded: every mode
+is converted in strips of rows, so a large image costs its decoded frame plus the RGB result (about 7 bytes
+per pixel), not the float64 copies of a whole-frame conversion (24+ bytes per pixel;
+benchmarks/prepare_memory.py).
 """
 
 from __future__ import annotations
@@ -101,9 +102,8 @@ def orient(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _to_rgb(im: Image.Image, path: Path) -> np.ndarray:
-    """Any Pillow mode → RGB uint8 [H,W,3]; every mode but RGB strip by strip (bounded temporaries)."""
-    if im.mode == "RGB":
-        return np.asarray(im).copy()
+    """Any Pillow mode → RGB uint8 [H,W,3], strip by strip: the temporaries stay small whatever the image size
+    (numpy's view of a whole frame is a copy of it, made through a bytes object — two more frames)."""
     scale = _grey_scale(im)
     out = np.empty((im.height, im.width, 3), np.uint8)
     rows = max(1, STRIP_PIXELS // max(1, im.width))
