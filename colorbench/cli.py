@@ -61,14 +61,15 @@ class _Group(click.Group):
         except MemoryError:
             if ctx.params.get("debug"):
                 raise
-            _fail(UsageError(f"out of memory in `colorbench {ctx.invoked_subcommand}`: "
-                             + _LOWER.get(ctx.invoked_subcommand or "", "free memory or lower --size")))
-        except Exception:
+            _fail(_out_of_memory(ctx))
+        except Exception as exc:
             # The signal's exception raised inside a C extension's callback can come out as another error
             # (matplotlib's renderer turns it into "ValueError: Invalid bounding box"): still the interrupt.
             if _RECEIVED and not ctx.params.get("debug"):
                 STDERR.print("interrupted", markup=False)
                 sys.exit(128 + _RECEIVED[0])
+            if _torch_out_of_memory(exc) and not ctx.params.get("debug"):
+                _fail(_out_of_memory(ctx))
             raise
         finally:
             for signum, handler in previous.items():
@@ -81,6 +82,19 @@ _EVAL_MEMORY = ("lower --forward-rows (rows per model call) and --batch-size, or
                 "images stay in the cache and are not computed again")
 _LOWER = {"run": _EVAL_MEMORY, "check": _EVAL_MEMORY, "train": "lower --batch-size or --size",
           "prepare": "lower --size, or shrink the largest source images"}
+
+
+def _out_of_memory(ctx: click.Context) -> UsageError:
+    command = ctx.invoked_subcommand or ""
+    return UsageError(f"out of memory in `colorbench {command}`: {_LOWER.get(command, 'free memory or lower --size')}")
+
+
+def _torch_out_of_memory(exc: BaseException) -> bool:
+    """torch's allocators fail with RuntimeErrors, not MemoryError: CUDA's OutOfMemoryError, and the CPU
+    allocator's "DefaultCPUAllocator: can't allocate memory"."""
+    if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):
+        return True
+    return isinstance(exc, RuntimeError) and "DefaultCPUAllocator: can't allocate memory" in str(exc)
 
 
 def _on_signal(signum: int, _frame: Any) -> None:

@@ -153,11 +153,22 @@ def test_a_size_no_image_can_have_is_refused_in_one_line(tmp_path: Path, args: l
     assert "Traceback" not in res.stderr
 
 
-def test_running_out_of_memory_in_run_is_one_line_naming_what_to_lower(tmp_path: Path, monkeypatch) -> None:
+def _numpy_out_of_memory() -> None:
+    raise MemoryError
+
+
+def _torch_out_of_memory() -> None:
+    import torch
+
+    torch.empty(10**13)  # 40 TB: the CPU allocator refuses with a RuntimeError, not a MemoryError
+
+
+@pytest.mark.parametrize("exhaust", [_numpy_out_of_memory, _torch_out_of_memory], ids=["MemoryError", "torch"])
+def test_running_out_of_memory_in_run_is_one_line_naming_what_to_lower(tmp_path: Path, monkeypatch, exhaust) -> None:
     from colorbench.data.synthetic import Toon
 
     def exhausted(self, image_id):
-        raise MemoryError
+        exhaust()
 
     monkeypatch.setattr(Toon, "load", exhausted)
     res = CliRunner().invoke(main, ["run", "--models", "floor", "--dataset", "toon", "--no-fid", "--quiet",
