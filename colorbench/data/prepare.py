@@ -73,7 +73,7 @@ class PrepareReport:
         extra = []
         if self.n_duplicates:
             extra.append(f"{self.n_duplicates} of the prepared images are duplicates of another one (same content), "
-                         "kept in its split")
+                         "each in its original's split")
         if self.n_linked:
             extra.append(f"{self.n_linked} linked folder(s) followed")
         if self.n_repeated:
@@ -210,8 +210,9 @@ def prepare_dataset(
     if xdog_params and (sketch_dir is not None or input_mode == "grayscale"):
         raise DatasetError("--xdog-* set how sketches are extracted: there are none to extract with "
                            + ("--sketches" if sketch_dir is not None else "--input grayscale"))
-    if not 0 < xdog_params.get("sigma", 1.0) <= 8 or not 0 < xdog_params.get("tau", TAU) <= 1.5:
-        raise DatasetError(f"--xdog-sigma must be in (0, 8] and --xdog-tau in (0, 1.5], got {xdog_params}")
+    for flag, value, top in (("sigma", xdog_params.get("sigma", 1.0), 8.0), ("tau", xdog_params.get("tau", TAU), 1.5)):
+        if not 0 < value <= top:
+            raise DatasetError(f"--xdog-{flag} must be in (0, {top:g}], got {value:g}")
 
     seen = walk(src)
     files = seen.files
@@ -387,6 +388,8 @@ def _read_line_art(path: Path, sketch_path: Path, rgb: np.ndarray, entry: dict[s
     if swaps and (sh, sw) != (sw, sh) and _same_aspect((h, w), (sh, sw)):
         return line_art  # already upright: the user drew it on the picture as it is shown
     turned = orient(line_art, colour)
+    if not _same_aspect((h, w), turned.shape[:2]):
+        return line_art  # fits neither way: `_sketch_fit` names the mismatch
     entry["sketch_orientation"] = f"EXIF orientation {colour} of the colour file, applied to the line art too"
     if swaps and (sh, sw) != (sw, sh):
         console.print(f"note: {printable(path)} and its sketch {printable(sketch_path)} differ only by the colour "
