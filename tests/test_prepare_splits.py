@@ -75,7 +75,7 @@ def test_identical_content_lands_in_one_split_and_every_entry_is_counted(tmp_pat
     n_seen, n_prepared, n_skipped, n_hidden = map(int, seen.groups())
     # every entry: 40 + 3 copies + 3 behind the link + notes.txt + .DS_Store
     assert (n_seen, n_prepared, n_skipped, n_hidden) == (N_DISTINCT + 3 + 3 + 2, len(images), 1, 1)
-    assert f"{len(pairs)} of the prepared images are duplicates" in out
+    assert f"{len(pairs)} of the prepared images are duplicates of another one" in out
     assert out.count("skipped") == 2  # the notes.txt line, and the summary's count: said once, not twice
     assert out.count("files seen") == 1
 

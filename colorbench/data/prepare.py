@@ -72,8 +72,9 @@ class PrepareReport:
         seen += f", {self.n_hidden} hidden (ignored)" if self.n_hidden else ""
         extra = []
         if self.n_duplicates:
-            extra.append(f"{self.n_duplicates} of the prepared images are duplicates of another one (same content), "
-                         "each in its original's split")
+            are = "is a duplicate" if self.n_duplicates == 1 else "are duplicates"
+            extra.append(f"{self.n_duplicates} of the prepared images {are} of another one (same content), each in "
+                         "its original's split")
         if self.n_linked:
             extra.append(f"{self.n_linked} linked folder(s) followed")
         if self.n_repeated:
@@ -216,7 +217,7 @@ def prepare_dataset(
 
     seen = walk(src)
     files = seen.files
-    skipped: list[tuple[str, str]] = []
+    skipped = [(printable(folder), f"cannot read the folder ({why})") for folder, why in seen.unreadable]
     candidates = []
     for path in files:
         if path.is_symlink() and not path.exists():

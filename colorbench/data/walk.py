@@ -17,10 +17,11 @@ class Walk:
     hidden: list[Path] = field(default_factory=list)  # dot-files and dot-folders (.DS_Store, .git): not read
     linked: list[tuple[Path, Path]] = field(default_factory=list)  # (folder link, its target) followed
     repeated: list[tuple[Path, Path]] = field(default_factory=list)  # (folder link, target) already read: not again
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (folder, why) that could not be listed
 
     @property
     def n_seen(self) -> int:
-        return len(self.files) + len(self.hidden)
+        return len(self.files) + len(self.hidden) + len(self.unreadable)
 
 
 def walk(root: Path) -> Walk:
@@ -28,7 +29,10 @@ def walk(root: Path) -> Walk:
     back to a parent (a loop) or a second link to a folder already read is listed in `repeated`, not read."""
     out = Walk()
     seen = {_identity(root)}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    def unreadable(exc: OSError) -> None:
+        out.unreadable.append((Path(exc.filename), exc.strerror or str(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(dirpath)
         keep = []
         for d in sorted(dirnames):
