@@ -22,6 +22,7 @@ from PIL import Image
 from colorbench.checkpoints import file_sha256
 from colorbench.data.base import SPLITS, ColorDataset, DatasetError
 from colorbench.data.statcache import StatCache
+from colorbench.data.walk import printable
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "colorbench-prepared/1"
@@ -164,14 +165,12 @@ class FolderDataset(ColorDataset):
         base = self.directory / self.split
         if not (base / "color").is_dir():
             return {}
-        def image_id(p: Path) -> str:  # a name that is not UTF-8 becomes a printable id (as `prepare` makes it)
-            return os.fsencode(p.stem).decode("utf-8", errors="backslashreplace")
-
-        sketches = {image_id(p): p for p in sorted((base / "sketch").glob("*")) if p.suffix.lower() in IMAGE_EXTS}
+        # printable: a name that is not UTF-8 gets the id `prepare` gives it
+        sketches = {printable(p.stem): p for p in sorted((base / "sketch").glob("*")) if p.suffix.lower() in IMAGE_EXTS}
         out = {}
         for p in sorted((base / "color").glob("*")):
-            if p.suffix.lower() in IMAGE_EXTS and image_id(p) in sketches:
-                out[image_id(p)] = (p, sketches[image_id(p)])
+            if p.suffix.lower() in IMAGE_EXTS and printable(p.stem) in sketches:
+                out[printable(p.stem)] = (p, sketches[printable(p.stem)])
         return out
 
     # -- the dataset contract ---------------------------------------------------------------------

@@ -29,6 +29,7 @@ def walk(root: Path) -> Walk:
     back to a parent (a loop) or a second link to a folder already read is listed in `repeated`, not read."""
     out = Walk()
     seen = {_identity(root)}
+
     def unreadable(exc: OSError) -> None:
         out.unreadable.append((Path(exc.filename), exc.strerror or str(exc)))
 
@@ -42,7 +43,7 @@ def walk(root: Path) -> Walk:
                 continue
             try:
                 ident = _identity(path)
-            except OSError:  # a dangling folder link is not a folder: os.walk lists it with the folders anyway
+            except OSError:  # gone since it was listed, or not stat-able: `prepare` skips it as a file, with why
                 out.files.append(path)
                 continue
             if ident in seen:
