@@ -58,12 +58,18 @@ class _Group(click.Group):
             if usage is None or ctx.params.get("debug"):
                 raise
             _fail(usage)
-        except Exception:
+        except MemoryError:
+            if ctx.params.get("debug"):
+                raise
+            _fail(_out_of_memory(ctx))
+        except Exception as exc:
             # The signal's exception raised inside a C extension's callback can come out as another error
             # (matplotlib's renderer turns it into "ValueError: Invalid bounding box"): still the interrupt.
             if _RECEIVED and not ctx.params.get("debug"):
                 STDERR.print("interrupted", markup=False)
                 sys.exit(128 + _RECEIVED[0])
+            if _torch_out_of_memory(exc) and not ctx.params.get("debug"):
+                _fail(_out_of_memory(ctx))
             raise
         finally:
             for signum, handler in previous.items():
@@ -71,6 +77,24 @@ class _Group(click.Group):
 
 
 _RECEIVED: list[int] = []  # the SIGINT/SIGTERM this process got, in order
+# What to lower when a command runs out of memory (MemoryError): the flags that bound its peak.
+_EVAL_MEMORY = ("lower --forward-rows (rows per model call) and --batch-size, or --num-workers or --size; finished "
+                "images stay in the cache and are not computed again")
+_LOWER = {"run": _EVAL_MEMORY, "check": _EVAL_MEMORY, "train": "lower --batch-size or --size",
+          "prepare": "lower --size, or shrink the largest source images"}
+
+
+def _out_of_memory(ctx: click.Context) -> UsageError:
+    command = ctx.invoked_subcommand or ""
+    return UsageError(f"out of memory in `colorbench {command}`: {_LOWER.get(command, 'free memory or lower --size')}")
+
+
+def _torch_out_of_memory(exc: BaseException) -> bool:
+    """torch's allocators fail with RuntimeErrors, not MemoryError: CUDA's OutOfMemoryError, and the CPU
+    allocator's "DefaultCPUAllocator: can't allocate memory"."""
+    if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):
+        return True
+    return isinstance(exc, RuntimeError) and "DefaultCPUAllocator: can't allocate memory" in str(exc)
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
@@ -168,12 +192,14 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
         amp: bool, resume: bool, as_json: bool, quiet: bool, input_mode: str | None = None) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
+    from colorbench.data import dataset_key
     from colorbench.engine import EvalPlan
     from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
     from colorbench.records import MODES
     from colorbench.registry import resolve_model_names
     from colorbench.runner import RunConfig, run_evaluation
 
+    dataset_key(dataset)  # '../x' would be read outside the data root and written to results/../x
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     bad = [m for m in mode_list if m not in MODES]
     if bad or "native" not in mode_list:
@@ -247,9 +273,16 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
 @main.command()
 @click.argument("name")
 @click.option("--src", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of colour images.")
-@click.option("--size", default=256, show_default=True, help="Square size every image is resized to.")
+@click.option("--size", default=256, show_default=True, help="Square size every image is resized to (32 to 4096).")
 @click.option("--sketches", type=click.Path(exists=True, file_okay=False), default=None,
               help="Folder of given line art with the same file names (instead of XDoG).")
+@click.option("--xdog-sigma", type=float, default=None, callback=finite_flag,
+              help="XDoG line scale σ for every image [default: 0.3, 0.4 or 0.5 by image id]; larger = thicker lines.")
+@click.option("--xdog-tau", type=float, default=None, callback=finite_flag,
+              help="XDoG τ [default 0.95]: higher keeps fainter outlines (nearly empty sketches), lower blackens "
+                   "fewer dark fills (nearly solid ones).")
+@click.option("--xdog-epsilon", type=float, default=None, callback=finite_flag,
+              help="XDoG threshold ε [default 0]: negative makes fewer pixels black, positive more.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA",
               help="Where prepared datasets are written [env COLORBENCH_DATA, default ./data].")
 @click.option("--nri-threshold", type=float, default=None, callback=finite_flag, help="NRI threshold stored for an unknown dataset name.")
@@ -258,19 +291,27 @@ def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper
               show_default=True, help="grayscale: no sketches are extracted and the dataset is evaluated on its "
                                       "L channel by default (docs/grayscale.md).")
 def prepare(name: str, src: str, size: int, sketches: str | None, data_root: str | None,
-            nri_threshold: float | None, overwrite: bool, input_mode: str = "sketch") -> None:
-    """Resize, extract XDoG sketches and split 81:9:10 into DATA_ROOT/NAME/{train,val,test}/{color,sketch}."""
+            nri_threshold: float | None, overwrite: bool, input_mode: str = "sketch", xdog_sigma: float | None = None,
+            xdog_tau: float | None = None, xdog_epsilon: float | None = None) -> None:
+    """Resize, extract XDoG sketches and split 81:9:10 into DATA_ROOT/NAME/{train,val,test}/{color,sketch}.
+
+    Identical images go to one split; sketches that come out nearly empty or nearly solid are listed in the
+    manifest (docs/own-data.md, Sketch quality)."""
     from colorbench.data.prepare import prepare_dataset
 
     if input_mode == "grayscale" and sketches:
         raise UsageError("--sketches gives line art, which a --input grayscale dataset does not keep: drop one")
     kwargs: dict[str, Any] = {"size": size, "sketches": sketches, "overwrite": overwrite}
+    xdog_params = {k: v for k, v in (("sigma", xdog_sigma), ("tau", xdog_tau), ("epsilon", xdog_epsilon))
+                   if v is not None}
+    if xdog_params:
+        kwargs["xdog_params"] = xdog_params
     if input_mode == "grayscale":
         kwargs["input_mode"] = "grayscale"
     if nri_threshold is not None:
         kwargs["nri_threshold"] = nri_threshold
     report = prepare_dataset(name, src, data_root or "data", **kwargs)
-    STDERR.print(str(report), markup=False)
+    STDERR.print(str(report), markup=False, soft_wrap=True)
 
 
 @main.command()

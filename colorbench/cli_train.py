@@ -68,9 +68,10 @@ def config_options(defaults: Mapping[str, Any], choices: Mapping[str, Sequence[s
 
 def _train(name: str, params: dict[str, Any]) -> None:
     """Train `name` with the subcommand's parsed flags: the common ones, then the config overrides."""
-    from colorbench.data import native_size
+    from colorbench.data import dataset_key, native_size
     from colorbench.training import TrainConfig, train_model
 
+    dataset_key(params["dataset"])  # a path ('../x') would be read outside the data root and name runs/MODEL-../x
     common = {key: params.pop(key) for key in _TAKEN}
     overrides = {key: value for key, value in params.items() if value is not None}
     if common["width"] is not None:

@@ -121,7 +121,7 @@ def test_prepare_skips_and_counts_or_converts(tmp_path: Path, case: str, filenam
     manifest = json.loads((tmp_path / "data" / "mine" / "manifest.json").read_text())
     stem = Path(filename).stem
     if isinstance(expect, str):
-        assert "1 of 4 files skipped" in " ".join(output.split())
+        assert "4 files seen: 3 prepared, 1 skipped" in " ".join(output.split())
         assert [s["path"] for s in manifest["skipped"]] == [str(src / filename)]
         assert expect in manifest["skipped"][0]["reason"]
         assert stem not in manifest["images"] and len(manifest["images"]) == 3

@@ -46,7 +46,7 @@ def _make_source(root: Path) -> Path:
     (src / "zero.png").write_bytes(b"")
     Image.new("RGB", (1, 1), (9, 9, 9)).save(src / "tiny.png")
     (src / "text.png").write_text("this is not a png\n")
-    (src / ".DS_Store").write_bytes(b"\0\1")  # hidden files are ignored silently
+    (src / ".DS_Store").write_bytes(b"\0\1")  # hidden files are not read (only counted)
     return src
 
 

@@ -20,7 +20,7 @@ from colorbench.data.synthetic import Snail, Toon
 
 __all__ = [
     "DEFAULT_SIZE", "SPLITS", "ColorDataset", "DatasetError", "FolderDataset", "Snail", "Toon",
-    "default_data_root", "known_thresholds", "native_size", "open_dataset", "prepared_names",
+    "dataset_key", "default_data_root", "known_thresholds", "native_size", "open_dataset", "prepared_names",
 ]  # fmt: skip
 
 DEFAULT_SIZE = 64  # px: what synthetic and plugin sets are served at unless --size says otherwise
@@ -41,7 +41,7 @@ def open_dataset(
     """
     from colorbench.registry import DATASETS
 
-    key = name.strip().lower()
+    key = dataset_key(name)
     if key in DATASETS:
         return DATASETS.get(key)(split=split, size=size, root=None if root is None else str(root), limit=limit, **kw)
     data_root = Path(root) if root is not None else default_data_root()
@@ -55,11 +55,22 @@ def native_size(name: str, root: str | Path | None = None) -> int:
     a set prepared at 256² is evaluated at 256²), else DEFAULT_SIZE (registered sets, unknown names)."""
     from colorbench.registry import DATASETS
 
-    key = name.strip().lower()
+    key = dataset_key(name)
     data_root = Path(root) if root is not None else default_data_root()
     if key in DATASETS or not _is_prepared_name(data_root, key):
         return DEFAULT_SIZE
     return prepared_size(data_root / key) or DEFAULT_SIZE
+
+
+def dataset_key(name: str) -> str:
+    """`name` as the key a dataset is known by; DatasetError for a path. A prepared set is DATA_ROOT/NAME and a
+    run's default folder results/NAME, so '../x' or 'a/b' would read and write outside both."""
+    key = name.strip().lower()
+    if not key or "/" in key or "\\" in key or key.startswith(".") or "\0" in key:
+        raise DatasetError(f"--dataset {name!r} is not a dataset name: give a name (toon, snail, or one prepared "
+                           "under the data root, see `colorbench datasets`), not a path; --data-root chooses where "
+                           "prepared datasets live")
+    return key
 
 
 def _is_prepared_name(data_root: Path, key: str) -> bool:

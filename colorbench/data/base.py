@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from colorbench.errors import UsageError
 
 SPLITS = ("train", "val", "test")
+MAX_SIZE = 4096  # px: a 4096² RGB image is 48 MB and one float32 batch row 200 MB; larger is a typo, not a size
 
 
 class DatasetError(UsageError, RuntimeError):
@@ -34,8 +35,9 @@ class ColorDataset(Dataset):
     def __init__(self, split: str = "test", size: int = 64, root: str | None = None, limit: int | None = None) -> None:
         if split not in SPLITS:
             raise DatasetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-        if size < 16 or size % 16:
-            raise DatasetError(f"--size must be a multiple of 16 and at least 16 (the U-Net pools 4 times), got {size}")
+        if size < 16 or size % 16 or size > MAX_SIZE:
+            raise DatasetError(f"--size must be a multiple of 16 (the U-Net pools 4 times) from 16 to {MAX_SIZE}, "
+                               f"got {size}")
         self.split = split
         self.size = size
         self.root = root

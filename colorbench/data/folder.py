@@ -1,10 +1,15 @@
 """Folder datasets: a prepared NAME/{train,val,test}/{color,sketch}/<id>.png tree (the official repo's layout)
 read with its manifest.json; the fingerprint comes from the files' content hashes (a stat cache spares the re-hash).
+
+Once the fingerprint is taken, every file read is checked against the hash it was made from: a dataset replaced
+while a run reads it (`prepare --overwrite` in another shell) stops the run instead of mixing data versions
+under one fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -17,6 +22,7 @@ from PIL import Image
 from colorbench.checkpoints import file_sha256
 from colorbench.data.base import SPLITS, ColorDataset, DatasetError
 from colorbench.data.statcache import StatCache
+from colorbench.data.walk import printable
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "colorbench-prepared/1"
@@ -26,6 +32,12 @@ KNOWN_THRESHOLDS: dict[str, float] = {"yumi": 20.5, "tag2pix": 17.5, "celeba": 1
 # dataset. It is a placeholder for comparability only, not a calibration for the new data.
 DEFAULT_NRI_THRESHOLD = 20.5
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+
+def png_name(image_id: str) -> str:
+    """The file name of an image id: its UTF-8 bytes + ".png", as a str the file system's encoding can carry
+    (under LANG=C that encoding is ASCII and a non-ASCII id could not be opened by its own name)."""
+    return os.fsdecode(image_id.encode("utf-8", "surrogateescape") + b".png")
 
 
 def default_data_root() -> Path:
@@ -124,7 +136,7 @@ class FolderDataset(ColorDataset):
                 i: e for i, e in sorted(self.manifest["images"].items()) if e["split"] == self.split
             }
             base = self.directory / self.split
-            self._paths = {i: (base / "color" / f"{i}.png", base / "sketch" / f"{i}.png") for i in self._entries}
+            self._paths = {i: (base / "color" / png_name(i), base / "sketch" / png_name(i)) for i in self._entries}
             declared = self.manifest.get("nri_threshold")
             # Prepared with --input grayscale: colour only, served on its L channel by default (data/grayscale.py).
             self.input_mode = str(self.manifest.get("input", "sketch"))
@@ -153,11 +165,12 @@ class FolderDataset(ColorDataset):
         base = self.directory / self.split
         if not (base / "color").is_dir():
             return {}
-        sketches = {p.stem: p for p in sorted((base / "sketch").glob("*")) if p.suffix.lower() in IMAGE_EXTS}
+        # printable: a name that is not UTF-8 gets the id `prepare` gives it
+        sketches = {printable(p.stem): p for p in sorted((base / "sketch").glob("*")) if p.suffix.lower() in IMAGE_EXTS}
         out = {}
         for p in sorted((base / "color").glob("*")):
-            if p.suffix.lower() in IMAGE_EXTS and p.stem in sketches:
-                out[p.stem] = (p, sketches[p.stem])
+            if p.suffix.lower() in IMAGE_EXTS and printable(p.stem) in sketches:
+                out[printable(p.stem)] = (p, sketches[printable(p.stem)])
         return out
 
     # -- the dataset contract ---------------------------------------------------------------------
@@ -173,7 +186,7 @@ class FolderDataset(ColorDataset):
             color_path, _ = self._paths[image_id]
         except KeyError:
             raise DatasetError(f"{self.name} {self.split} has no image {image_id!r}") from None
-        return self._read(color_path, "RGB")
+        return self._read(color_path, "RGB", self._fingerprinted(image_id, 0))
 
     def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         if not self.has_sketches:
@@ -183,19 +196,38 @@ class FolderDataset(ColorDataset):
             color_path, sketch_path = self._paths[image_id]
         except KeyError:
             raise DatasetError(f"{self.name} {self.split} has no image {image_id!r}") from None
-        color = self._read(color_path, "RGB")
-        sketch = self._read(sketch_path, "L")
+        color = self._read(color_path, "RGB", self._fingerprinted(image_id, 0))
+        sketch = self._read(sketch_path, "L", self._fingerprinted(image_id, 1))
         return sketch, color
 
-    def _read(self, path: Path, mode: str) -> np.ndarray:
+    def _fingerprinted(self, image_id: str, kind: int) -> str | None:
+        """The sha256 the fingerprint took of the image's colour (kind 0) or sketch (1) file; None before one."""
+        known = self._hashes.get(image_id)
+        return None if known is None or known[kind] == "none" else known[kind]
+
+    def _read(self, path: Path, mode: str, expect: str | None = None) -> np.ndarray:
+        """The file at `self.size`; the bytes decoded are the bytes hashed, so a file swapped between the check
+        and the decoding cannot slip through."""
         try:
-            with Image.open(path) as im:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            during = " (it was there when this run started: was the dataset prepared again meanwhile?)" if expect else ""
+            raise DatasetError(f"{path} is missing{during}: re-run `colorbench prepare {self.name} --src DIR`") from None
+        except OSError as exc:
+            raise DatasetError(f"{path} is unreadable ({exc.strerror}): re-run `colorbench prepare {self.name}`") from exc
+        if expect is not None and hashlib.sha256(data).hexdigest() != expect:
+            raise DatasetError(
+                f"{path} changed while this run was reading dataset {self.name!r} (another `colorbench prepare "
+                f"{self.name} --overwrite`, or an edit?): its bytes are no longer those the run's dataset fingerprint "
+                "was made from, and one run must not mix two versions of the data. Run again once the dataset is "
+                "settled; images finished before the change stay in the cache under the old fingerprint"
+            )
+        try:
+            with Image.open(io.BytesIO(data)) as im:
                 im = im.convert(mode)
                 if im.size != (self.size, self.size):
                     im = im.resize((self.size, self.size), Image.BOX)
                 return np.asarray(im).copy()
-        except FileNotFoundError:
-            raise DatasetError(f"{path} is missing: re-run `colorbench prepare {self.name} --src DIR`") from None
         except OSError as exc:
             raise DatasetError(f"{path} is unreadable ({exc}): re-run `colorbench prepare {self.name}`") from exc
 

@@ -5,6 +5,9 @@ Resizing: every image becomes size² (aspect not kept, as E1.1) with Pillow's BO
 averaging like cv2 INTER_AREA, on each axis that shrinks; an axis that grows uses BILINEAR (what
 INTER_AREA does when enlarging). The dataset is built in a hidden staging folder next to the target
 and renamed into place at the end, so a crash never leaves a half-prepared dataset behind.
+
+Identical content never straddles splits: images whose prepared colour is the same (byte-identical copies,
+links to one file) are one group, which goes to one split (`split_of`); they are counted and listed.
 """
 
 from __future__ import annotations
@@ -24,15 +27,18 @@ from PIL import Image
 
 from colorbench.atomic import atomic_write_text, sweep_stale, writer_tag
 from colorbench.checkpoints import file_sha256
-from colorbench.data.base import SPLITS, DatasetError
+from colorbench.data.base import MAX_SIZE, SPLITS, DatasetError
 from colorbench.data.folder import (
     DEFAULT_NRI_THRESHOLD,
     IMAGE_EXTS,
     KNOWN_THRESHOLDS,
     MANIFEST_FORMAT,
     MANIFEST_NAME,
+    png_name,
 )
-from colorbench.data.images import SkippedImage, read_rgb
+from colorbench.data.images import SkippedImage, exif_orientation, orient, read_rgb
+from colorbench.data.sketch_quality import line_share, quality_section, quality_warning
+from colorbench.data.walk import Walk, printable, walk
 from colorbench.data.xdog import EPSILON, KAPPA, SIGMAS, TAU, xdog
 
 SPLIT_FRACTIONS = (0.81, 0.09)  # train, val; test gets the rest (paper §4.1: 81:9:10)
@@ -46,37 +52,68 @@ class PrepareReport:
     out_dir: Path
     size: int
     counts: dict[str, int]
-    n_files: int  # files looked at under src
+    n_files: int  # entries seen under src: files, plus hidden files and folders
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     sketch_method: str = "xdog"
     manifest: Path | None = None
+    n_hidden: int = 0  # hidden files and folders (.DS_Store, .git), not read
+    n_duplicates: int = 0  # prepared images whose content another prepared image has too (same split)
+    n_linked: int = 0  # folder links followed
+    n_repeated: int = 0  # folder links to a folder already read (a loop, or a second link): not read again
 
     @property
     def n_images(self) -> int:
         return sum(self.counts.values())
 
     def __str__(self) -> str:
+        """The summary, each thing once; images + skipped + hidden = every entry seen."""
         c = self.counts
+        seen = f"{self.n_files} files seen: {self.n_images} prepared, {len(self.skipped)} skipped"
+        seen += f", {self.n_hidden} hidden (ignored)" if self.n_hidden else ""
+        extra = []
+        if self.n_duplicates:
+            are = "is a duplicate" if self.n_duplicates == 1 else "are duplicates"
+            extra.append(f"{self.n_duplicates} of the prepared images {are} of another one (same content), each in "
+                         "its original's split")
+        if self.n_linked:
+            extra.append(f"{self.n_linked} linked folder(s) followed")
+        if self.n_repeated:
+            extra.append(f"{self.n_repeated} link(s) to a folder already read not read again")
         return (
             f"prepared {self.name!r}: {c['train']} train / {c['val']} val / {c['test']} test images at "
-            f"{self.size}×{self.size} in {self.out_dir} (sketches: {self.sketch_method}); "
-            f"{len(self.skipped)} of {self.n_files} files skipped (reasons in {self.manifest})"
+            f"{self.size}×{self.size} in {self.out_dir} (sketches: {self.sketch_method}); {seen}"
+            + "".join(f"; {e}" for e in extra) + f" (details in {self.manifest})"
         )
 
 
-def split_of(ids: list[str], name: str, seed: int = 0) -> dict[str, str]:
+def split_of(ids: list[str], name: str, seed: int = 0, group: dict[str, str] | None = None) -> dict[str, str]:
     """E1.2: rank ids by sha256("colorbench|split|NAME|id") and cut 81:9:10 (floor, floor, rest).
 
     seed 0 is the normative split; another seed salts the hash (",seed=N") for a different one.
+    group: id → content key; ids sharing a key all take the split of the first-ranked of them (identical
+    content in train and test would score a model on an image it trained on). Ids without a twin keep their
+    E1.2 split, so a set without duplicates is split exactly as before groups existed.
     """
     salt = "" if seed == 0 else f"|seed={seed}"
     ranked = sorted(ids, key=lambda i: hashlib.sha256(f"colorbench|split|{name}|{i}{salt}".encode()).hexdigest())
     n = len(ranked)
     n_train, n_val = int(np.floor(SPLIT_FRACTIONS[0] * n)), int(np.floor(SPLIT_FRACTIONS[1] * n))
-    out = {i: "train" for i in ranked[:n_train]}
-    out.update({i: "val" for i in ranked[n_train : n_train + n_val]})
-    out.update({i: "test" for i in ranked[n_train + n_val :]})
+    group = group or {}
+    out: dict[str, str] = {}
+    first: dict[str, str] = {}  # content key → split of its first-ranked id
+    for position, i in enumerate(ranked):
+        split = "train" if position < n_train else "val" if position < n_train + n_val else "test"
+        out[i] = first.setdefault(group.get(i, f"id|{i}"), split)
     return out
+
+
+def duplicate_groups(images: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Ids whose prepared colour image is byte-identical (copies, links to one file, one picture saved twice
+    losslessly), as sorted groups of two or more."""
+    by_content: dict[str, list[str]] = {}
+    for image_id, entry in sorted(images.items()):
+        by_content.setdefault(entry["color_sha256"], []).append(image_id)
+    return sorted(g for g in by_content.values() if len(g) > 1)
 
 
 def resize_area(image: np.ndarray, size: int) -> np.ndarray:
@@ -97,26 +134,18 @@ def _png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _walk(root: Path) -> list[Path]:
-    """Every non-hidden file under root, sorted (hidden files and folders, e.g. .DS_Store, are ignored)."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
-    return sorted(out)
-
-
 def _by_stem(files: list[Path], what: str) -> dict[str, Path]:
-    """id (file stem) → path; two files with one stem is an error naming both."""
+    """id (file stem, `printable`) → path; two files with one stem is an error naming both."""
     out: dict[str, Path] = {}
     for path in files:
-        other = out.get(path.stem)
+        image_id = printable(path.stem)
+        other = out.get(image_id)
         if other is not None:
             raise DatasetError(
-                f"two {what} files have the id {path.stem!r}: {other} and {path}. Ids are file names without "
-                "extension and must be unique: rename or remove one"
+                f"two {what} files have the id {image_id!r}: {printable(other)} and {printable(path)}. Ids are file "
+                "names without extension and must be unique: rename or remove one"
             )
-        out[path.stem] = path
+        out[image_id] = path
     return out
 
 
@@ -130,8 +159,8 @@ def _check_args(name: str, src: Path, size: int, nri_threshold: float | None) ->
         raise DatasetError(f"{key!r} is a built-in dataset generated on the fly; prepare under another name")
     if not src.is_dir():
         raise DatasetError(f"source folder {src} does not exist or is not a folder")
-    if size < 32 or size % 16:
-        raise DatasetError(f"--size must be a multiple of 16 and at least 32, got {size}")
+    if size < 32 or size % 16 or size > MAX_SIZE:
+        raise DatasetError(f"--size must be a multiple of 16 from 32 to {MAX_SIZE}, got {size}")
     if key in KNOWN_THRESHOLDS and nri_threshold is not None and nri_threshold != KNOWN_THRESHOLDS[key]:
         raise DatasetError(
             f"{key!r} uses the paper's NRI threshold {KNOWN_THRESHOLDS[key]} dB; --nri-threshold is for other names"
@@ -150,10 +179,14 @@ def prepare_dataset(
     nri_threshold: float | None = None,
     overwrite: bool = False,
     input_mode: str = "sketch",
+    xdog_params: dict[str, float] | None = None,
 ) -> PrepareReport:
     """Resize, sketch (XDoG unless `sketches`), split 81:9:10 and write OUT_ROOT/NAME with manifest.json.
     input_mode "grayscale" (paper supplement B): no sketch is made or kept (only color/), and the manifest's
     "input" makes grayscale the dataset's default mode (colorbench.data.grayscale).
+
+    xdog_params: {"sigma", "tau", "epsilon"} overriding E1.3's (for sketches that come out nearly empty or
+    nearly solid: the manifest's "sketch_quality" lists those, and stderr says how many).
 
     Unusable files are skipped (printed with the reason to stderr, listed in the manifest). Raises
     DatasetError for problems with the request itself: bad name or size, missing folders, duplicate
@@ -172,17 +205,30 @@ def prepare_dataset(
     if sketch_dir is not None and not sketch_dir.is_dir():
         raise DatasetError(f"sketch folder {sketch_dir} does not exist or is not a folder")
 
-    files = _walk(src)
-    skipped: list[tuple[str, str]] = []
+    xdog_params = dict(xdog_params or {})
+    if set(xdog_params) - {"sigma", "tau", "epsilon"}:
+        raise DatasetError(f"unknown XDoG parameter(s) {sorted(set(xdog_params) - {'sigma', 'tau', 'epsilon'})}")
+    if xdog_params and (sketch_dir is not None or input_mode == "grayscale"):
+        raise DatasetError("--xdog-* set how sketches are extracted: there are none to extract with "
+                           + ("--sketches" if sketch_dir is not None else "--input grayscale"))
+    for flag, value, top in (("sigma", xdog_params.get("sigma", 1.0), 8.0), ("tau", xdog_params.get("tau", TAU), 1.5)):
+        if not 0 < value <= top:
+            raise DatasetError(f"--xdog-{flag} must be in (0, {top:g}], got {value:g}")
+
+    seen = walk(src)
+    files = seen.files
+    skipped = [(printable(folder), f"cannot read the folder ({why})") for folder, why in seen.unreadable]
     candidates = []
     for path in files:
-        if path.suffix.lower() in IMAGE_EXTS:
+        if path.is_symlink() and not path.exists():
+            skipped.append((printable(path), f"a link to {printable(os.readlink(path))}, which does not exist"))
+        elif path.suffix.lower() in IMAGE_EXTS:
             candidates.append(path)
         else:
-            skipped.append((str(path), f"not an image file type ('{path.suffix or 'no extension'}')"))
+            skipped.append((printable(path), f"not an image file type ('{printable(path.suffix) or 'no extension'}')"))
     by_id = _by_stem(candidates, "source")
     sketch_by_id = (
-        _by_stem([p for p in _walk(sketch_dir) if p.suffix.lower() in IMAGE_EXTS], "sketch") if sketch_dir else {}
+        _by_stem([p for p in walk(sketch_dir).files if p.suffix.lower() in IMAGE_EXTS], "sketch") if sketch_dir else {}
     )
 
     from rich.console import Console
@@ -194,26 +240,34 @@ def prepare_dataset(
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.{writer_tag()}.", suffix=".partial", dir=out_root))
     try:
         images = _process(key, by_id, sketch_by_id, sketch_dir, src, size, staging, skipped, console, progress,
-                          kinds)
+                          kinds, xdog_params)
         if not images:
             raise DatasetError(
                 f"no usable image in {src}: {len(files)} files, {len(skipped)} skipped "
                 f"(first: {skipped[0][0]}: {skipped[0][1]})" if skipped else f"no image files in {src}"
             )
-        splits = split_of(sorted(images), key, seed)
+        duplicates = duplicate_groups(images)
+        for group in duplicates:
+            for image_id in group[1:]:
+                images[image_id]["duplicate_of"] = group[0]
+        splits = split_of(sorted(images), key, seed, {i: e["color_sha256"] for i, e in images.items()})
         for split in SPLITS:
             for kind in kinds:
                 (staging / split / kind).mkdir(parents=True)
         for image_id, split in splits.items():
             images[image_id]["split"] = split
             for kind in kinds:
-                os.replace(staging / kind / f"{image_id}.png", staging / split / kind / f"{image_id}.png")
+                os.replace(staging / kind / png_name(image_id), staging / split / kind / png_name(image_id))
         for kind in kinds:
             (staging / kind).rmdir()
         counts = {s: sum(1 for v in splits.values() if v == s) for s in SPLITS}
-        manifest = _manifest(key, src, size, sketch_dir, seed, nri_threshold, counts, images, skipped)
+        manifest = _manifest(key, src, size, sketch_dir, seed, nri_threshold, counts, images, skipped, xdog_params)
+        manifest |= {"duplicates": duplicates, "walk": _walk_section(seen)}
+        quality = None
         if input_mode == "grayscale":
             manifest |= {"input": "grayscale", "sketch": {"method": "none (--input grayscale)"}}
+        else:
+            quality = manifest["sketch_quality"] = quality_section(images)
         atomic_write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         _move_into_place(staging, target)
     finally:
@@ -222,12 +276,31 @@ def prepare_dataset(
 
     for path, reason in skipped:
         console.print(f"skipped {path}: {reason}", markup=False, soft_wrap=True)
-    console.print(f"{len(skipped)} of {len(files)} files skipped", markup=False, soft_wrap=True)
+    for group in duplicates:
+        console.print(f"duplicates (same content, kept in one split): {', '.join(group)}", markup=False,
+                      soft_wrap=True)
+    for link, real in seen.repeated:
+        console.print(f"not read again: {printable(link)} links to {printable(real)}, already read", markup=False,
+                      soft_wrap=True)
+    warning = quality_warning(quality, len(images), str(target / MANIFEST_NAME)) if quality else None
+    if warning:
+        console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
     return PrepareReport(
-        key, target, size, counts, len(files), skipped,
+        key, target, size, counts, seen.n_seen, skipped,
         "none (--input grayscale)" if input_mode == "grayscale" else "given" if sketch_dir else "xdog",
-        target / MANIFEST_NAME
+        target / MANIFEST_NAME, n_hidden=len(seen.hidden), n_duplicates=sum(len(g) - 1 for g in duplicates),
+        n_linked=len(seen.linked), n_repeated=len(seen.repeated),
     )
+
+
+def _walk_section(seen: Walk) -> dict[str, Any]:
+    """The manifest's account of the source folder: hidden entries, folder links followed and not followed."""
+    return {
+        "entries_seen": seen.n_seen,
+        "hidden": [printable(p) for p in seen.hidden],
+        "linked_folders": [{"link": printable(a), "target": printable(b)} for a, b in seen.linked],
+        "links_not_read_again": [{"link": printable(a), "target": printable(b)} for a, b in seen.repeated],
+    }
 
 
 def _process(
@@ -242,6 +315,7 @@ def _process(
     console: Any,
     progress: bool,
     kinds: tuple[str, ...] = ("color", "sketch"),
+    xdog_params: dict[str, float] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Read, resize and sketch every image into staging/{color,sketch}/<id>.png; returns manifest entries.
     kinds ("color",) (--input grayscale): no sketch is made."""
@@ -255,7 +329,7 @@ def _process(
         task = bar.add_task("images", total=len(by_id))
         for image_id, path in sorted(by_id.items()):
             bar.advance(task)
-            entry: dict[str, Any] = {"source": path.relative_to(src).as_posix()}
+            entry: dict[str, Any] = {"source": printable(path.relative_to(src).as_posix())}
             try:
                 rgb = read_rgb(path)
                 entry["source_size"] = [int(rgb.shape[1]), int(rgb.shape[0])]
@@ -264,33 +338,75 @@ def _process(
                 if "sketch" not in kinds:
                     pass
                 elif sketch_dir is None:
-                    sketch, params = xdog(color, key, image_id)
+                    sketch, params = xdog(color, key, image_id, **(xdog_params or {}))
                     entry["xdog"] = params.to_dict()
                 else:
                     sketch_path = sketch_by_id.get(image_id)
                     if sketch_path is None:
-                        raise SkippedImage(path, f"no sketch named {image_id}.* in {sketch_dir}")
-                    try:
-                        line_art = read_rgb(sketch_path)
-                    except SkippedImage as exc:
-                        raise SkippedImage(path, f"its sketch {exc}") from exc
+                        raise SkippedImage(path, f"no sketch named {image_id}.* in {printable(sketch_dir)}")
+                    line_art = _read_line_art(path, sketch_path, rgb, entry, console)
                     entry["sketch_source_size"] = [int(line_art.shape[1]), int(line_art.shape[0])]
                     note = _sketch_fit(rgb, line_art, path, sketch_path)
                     if note:
                         console.print(f"warning: {note}", markup=False, soft_wrap=True)
                     sketch = resize_area(_gray_u8(line_art), size)
-                    entry["sketch_source"] = sketch_path.relative_to(sketch_dir).as_posix()
+                    del line_art
+                    entry["sketch_source"] = printable(sketch_path.relative_to(sketch_dir).as_posix())
                     entry["sketch_source_sha256"] = file_sha256(sketch_path)
+                del rgb
             except SkippedImage as exc:
-                skipped.append((str(path), exc.reason))
+                skipped.append((printable(path), exc.reason))
                 continue
+            except MemoryError:  # this image is too large for the memory left: the others may still fit
+                reason = "ran out of memory decoding it: shrink this image (or free memory) and prepare again"
+                skipped.append((printable(path), reason))
+                continue
+            if sketch is not None:
+                entry["sketch_line_share"] = line_share(sketch)
             entry["source_sha256"] = file_sha256(path)
             for kind, array in (("color", color), ("sketch", sketch))[: len(kinds)]:
                 data = _png_bytes(array)
-                (staging / kind / f"{image_id}.png").write_bytes(data)
+                (staging / kind / png_name(image_id)).write_bytes(data)
                 entry[f"{kind}_sha256"] = hashlib.sha256(data).hexdigest()
             images[image_id] = entry
     return images
+
+
+def _read_line_art(path: Path, sketch_path: Path, rgb: np.ndarray, entry: dict[str, Any], console: Any) -> np.ndarray:
+    """The given line art of `path`, turned as its colour image was. Each file's own EXIF orientation is applied
+    (read_rgb). Line art without one, paired with a colour file that has one, is taken to be drawn on the colour
+    file's stored pixels (what tools that ignore EXIF write) and turned the same way — unless its shape shows it
+    was drawn on the upright picture (a 90° orientation, and the line art already has the upright shape)."""
+    try:
+        line_art = read_rgb(sketch_path)
+        own, colour = exif_orientation(sketch_path), exif_orientation(path)
+    except SkippedImage as exc:
+        raise SkippedImage(path, f"its sketch {printable(str(exc))}") from exc
+    if own != 1 or colour == 1:
+        return line_art
+    (h, w), (sh, sw) = rgb.shape[:2], line_art.shape[:2]
+    swaps = colour in (5, 6, 7, 8)  # transpose / rotate 90° / transverse / rotate 270°: width and height swap
+    if swaps and (sh, sw) != (sw, sh) and _same_aspect((h, w), (sh, sw)):
+        return line_art  # already upright: the user drew it on the picture as it is shown
+    turned = orient(line_art, colour)
+    if not _same_aspect((h, w), turned.shape[:2]):
+        return line_art  # fits neither way: `_sketch_fit` names the mismatch
+    entry["sketch_orientation"] = f"EXIF orientation {colour} of the colour file, applied to the line art too"
+    if swaps and (sh, sw) != (sw, sh):
+        console.print(f"note: {printable(path)} and its sketch {printable(sketch_path)} differ only by the colour "
+                      f"file's EXIF rotation (orientation {colour}): the sketch is {sw}×{sh} px as stored, the colour "
+                      f"image {w}×{h} px upright; the sketch was turned the same way", markup=False, soft_wrap=True)
+    else:
+        console.print(f"note: {printable(path)} carries EXIF orientation {colour} and its sketch "
+                      f"{printable(sketch_path)} none: the sketch was turned the same way (if it was drawn on the "
+                      "upright picture, give it that orientation or re-save the colour image upright)",
+                      markup=False, soft_wrap=True)
+    return turned
+
+
+def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether shapes (h, w) a and b have the same aspect ratio within 1 % (then both resize to one square)."""
+    return abs((b[1] / b[0]) / (a[1] / a[0]) - 1.0) <= 0.01
 
 
 def _sketch_fit(rgb: np.ndarray, line_art: np.ndarray, path: Path, sketch_path: Path) -> str | None:
@@ -298,9 +414,10 @@ def _sketch_fit(rgb: np.ndarray, line_art: np.ndarray, path: Path, sketch_path: 
     are resized to the same square, so the lines still align); SkippedImage when its aspect ratio differs by
     more than 1 % — stretched to the same square, its lines would not lie on the colour image's edges."""
     (h, w), (sh, sw) = rgb.shape[:2], line_art.shape[:2]
+    path, sketch_path = printable(path), printable(sketch_path)
     if (h, w) == (sh, sw):
         return None
-    if abs((sw / sh) / (w / h) - 1.0) > 0.01:
+    if not _same_aspect((h, w), (sh, sw)):
         raise SkippedImage(path, f"its sketch {sketch_path} is {sw}×{sh} px, the colour image {w}×{h} px: another "
                                  "aspect ratio, so its lines would not align (crop the line art to the image's shape)")
     return (f"{path}: its sketch {sketch_path} is {sw}×{sh} px, the colour image {w}×{h} px "
@@ -323,6 +440,7 @@ def _manifest(
     counts: dict[str, int],
     images: dict[str, dict[str, Any]],
     skipped: list[tuple[str, str]],
+    xdog_params: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     import PIL
 
@@ -339,17 +457,23 @@ def _manifest(
         {"method": "xdog", "spec": "reference-brief E1.3", "sigmas": list(SIGMAS), "kappa": KAPPA, "tau": TAU,
          "epsilon": EPSILON, "gray": "BT.601 on [0,1] float32", "blur": "OpenCV-equivalent Gaussian, REFLECT_101"}
         if sketch_dir is None
-        else {"method": "given", "dir": str(sketch_dir.resolve()), "gray": "BT.601, resized like the colour"}
+        else {"method": "given", "dir": printable(sketch_dir.resolve()), "gray": "BT.601, resized like the colour"}
     )  # fmt: skip
+    if sketch_dir is None and xdog_params:  # --xdog-*: E1.3 with these values instead
+        sketch |= {"spec": "reference-brief E1.3 with " + ", ".join(f"{k}={v}" for k, v in sorted(xdog_params.items())),
+                   **{k: v for k, v in xdog_params.items() if k != "sigma"}}
+        if "sigma" in xdog_params:
+            sketch["sigmas"] = [xdog_params["sigma"]]
     return {
         "format": MANIFEST_FORMAT,
         "name": key,
         "size": size,
-        "source": {"dir": str(src.resolve())},
+        "source": {"dir": printable(src.resolve())},
         "resize": "Pillow BOX (area) on shrinking axes, BILINEAR on growing ones; aspect ratio not kept (E1.1)",
         "sketch": sketch,
         "split": {"rule": "sha256('colorbench|split|NAME|id') ascending; floor(.81N) train, floor(.09N) val, "
-                  "rest test (E1.2)", "seed": seed, "counts": counts},
+                  "rest test (E1.2); images with identical content (\"duplicates\") all take the split of the "
+                  "first-ranked of them", "seed": seed, "counts": counts},
         "nri_threshold": threshold,
         "nri_threshold_note": note,
         "versions": {**versions(), "pillow": PIL.__version__},

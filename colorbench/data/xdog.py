@@ -70,17 +70,20 @@ class XDoGParams:
 
 
 def xdog(
-    rgb: np.ndarray, dataset: str, image_id: str, sigma: float | None = None
+    rgb: np.ndarray, dataset: str, image_id: str, sigma: float | None = None, tau: float = TAU,
+    epsilon: float = EPSILON,
 ) -> tuple[np.ndarray, XDoGParams]:
     """XDoG line art of one colour image.
 
-    rgb: uint8 [H,W,3] (the resized ground truth, E1.1). `sigma` overrides the hashed choice.
-    Returns (sketch uint8 [H,W] in {0 = line, 255 = paper}, the parameters used).
+    rgb: uint8 [H,W,3] (the resized ground truth, E1.1). `sigma` overrides the hashed choice; `tau` and
+    `epsilon` the E1.3 values (`prepare --xdog-sigma/--xdog-tau/--xdog-epsilon`, for sketches that come out
+    nearly empty or nearly solid). Returns (sketch uint8 [H,W] in {0 = line, 255 = paper}, the parameters used).
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"xdog wants uint8 [H,W,3], got {rgb.dtype} {list(rgb.shape)}")
     sigma = xdog_sigma(dataset, image_id) if sigma is None else float(sigma)
     grey = (rgb.astype(np.float32) @ _BT601) / np.float32(255.0)
-    d = gaussian_blur(grey, sigma) - np.float32(TAU) * gaussian_blur(grey, KAPPA * sigma)
-    sketch = np.where(d >= EPSILON, 255, 0).astype(np.uint8)
-    return sketch, XDoGParams(sigma=sigma, ksize=(opencv_ksize(sigma), opencv_ksize(KAPPA * sigma)))
+    d = gaussian_blur(grey, sigma) - np.float32(tau) * gaussian_blur(grey, KAPPA * sigma)
+    sketch = np.where(d >= epsilon, 255, 0).astype(np.uint8)
+    return sketch, XDoGParams(sigma=sigma, tau=tau, epsilon=epsilon,
+                              ksize=(opencv_ksize(sigma), opencv_ksize(KAPPA * sigma)))
