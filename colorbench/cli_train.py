@@ -14,25 +14,26 @@ from colorbench.defaults import TrainDefaults
 from colorbench.flags import SIZE_DEFAULT_HELP, device_flag
 from colorbench.progress import STDERR
 
-# The flags of `train` itself, whatever the model. A config key spelled like one of them (every model's
+# The flags of `train` itself, whatever the model. Ranges are checked by colorbench.train_checks (one line,
+# exit 2, for the API too), not by click. A config key spelled like one of them (every model's
 # `width`) is set through it rather than getting a second flag.
 TRAIN_OPTIONS: tuple[click.Option, ...] = (
     click.Option(["--dataset"], required=True, help="Dataset to train on (toon, snail or a prepared name)."),
     click.Option(["--out"], type=click.Path(file_okay=False), default=None,
                  help="Checkpoint directory [runs/MODEL-DATASET]."),
-    click.Option(["--epochs"], type=click.IntRange(min=1), default=TrainDefaults.epochs, show_default=True),
+    click.Option(["--epochs"], type=int, default=TrainDefaults.epochs, show_default=True),
     click.Option(["--size"], type=int, default=None, help=f"Training image size (paper: 256) {SIZE_DEFAULT_HELP}."),
     click.Option(["--width"], type=float, default=None,
                  help="Channel multiplier of every net (paper: 1.0 = 64 base channels) [the model's width]."),
-    click.Option(["--batch-size"], type=click.IntRange(min=1), default=TrainDefaults.batch_size, show_default=True,
+    click.Option(["--batch-size"], type=int, default=TrainDefaults.batch_size, show_default=True,
                  help="Images per step and process: under torchrun each step trains on batch size × processes."),
     click.Option(["--lr"], type=float, default=None, help="Learning rate [the model's paper default]."),
     click.Option(["--beta1"], type=float, default=None,
                  help="Adam β1 [paper default; GuidingPainter's code used 0.9]; β2 stays the model's own."),
     click.Option(["--device"], default=TrainDefaults.device, show_default=True, callback=device_flag,
                  help="auto | cpu | cuda | mps (AMP on CUDA)."),
-    click.Option(["--limit"], type=click.IntRange(min=1), default=None, help="Use only the first N training images."),
-    click.Option(["--val-limit"], type=click.IntRange(min=1), default=TrainDefaults.val_limit, show_default=True,
+    click.Option(["--limit"], type=int, default=None, help="Use only the first N training images."),
+    click.Option(["--val-limit"], type=int, default=TrainDefaults.val_limit, show_default=True,
                  help="Validation images scored after every epoch (their PSNR picks best.safetensors)."),
     click.Option(["--data-root"], type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA"),
     click.Option(["--seed"], default=TrainDefaults.seed, show_default=True),
