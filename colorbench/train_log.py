@@ -30,8 +30,8 @@ def _duration(seconds: float) -> str:
 class TrainLog:
     """Per-step and per-epoch scalars of one run into OUT/tensorboard (torch.utils.tensorboard's SummaryWriter).
 
-    `resume_step`: the step the run continues from; events a killed run wrote past it are purged, so the
-    curves never show the replayed steps twice.
+    `resume_step`: the first step a resumed run logs (steps are counted from 1); events a killed run wrote from
+    it on are purged, so the curves never show the replayed steps twice.
     """
 
     def __init__(self, out: Path, resume_step: int | None, log: Callable[[str], None], lines: bool) -> None:
@@ -83,8 +83,8 @@ def plot_history(path: Path, history: list[dict[str, Any]], title: str) -> None:
     import matplotlib.pyplot as plt
 
     epochs = [r["epoch"] for r in history]
-    skip = {"epoch", "step", "val_psnr", "lr", "images_per_s", "seconds"}
-    keys = [k for k in history[-1] if k not in skip]
+    skip = {"epoch", "step", "val_psnr", "images_per_s", "seconds"}
+    keys = [k for k in history[-1] if k not in skip and not k.startswith("lr_")]
     losses = [k for k in keys if k.startswith("loss")]
     others = [k for k in keys if k not in losses]
     panels = 2 + bool(others)

@@ -303,7 +303,7 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
     from colorbench.progress import make_progress
     from colorbench.train_log import TB_DIR, TrainLog, plot_history, write_csv
 
-    board = TrainLog(out, step if resume else None, log, epoch_lines) if ddp.is_main else None
+    board = TrainLog(out, step + 1 if resume else None, log, epoch_lines) if ddp.is_main else None
     if ddp.is_main:
         log(f"TensorBoard curves: tensorboard --logdir {out / TB_DIR}")
 
