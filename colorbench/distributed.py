@@ -100,8 +100,8 @@ class ParallelNets:
         for name, net in model.named_children():
             if any(p.requires_grad for p in net.parameters()):
                 # The constructor checks every rank holds the same shapes and copies rank 0's weights and buffers
-                # to the others; broadcast_buffers keeps BatchNorm statistics following rank 0 at each forward.
-                self.wrappers[name] = _Wrapper(self, net, device_ids=ids, broadcast_buffers=True)
+                # to the others; by default DDP also syncs buffers (BatchNorm statistics) from rank 0 at each forward.
+                self.wrappers[name] = _Wrapper(self, net, device_ids=ids)
                 self._hooks.append(net.register_forward_pre_hook(self._guard(name)))
 
     def _guard(self, name: str) -> Any:
