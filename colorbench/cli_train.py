@@ -104,7 +104,7 @@ def _train(name: str, params: dict[str, Any]) -> None:
     score = f"best epoch {best['epoch']}/{cfg.epochs}: val PSNR {best['val_psnr']:.2f} dB" if best else \
         "validation PSNR was never finite: no epoch is best (best.safetensors is the last epoch's weights)"
     STDERR.print(f"trained {name} in {result.seconds:.0f}s; {score}; best checkpoint {result.best_checkpoint}",
-                 markup=False)
+                 markup=False, soft_wrap=True)
 
 
 def model_command(name: str, cls: Any) -> click.Command:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -173,6 +174,27 @@ def steps_per_epoch(n: int, batch_size: int, world: int) -> int:
     """Optimizer steps per epoch over `n` images at `batch_size` per rank: the last partial global batch is
     dropped unless it is the only one."""
     return max(1, n // (batch_size * world))
+
+
+def check_shared_folder(ctx: DistContext, folder: Path, flag: str = "--out") -> None:
+    """Refuse (on every rank) a `folder` some rank does not see as rank 0 does: across nodes rank 0 merges the
+    files every rank writes there, so it must be one shared folder (NFS, Lustre, …). A collective."""
+    if not ctx.is_distributed:
+        return
+    token = int(ctx.all_gather(torch.randint(0, 2**62, (1,)))[0])  # rank 0's random number, on every rank
+    probe = folder / f".shared-probe-{token}"
+    if ctx.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+    ctx.barrier()
+    seen = probe.exists()
+    everyone = ctx.all_gather(torch.tensor([int(seen)]))
+    if ctx.is_main:
+        probe.unlink(missing_ok=True)
+    blind = [r for r, s in enumerate(everyone) if not int(s)]
+    if blind:
+        raise UsageError(f"{flag} {folder}: rank(s) {', '.join(map(str, blind))} do not see the folder rank 0 "
+                         f"writes; under torchrun across nodes {flag} must be one folder every node shares")
 
 
 def rank_seed(seed: int, rank: int) -> int:

@@ -26,7 +26,7 @@ from colorbench.runner import RunConfig, run_evaluation
 from colorbench.training import TrainConfig, build_model, train_model
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
-from .plugin_fixture import plugin_env, torchrun_cmd
+from .plugin_fixture import free_port, plugin_env, torchrun_cmd
 from .plugin_fixture.models import TinySGD
 
 pytestmark = pytest.mark.ddp
@@ -312,3 +312,41 @@ def test_runs_resume_across_process_counts_at_the_same_global_batch(tmp_path: Pa
                          timeout=TIMEOUT, check=False)
     assert res.returncode != 0 and "--batch-size × processes 8, not 8" not in res.stderr
     assert "--batch-size × processes 4, not 8" in res.stderr, res.stderr[-2000:]
+
+
+def _two_nodes(cwds: list[Path], *args: str) -> list[subprocess.CompletedProcess]:
+    """`torchrun --nnodes 2 --nproc_per_node 1 --rdzv-backend c10d …` twice, as on two machines (here: two
+    agents on 127.0.0.1, each in its own working folder)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+           "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "colorbench-test", *args]
+    jobs = [subprocess.Popen(cmd, cwd=cwd, env=plugin_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for cwd in cwds]
+    done = []
+    for job in jobs:
+        out, err = job.communicate(timeout=TIMEOUT)
+        done.append(subprocess.CompletedProcess(job.args, job.returncode, out, err))
+    return done
+
+
+def test_run_across_two_nodes_needs_and_uses_a_shared_out(tmp_path: Path) -> None:
+    register_fakes()
+    ckpt = make_checkpoint(TinyPoint, tmp_path / "p.safetensors")
+    args = ["-m", "colorbench", "run", "--models", "", "--dataset", "blobs", "--size", "32", "--limit", "4",
+            "--modes", "native", "--samples", "0", "--no-fid", "--quiet", "--checkpoint", f"tinypoint={ckpt}"]
+    a, b = tmp_path / "node-a", tmp_path / "node-b"
+    a.mkdir(), b.mkdir()
+    # The same relative --out on two machines without a shared filesystem: two different folders.
+    refused = _two_nodes([a, b], *args, "--out", "results")
+    assert all(res.returncode != 0 for res in refused)
+    assert "every node shares" in "".join(res.stderr for res in refused)
+    assert not (a / "results" / "records.csv").exists()
+
+    shared = tmp_path / "shared"
+    for res in _two_nodes([a, b], *args, "--out", str(shared)):
+        assert res.returncode == 0, res.stderr[-3000:]
+    one = run_evaluation(RunConfig(models=[], dataset="blobs", out=str(tmp_path / "one"), size=32, limit=4, fid=False,
+                                   checkpoints=[f"tinypoint={ckpt}"], plan=EvalPlan(modes=["native"], n_samples=0)),
+                         progress=False)
+    pd.testing.assert_frame_equal(read_records(shared / "records.csv"), read_records(one / "records.csv"),
+                                  check_exact=True)
