@@ -133,6 +133,17 @@ class _Wrapper(DistributedDataParallel):
         super().__init__(module, **kwargs)
         self.__dict__["_owner"] = owner  # not a submodule: no second path to the parameters
 
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            # `self.gen.encoder(x)` in a train_step: the part would run outside the wrapper, unaveraged.
+            module = self.__dict__["_modules"]["module"]
+            if not name.startswith("_") and hasattr(module, name):
+                raise UsageError(f"{type(module).__name__}.{name}: under torchrun a train_step calls its nets, not "
+                                 "their parts (colorbench wraps each net in DistributedDataParallel)") from None
+            raise
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         self._owner._depth += 1
         try:
