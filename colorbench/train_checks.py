@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ def _whole(value: Any, flag: str, low: int) -> None:
         raise UsageError(f"{flag} {value!r}: must be a whole number >= {low}")
 
 
-def _real(value: Any, flag: str, low: float, high: float, where: str) -> None:
-    """`value` finite and low < value < high (`where` says the range in the message)."""
+def _real(value: Any, flag: str, inside: Callable[[float], bool], where: str) -> None:
+    """`value` a finite number for which `inside` holds (`where` says the range in the message)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not (ok and low <= value <= high) or where.startswith("> ") and value == low or where.endswith(")") and value == high:
+    if not (ok and inside(value)):
         raise UsageError(f"{flag} {value!r}: must be a finite number {where}")
 
 
@@ -41,11 +42,11 @@ def validate_train_config(cfg: Any) -> None:
     if cfg.threads is not None:
         _whole(cfg.threads, "--threads", 1)
     if cfg.lr is not None:
-        _real(cfg.lr, "--lr", 0.0, math.inf, "> 0")
+        _real(cfg.lr, "--lr", lambda v: v > 0, "> 0")
     if cfg.beta1 is not None:
-        _real(cfg.beta1, "--beta1", 0.0, 1.0, "in [0, 1)")
+        _real(cfg.beta1, "--beta1", lambda v: 0 <= v < 1, "in [0, 1)")
     for beta in cfg.betas or ():
-        _real(beta, "betas", 0.0, 1.0, "in [0, 1)")
+        _real(beta, "betas", lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def check_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
