@@ -113,6 +113,12 @@ class ParallelNets:
                                  f"self.{name}: under torchrun its gradients would not be averaged over ranks")
         return check
 
+    def close(self) -> None:
+        """Detach the guards from the nets (the model outlives the run)."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks, self.wrappers = [], {}
+
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
         """While a train_step runs: `model.<net>` is that net's DDP wrapper."""

@@ -110,6 +110,10 @@ def plot_history(path: Path, history: list[dict[str, Any]], title: str) -> None:
             ax.plot(epochs, [r.get(key, math.nan) for r in history], label=key)
         ax.set(xlabel="epoch", title="other logged values")
         ax.legend(fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.suptitle(title)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)

@@ -373,6 +373,7 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
             save_checkpoint(last_train, opt_tensors, meta | {"best": best, "param_groups": groups, "timing": timing,
                                                              "grad_scaler": scaler_state(scaler), "weights": True})
             write_csv(out / "training.csv", [h | t for h, t in zip(history, timing)])
+    nets.close()
     ddp.barrier()
     if not ddp.is_main:
         return TrainResult(last, best_path, history, time.perf_counter() - t0)
