@@ -64,6 +64,13 @@ class RTUG(ColorizerModel):
         if self.config["input"] not in INPUT_MODES:
             raise ValueError(f"rtug: input must be one of {', '.join(INPUT_MODES)}, got {self.config['input']!r}")
         self.grayscale = self.config["input"] == GRAYSCALE
+        if not 0.0 < float(self.config["hint_p"]) <= 1.0:
+            raise ValueError(f"rtug: config hint_p (--hint-p) {self.config['hint_p']!r} must be in (0, 1]")
+        if int(self.config["max_points"]) != self.config["max_points"] or self.config["max_points"] < 0:
+            raise ValueError(f"rtug: config max_points (--max-points) {self.config['max_points']!r} must be a whole "
+                             "number >= 0")
+        if float(self.config["lambda_reg"]) < 0:
+            raise ValueError(f"rtug: config lambda_reg (--lambda-reg) {self.config['lambda_reg']!r} must be >= 0")
         channels = 2 if self.grayscale else 3  # ab, or all of Lab for a sketch (no luminance to keep)
         self.net = UNet(1 + channels + 1, channels, float(self.config["width"]))
         init_weights(self)

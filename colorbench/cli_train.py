@@ -14,23 +14,27 @@ from colorbench.defaults import TrainDefaults
 from colorbench.flags import SIZE_DEFAULT_HELP, device_flag
 from colorbench.progress import STDERR
 
-# The flags of `train` itself, whatever the model. A config key spelled like one of them (every model's
+# The flags of `train` itself, whatever the model. Ranges are checked by colorbench.train_checks (one line,
+# exit 2, for the API too), not by click. A config key spelled like one of them (every model's
 # `width`) is set through it rather than getting a second flag.
 TRAIN_OPTIONS: tuple[click.Option, ...] = (
     click.Option(["--dataset"], required=True, help="Dataset to train on (toon, snail or a prepared name)."),
     click.Option(["--out"], type=click.Path(file_okay=False), default=None,
                  help="Checkpoint directory [runs/MODEL-DATASET]."),
-    click.Option(["--epochs"], default=TrainDefaults.epochs, show_default=True),
+    click.Option(["--epochs"], type=int, default=TrainDefaults.epochs, show_default=True),
     click.Option(["--size"], type=int, default=None, help=f"Training image size (paper: 256) {SIZE_DEFAULT_HELP}."),
     click.Option(["--width"], type=float, default=None,
                  help="Channel multiplier of every net (paper: 1.0 = 64 base channels) [the model's width]."),
-    click.Option(["--batch-size"], default=TrainDefaults.batch_size, show_default=True, help="Images per step (per process under torchrun)."),
+    click.Option(["--batch-size"], type=int, default=TrainDefaults.batch_size, show_default=True,
+                 help="Images per step and process: under torchrun each step trains on batch size × processes."),
     click.Option(["--lr"], type=float, default=None, help="Learning rate [the model's paper default]."),
     click.Option(["--beta1"], type=float, default=None,
                  help="Adam β1 [paper default; GuidingPainter's code used 0.9]; β2 stays the model's own."),
     click.Option(["--device"], default=TrainDefaults.device, show_default=True, callback=device_flag,
                  help="auto | cpu | cuda | mps (AMP on CUDA)."),
     click.Option(["--limit"], type=int, default=None, help="Use only the first N training images."),
+    click.Option(["--val-limit"], type=int, default=TrainDefaults.val_limit, show_default=True,
+                 help="Validation images scored after every epoch (their PSNR picks best.safetensors)."),
     click.Option(["--data-root"], type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA"),
     click.Option(["--seed"], default=TrainDefaults.seed, show_default=True),
     click.Option(["--threads"], type=click.IntRange(min=1), default=None,
@@ -39,8 +43,11 @@ TRAIN_OPTIONS: tuple[click.Option, ...] = (
     click.Option(["--bf16"], is_flag=True,
                  help="CPU: train under bf16 autocast (~2× faster at width 1.0 on CPUs with AVX512-BF16/AMX, several times slower "
                       "without; recorded in the checkpoint)."),
-    click.Option(["--resume"], is_flag=True, help="Continue from OUT/last.safetensors (optimizer, schedule, RNG, epoch)."),
-    click.Option(["--quiet"], is_flag=True, help="No progress bar."),
+    click.Option(["--resume"], is_flag=True,
+                 help="Continue OUT's run from OUT/last.train.safetensors (weights, optimizer, schedule, RNG, epoch); "
+                      "the dataset, model config, global batch and lr must be the run's."),
+    click.Option(["--overwrite"], is_flag=True, help="Replace the run OUT already holds (its checkpoints, logs, curves)."),
+    click.Option(["--quiet"], is_flag=True, help="No progress bar, no per-epoch lines."),
 )
 _TAKEN = {o.name for o in TRAIN_OPTIONS}
 _TYPES = {bool: click.BOOL, int: click.INT, float: click.FLOAT, str: click.STRING}
@@ -79,18 +86,26 @@ def _train(name: str, params: dict[str, Any]) -> None:
     size = common["size"] if common["size"] is not None else native_size(common["dataset"], common["data_root"])
     cfg = TrainConfig(model=name, dataset=common["dataset"], epochs=common["epochs"], size=size,
                       batch_size=common["batch_size"], lr=common["lr"], beta1=common["beta1"], seed=common["seed"],
-                      device=common["device"], limit=common["limit"], data_root=common["data_root"],
+                      device=common["device"], limit=common["limit"], val_limit=common["val_limit"],
+                      data_root=common["data_root"],
                       model_config=overrides, threads=common["threads"], bf16=common["bf16"])
     out_dir = common["out"] or f"runs/{name}-{common['dataset']}"
     command = "colorbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = train_model(cfg, out_dir, resume=common["resume"], command=command, progress=not common["quiet"])
+    quiet = common["quiet"]
+    # A bar only where it can redraw (stderr a terminal); one plain line per epoch where stdout is a file or pipe.
+    result = train_model(cfg, out_dir, resume=common["resume"], overwrite=common["overwrite"], command=command,
+                         progress=not quiet and STDERR.is_terminal, epoch_lines=not quiet and not sys.stdout.isatty(),
+                         log=lambda line: print(line, flush=True))
     from colorbench import distributed
+    from colorbench.train_log import best_epoch
 
     if distributed.init(common["device"]).rank != 0:  # under torchrun rank 0 alone validates and reports
         return
-    last = result.history[-1] if result.history else {}
-    STDERR.print(f"trained {name} in {result.seconds:.0f}s; val PSNR {last.get('val_psnr', float('nan')):.2f} dB; "
-                 f"best checkpoint {result.best_checkpoint}", markup=False)
+    best = best_epoch(result.history)
+    score = f"best epoch {best['epoch']}/{cfg.epochs}: val PSNR {best['val_psnr']:.2f} dB" if best else \
+        "validation PSNR was never finite: no epoch is best (best.safetensors is the last epoch's weights)"
+    STDERR.print(f"trained {name} in {result.seconds:.0f}s; {score}; best checkpoint {result.best_checkpoint}",
+                 markup=False, soft_wrap=True)
 
 
 def model_command(name: str, cls: Any) -> click.Command:

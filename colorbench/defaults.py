@@ -14,6 +14,7 @@ class TrainDefaults:
     batch_size: int = 16
     seed: int = 0
     device: str = "auto"
+    val_limit: int = 32  # validation images scored per epoch (`train --val-limit`)
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,30 @@
 
 Evaluation shards image ids strided (`ids[rank::world]`); every rank writes its own content-keyed
 chunk files, so nothing collective runs per batch and rank 0 merges by reading the chunks.
-Training keeps the models' own `train_step` (they own their optimizer steps): parameters start equal
-(broadcast from rank 0), gradients are averaged as autograd accumulates them, BatchNorm buffers follow
-rank 0 after every step — what DistributedDataParallel does, without wrapping the nets (state-dict names
-and the models' `self.net(...)` calls stay as they are).
+Training wraps each net a model trains in its own torch DistributedDataParallel (`ParallelNets`) and gives
+every rank a block of each global batch (`GlobalBatchSampler`); the models keep their own `train_step`.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as tdist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Sampler
+
+from colorbench.errors import UsageError
 
 
 @dataclass
@@ -48,42 +54,6 @@ class DistContext:
             return torch.device("cuda", self.local_rank)
         return torch.device("cpu")
 
-    # -- training -------------------------------------------------------------------------------
-    def broadcast_module(self, module: nn.Module) -> None:
-        """Copy rank 0's parameters and buffers to every rank (the DDP constructor's broadcast)."""
-        if not self.is_distributed:
-            return
-        with torch.no_grad():
-            for tensor in list(module.parameters()) + list(module.buffers()):
-                tdist.broadcast(tensor.data, src=0)
-
-    def broadcast_buffers(self, module: nn.Module) -> None:
-        """BatchNorm running statistics (every buffer) from rank 0, as DDP's broadcast_buffers=True."""
-        if not self.is_distributed:
-            return
-        with torch.no_grad():
-            for buf in module.buffers():
-                tdist.broadcast(buf.data, src=0)
-
-    def sync_gradients(self, module: nn.Module) -> list[Any]:
-        """Average every parameter's gradient over ranks as soon as backward accumulates it.
-
-        Averaging is linear, so a parameter that collects gradients from several backward passes
-        before its optimizer steps still ends with the mean over ranks. Because the mean is taken
-        before any optimizer (or AMP GradScaler inf check) looks at the gradients, every rank sees the
-        same numbers and takes the same decision. Returns the hook handles (`.remove()` to detach).
-        """
-        if not self.is_distributed:
-            return []
-        world = float(self.world)
-
-        def average(param: torch.Tensor) -> None:
-            if param.grad is not None:
-                tdist.all_reduce(param.grad, op=tdist.ReduceOp.SUM)
-                param.grad.div_(world)
-
-        return [p.register_post_accumulate_grad_hook(average) for p in module.parameters() if p.requires_grad]
-
     def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
         """Every rank's `tensor` (same shape and dtype on all ranks), in rank order; [tensor] when single."""
         if not self.is_distributed:
@@ -94,6 +64,154 @@ class DistContext:
         parts = [torch.empty_like(local) for _ in range(self.world)]
         tdist.all_gather(parts, local)
         return [p.to(tensor.device) for p in parts]
+
+    def all_agree(self, flag: bool) -> bool:
+        """True when `flag` is the same on every rank (a collective: every rank must call it)."""
+        flags = self.all_gather(torch.tensor([int(flag)]))
+        return len({int(f) for f in flags}) == 1
+
+
+# -- training: DistributedDataParallel per net -------------------------------------------------------------
+# Why one DDP per trained net and not one DDP (static_graph=True) around the whole model: a colorbench model
+# owns its train_step, which runs several backward passes per step over different nets (GuidingPainter: the G
+# step backpropagates through f, g and a *frozen* D; the D step through D alone, called twice — real and fake
+# — before its one backward). One wrapper around the model would see a different set of parameters receive
+# gradients in every backward, which DDP only follows with find_unused_parameters (a graph walk per forward)
+# or a static graph (which assumes one forward-backward pattern per iteration, not two optimizers'). A wrapper
+# per net matches how GANs are trained with DDP: every backward that reaches a net's parameters reaches all of
+# them, so the plain reducer (buckets, overlap with backward, no graph walk) applies; D called twice before one
+# backward is fine because each parameter's gradient accumulates once per backward. The frozen D of the G
+# step goes through its wrapper too: with requires_grad off no hook fires, so nothing is reduced for it.
+# State-dict names stay the model's own: the wrappers live outside the module tree, and the model's attribute
+# lookups (`self.gen`) return them only while a step runs (`ColorizerModel.__getattr__`).
+class ParallelNets:
+    """The DDP wrappers of `model`'s trained child nets on this rank; empty (a no-op) in a single process."""
+
+    def __init__(self, model: nn.Module, ctx: DistContext, device: torch.device) -> None:
+        self.model, self.wrappers = model, {}
+        self._depth = 0  # wrapper forwards running: a trained net called outside one would skip the reduction
+        self._hooks: list[Any] = []
+        if not ctx.is_distributed:
+            return
+        stray = [n for n, p in model.named_parameters(recurse=False) if p.requires_grad]
+        if stray:
+            raise UsageError(f"{type(model).__name__} has trainable parameters {stray} outside a child net; "
+                             "under torchrun each trained tensor must belong to a child module (self.net = ...)")
+        ids = [device.index] if device.type == "cuda" else None
+        for name, net in model.named_children():
+            if any(p.requires_grad for p in net.parameters()):
+                # The constructor checks every rank holds the same shapes and copies rank 0's weights and buffers
+                # to the others; by default DDP also syncs buffers (BatchNorm statistics) from rank 0 at each forward.
+                self.wrappers[name] = _Wrapper(self, net, device_ids=ids)
+                self._hooks.append(net.register_forward_pre_hook(self._guard(name)))
+
+    def _guard(self, name: str) -> Any:
+        def check(module: nn.Module, args: Any) -> None:
+            if self._depth == 0 and self.model.__dict__.get("_parallel_nets") and torch.is_grad_enabled() \
+                    and any(p.requires_grad for p in module.parameters()):
+                raise UsageError(f"{type(self.model).__name__}.train_step called `{name}` without going through "
+                                 f"self.{name}: under torchrun its gradients would not be averaged over ranks")
+        return check
+
+    def close(self) -> None:
+        """Detach the guards from the nets (the model outlives the run)."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks, self.wrappers = [], {}
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """While a train_step runs: `model.<net>` is that net's DDP wrapper."""
+        if not self.wrappers:
+            yield
+            return
+        self.model.__dict__["_parallel_nets"] = self.wrappers
+        try:
+            yield
+        finally:
+            del self.model.__dict__["_parallel_nets"]
+
+
+class _Wrapper(DistributedDataParallel):
+    """DistributedDataParallel that counts its running forwards for `ParallelNets`' guard."""
+
+    def __init__(self, owner: ParallelNets, module: nn.Module, **kwargs: Any) -> None:
+        super().__init__(module, **kwargs)
+        self.__dict__["_owner"] = owner  # not a submodule: no second path to the parameters
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            # `self.gen.encoder(x)` in a train_step: the part would run outside the wrapper, unaveraged.
+            module = self.__dict__["_modules"]["module"]
+            if not name.startswith("_") and hasattr(module, name):
+                raise UsageError(f"{type(module).__name__}.{name}: under torchrun a train_step calls its nets, not "
+                                 "their parts (colorbench wraps each net in DistributedDataParallel)") from None
+            raise
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        self._owner._depth += 1
+        try:
+            return super().forward(*args, **kwargs)
+        finally:
+            self._owner._depth -= 1
+
+
+class GlobalBatchSampler(Sampler[int]):
+    """This rank's images of every global batch: step k's global batch is images [k·B·W, (k+1)·B·W) of the
+    epoch's permutation and rank r takes its r-th block of B — so W ranks at `--batch-size B` train on the
+    batches of one process at batch size B·W. The permutation is `torch.randperm(n, generator)`, the draw of
+    a shuffling DataLoader's RandomSampler: with W = 1 this yields exactly what
+    DataLoader(shuffle=True, generator, drop_last=n > B) did before DDP, so single-process runs are unchanged.
+
+    As torch's DistributedSampler, every rank gets the same number of images: a last partial global batch is
+    dropped when the epoch has a full one, and a set smaller than one global batch is padded by repeating its
+    first images (DDP averages the ranks' mean gradients, which is the global mean only for equal shards).
+    """
+
+    def __init__(self, n: int, batch_size: int, rank: int, world: int, generator: torch.Generator) -> None:
+        self.n, self.rank, self.world, self.generator = n, rank, world, generator
+        self.steps = steps_per_epoch(n, batch_size, world)
+        self.per_rank = min(batch_size, math.ceil(n / world))  # images per rank and step
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(self.n, generator=self.generator).tolist()
+        need = self.steps * self.per_rank * self.world
+        order = (order * math.ceil(need / self.n))[:need]
+        for step in range(self.steps):
+            start = (step * self.world + self.rank) * self.per_rank
+            yield from order[start : start + self.per_rank]
+
+    def __len__(self) -> int:
+        return self.steps * self.per_rank
+
+
+def steps_per_epoch(n: int, batch_size: int, world: int) -> int:
+    """Optimizer steps per epoch over `n` images at `batch_size` per rank: the last partial global batch is
+    dropped unless it is the only one."""
+    return max(1, n // (batch_size * world))
+
+
+def check_shared_folder(ctx: DistContext, folder: Path, flag: str = "--out") -> None:
+    """Refuse (on every rank) a `folder` some rank does not see as rank 0 does: across nodes rank 0 merges the
+    files every rank writes there, so it must be one shared folder (NFS, Lustre, …). A collective."""
+    if not ctx.is_distributed:
+        return
+    token = int(ctx.all_gather(torch.randint(0, 2**62, (1,)))[0])  # rank 0's random number, on every rank
+    probe = folder / f".shared-probe-{token}"
+    if ctx.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+    ctx.barrier()
+    seen = probe.exists()
+    everyone = ctx.all_gather(torch.tensor([int(seen)]))
+    if ctx.is_main:
+        probe.unlink(missing_ok=True)
+    blind = [r for r, s in enumerate(everyone) if not int(s)]
+    if blind:
+        raise UsageError(f"{flag} {folder}: rank(s) {', '.join(map(str, blind))} do not see the folder rank 0 "
+                         f"writes; under torchrun across nodes {flag} must be one folder every node shares")
 
 
 def rank_seed(seed: int, rank: int) -> int:

@@ -7,6 +7,7 @@ owns its losses and optimizer steps because GANs need two optimizers and their o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,6 +63,22 @@ def end_iteration(ctx: TrainContext) -> None:
         ctx.scaler.update()
 
 
+def config_flag(key: str) -> str:
+    """The `train` flag of a config key, for messages: hint_p → --hint-p."""
+    return "--" + key.replace("_", "-")
+
+
+def check_numbers(model: str, config: dict[str, Any]) -> None:
+    """Every numeric config value finite and `width` > 0: a NaN weight trains silently into a model that
+    `run` refuses later. Raises ValueError (a UsageError through `from_config`) naming the key and its flag."""
+    for key, value in config.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value) or (key == "width" and value <= 0):
+            need = "> 0" if key == "width" else "a finite number"
+            raise ValueError(f"{model}: config {key} ({config_flag(key)}) {value!r} must be {need}")
+
+
 class ColorizerModel(nn.Module):
     """Subclass this, set the class attributes, implement `colorize` (and the training hooks)."""
 
@@ -82,7 +99,17 @@ class ColorizerModel(nn.Module):
         if unknown:
             raise UsageError(f"{self.name}: unknown config keys {sorted(unknown)}; known: {sorted(cfg)}")
         cfg.update(config or {})
+        check_numbers(self.name, cfg)
         self.config: dict[str, Any] = cfg
+
+    def __getattr__(self, name: str) -> Any:
+        # Under torchrun, while the trainer runs a train_step, `self.gen` is gen's DistributedDataParallel
+        # wrapper (colorbench.distributed.ParallelNets): models call their nets as always and their gradients are
+        # averaged over ranks, while the module tree, and so every state-dict name, stays the model's own.
+        nets = self.__dict__.get("_parallel_nets")
+        if nets is not None and name in nets:
+            return nets[name]
+        return super().__getattr__(name)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod

@@ -108,6 +108,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     variants = resolve_variants(cfg.models, cfg.checkpoints, cfg.dataset)
     if ctx.rank == 0:
         _check_writable(out)
+    dist.check_shared_folder(ctx, out)  # rank 0 merges the chunks every rank writes under --out
+    if ctx.rank == 0:
         litter = sweep_stale(out)  # temp files of runs killed mid-write (kill -9); a live writer's stay
         if litter:
             log(f"removed {len(litter)} temporary file(s) of interrupted runs under {escape(str(out))}")

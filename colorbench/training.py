@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from colorbench import distributed as dist
 from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import atomic_write_text
-from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, read_metadata, save_checkpoint
+from colorbench.checkpoints import CheckpointError, load_checkpoint, load_into, save_checkpoint
 from colorbench.defaults import TrainDefaults
 from colorbench.errors import UsageError
 from colorbench.grayscale import GRAYSCALE, config_input
@@ -31,6 +31,13 @@ from colorbench.hints import BoundedGeometric, image_seed, simulate
 from colorbench.metrics import psnr
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.registry import MODELS
+from colorbench.train_checks import (
+    check_out_dir,
+    check_resume_identity,
+    clear_run,
+    identity,
+    validate_train_config,
+)
 from colorbench.versions import versions
 
 
@@ -53,7 +60,7 @@ class TrainConfig:
     # AVX512-BF16 CPU, but ~6× slower where bf16 is emulated (AVX2): benchmarks/README.md, train_step.
     bf16: bool = False
     limit: int | None = None  # cap on training images
-    val_limit: int = 32
+    val_limit: int = TrainDefaults.val_limit
     num_workers: int = 0
     data_root: str | None = None
     model_config: dict[str, Any] = field(default_factory=dict)
@@ -172,15 +179,20 @@ class TrainResult:
 
 
 def train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, command: str = "",
-                progress: bool = True, log: Callable[[str], None] = print, epoch_lines: bool = False) -> TrainResult:
-    """Train `cfg.model` on `cfg.dataset`; writes out_dir/{last,best}.safetensors (+ last.train.safetensors).
+                progress: bool = True, log: Callable[[str], None] = print, epoch_lines: bool = False,
+                overwrite: bool = False) -> TrainResult:
+    """Train `cfg.model` on `cfg.dataset` into out_dir: {last,best}.safetensors, last.train.safetensors (the resume
+    state, weights included), history.json, training.csv, training.png and TensorBoard events in tensorboard/.
+
+    `resume`: continue out_dir's run (refused without its last.train.safetensors, or when the run's dataset,
+    model config or optimisation differ); without it an out_dir holding a run is refused unless `overwrite`.
     With `cfg.threads` set, torch runs on that many intra-op threads for the run and gets its count back after.
-    `epoch_lines`: `log` one line per epoch (val PSNR, elapsed), for where no progress bar can show."""
+    `epoch_lines`: `log` one plain line per epoch, for where no progress bar can show (a piped log)."""
     before = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train_model(cfg, out_dir, resume, command, progress, log, epoch_lines)
+        return _train_model(cfg, out_dir, resume, command, progress, log, epoch_lines, overwrite)
     finally:
         torch.set_num_threads(before)
 
@@ -199,14 +211,16 @@ def compute_platform() -> dict[str, Any]:
 
 
 def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: str, progress: bool,
-                 log: Callable[[str], None], epoch_lines: bool) -> TrainResult:
+                 log: Callable[[str], None], epoch_lines: bool, overwrite: bool) -> TrainResult:
     from colorbench.data import open_dataset
     from colorbench.data.grayscale import dataset_default_input, training_input, with_input
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    retain_freed_memory()  # every step frees and reallocates the same activations: keep them mapped
+    validate_train_config(cfg)
     ddp = dist.init(cfg.device)  # under torchrun: one rank of a data-parallel run; else world 1
+    # Every rank checks --out; all refuse together (across nodes an --out only some ranks see is refused too).
+    _on_every_rank(ddp, lambda: check_out_dir(out, resume, overwrite))
+    retain_freed_memory()  # every step frees and reallocates the same activations: keep them mapped
     device = ddp.device(cfg.device) if ddp.is_distributed else resolve_device(cfg.device)
     name = MODELS.canonical(cfg.model)
     mode, model_config = training_input(name, MODELS.get(name).default_config(), cfg.model_config,
@@ -230,9 +244,10 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
                          mode)
     if len(train_set) == 0:
         raise UsageError(f"dataset {cfg.dataset!r} has no training images")
-    per_rank = math.ceil(len(train_set) / ddp.world)  # DistributedSampler pads every shard to this
-    drop_last = per_rank > cfg.batch_size
-    steps_per_epoch = per_rank // cfg.batch_size if drop_last else math.ceil(per_rank / cfg.batch_size)
+    if len(val_set) == 0:
+        raise UsageError(f"dataset {cfg.dataset!r} has no validation images: best.safetensors is the epoch with the "
+                         "best validation PSNR; give the dataset a val split (colorbench prepare makes one)")
+    steps_per_epoch = dist.steps_per_epoch(len(train_set), cfg.batch_size, ddp.world)
     total_steps = cfg.epochs * steps_per_epoch
 
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu")
@@ -245,35 +260,6 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
         log("warning: --bf16 on a CPU without bf16 instructions (AVX512-BF16 / AMX): bf16 is emulated there, "
             "several times slower than float32 (benchmarks/README.md)")
     autocast = scaler is not None or cfg.bf16  # bf16 needs no loss scaling: it has float32's exponent range
-    start_epoch, step, history, best = 0, 0, [], -math.inf
-    last, last_train, best_path = out / "last.safetensors", out / "last.train.safetensors", out / "best.safetensors"
-    if resume and last.exists() and last_train.exists():
-        meta = read_metadata(last)
-        if meta.get("model") != name:
-            raise CheckpointError(f"{last} holds a {meta.get('model')!r} model, not {name!r}; use another --out")
-        tensors, _ = load_checkpoint(last)
-        load_into(model, tensors, str(last))
-        train_tensors, train_meta = load_checkpoint(last_train)
-        _restore_optimizers(optimizers, train_tensors, train_meta["param_groups"])
-        restore_scaler(scaler, train_meta.get("grad_scaler"))
-        if rng_key in train_tensors:  # a rank the saved run did not have keeps its fresh seed
-            generator.set_state(train_tensors[rng_key])
-        start_epoch, step = int(train_meta["epoch"]), int(train_meta["step"])
-        history, best = train_meta["history"], float(train_meta["best"])
-        if ddp.is_main:
-            log(f"resumed {name} from {last} at epoch {start_epoch}/{cfg.epochs}")
-            was, now = meta.get("platform", {}), compute_platform()
-            changed = [k for k in ("threads", "cpu_capability") if k in was and was[k] != now[k]]
-            if changed and device.type == "cpu":
-                log(f"warning: {', '.join(f'{k} {was[k]} → {now[k]}' for k in changed)} since the run started: "
-                    "CPU training rounds differently, so this run will not match an uninterrupted one bit for bit "
-                    "(--threads sets the count)")
-    elif hasattr(model, "prepare_training"):
-        model.prepare_training(train_set)  # e.g. CIC's empirical colour-bin prior
-    ddp.broadcast_module(model)  # DDP: every rank starts from rank 0's weights
-    ddp.sync_gradients(model)
-
-    t0 = time.perf_counter()
     meta_base = {
         "model": name,
         "config": model.config,
@@ -281,37 +267,69 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
         "dataset_fingerprint": train_set.fingerprint(),
         "size": cfg.size,
         "train": cfg.to_json() | {"lr": lr, "betas": list(betas)},
+        "world": ddp.world,  # processes: the global batch is batch_size × world
         "versions": versions(),
         "platform": compute_platform(),
         "command": command,
     }
+    start_epoch, step, history, timing, best = 0, 0, [], [], -math.inf
+    last, last_train, best_path = out / "last.safetensors", out / "last.train.safetensors", out / "best.safetensors"
+    if resume:
+        state = _on_every_rank(ddp, lambda: _read_resume_state(out, name, meta_base, ddp.world))
+        weights, train_tensors, train_meta = state
+        load_into(model, weights, str(last_train))
+        _restore_optimizers(optimizers, train_tensors, train_meta["param_groups"])
+        restore_scaler(scaler, train_meta.get("grad_scaler"))
+        if rng_key in train_tensors:  # a rank the saved run did not have keeps its fresh seed
+            generator.set_state(train_tensors[rng_key])
+        start_epoch, step = int(train_meta["epoch"]), int(train_meta["step"])
+        history, timing, best = train_meta["history"], train_meta.get("timing", []), float(train_meta["best"])
+        if ddp.is_main:
+            log(f"resumed {name} from {last_train} at epoch {start_epoch}/{cfg.epochs}")
+            was, now = train_meta.get("platform", {}), compute_platform()
+            changed = [k for k in ("threads", "cpu_capability") if k in was and was[k] != now[k]]
+            if changed and device.type == "cpu":
+                log(f"warning: {', '.join(f'{k} {was[k]} → {now[k]}' for k in changed)} since the run started: "
+                    "CPU training rounds differently, so this run will not match an uninterrupted one bit for bit "
+                    "(--threads sets the count)")
+    elif hasattr(model, "prepare_training"):
+        model.prepare_training(train_set)  # e.g. CIC's empirical colour-bin prior
+    if overwrite and ddp.is_main:
+        clear_run(out)  # the old run's best must never be named this run's
+    if ddp.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    # DDP per trained net (colorbench.distributed explains why); its constructor gives every rank rank 0's weights.
+    nets = dist.ParallelNets(model, ddp, device)
     from colorbench.progress import make_progress
+    from colorbench.train_log import TB_DIR, TrainLog, plot_history, write_csv
 
+    board = TrainLog(out, step + 1 if resume else None, log, epoch_lines) if ddp.is_main else None
+    if ddp.is_main:
+        log(f"TensorBoard curves: tensorboard --logdir {out / TB_DIR}")
+
+    t0 = time.perf_counter()
+    step0 = step
     with make_progress(enabled=progress and ddp.is_main) as bar:
         task = bar.add_task(f"train {name}", total=total_steps, completed=step, info="")
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
-            # Shuffling is a function of (seed, epoch) only, so a resumed run sees the same batches.
+            # Shuffling is a function of (seed, epoch) only, so a resumed run sees the same batches; every rank
+            # draws the same permutation and takes its block of each global batch.
             order = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-            if ddp.is_distributed:  # each rank its own shard of one (seed, epoch) permutation
-                sampler = DistributedSampler(train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True,
-                                             seed=cfg.seed)
-                sampler.set_epoch(epoch)
-                loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, generator=order,
-                                    num_workers=cfg.num_workers, drop_last=drop_last)
-            else:
-                loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=order,
-                                    num_workers=cfg.num_workers, drop_last=drop_last)
+            sampler = dist.GlobalBatchSampler(len(train_set), cfg.batch_size, ddp.rank, ddp.world, order)
+            loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, generator=order,
+                                num_workers=cfg.num_workers)
             sums: dict[str, float] = {}
-            count = 0
+            count, images, t_epoch = 0, 0, time.perf_counter()
+            t_step = t_epoch
             for batch in loader:
                 for opt_name, opt in optimizers.items():
                     for group, base in zip(opt.param_groups, base_lrs[opt_name]):
                         group["lr"] = base * lr_factor(step, total_steps)
                 ctx = TrainContext(epoch, cfg.epochs, step, generator, device, amp=autocast, scaler=scaler)
                 tensors = {"sketch": batch["sketch"].to(device), "color": batch["color"].to(device)}
-                losses = model.train_step(tensors, optimizers, ctx)
-                ddp.broadcast_buffers(model)
+                with nets.active():
+                    losses = model.train_step(tensors, optimizers, ctx)
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
                     raise FloatingPointError(f"{name}: non-finite loss {bad} at epoch {epoch} step {step}; "
@@ -320,32 +338,87 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1
                 step += 1
+                batch_images = len(tensors["sketch"]) * ddp.world
+                images += batch_images
+                now = time.perf_counter()
+                if board is not None:
+                    board.step(step, losses, {k: o.param_groups[0]["lr"] for k, o in optimizers.items()},
+                               batch_images / max(now - t_step, 1e-9))
+                t_step = now
                 bar.update(task, advance=1, info=" ".join(f"{k}={v:.3g}" for k, v in list(losses.items())[:4]))
             rng_states = ddp.all_gather(generator.get_state())  # collective: every rank takes part
             if not ddp.is_main:  # rank 0 alone validates and writes checkpoints
                 continue
             val = validation_psnr(model, val_set, device)
-            row = {"epoch": epoch + 1, "val_psnr": val} | {k: v / max(1, count) for k, v in sums.items()}
+            lrs = {f"lr_{k}": o.param_groups[0]["lr"] for k, o in optimizers.items()}
+            row = ({"epoch": epoch + 1, "step": step, "val_psnr": val} | {k: v / max(1, count) for k, v in sums.items()}
+                   | lrs)
             history.append(row)
+            elapsed = time.perf_counter() - t0
+            timing.append({"images_per_s": images / max(time.perf_counter() - t_epoch, 1e-9), "seconds": elapsed})
             bar.update(task, info=f"epoch {epoch + 1}/{cfg.epochs} val PSNR {val:.2f} dB")
-            if epoch_lines:
-                log(f"epoch {epoch + 1}/{cfg.epochs}: val PSNR {val:.2f} dB ({time.perf_counter() - t0:.0f}s)")
+            board.epoch(row | timing[-1], cfg.epochs, total_steps, elapsed / max(1, step - step0) * (total_steps - step))
             meta = meta_base | {"epoch": epoch + 1, "step": step, "val_psnr": val, "history": history}
             state = model.state_dict()
             if val > best:
                 best = val
                 save_checkpoint(best_path, state, meta | {"selected": "best val PSNR"})
             save_checkpoint(last, state, meta | {"selected": "last"})
+            # One file holds everything a resume needs, weights included: a kill between this write and the one
+            # above can never pair one epoch's weights with another epoch's optimizer state.
             opt_tensors, groups = _flatten_optimizers(optimizers)
+            opt_tensors |= {f"{WEIGHTS}{k}": v for k, v in state.items()}
             opt_tensors["rng/generator"] = rng_states[0]
             opt_tensors.update({f"rng/generator.rank{r}": s for r, s in enumerate(rng_states[1:], start=1)})
-            save_checkpoint(last_train, opt_tensors, {"model": name, "epoch": epoch + 1, "step": step,
-                                                      "history": history, "best": best, "param_groups": groups,
-                                                      "grad_scaler": scaler_state(scaler)})
+            save_checkpoint(last_train, opt_tensors, meta | {"best": best, "param_groups": groups, "timing": timing,
+                                                             "grad_scaler": scaler_state(scaler), "weights": True})
+            write_csv(out / "training.csv", [h | t for h, t in zip(history, timing)])
+    nets.close()
     ddp.barrier()
     if not ddp.is_main:
         return TrainResult(last, best_path, history, time.perf_counter() - t0)
+    board.close()
     if not best_path.exists() and last.exists():
-        save_checkpoint(best_path, *load_checkpoint(last))  # resumed after the final epoch
+        save_checkpoint(best_path, *load_checkpoint(last))  # validation PSNR was never finite: last stands for best
     atomic_write_text(out / "history.json", json.dumps(history, indent=2))
+    if history:
+        plot_history(out / "training.png", history, f"{name} on {cfg.dataset}")
     return TrainResult(last, best_path, history, time.perf_counter() - t0)
+
+
+WEIGHTS = "model/"  # prefix of the weights inside last.train.safetensors
+
+
+def _on_every_rank(ddp: dist.DistContext, check: Callable[[], Any]) -> Any:
+    """`check()` on every rank; when it raises on any rank, every rank raises (no rank is left waiting in a
+    collective for one that stopped). Returns check()'s value."""
+    try:
+        value, error = check(), None
+    except UsageError as exc:
+        value, error = None, exc
+    if ddp.is_distributed and not ddp.all_agree(error is None):
+        raise error or UsageError("another rank refused this run (see its message); under torchrun across nodes "
+                                  "--out must be a folder every node sees")
+    if error is not None:
+        raise error
+    return value
+
+
+def _read_resume_state(out: Path, name: str, meta_now: dict[str, Any], world: int
+                       ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """(weights, optimizer/RNG tensors, metadata) of OUT's run, refused when it is another run than this one."""
+    last, last_train = out / "last.safetensors", out / "last.train.safetensors"
+    train_tensors, train_meta = load_checkpoint(last_train)
+    if train_meta.get("model") != name:
+        raise CheckpointError(f"{last_train} holds a {train_meta.get('model')!r} run, not {name!r}; use another --out")
+    if train_meta.get("weights"):
+        weights = {k[len(WEIGHTS):]: v for k, v in train_tensors.items() if k.startswith(WEIGHTS)}
+        saved = train_meta
+    else:  # written before the weights moved in: last.safetensors must be of the same epoch
+        weights, saved = load_checkpoint(last)
+        if int(saved.get("epoch", -1)) != int(train_meta["epoch"]):
+            raise CheckpointError(f"--resume: {last} is of epoch {saved.get('epoch')} but {last_train} of epoch "
+                                  f"{train_meta['epoch']} (the run was killed between the two writes); train into "
+                                  "another --out or with --overwrite")
+    check_resume_identity(identity(saved, int(saved.get("world", 1))), identity(meta_now, world), last_train)
+    return weights, train_tensors, train_meta

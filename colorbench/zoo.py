@@ -18,6 +18,7 @@ from colorbench.checkpoints import load_checkpoint, save_checkpoint
 from colorbench.defaults import ZooBudget
 from colorbench.errors import UsageError
 from colorbench.registry import MODELS
+from colorbench.train_checks import resume_if_possible
 from colorbench.training import TrainConfig, build_model, train_model
 from colorbench.variants import ZOO_DIR, zoo_checkpoint
 
@@ -99,7 +100,7 @@ def _train_and_export(key: str, budget: ZooBudget, work_dir: Path, device: str, 
     quiet = prefix is not None
     # Seed 0 keeps its historical work directory; another seed must not resume seed 0's run.
     run = f"{key}-{budget.dataset}" + (f"-seed{budget.seed}" if budget.seed else "")
-    result = train_model(cfg, work_dir / run, resume=True, command=command,
+    result = train_model(cfg, work_dir / run, **resume_if_possible(work_dir / run), command=command,
                          progress=not quiet, epoch_lines=quiet,
                          log=(lambda m: print(f"{prefix}{m}", file=sys.stderr, flush=True)) if quiet else print)
     dst = export_inference(result.best_checkpoint, out_dir / zoo_checkpoint(key, budget.dataset).name, command, budget)

@@ -255,7 +255,8 @@ class GuidingPainter(ColorizerModel):
         """One G step then one D step on {"sketch" [B,1,H,W], "color" [B,3,H,W]} in [-1,1].
 
         Returns the unweighted loss terms (loss_rec, loss_adv, loss_tv, loss_smth, loss_d), nh_mean (mean
-        number of hinted regions) and tau. Terms whose weight is 0 are not optimised; loss_adv and loss_d
+        number of hinted regions), regions_per_image (f's non-empty regions per image) and tau. Terms whose weight
+        is 0 are not optimised; loss_adv and loss_d
         are reported as 0.0 when lambda_adv = 0 because D is then not run at all.
         """
         cfg = self.config
@@ -316,5 +317,7 @@ class GuidingPainter(ColorizerModel):
             "loss_smth": float(loss_smth.detach()),
             "loss_d": float(loss_d.detach()),
             "nh_mean": float(active.sum(dim=1).mean()),
+            # f's non-empty regions per image in the sample g saw (how many of its Nc channels f really uses)
+            "regions_per_image": float((regions.detach().flatten(2).amax(2) > 0).sum(1).float().mean()),
             "tau": tau,
         }

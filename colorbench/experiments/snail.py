@@ -131,6 +131,7 @@ def run_snail_experiment(
     from colorbench.data import open_dataset
     from colorbench.protocols.snail_order import snail_order
     from colorbench.reports.snail_figure import snail_figure
+    from colorbench.train_checks import resume_if_possible
     from colorbench.training import TrainConfig, resolve_device, train_model
 
     out = Path(out_dir)
@@ -151,7 +152,9 @@ def run_snail_experiment(
                           **(model_config or {}), **VARIANTS[variant]},
         )
         t0 = time.perf_counter()
-        result = train_model(cfg, out / "models" / variant, resume=resume, progress=progress,
+        where = out / "models" / variant
+        result = train_model(cfg, where, **(resume_if_possible(where) if resume else {"overwrite": True}),
+                             progress=progress,
                              command=f"run_snail_experiment variant={variant}")
         model = _load_last(result.checkpoint, dev)
         # Every region is tabulated: the hints a user is asked for skip empty ones, so the k-th request may
