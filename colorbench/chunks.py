@@ -9,7 +9,7 @@ import json
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,12 +21,17 @@ if TYPE_CHECKING:
     from colorbench.engine import EvalPlan
 
 
-def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None) -> str:
-    """The cache directory key of one variant's chunks: checkpoint, dataset, plan, FID weights and the source
-    code (versions.source_fingerprint) — anything that could change a record."""
+def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None,
+              code: list[Any] | None = None) -> str:
+    """The cache directory key of one variant's chunks: checkpoint, dataset, plan, FID weights, colorbench's
+    source code (versions.source_fingerprint) and `code`, the identities of the model, dataset and metric
+    code outside colorbench (code_identity.identity_key) — anything that could change a record."""
     from colorbench.versions import source_fingerprint
 
-    payload = json.dumps([variant_sha, dataset_fp, plan.fingerprint(), fid_sha, source_fingerprint()])
+    parts: list[Any] = [variant_sha, dataset_fp, plan.fingerprint(), fid_sha, source_fingerprint()]
+    if code:  # only colorbench's own code: the key it had before plugins' code counted
+        parts.append(code)
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 

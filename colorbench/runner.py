@@ -8,8 +8,10 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -27,6 +29,7 @@ from colorbench.api import HintKind
 from colorbench.atomic import run_lock, sweep_stale, writer_tag
 from colorbench.batches import iter_batches
 from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
+from colorbench.code_identity import identity_key, run_identities, unknown_parts
 from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
 from colorbench.errors import UsageError
 from colorbench.merge import check_mergeable, merge_records, merge_run, variant_provenance
@@ -89,6 +92,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     from colorbench.data import native_size, open_dataset
     from colorbench.data.grayscale import with_input
     from colorbench.grayscale import check_variant_inputs
+    from colorbench.metric_registry import per_image_metrics
     from colorbench.registry import MODELS
 
     log = log or (lambda msg: STDERR.print(msg))
@@ -123,6 +127,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     dataset_fp = dataset.fingerprint()
     described = {v.label: v.describe() for v in variants}
     check_variant_inputs(described, {v.label: MODELS.get(v.model) for v in variants}, dataset.mode, cfg.dataset)
+    identities = run_identities({v.label: MODELS.get(v.model) for v in variants}, dataset,
+                                per_image_metrics([m["name"] for m in cfg.plan.metrics if not m.get("unavailable")]))
     warnings = size_warnings(described, dataset.size) + edited_warnings(dataset)
     for line in warnings if ctx.rank == 0 else []:
         log(f"[yellow]warning: {escape(line)}[/yellow]")
@@ -138,6 +144,11 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         else:
             region_source = src.load(device)
             placed_in = {"label": src.label, "checkpoint_sha256": described[src.label]["checkpoint_sha256"]}
+    refused = _refused(identities, variants, placed_in)
+    nonce = _shared_nonce(ctx) if refused else ""
+    for label, reasons in refused.items() if ctx.rank == 0 else {}:
+        log(f"[yellow]warning: {escape(label or 'ground-truth features')}: cached records are not reused — "
+            f"{escape(reasons[0])}[/yellow]")
 
     # A folder holding other variants measured otherwise is refused before anything is computed (every rank reads
     # the same run.json, so all stop together); the merge checks again under the lock for a concurrent writer.
@@ -158,14 +169,17 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         with make_progress(enabled=progress and ctx.rank == 0) as bar:
             if features is not None:
                 cache_dirs["real"], done = _real_features(dataset, shard, out, dataset_fp, fid_status, features,
-                                                          plan, device, cfg.num_workers)
+                                                          plan, device, cfg.num_workers,
+                                                          _code_part(identities, None, refused, nonce))
                 reuse["real"] = _reuse_entry(out, cache_dirs["real"], done, ids)
             for v in variants:
                 # Equalized/perturbed point and stroke records depend on the region model's checkpoint too.
                 sha = described[v.label]["checkpoint_sha256"]
+                code = _code_part(identities, v.label, refused, nonce)
                 if placed_in and _kind(v) in EQUALIZABLE:
                     sha += "|placed-in:" + placed_in["checkpoint_sha256"]
-                key = cache_key(sha, dataset_fp, plan, fid_status.get("weights_sha256"))
+                    code += _code_part(identities, placed_in["label"], refused, nonce)
+                key = cache_key(sha, dataset_fp, plan, fid_status.get("weights_sha256"), code)
                 cdir = out / "cache" / f"{v.label}-{key}"
                 cdir.mkdir(parents=True, exist_ok=True)
                 cache_dirs[v.label] = cdir
@@ -201,13 +215,18 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         if ctx.rank == 0:
             with run_lock(out):
                 placed = {v.label for v in variants if placed_in and _kind(v) in EQUALIZABLE}
-                extra = {"warnings": warnings, "cache": {"source_fingerprint": source_fingerprint(), "entries": reuse},
+                cache_doc = {"source_fingerprint": source_fingerprint(), "entries": reuse, "code": identities,
+                             "reuse_refused": {label or "real": reasons for label, reasons in refused.items()}}
+                extra = {"warnings": warnings, "cache": cache_doc,
                          "region_source": placed_in, "placed": placed}
                 _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, extra)
         if writing is not None:
             writing.result()  # the last chunk (the resume cache) is written before the run returns
     finally:
         writer.shutdown(wait=True)
+    if ctx.rank == 0 and not ctx.is_distributed:
+        for label in refused:  # entries no run may reuse: this run's alone, kept only until merged
+            shutil.rmtree(cache_dirs.get(label or "real", out / "cache" / ".none"), ignore_errors=True)
     ctx.barrier()
     return out
 
@@ -273,11 +292,45 @@ def _reuse_entry(out: Path, cdir: Path, done: set[str], ids: list[str]) -> dict[
     return {"dir": cdir.relative_to(out).as_posix(), "reused_images": reused, "computed_images": len(ids) - reused}
 
 
+def _refused(identities: dict[str, Any], variants: list[Variant],
+             placed_in: dict[str, Any] | None) -> dict[str | None, list[str]]:
+    """{label (None: the ground truth's features): why its cached records cannot be reused} for every entry
+    whose code (model, dataset, metrics; the region model that places its hints) has no identity."""
+    out: dict[str | None, list[str]] = {}
+    for v in [None, *variants]:
+        label = None if v is None else v.label
+        reasons = unknown_parts(identities, label)
+        if v is not None and placed_in and _kind(v) in EQUALIZABLE:
+            reasons += unknown_parts(identities, placed_in["label"])
+        if reasons:
+            out[label] = list(dict.fromkeys(reasons))
+    return out
+
+
+def _code_part(identities: dict[str, Any], label: str | None, refused: dict[str | None, list[str]],
+               nonce: str) -> list[Any]:
+    """The code identities in the cache key of `label`'s records (None: the ground truth's features); for
+    records that must not be reused (code without an identity, `refused`) a key no other run has (`nonce`)."""
+    if label in refused:
+        return [["not reusable", nonce]]
+    return identity_key(identities, label)
+
+
+def _shared_nonce(ctx: Any) -> str:
+    """A random key part, the same on every rank (rank 0's): the shards of one run share their cache entry."""
+    value = torch.tensor([uuid.uuid4().int & ((1 << 62) - 1)], dtype=torch.int64)
+    if ctx.is_distributed:
+        value = ctx.all_gather(value)[0]
+    return f"{int(value.item()):x}"
+
+
 def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, fid_status: dict, features: Callable,
-                   plan: EvalPlan, device: torch.device, num_workers: int = 0) -> tuple[Path, set[str]]:
+                   plan: EvalPlan, device: torch.device, num_workers: int = 0,
+                   code: list[Any] | None = None) -> tuple[Path, set[str]]:
     """Inception features of the ground-truth test images, cached like any variant's (keyed like them on the
-    source code too: the preprocessing is colorbench's); → (cache directory, image ids it already held)."""
-    key_parts = [dataset_fp, fid_status.get("weights_sha256"), source_fingerprint()]
+    source code too: the preprocessing is colorbench's; `code`: the dataset's, code_identity.identity_key);
+    → (cache directory, image ids it already held)."""
+    key_parts = [dataset_fp, fid_status.get("weights_sha256"), source_fingerprint()] + ([code] if code else [])
     key = hashlib.sha256(json.dumps(key_parts).encode()).hexdigest()[:20]
     cdir = out / "cache" / f"real-{key}"
     cdir.mkdir(parents=True, exist_ok=True)
