@@ -178,7 +178,10 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     bad = [m for m in mode_list if m not in MODES]
     if bad or "native" not in mode_list:
         raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")
-    names = resolve_model_names(models) if models else []
+    names = resolve_model_names(models) if models.strip() else []
+    if not names and not checkpoints:  # `--models ""` alone: nothing to evaluate, nothing may be written
+        raise UsageError(f"--models {models!r}: no model to evaluate; name models (`colorbench models`) or give "
+                         "--checkpoint NAME=PATH")
     if limit is not None and limit <= 0:
         raise UsageError(f"--limit must be a positive number of test images (got {limit})")
     selected = resolve_metrics(metric_names)  # an unknown name is a UsageError listing the known ones
@@ -335,7 +338,7 @@ def zoo() -> None:
 @click.option("--seed", default=ZooBudget.seed, show_default=True,
               help="Training seed (the shipped checkpoints': 0). Other seeds, exported with --out, are what a "
                    "pooled gate baseline measures the seed spread from (docs/gate.md).")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, callback=device_flag)
 def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, size: int, width: float,
               batch_size: int, threads: int, jobs: int, work_dir: str, out: str | None, seed: int,
               device: str) -> None:

@@ -110,6 +110,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     if not ids:
         raise UsageError(f"dataset {cfg.dataset!r} has no test images")
     variants = resolve_variants(cfg.models, cfg.checkpoints, cfg.dataset)
+    if not variants:  # refused before OUT is touched: a run.json without variants breaks every later run there
+        raise UsageError("no model to evaluate: name models (--models) or give checkpoints (--checkpoint NAME=PATH)")
     if ctx.rank == 0:
         _check_writable(out)
         litter = sweep_stale(out)  # temp files of runs killed mid-write (kill -9); a live writer's stay
