@@ -4,8 +4,8 @@ Progress and tables go to stderr (rich); `--json` prints machine-readable result
 listings of `models`, `datasets` and `protocols`.
 Exit codes: 0 ok, 1 regression found (`check` only), 2 usage, set-up or bad-input error
 (colorbench.errors.UsageError: one line naming the file or flag and saying what to do; `--debug` shows its
-traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Anything else is a bug and shows its
-traceback.
+traceback), 3 `check` crashed (a bug: never read as a verdict), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ class _Group(click.Group):
             sys.exit(130)
         except UsageError as exc:
             if ctx.params.get("debug"):
+                _never_a_verdict(ctx, 2)
                 raise
             _fail(exc)
         except OSError as exc:
             usage = environment_error(exc)
             if usage is None or ctx.params.get("debug"):
+                _never_a_verdict(ctx, 2 if usage is not None else CRASHED)
                 raise
             _fail(usage)
         except Exception:
@@ -64,10 +66,28 @@ class _Group(click.Group):
             if _RECEIVED and not ctx.params.get("debug"):
                 STDERR.print("interrupted", markup=False)
                 sys.exit(128 + _RECEIVED[0])
+            _never_a_verdict(ctx, CRASHED)
             raise
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+CRASHED = 3  # `check` hit a bug: its traceback, and a code no CI reads as a verdict (Python's own would be 1)
+
+
+def _never_a_verdict(ctx: click.Context, code: int) -> None:
+    """Under `check`, where exit code 1 means "regression", end an escaping exception (a bug, or a usage error
+    under --debug) with its traceback and `code` instead of Python's exit code 1. Other commands: no-op."""
+    if ctx.invoked_subcommand != "check":
+        return
+    import traceback
+
+    traceback.print_exc()
+    if code == CRASHED:
+        STDERR.print(f"check crashed (exit {CRASHED}): a bug in colorbench or a plugin, not a verdict on the "
+                     "checkpoint", style="bold red", markup=False)
+    sys.exit(code)
 
 
 _RECEIVED: list[int] = []  # the SIGINT/SIGTERM this process got, in order
@@ -115,8 +135,8 @@ def main(debug: bool) -> None:
 
     \b
     Exit codes: 0 ok · 1 regression (check only) · 2 usage error or bad input (one line
-    naming the file or flag) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
-    A traceback means a bug in colorbench.
+    naming the file or flag) · 3 check crashed (never a verdict) · 130 interrupted (Ctrl-C) ·
+    143 terminated (SIGTERM). A traceback means a bug in colorbench.
     """
 
 
