@@ -112,6 +112,11 @@ def _handle_signals() -> dict[int, Any]:
     return previous
 
 
+def _warn(message: str) -> None:
+    """One yellow warning line on stderr (no markup: a plugin's message may hold brackets)."""
+    STDERR.print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
+
+
 def _csv_ints(value: str) -> list[int]:
     try:
         return [int(v) for v in value.split(",") if v.strip()]
@@ -198,7 +203,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     bad = [m for m in mode_list if m not in MODES]
     if bad or "native" not in mode_list:
         raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")
-    names = resolve_model_names(models) if models.strip() else []
+    names = resolve_model_names(models, _warn) if models.strip() else []
     if not names and not checkpoints:  # `--models ""` alone: nothing to evaluate, nothing may be written
         raise UsageError(f"--models {models!r}: no model to evaluate; name models (`colorbench models`) or give "
                          "--checkpoint NAME=PATH")
@@ -371,7 +376,7 @@ def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, siz
                        lr=lr, seed=seed, threads=threads)
     STDERR.print(f"budget: {budget.describe()}")
     try:
-        build_zoo(resolve_model_names(models), budget, Path(work_dir), device=device, log=STDERR.print, jobs=jobs,
+        build_zoo(resolve_model_names(models, _warn), budget, Path(work_dir), device=device, log=STDERR.print, jobs=jobs,
                   out_dir=Path(out) if out else ZOO_DIR)
     except ZooBuildError as exc:
         raise click.ClickException(str(exc)) from exc

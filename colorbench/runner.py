@@ -28,9 +28,9 @@ from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import run_lock, sweep_stale, writer_tag
 from colorbench.batches import iter_batches
-from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
+from colorbench.chunks import cache_key, chunk_name, chunk_out_of_range, load_chunk, save_chunk, save_npz_fast
 from colorbench.code_identity import identity_key, run_identities, unknown_parts
-from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
+from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, OutOfRange, nh_assignment
 from colorbench.errors import UsageError
 from colorbench.merge import check_mergeable, merge_records, merge_run, variant_provenance
 from colorbench.progress import STDERR, make_progress
@@ -163,6 +163,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     # only those without Inception features: a large FID run's features would otherwise stay in memory for
     # every variant at once, where the merge holds one variant's at a time.
     held: dict[Path, tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]] = {}
+    ranges: dict[Path, np.ndarray] = {}  # out-of-range output counts of the chunks this process computed
+    finished: list[Variant] = []  # variants whose every image is in their cache entry
+    failed: UsageError | None = None  # the error that stopped a variant (its model's code or checkpoint)
     # Chunk files are compressed and written in a worker thread (zlib releases the GIL) while the next batch
     # computes, one write in flight: its error surfaces at the next batch, and nothing is lost on exit.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-chunks")
@@ -193,35 +196,52 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                     log(f"{v.label}: {len(shard) - len(todo)} of {len(shard)} images reused from the cache "
                         f"({escape(str(cdir))}); {len(todo) or 'nothing'} to compute")  # --out "run[v2]"
                 if not todo:
+                    finished.append(v)
                     continue
                 # The first batch decodes while the checkpoint loads; `closing` ends the decoding thread on error.
-                with contextlib.closing(iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers)) as batches:
-                    model = v.load(device)
-                    if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
-                        model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
-                    ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features,
-                                   nh=nh, sample_ids=sample_ids)
-                    for batch in batches:
-                        result = ev.run_batch(batch)
-                        path = cdir / chunk_name(batch.ids)
-                        if writing is not None:
-                            writing.result()
-                        writing = writer.submit(save_chunk, path, *result)
-                        if ctx.rank == 0 and not result[1]:
-                            held[path] = result
-                        bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
-                    del model, ev
+                try:
+                    with contextlib.closing(iter_batches(dataset, todo, plan.batch_size, device,
+                                                         cfg.num_workers)) as batches:
+                        model = v.load(device)
+                        if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
+                            model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
+                        ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features,
+                                       nh=nh, sample_ids=sample_ids)
+                        for batch in batches:
+                            result = ev.run_batch(batch)
+                            ranges[cdir / chunk_name(batch.ids)] = ev.out_of_range.to_array()
+                            ev.out_of_range = OutOfRange()  # per chunk: the merge sums them, cached or not
+                            path = cdir / chunk_name(batch.ids)
+                            if writing is not None:
+                                writing.result()
+                            writing = writer.submit(save_chunk, path, *result, ranges[path])
+                            if ctx.rank == 0 and not result[1]:
+                                held[path] = result
+                            bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
+                        del model, ev
+                except UsageError as exc:  # the model's code or checkpoint failed: one line, after keeping the rest
+                    failed = exc
+                    break
+                finished.append(v)
         if ctx.is_distributed and writing is not None:
             writing.result()  # every rank's chunks are on disk before rank 0 merges them
+        if failed is not None:
+            # The images this model finished stay in its cache entry (its chunks); the models before it are
+            # merged into OUT as a run of their own, so nothing computed is lost. (Sharded runs: every rank
+            # stops at its own error; the cache keeps what each computed.)
+            if writing is not None:
+                writing.result()
+            if finished and not ctx.is_distributed:
+                with run_lock(out):
+                    _merge(out, cache_dirs, finished, {v.label: described[v.label] for v in finished}, dataset, cfg,
+                           fid_status, ids, held, _extra(finished, reuse, identities, refused, placed_in, warnings,
+                                                         ranges))
+            raise failed
         ctx.barrier()
         if ctx.rank == 0:
             with run_lock(out):
-                placed = {v.label for v in variants if placed_in and _kind(v) in EQUALIZABLE}
-                cache_doc = {"source_fingerprint": source_fingerprint(), "entries": reuse, "code": identities,
-                             "reuse_refused": {label or "real": reasons for label, reasons in refused.items()}}
-                extra = {"warnings": warnings, "cache": cache_doc,
-                         "region_source": placed_in, "placed": placed}
-                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, extra)
+                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held,
+                       _extra(variants, reuse, identities, refused, placed_in, warnings, ranges))
         if writing is not None:
             writing.result()  # the last chunk (the resume cache) is written before the run returns
     finally:
@@ -231,6 +251,20 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
             shutil.rmtree(cache_dirs.get(label or "real", out / "cache" / ".none"), ignore_errors=True)
     ctx.barrier()
     return out
+
+
+def _extra(variants: list[Variant], reuse: dict[str, Any], identities: dict[str, Any],
+           refused: dict[str | None, list[str]], placed_in: dict[str, Any] | None, warnings: list[str],
+           ranges: dict[Path, np.ndarray]) -> dict[str, Any]:
+    """The run.json entries `_merge` adds for `variants` (see its `extra`)."""
+    labels = {v.label for v in variants} | {"real"}
+    cache_doc = {"source_fingerprint": source_fingerprint(),
+                 "entries": {k: e for k, e in reuse.items() if k in labels}, "code": identities,
+                 "reuse_refused": {label or "real": reasons for label, reasons in refused.items()
+                                   if (label or "real") in labels}}
+    placed = {v.label for v in variants if placed_in and _kind(v) in EQUALIZABLE}
+    return {"warnings": list(warnings), "cache": cache_doc, "region_source": placed_in, "placed": placed,
+            "ranges": ranges}
 
 
 def size_warnings(described: dict[str, dict[str, Any]], size: int) -> list[str]:
@@ -361,6 +395,7 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
     held = held or {}
     extra = dict(extra or {})
     placed = extra.pop("placed", set())
+    ranges = extra.pop("ranges", {})
     run = _run_document(dataset, cfg, fid_status, ids, described) | extra
     run["variants"] = {label: info | {"run": variant_provenance(run, label, run.get("region_source") if label in placed
                                                                  else None)} for label, info in described.items()}
@@ -376,11 +411,24 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
             feats: dict[str, np.ndarray] = {}
             samples: dict[str, dict] = {}
             cdir = cache_dirs[v.label]
+            overshoot = OutOfRange()
             for chunk in sorted(set(cdir.glob("chunk-*.npz")) | {p for p in held if p.parent == cdir}):
                 df, f, s = held[chunk] if chunk in held else load_chunk(chunk)
                 frames.append(df)
                 feats.update(f)
                 samples.update(s)
+                stats = ranges[chunk] if chunk in ranges else chunk_out_of_range(chunk)
+                if stats is not None:
+                    overshoot.add(int(stats[0]), float(stats[2]), float(stats[3]))
+                    overshoot.total += int(stats[1])
+            if overshoot.values:
+                run["variants"][v.label]["out_of_range"] = {"values": overshoot.values, "of": overshoot.total,
+                                                           "min": overshoot.lo, "max": overshoot.hi}
+                run["warnings"].append(
+                    f"{v.label}: {overshoot.values} of {overshoot.total} output values "
+                    f"({100 * overshoot.values / max(1, overshoot.total):.3g} %) were outside [-1,1] (min "
+                    f"{overshoot.lo:.4g}, max {overshoot.hi:.4g}); they are scored as the 8-bit image they give "
+                    "(clamped to 0..255)")
             if feats:
                 keys = sorted(feats)
                 store = FeatureStore(keys, np.stack([feats[k] for k in keys]))

@@ -162,7 +162,7 @@ class GuidingPainter(ColorizerModel):
         """
         self._check_sketch(sketch)
         logits = self.seg(sketch).float()
-        lo, hi = torch.aminmax(logits)  # NaN propagates into both
+        lo, hi = torch.aminmax(logits.detach())  # NaN propagates into both
         if not (math.isfinite(lo) and math.isfinite(hi)):
             # argmax of NaN logits is one channel everywhere: a diverged f would run as a one-region model.
             raise CheckpointError("guidingpainter: f's region logits are NaN or infinite (a diverged checkpoint?): "
