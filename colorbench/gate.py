@@ -199,6 +199,9 @@ def read_baseline(path: Path) -> dict[str, Any]:
         value = data.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise UsageError(f"{path}: field {key!r} must be a positive integer, got {value!r}")
+    for key in ("model", "dataset"):  # what the baseline measured: check_same_subject compares them
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise UsageError(f"{path}: field {key!r} must name the baseline's {key}, got {_json_type(data.get(key))}")
     if not isinstance(data.get("dataset_fingerprint"), str):
         raise UsageError(f"{path}: field 'dataset_fingerprint' must be a string, got "
                          f"{_json_type(data.get('dataset_fingerprint'))}")

@@ -46,8 +46,10 @@ def _baseline(tmp_path: Path, **changes: object) -> Path:
     ({"tolerances": [1, 2]}, "tolerances"),
     ({"n_images": "64"}, "n_images"),
     ({"dataset_fingerprint": None}, "dataset_fingerprint"),
+    ({"model": None}, "model"),
+    ({"dataset": ""}, "dataset"),
 ], ids=["nan-metric", "nan-tolerance", "negative-tolerance", "empty", "all-unknown", "metrics-list", "metric-str",
-        "tolerances-list", "n_images-str", "no-fingerprint"])
+        "tolerances-list", "n_images-str", "no-fingerprint", "no-model", "no-dataset"])
 def test_a_baseline_that_cannot_be_compared_is_refused_naming_file_and_field(tmp_path: Path, changes, field):
     path = _baseline(tmp_path, **changes)
     res = _check("--baseline", str(path))
@@ -118,7 +120,7 @@ def test_a_baseline_of_another_protocol_is_refused(tmp_path: Path, monkeypatch) 
 
     monkeypatch.setattr(colorbench.runner, "run_evaluation", lambda *a, **k: pytest.fail("evaluated"))
     res = _check("--baseline", str(_baseline(tmp_path, protocol={"nc": 30, "p": 0.25, "seed": 0,
-                                                                  "gumbel_noise": False})), "--limit", "2")
+                                                                  "gumbel_noise": False})))
     assert res.exit_code == 2 and "protocol p 0.25 in the baseline, 0.125 here" in res.output, res.output
 
 
