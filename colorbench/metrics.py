@@ -15,8 +15,8 @@ def to_uint8(image: torch.Tensor) -> torch.Tensor:
 
     The exact inverse of the datasets' uint8 → [-1,1] mapping (`data.base.u8_to_tensor`, v/127.5 − 1): a
     ground truth goes back to the dataset's own bytes, so metrics compare outputs with the dataset's
-    images. The official `calculate_psnr` truncates instead, which turns about 4.6 % of a toon image's
-    channel values v into v − 1 (its float round trip lands just below v) and costs every model ~0.04 dB.
+    images. The official `calculate_psnr` truncates instead, which turns about 4 % of a toon image's
+    channel values v into v − 1 (its float round trip lands just below v).
     """
     return (image.float() + 1.0).mul(127.5).round().clamp(0.0, 255.0).to(torch.uint8)
 
