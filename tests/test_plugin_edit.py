@@ -118,3 +118,58 @@ def test_a_model_without_a_source_file_is_never_reused_and_run_json_says_why(tmp
     assert cache["entries"]["mine"]["reused_images"] == 0
     assert "no source file" in cache["reuse_refused"]["mine"][0]
     assert not list((out / "cache").glob("mine-*"))  # no entry left that a later run could take for its own
+
+
+PROBE = '''
+from colorbench.data.base import ColorDataset
+
+
+class ProbeSet(ColorDataset):
+    name = "probe-set"
+
+
+def probe_metric(pred, gt):
+    return (pred.float() - gt.float()).abs().mean(dim=(1, 2, 3)) * SCALE
+'''
+
+
+def _probe_identities(module_name: str) -> list:
+    import importlib
+
+    from colorbench.code_identity import identity_key, run_identities
+    from colorbench.metric_registry import Metric
+
+    module = importlib.import_module(module_name)
+    metric = Metric("probe", module.probe_metric, ("probe",), (False,))
+    return identity_key(run_identities({}, module.ProbeSet, [metric]), None)
+
+
+def test_a_plugin_dataset_and_metric_are_in_the_key_by_their_source(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "cbprobe_source.py").write_text(PROBE.replace("SCALE", "1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = _probe_identities("cbprobe_source")
+    assert [role for role, _ in before] == ["dataset", "metric probe"]
+    assert all(ident["kind"] == "source" for _, ident in before)
+    (tmp_path / "cbprobe_source.py").write_text(PROBE.replace("SCALE", "2"))  # the metric is edited
+    assert _probe_identities("cbprobe_source") != before
+
+
+def test_an_installed_distribution_is_known_by_name_version_and_record(tmp_path: Path, monkeypatch) -> None:
+    from colorbench import code_identity
+
+    (tmp_path / "cbprobe_dist.py").write_text(PROBE.replace("SCALE", "1"))
+    info = tmp_path / "cbprobe_dist-2.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Name: cbprobe-dist\nVersion: 2.1\n")
+    (info / "RECORD").write_text("cbprobe_dist.py,sha256=abc,10\ncbprobe_dist-2.1.dist-info/METADATA,,\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code_identity._installed.cache_clear()
+    try:
+        (_, ident), _ = _probe_identities("cbprobe_dist")
+        assert ident["kind"] == "distribution" and ident["distribution"] == "cbprobe-dist"
+        assert ident["version"] == "2.1"
+        (info / "RECORD").write_text("cbprobe_dist.py,sha256=def,10\ncbprobe_dist-2.1.dist-info/METADATA,,\n")
+        code_identity._installed.cache_clear()  # a reinstall, seen by the next process
+        assert _probe_identities("cbprobe_dist")[0][1]["sha256"] != ident["sha256"]
+    finally:
+        code_identity._installed.cache_clear()
