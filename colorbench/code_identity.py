@@ -96,18 +96,19 @@ def run_identities(models: dict[str, Any], dataset: Any, metrics: list[Any]) -> 
 
 
 def unknown_parts(identities: dict[str, Any], label: str | None) -> list[str]:
-    """The reasons the records of `label` (None: the ground truth's features) cannot be reused: every part it
-    depends on (its model, the dataset, the metrics) without a code identity."""
-    parts = [identities["dataset"]] + list(identities["metrics"].values())
+    """The reasons the records of `label` (None: the ground truth's features, which depend on the dataset only)
+    cannot be reused: every part they depend on (the model, the dataset, the metrics) without a code identity."""
+    parts = [identities["dataset"]]  # the ground truth's features depend on the dataset alone
     if label is not None:
-        parts.insert(0, identities["models"][label])
+        parts = [identities["models"][label], *parts, *identities["metrics"].values()]
     return [p["reason"] for p in parts if p["kind"] == "unknown"]
 
 
 def identity_key(identities: dict[str, Any], label: str | None) -> list[Any]:
     """The part of a cache key that names the code outside colorbench that `label`'s records (None: the ground
     truth's features) depend on: its model, the dataset and the metrics; [] when all of it is colorbench's."""
-    parts = [("dataset", identities["dataset"])] + [(f"metric {k}", v) for k, v in identities["metrics"].items()]
+    parts = [("dataset", identities["dataset"])]  # the ground truth's features depend on the dataset alone
     if label is not None:
-        parts.insert(0, ("model", identities["models"][label]))
+        parts = [("model", identities["models"][label]), *parts,
+                 *((f"metric {k}", v) for k, v in identities["metrics"].items())]
     return [[role, ident] for role, ident in parts if ident["kind"] != "colorbench"]

@@ -141,14 +141,16 @@ def _probe_identities(module_name: str) -> list:
 
     module = importlib.import_module(module_name)
     metric = Metric("probe", module.probe_metric, ("probe",), (False,))
-    return identity_key(run_identities({}, module.ProbeSet, [metric]), None)
+    from colorbench.baselines.floor import FlatFill  # colorbench's own: in the source fingerprint, not here
+
+    return identity_key(run_identities({"m": FlatFill}, module.ProbeSet, [metric]), "m")
 
 
 def test_a_plugin_dataset_and_metric_are_in_the_key_by_their_source(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "cbprobe_source.py").write_text(PROBE.replace("SCALE", "1"))
     monkeypatch.syspath_prepend(str(tmp_path))
     before = _probe_identities("cbprobe_source")
-    assert [role for role, _ in before] == ["dataset", "metric probe"]
+    assert [role for role, _ in before] == ["dataset", "metric probe"]  # the model is colorbench's
     assert all(ident["kind"] == "source" for _, ident in before)
     (tmp_path / "cbprobe_source.py").write_text(PROBE.replace("SCALE", "2"))  # the metric is edited
     assert _probe_identities("cbprobe_source") != before
@@ -165,7 +167,7 @@ def test_an_installed_distribution_is_known_by_name_version_and_record(tmp_path:
     monkeypatch.syspath_prepend(str(tmp_path))
     code_identity._installed.cache_clear()
     try:
-        (_, ident), _ = _probe_identities("cbprobe_dist")
+        (_, ident), _ = _probe_identities("cbprobe_dist")  # the dataset's, then the metric's
         assert ident["kind"] == "distribution" and ident["distribution"] == "cbprobe-dist"
         assert ident["version"] == "2.1"
         (info / "RECORD").write_text("cbprobe_dist.py,sha256=def,10\ncbprobe_dist-2.1.dist-info/METADATA,,\n")
