@@ -27,11 +27,28 @@ def atomic_write(path: str | Path, write: Any) -> None:
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
+            # mkstemp makes the file 0600; the result gets the mode any new file gets here (0644 under umask 022),
+            # so a shared results folder stays readable by the group and others the umask allows.
+            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it (/proc on Linux); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def writer_tag() -> str:

@@ -15,7 +15,9 @@ from colorbench.metrics import to_uint8
 
 
 class Batch:
-    """A batch of test images on the device: ids, sketch [B,1,H,W], colour [B,3,H,W], uint8 GT."""
+    """A batch of test images on the device: ids, sketch [B,1,H,W], colour [B,3,H,W] in [-1,1] and gt_u8,
+    uint8 [B,3,H,W]: the dataset's own 8-bit colour image, every metric's ground truth (to_uint8 rounds,
+    the exact inverse of the datasets' v/127.5 − 1)."""
 
     def __init__(self, items: list[dict[str, Any]], device: torch.device) -> None:
         self.ids = [it["id"] for it in items]

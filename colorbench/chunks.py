@@ -9,7 +9,7 @@ import json
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,12 +21,17 @@ if TYPE_CHECKING:
     from colorbench.engine import EvalPlan
 
 
-def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None) -> str:
-    """The cache directory key of one variant's chunks: checkpoint, dataset, plan, FID weights and the source
-    code (versions.source_fingerprint) — anything that could change a record."""
+def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | None,
+              code: list[Any] | None = None) -> str:
+    """The cache directory key of one variant's chunks: checkpoint, dataset, plan, FID weights, colorbench's
+    source code (versions.source_fingerprint) and `code`, the identities of the model, dataset and metric
+    code outside colorbench (code_identity.identity_key) — anything that could change a record."""
     from colorbench.versions import source_fingerprint
 
-    payload = json.dumps([variant_sha, dataset_fp, plan.fingerprint(), fid_sha, source_fingerprint()])
+    parts: list[Any] = [variant_sha, dataset_fp, plan.fingerprint(), fid_sha, source_fingerprint()]
+    if code:  # only colorbench's own code: the key it had before plugins' code counted
+        parts.append(code)
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -35,10 +40,14 @@ def chunk_name(ids: Sequence[str]) -> str:
     return "chunk-" + hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16] + ".npz"
 
 
-def save_chunk(path: Path, df: pd.DataFrame, feats: dict[str, np.ndarray], samples: dict[str, dict]) -> None:
-    """One batch's records (records_frame), Inception features {feature_key: [2048]} and sample arrays
-    {image_id: {name: array}} as one atomic .npz (string columns as unicode arrays: no pickles)."""
+def save_chunk(path: Path, df: pd.DataFrame, feats: dict[str, np.ndarray], samples: dict[str, dict],
+               out_of_range: np.ndarray | None = None) -> None:
+    """One batch's records (records_frame), Inception features {feature_key: [2048]}, sample arrays
+    {image_id: {name: array}} and `out_of_range` (engine.OutOfRange.to_array: the batch's output values outside
+    [-1,1]) as one atomic .npz (string columns as unicode arrays: no pickles)."""
     arrays: dict[str, np.ndarray] = {f"rec_{c}": df[c].to_numpy() for c in df.columns}
+    if out_of_range is not None:
+        arrays["out_of_range"] = np.asarray(out_of_range, dtype=np.float64)
     arrays["rec_columns"] = np.asarray(list(df.columns))
     arrays["feat_keys"] = np.asarray(list(feats), dtype=str)
     arrays["feat_vals"] = np.stack(list(feats.values())).astype(np.float32) if feats else np.zeros((0, 2048), np.float32)
@@ -76,3 +85,9 @@ def load_chunk(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[st
             _, sid, name = key.split("::", 2)
             samples.setdefault(sid, {})[name] = val
     return df, feats, samples
+
+
+def chunk_out_of_range(path: Path) -> np.ndarray | None:
+    """The chunk's [values outside [-1,1], values computed, min, max], None for a chunk written without them."""
+    with np.load(path, allow_pickle=False) as z:
+        return z["out_of_range"] if "out_of_range" in z.files else None

@@ -4,8 +4,8 @@ Progress and tables go to stderr (rich); `--json` prints machine-readable result
 listings of `models`, `datasets` and `protocols`.
 Exit codes: 0 ok, 1 regression found (`check` only), 2 usage, set-up or bad-input error
 (colorbench.errors.UsageError: one line naming the file or flag and saying what to do; `--debug` shows its
-traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Anything else is a bug and shows its
-traceback.
+traceback), 3 `check` crashed (a bug: never read as a verdict), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -51,15 +51,18 @@ class _Group(click.Group):
             sys.exit(130)
         except UsageError as exc:
             if ctx.params.get("debug"):
+                _never_a_verdict(ctx, 2)
                 raise
             _fail(exc)
         except OSError as exc:
             usage = environment_error(exc)
             if usage is None or ctx.params.get("debug"):
+                _never_a_verdict(ctx, 2 if usage is not None else CRASHED)
                 raise
             _fail(usage)
         except MemoryError:
             if ctx.params.get("debug"):
+                _never_a_verdict(ctx, 2)
                 raise
             _fail(_out_of_memory(ctx))
         except Exception as exc:
@@ -70,10 +73,28 @@ class _Group(click.Group):
                 sys.exit(128 + _RECEIVED[0])
             if _torch_out_of_memory(exc) and not ctx.params.get("debug"):
                 _fail(_out_of_memory(ctx))
+            _never_a_verdict(ctx, CRASHED)
             raise
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+CRASHED = 3  # `check` hit a bug: its traceback, and a code no CI reads as a verdict (Python's own would be 1)
+
+
+def _never_a_verdict(ctx: click.Context, code: int) -> None:
+    """Under `check`, where exit code 1 means "regression", end an escaping exception (a bug, or a usage error
+    under --debug) with its traceback and `code` instead of Python's exit code 1. Other commands: no-op."""
+    if ctx.invoked_subcommand != "check":
+        return
+    import traceback
+
+    traceback.print_exc()
+    if code == CRASHED:
+        STDERR.print(f"check crashed (exit {CRASHED}): a bug in colorbench or a plugin, not a verdict on the "
+                     "checkpoint", style="bold red", markup=False)
+    sys.exit(code)
 
 
 _RECEIVED: list[int] = []  # the SIGINT/SIGTERM this process got, in order
@@ -116,6 +137,11 @@ def _handle_signals() -> dict[int, Any]:
     return previous
 
 
+def _warn(message: str) -> None:
+    """One yellow warning line on stderr (no markup: a plugin's message may hold brackets)."""
+    STDERR.print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
+
+
 def _csv_ints(value: str) -> list[int]:
     try:
         return [int(v) for v in value.split(",") if v.strip()]
@@ -139,8 +165,8 @@ def main(debug: bool) -> None:
 
     \b
     Exit codes: 0 ok · 1 regression (check only) · 2 usage error or bad input (one line
-    naming the file or flag) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
-    A traceback means a bug in colorbench.
+    naming the file or flag) · 3 check crashed (never a verdict) · 130 interrupted (Ctrl-C) ·
+    143 terminated (SIGTERM). A traceback means a bug in colorbench.
     """
 
 
@@ -204,7 +230,10 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     bad = [m for m in mode_list if m not in MODES]
     if bad or "native" not in mode_list:
         raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")
-    names = resolve_model_names(models) if models else []
+    names = resolve_model_names(models, _warn) if models.strip() else []
+    if not names and not checkpoints:  # `--models ""` alone: nothing to evaluate, nothing may be written
+        raise UsageError(f"--models {models!r}: no model to evaluate; name models (`colorbench models`) or give "
+                         "--checkpoint NAME=PATH")
     if limit is not None and limit <= 0:
         raise UsageError(f"--limit must be a positive number of test images (got {limit})")
     selected = resolve_metrics(metric_names)  # an unknown name is a UsageError listing the known ones
@@ -376,7 +405,7 @@ def zoo() -> None:
 @click.option("--seed", default=ZooBudget.seed, show_default=True,
               help="Training seed (the shipped checkpoints': 0). Other seeds, exported with --out, are what a "
                    "pooled gate baseline measures the seed spread from (docs/gate.md).")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, callback=device_flag)
 def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, size: int, width: float,
               batch_size: int, threads: int, jobs: int, work_dir: str, out: str | None, seed: int,
               device: str) -> None:
@@ -389,7 +418,7 @@ def zoo_build(models: str, dataset: str, epochs: int, limit: int, lr: float, siz
                        lr=lr, seed=seed, threads=threads)
     STDERR.print(f"budget: {budget.describe()}")
     try:
-        build_zoo(resolve_model_names(models), budget, Path(work_dir), device=device, log=STDERR.print, jobs=jobs,
+        build_zoo(resolve_model_names(models, _warn), budget, Path(work_dir), device=device, log=STDERR.print, jobs=jobs,
                   out_dir=Path(out) if out else ZOO_DIR)
     except ZooBuildError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -52,8 +52,10 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
     from colorbench.engine import EvalPlan
     from colorbench.gate import (
         check_same_images,
+        check_same_subject,
         compare,
         default_baseline,
+        gate_protocol,
         parse_tolerances,
         pooled_baseline,
         read_baseline,
@@ -75,6 +77,9 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
                          f"installed package's {default_baseline(name, dataset)} unless you name that path")
     base_path = Path(baseline) if baseline else default_baseline(name, dataset)
     base = None if update_baseline else read_baseline(base_path)
+    plan_protocol = EvalPlan()  # the hint law and seed every check evaluates under
+    if base:  # a baseline of another model, dataset or protocol is refused before anything is evaluated
+        check_same_subject(base, base_path, name, dataset, gate_protocol(plan_protocol))
     overrides = parse_tolerances(tolerances)
     if base:
         tolerances_for(base, overrides)  # a metric without a tolerance is refused before the evaluation
@@ -103,7 +108,7 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, baseline: str 
         cfg = RunConfig(models=[], dataset=dataset, out=str(run_dir), size=size,
                         checkpoints=[f"{label}={p}" for label, p in zip(labels, paths)],
                         limit=limit, data_root=data_root, device=device, fid=fid, fid_weights=fid_weights,
-                        plan=EvalPlan(modes=["native"], n_samples=0,
+                        plan=EvalPlan(nc=plan_protocol.nc, p=plan_protocol.p, modes=["native"], n_samples=0,
                                       metrics=describe_metrics([m.name for m in per_image_metrics(selected)])))
         run_evaluation(cfg, progress=False)
         if base:

@@ -28,6 +28,7 @@ from colorbench.checkpoints import CheckpointError
 from colorbench.data.base import ColorDataset
 from colorbench.data.grayscale import input_of
 from colorbench.defaults import EVAL
+from colorbench.errors import ModelError, UsageError
 from colorbench.forward import fixed_rows
 from colorbench.grayscale import GRAYSCALE
 from colorbench.hints import (
@@ -141,6 +142,39 @@ def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, p
                    "n": n, "psnr": psnr, "hint_area": area, "hint_err": err, "empty": empty} | (extra or {})
 
 
+@dataclass
+class OutOfRange:
+    """Output values outside [-1,1]: how many, of how many computed, and the extremes. They are scored as the
+    8-bit image they give (clamped to 0..255), which hides by how much a model overshoots: run.json and the
+    run's warnings report them."""
+
+    values: int = 0
+    total: int = 0
+    lo: float = -1.0
+    hi: float = 1.0
+
+    def add(self, count: int, lo: float, hi: float) -> None:
+        self.values += count
+        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+
+    def to_array(self) -> np.ndarray:
+        return np.asarray([self.values, self.total, self.lo, self.hi], dtype=np.float64)
+
+
+def _images(ids: Sequence[str]) -> str:
+    """'image a' / 'images a … z (N)': where a model call failed."""
+    return f"image {ids[0]}" if len(ids) == 1 else f"images {ids[0]} … {ids[-1]} ({len(ids)})"
+
+
+def _origin(model: str) -> str:
+    from colorbench.registry import MODELS
+
+    try:
+        return MODELS.origin(model)
+    except Exception:  # noqa: BLE001 — only a label for a message
+        return "?"
+
+
 class Evaluator:
     """Runs one variant over a list of images according to a plan; yields record rows, features, samples."""
 
@@ -163,6 +197,58 @@ class Evaluator:
         self._metric = RowMetrics(per_image_metrics([m["name"] for m in plan.metrics if not m.get("unavailable")]),
                                   hint_de="perturbed" in plan.modes)
         self.extra_columns = list(self._metric.columns[3:])
+        self._builtin = type(model).__module__.startswith("colorbench.")
+        self._origin = _origin(variant.model)
+        self._where = "its first batch"  # the images of the batch being computed (run_batch)
+        self.out_of_range = OutOfRange()  # output values outside [-1,1], over every batch this Evaluator ran
+
+    # -- the model's calls, checked ------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args), a call into the model's code. A plugin's exception becomes one ModelError naming the model,
+        the call and the images (its traceback under --debug); colorbench's own models' errors stay bugs."""
+        try:
+            return fn(*args)
+        except (UsageError, MemoryError):
+            raise
+        except Exception as exc:
+            if self._builtin:
+                raise
+            raise ModelError(f"model {self.variant.label!r} ({self._origin}) raised {type(exc).__name__} in {what} "
+                             f"on {self._where}: {exc}") from exc
+
+    def _colorize(self, x: torch.Tensor, c: torch.Tensor, m: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+        """colorize(x, (c, m, r)) → float32 [N,3,H,W], refusing (ModelError) anything else it returns."""
+        y = self._call("colorize", self.model.colorize, x, Hints(c, m, r))
+        self._check_tensor("colorize", y, (x.shape[0], 3, *x.shape[-2:]), "[B,3,H,W] in [-1,1]")
+        return y.float()
+
+    def _propose_regions(self, x: torch.Tensor) -> torch.Tensor:
+        """propose_regions(x) → [N,K,H,W] in {0,1}, refusing (ModelError) anything else, NaN among it: argmax-free
+        code downstream would otherwise read NaN regions as empty or as one region."""
+        r = self._call("propose_regions", self.model.propose_regions, x)
+        self._check_tensor("propose_regions", r, None, "one-hot regions [B,Nc,H,W] in {0,1}", floating=False)
+        if r.dim() != 4 or r.shape[0] != x.shape[0] or tuple(r.shape[-2:]) != tuple(x.shape[-2:]):
+            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned regions of shape "
+                             f"{tuple(r.shape)} from propose_regions on {self._where}, expected "
+                             f"[{x.shape[0]},Nc,{x.shape[-2]},{x.shape[-1]}] in {{0,1}}")
+        if not bool(((r == 0) | (r == 1)).all()):
+            bad = "NaN" if bool(torch.isnan(r).any()) else "values other than 0 and 1"
+            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned regions holding {bad} from "
+                             f"propose_regions on {self._where} (a diverged region network?): they cannot be used")
+        return r
+
+    def _check_tensor(self, what: str, y: Any, shape: tuple[int, ...] | None, expected: str,
+                      floating: bool = True) -> None:
+        if not isinstance(y, torch.Tensor):
+            kind = f"{type(y).__module__}.{type(y).__qualname__}".removeprefix("builtins.")
+            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned a {kind} from {what} on "
+                             f"{self._where}, expected a torch.Tensor {expected}")
+        if shape is not None and tuple(y.shape) != shape:
+            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned shape {tuple(y.shape)} from "
+                             f"{what} on {self._where}, expected {shape} ({expected})")
+        if floating and not y.is_floating_point():
+            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned {y.dtype} from {what} on "
+                             f"{self._where}, expected a floating-point tensor {expected}")
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32). Not an
@@ -217,9 +303,15 @@ class Evaluator:
             # thread reads it only after waiting for this call
             lo, hi = torch.aminmax(y)  # one pass, no temporary (10× isfinite().all()); NaN propagates into both
             if not (math.isfinite(lo) and math.isfinite(hi)):
+                if self.variant.checkpoint is None:
+                    raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned NaN/inf outputs "
+                                     f"from colorize on {self._where}: fix its code")
                 raise CheckpointError(
                     f"{self.variant.label} produced NaN/inf outputs with checkpoint {self.variant.checkpoint}: the "
                     "checkpoint is broken (diverged training?); retrain it or pass another --checkpoint")
+            if lo < -1.0 or hi > 1.0:  # scored clamped to 0..255, as a saved image would be: counted, not hidden
+                self.out_of_range.add(int(((y < -1.0) | (y > 1.0)).sum()), float(lo), float(hi))
+            self.out_of_range.total += y.numel()
             # Converted in cache-sized blocks (5× faster at 128 px); element-wise, so the same bytes.
             k = max(1, _BLOCK // max(1, y[0].numel()))
             for i in range(0, e - s, k):
@@ -258,8 +350,7 @@ class Evaluator:
                 else:
                     reg = None if regions is None else _rows(regions, s, e)
                 with self._autocast():
-                    y = fixed_rows(lambda x, c, m, r: self.model.colorize(x, Hints(c, m, r)).float(), bs,
-                                   _rows(sketch, s, e), hints.color[s:e], hints.mask[s:e], reg)
+                    y = fixed_rows(self._colorize, bs, _rows(sketch, s, e), hints.color[s:e], hints.mask[s:e], reg)
                 if out is None:
                     out = torch.empty((n, *y.shape[1:]), dtype=torch.uint8, device=y.device)
                 if behind is not None:
@@ -289,9 +380,10 @@ class Evaluator:
         samples: dict[str, Any] = {}
         base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
         regions = None
+        self._where = _images(batch.ids)
         if self.kind is HintKind.REGION:
             with self._autocast():
-                regions = fixed_rows(self.model.propose_regions, self.plan.forward_rows, batch.sketch)
+                regions = fixed_rows(self._propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
         seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc, space=self.hint_space)
         outs, hints, values = self._levels(seq, self.levels, batch)

@@ -26,3 +26,9 @@ def environment_error(exc: BaseException) -> UsageError | None:
     where = f"{exc.filename}: " if exc.filename else ""
     return UsageError(f"{where}{exc.strerror or exc}: colorbench needs a writable folder with free space (free "
                       "some, or choose another --out); files are written atomically, none was left half-written")
+
+
+class ModelError(UsageError):
+    """A model's code failed or returned something the engine cannot score (an array that is not a tensor, a
+    wrong shape, NaN, regions that are not one-hot): the message names the model and what it returned, since
+    it is the plugin's author's to fix, not colorbench's."""

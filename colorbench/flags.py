@@ -1,5 +1,6 @@
 """Flag checks that run before any evaluation (a bad --device, --sweep, --nri-threshold or --compare is refused
-at once: exit 2, naming the flag) and the help texts several commands share. Torch-free."""
+at once: exit 2, naming the flag) and the help texts several commands share. Torch-free, but for `--device
+mps`, whose availability only torch knows."""
 
 from __future__ import annotations
 
@@ -25,7 +26,20 @@ def device_flag(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """click callback of --device: one of auto | cpu | cuda[:N] | mps."""
     if not DEVICE_PATTERN.fullmatch(value.strip().lower()):
         raise UsageError(f"--device {value!r}: use auto, cpu, cuda, cuda:N or mps")
-    return value.strip().lower()
+    device = value.strip().lower()
+    if device == "mps":  # torch accepts the name anywhere; its first tensor would fail with a traceback
+        check_mps()
+    return device
+
+
+def check_mps() -> None:
+    """A UsageError unless this machine has an MPS device (Apple silicon with a torch built for it)."""
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    if backend is None or not backend.is_available():
+        raise UsageError("--device mps was asked for but this machine has no MPS device (Apple-silicon GPU); "
+                         "use --device cpu")
 
 
 def finite_flag(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -36,7 +50,10 @@ def finite_flag(ctx: click.Context, param: click.Parameter, value: float | None)
 
 
 def check_sweep(sweep: list[int], nc: int) -> None:
-    """Fig. 12's hint counts must be hint levels the engine computes: 0..Nc."""
+    """Fig. 12's hint counts must be hint levels the engine computes: 0..Nc, at least one (the report draws
+    Fig. 12 and reads its E.2 rows at them)."""
+    if not sweep:
+        raise UsageError("--sweep '': give the hint counts of Fig. 12, e.g. --sweep 2,4,6,8,10,12")
     bad = [n for n in sweep if not 0 <= n <= nc]
     if bad:
         raise UsageError(f"--sweep {','.join(map(str, sweep))}: hint counts must be in 0..{nc} (Nc), got {bad[0]}")

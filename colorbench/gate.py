@@ -158,6 +158,7 @@ def write_baseline(path: Path, model: str, dataset: str, metrics: dict[str, floa
         "fid": {k: run["fid"].get(k) for k in ("available", "reason", "weights_sha256", "standard")},
         "versions": run["versions"],
         "config_fingerprint": run["config_fingerprint"],
+        "protocol": {k: run["protocol"][k] for k in PROTOCOL_KEYS if k in run["protocol"]},
     })
 
 
@@ -198,6 +199,9 @@ def read_baseline(path: Path) -> dict[str, Any]:
         value = data.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise UsageError(f"{path}: field {key!r} must be a positive integer, got {value!r}")
+    for key in ("model", "dataset"):  # what the baseline measured: check_same_subject compares them
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise UsageError(f"{path}: field {key!r} must name the baseline's {key}, got {_json_type(data.get(key))}")
     if not isinstance(data.get("dataset_fingerprint"), str):
         raise UsageError(f"{path}: field 'dataset_fingerprint' must be a string, got "
                          f"{_json_type(data.get('dataset_fingerprint'))}")
@@ -248,6 +252,35 @@ def check_same_images(base: dict[str, Any], path: Path, run: dict[str, Any]) -> 
     if differ:
         raise UsageError(f"{path} was measured on other images than this check: {'; '.join(differ)}. Check with "
                          f"the baseline's --limit/--size and data, or make a new baseline with --update-baseline")
+
+
+# run.json "protocol" settings a baseline records and a check must share (the hint law, its seed, the noise).
+PROTOCOL_KEYS = ("nc", "p", "seed", "gumbel_noise")
+
+
+def gate_protocol(plan: Any) -> dict[str, Any]:
+    """The PROTOCOL_KEYS of a check evaluating with `plan` (an EvalPlan), as run.json's "protocol" has them."""
+    return {"nc": plan.nc, "p": plan.p, "seed": 0, "gumbel_noise": plan.gumbel_noise}
+
+
+def check_same_subject(base: dict[str, Any], path: Path, model: str, dataset: str, protocol: dict[str, Any]) -> None:
+    """Refuse a baseline of another model, dataset or protocol: RTUG's numbers say nothing about GuidingPainter,
+    and a gate that compared them would pass or fail at random. A baseline without "protocol" (written before
+    it was recorded) is compared on model and dataset only."""
+    differ = []
+    if str(base.get("model", "")).strip().lower() != model:
+        differ.append(f"model {base.get('model')!r} in the baseline, {model!r} here (--model)")
+    if str(base.get("dataset", "")).strip().lower() != dataset.strip().lower():
+        differ.append(f"dataset {base.get('dataset')!r} in the baseline, {dataset!r} here (--dataset)")
+    recorded = base.get("protocol")
+    if isinstance(recorded, dict):
+        differ += [f"protocol {k} {recorded[k]!r} in the baseline, {protocol.get(k)!r} here"
+                   for k in PROTOCOL_KEYS if k in recorded and recorded[k] != protocol.get(k)]
+    elif recorded is not None:
+        raise UsageError(f"{path}: field 'protocol' must be an object, got {_json_type(recorded)}")
+    if differ:
+        raise UsageError(f"{path} is a baseline of something else: {'; '.join(differ)}. Pass the baseline of this "
+                         "model and dataset (--baseline), or make one with --update-baseline")
 
 
 def _json_type(value: Any) -> str:

@@ -11,12 +11,14 @@ PSNR_IDENTICAL = 100.0  # dB reported when MSE = 0 (reference-brief E2.2); the o
 
 
 def to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """[B,3,H,W] in [-1,1] → uint8 [B,3,H,W]: (y+1)/2, clamp to [0,1], ×255, cast (truncation).
+    """[B,3,H,W] in [-1,1] → uint8 [B,3,H,W]: (y+1)·127.5 rounded to the nearest level, clamped to 0..255.
 
-    This is the official GuidingPainter `calculate_psnr` quantisation; prediction and ground truth both
-    go through it, so an output equal to the ground truth scores exactly PSNR_IDENTICAL.
+    The exact inverse of the datasets' uint8 → [-1,1] mapping (`data.base.u8_to_tensor`, v/127.5 − 1): a
+    ground truth goes back to the dataset's own bytes, so metrics compare outputs with the dataset's
+    images. The official `calculate_psnr` truncates instead, which turns about 4 % of a toon image's
+    channel values v into v − 1 (its float round trip lands just below v).
     """
-    return ((image.float() + 1.0) / 2.0).clamp(0.0, 1.0).mul(255.0).to(torch.uint8)
+    return (image.float() + 1.0).mul(127.5).round().clamp(0.0, 255.0).to(torch.uint8)
 
 
 def psnr_uint8(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

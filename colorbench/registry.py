@@ -22,6 +22,10 @@ from colorbench.errors import UsageError
 T = TypeVar("T")
 
 
+class PluginError(UsageError):
+    """A registered plugin cannot be loaded (its module fails to import, or it is not a model/dataset/…)."""
+
+
 class UnknownNameError(UsageError, KeyError):
     """Raised for a name no registry entry answers to; the message lists what is known."""
 
@@ -106,10 +110,19 @@ class Registry(Generic[T]):
         raise UnknownNameError(f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(known) or 'none'}.")
 
     def get(self, name: str) -> T:
-        """The object registered as `name` (imported on first use)."""
+        """The object registered as `name` (imported on first use). A plugin that fails to import, or is not
+        what the registry holds, is a PluginError naming it and its origin; colorbench's own entries' errors
+        stay bugs with their traceback."""
         key = self.canonical(name)
-        obj = self._resolve(key)
-        return obj
+        try:
+            return self._resolve(key)
+        except Exception as exc:
+            entry = self._entries[key]
+            if isinstance(exc, UsageError) or str(entry.target).startswith("colorbench.") or \
+                    getattr(entry.target, "__module__", "").startswith("colorbench."):
+                raise
+            raise PluginError(f"could not load {self.kind} {key!r} ({entry.origin}): {type(exc).__name__}: "
+                              f"{exc}") from exc
 
     def _resolve(self, key: str) -> Any:
         entry = self._entries[key]
@@ -210,10 +223,19 @@ register_dataset = DATASETS.register
 register_protocol = PROTOCOLS.register
 
 
-def resolve_model_names(spec: str) -> list[str]:
-    """'ours,rtug' → ['guidingpainter', 'rtug']; 'all' → every registered model (built-ins first)."""
+def resolve_model_names(spec: str, warn: Callable[[str], None] | None = None) -> list[str]:
+    """'ours,rtug' → ['guidingpainter', 'rtug']; 'all' → every registered model that loads (built-ins first):
+    a plugin that fails to load is left out with one `warn` line (default: warnings.warn), not a crash."""
     if spec.strip().lower() == "all":
         order = ["guidingpainter", "rtug", "alacgan", "pix2pix", "cic"]
         names = MODELS.names()
-        return [n for n in order if n in names] + [n for n in names if n not in order]
+        usable = []
+        for name in [n for n in order if n in names] + [n for n in names if n not in order]:
+            try:
+                MODELS.get(name)
+            except PluginError as exc:
+                (warn or (lambda msg: warnings.warn(msg, stacklevel=3)))(f"{exc}; --models all goes on without it")
+                continue
+            usable.append(name)
+        return usable
     return MODELS.resolve_list(spec.split(","))

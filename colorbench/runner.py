@@ -8,8 +8,10 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -26,8 +28,9 @@ from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.atomic import run_lock, sweep_stale, writer_tag
 from colorbench.batches import iter_batches
-from colorbench.chunks import cache_key, chunk_name, load_chunk, save_chunk, save_npz_fast
-from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
+from colorbench.chunks import cache_key, chunk_name, chunk_out_of_range, load_chunk, save_chunk, save_npz_fast
+from colorbench.code_identity import identity_key, run_identities, unknown_parts
+from colorbench.engine import EQUALIZABLE, EvalPlan, Evaluator, OutOfRange, nh_assignment
 from colorbench.errors import UsageError
 from colorbench.merge import check_mergeable, merge_records, merge_run, variant_provenance
 from colorbench.progress import STDERR, make_progress
@@ -89,6 +92,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     from colorbench.data import native_size, open_dataset
     from colorbench.data.grayscale import with_input
     from colorbench.grayscale import check_variant_inputs
+    from colorbench.metric_registry import per_image_metrics
     from colorbench.registry import MODELS
 
     log = log or (lambda msg: STDERR.print(msg))
@@ -106,6 +110,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     if not ids:
         raise UsageError(f"dataset {cfg.dataset!r} has no test images")
     variants = resolve_variants(cfg.models, cfg.checkpoints, cfg.dataset)
+    if not variants:  # refused before OUT is touched: a run.json without variants breaks every later run there
+        raise UsageError("no model to evaluate: name models (--models) or give checkpoints (--checkpoint NAME=PATH)")
     if ctx.rank == 0:
         _check_writable(out)
     dist.check_shared_folder(ctx, out)  # rank 0 merges the chunks every rank writes under --out
@@ -125,6 +131,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     dataset_fp = dataset.fingerprint()
     described = {v.label: v.describe() for v in variants}
     check_variant_inputs(described, {v.label: MODELS.get(v.model) for v in variants}, dataset.mode, cfg.dataset)
+    identities = run_identities({v.label: MODELS.get(v.model) for v in variants}, dataset,
+                                per_image_metrics([m["name"] for m in cfg.plan.metrics if not m.get("unavailable")]))
     warnings = size_warnings(described, dataset.size) + edited_warnings(dataset)
     for line in warnings if ctx.rank == 0 else []:
         log(f"[yellow]warning: {escape(line)}[/yellow]")
@@ -140,6 +148,11 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         else:
             region_source = src.load(device)
             placed_in = {"label": src.label, "checkpoint_sha256": described[src.label]["checkpoint_sha256"]}
+    refused = _refused(identities, variants, placed_in)
+    nonce = _shared_nonce(ctx) if refused else ""
+    for label, reasons in refused.items() if ctx.rank == 0 else {}:
+        log(f"[yellow]warning: {escape(label or 'ground-truth features')}: cached records are not reused — "
+            f"{escape(reasons[0])}[/yellow]")
 
     # A folder holding other variants measured otherwise is refused before anything is computed (every rank reads
     # the same run.json, so all stop together); the merge checks again under the lock for a concurrent writer.
@@ -152,6 +165,9 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     # only those without Inception features: a large FID run's features would otherwise stay in memory for
     # every variant at once, where the merge holds one variant's at a time.
     held: dict[Path, tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict]]] = {}
+    ranges: dict[Path, np.ndarray] = {}  # out-of-range output counts of the chunks this process computed
+    finished: list[Variant] = []  # variants whose every image is in their cache entry
+    failed: UsageError | None = None  # the error that stopped a variant (its model's code or checkpoint)
     # Chunk files are compressed and written in a worker thread (zlib releases the GIL) while the next batch
     # computes, one write in flight: its error surfaces at the next batch, and nothing is lost on exit.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-chunks")
@@ -160,14 +176,17 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         with make_progress(enabled=progress and ctx.rank == 0) as bar:
             if features is not None:
                 cache_dirs["real"], done = _real_features(dataset, shard, out, dataset_fp, fid_status, features,
-                                                          plan, device, cfg.num_workers)
+                                                          plan, device, cfg.num_workers,
+                                                          _code_part(identities, None, refused, nonce))
                 reuse["real"] = _reuse_entry(out, cache_dirs["real"], done, ids)
             for v in variants:
                 # Equalized/perturbed point and stroke records depend on the region model's checkpoint too.
                 sha = described[v.label]["checkpoint_sha256"]
+                code = _code_part(identities, v.label, refused, nonce)
                 if placed_in and _kind(v) in EQUALIZABLE:
                     sha += "|placed-in:" + placed_in["checkpoint_sha256"]
-                key = cache_key(sha, dataset_fp, plan, fid_status.get("weights_sha256"))
+                    code += _code_part(identities, placed_in["label"], refused, nonce)
+                key = cache_key(sha, dataset_fp, plan, fid_status.get("weights_sha256"), code)
                 cdir = out / "cache" / f"{v.label}-{key}"
                 cdir.mkdir(parents=True, exist_ok=True)
                 cache_dirs[v.label] = cdir
@@ -179,39 +198,75 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                     log(f"{v.label}: {len(shard) - len(todo)} of {len(shard)} images reused from the cache "
                         f"({escape(str(cdir))}); {len(todo) or 'nothing'} to compute")  # --out "run[v2]"
                 if not todo:
+                    finished.append(v)
                     continue
                 # The first batch decodes while the checkpoint loads; `closing` ends the decoding thread on error.
-                with contextlib.closing(iter_batches(dataset, todo, plan.batch_size, device, cfg.num_workers)) as batches:
-                    model = v.load(device)
-                    if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
-                        model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
-                    ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features,
-                                   nh=nh, sample_ids=sample_ids)
-                    for batch in batches:
-                        result = ev.run_batch(batch)
-                        path = cdir / chunk_name(batch.ids)
-                        if writing is not None:
-                            writing.result()
-                        writing = writer.submit(save_chunk, path, *result)
-                        if ctx.rank == 0 and not result[1]:
-                            held[path] = result
-                        bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
-                    del model, ev
+                try:
+                    with contextlib.closing(iter_batches(dataset, todo, plan.batch_size, device,
+                                                         cfg.num_workers)) as batches:
+                        model = v.load(device)
+                        if plan.gumbel_noise and "gumbel_eval" in getattr(model, "config", {}):
+                            model.config["gumbel_eval"] = True  # the official test script keeps Gumbel noise (seeded here)
+                        ev = Evaluator(v, model, dataset, plan, device, region_source=region_source, features=features,
+                                       nh=nh, sample_ids=sample_ids)
+                        for batch in batches:
+                            result = ev.run_batch(batch)
+                            ranges[cdir / chunk_name(batch.ids)] = ev.out_of_range.to_array()
+                            ev.out_of_range = OutOfRange()  # per chunk: the merge sums them, cached or not
+                            path = cdir / chunk_name(batch.ids)
+                            if writing is not None:
+                                writing.result()
+                            writing = writer.submit(save_chunk, path, *result, ranges[path])
+                            if ctx.rank == 0 and not result[1]:
+                                held[path] = result
+                            bar.update(task, advance=len(batch.ids), info=f"{(time.perf_counter() - t0):.0f}s")
+                        del model, ev
+                except UsageError as exc:  # the model's code or checkpoint failed: one line, after keeping the rest
+                    failed = exc
+                    break
+                finished.append(v)
         if ctx.is_distributed and writing is not None:
             writing.result()  # every rank's chunks are on disk before rank 0 merges them
+        if failed is not None:
+            # The images this model finished stay in its cache entry (its chunks); the models before it are
+            # merged into OUT as a run of their own, so nothing computed is lost. (Sharded runs: every rank
+            # stops at its own error; the cache keeps what each computed.)
+            if writing is not None:
+                writing.result()
+            if finished and not ctx.is_distributed:
+                with run_lock(out):
+                    _merge(out, cache_dirs, finished, {v.label: described[v.label] for v in finished}, dataset, cfg,
+                           fid_status, ids, held, _extra(finished, reuse, identities, refused, placed_in, warnings,
+                                                         ranges))
+            raise failed
         ctx.barrier()
         if ctx.rank == 0:
             with run_lock(out):
-                placed = {v.label for v in variants if placed_in and _kind(v) in EQUALIZABLE}
-                extra = {"warnings": warnings, "cache": {"source_fingerprint": source_fingerprint(), "entries": reuse},
-                         "region_source": placed_in, "placed": placed}
-                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held, extra)
+                _merge(out, cache_dirs, variants, described, dataset, cfg, fid_status, ids, held,
+                       _extra(variants, reuse, identities, refused, placed_in, warnings, ranges))
         if writing is not None:
             writing.result()  # the last chunk (the resume cache) is written before the run returns
     finally:
         writer.shutdown(wait=True)
+    if ctx.rank == 0 and not ctx.is_distributed:
+        for label in refused:  # entries no run may reuse: this run's alone, kept only until merged
+            shutil.rmtree(cache_dirs.get(label or "real", out / "cache" / ".none"), ignore_errors=True)
     ctx.barrier()
     return out
+
+
+def _extra(variants: list[Variant], reuse: dict[str, Any], identities: dict[str, Any],
+           refused: dict[str | None, list[str]], placed_in: dict[str, Any] | None, warnings: list[str],
+           ranges: dict[Path, np.ndarray]) -> dict[str, Any]:
+    """The run.json entries `_merge` adds for `variants` (see its `extra`)."""
+    labels = {v.label for v in variants} | {"real"}
+    cache_doc = {"source_fingerprint": source_fingerprint(),
+                 "entries": {k: e for k, e in reuse.items() if k in labels}, "code": identities,
+                 "reuse_refused": {label or "real": reasons for label, reasons in refused.items()
+                                   if (label or "real") in labels}}
+    placed = {v.label for v in variants if placed_in and _kind(v) in EQUALIZABLE}
+    return {"warnings": list(warnings), "cache": cache_doc, "region_source": placed_in, "placed": placed,
+            "ranges": ranges}
 
 
 def size_warnings(described: dict[str, dict[str, Any]], size: int) -> list[str]:
@@ -275,11 +330,45 @@ def _reuse_entry(out: Path, cdir: Path, done: set[str], ids: list[str]) -> dict[
     return {"dir": cdir.relative_to(out).as_posix(), "reused_images": reused, "computed_images": len(ids) - reused}
 
 
+def _refused(identities: dict[str, Any], variants: list[Variant],
+             placed_in: dict[str, Any] | None) -> dict[str | None, list[str]]:
+    """{label (None: the ground truth's features): why its cached records cannot be reused} for every entry
+    whose code (model, dataset, metrics; the region model that places its hints) has no identity."""
+    out: dict[str | None, list[str]] = {}
+    for v in [None, *variants]:
+        label = None if v is None else v.label
+        reasons = unknown_parts(identities, label)
+        if v is not None and placed_in and _kind(v) in EQUALIZABLE:
+            reasons += unknown_parts(identities, placed_in["label"])
+        if reasons:
+            out[label] = list(dict.fromkeys(reasons))
+    return out
+
+
+def _code_part(identities: dict[str, Any], label: str | None, refused: dict[str | None, list[str]],
+               nonce: str) -> list[Any]:
+    """The code identities in the cache key of `label`'s records (None: the ground truth's features); for
+    records that must not be reused (code without an identity, `refused`) a key no other run has (`nonce`)."""
+    if label in refused:
+        return [["not reusable", nonce]]
+    return identity_key(identities, label)
+
+
+def _shared_nonce(ctx: Any) -> str:
+    """A random key part, the same on every rank (rank 0's): the shards of one run share their cache entry."""
+    value = torch.tensor([uuid.uuid4().int & ((1 << 62) - 1)], dtype=torch.int64)
+    if ctx.is_distributed:
+        value = ctx.all_gather(value)[0]
+    return f"{int(value.item()):x}"
+
+
 def _real_features(dataset: Any, shard: list[str], out: Path, dataset_fp: str, fid_status: dict, features: Callable,
-                   plan: EvalPlan, device: torch.device, num_workers: int = 0) -> tuple[Path, set[str]]:
+                   plan: EvalPlan, device: torch.device, num_workers: int = 0,
+                   code: list[Any] | None = None) -> tuple[Path, set[str]]:
     """Inception features of the ground-truth test images, cached like any variant's (keyed like them on the
-    source code too: the preprocessing is colorbench's); → (cache directory, image ids it already held)."""
-    key_parts = [dataset_fp, fid_status.get("weights_sha256"), source_fingerprint()]
+    source code too: the preprocessing is colorbench's; `code`: the dataset's, code_identity.identity_key);
+    → (cache directory, image ids it already held)."""
+    key_parts = [dataset_fp, fid_status.get("weights_sha256"), source_fingerprint()] + ([code] if code else [])
     key = hashlib.sha256(json.dumps(key_parts).encode()).hexdigest()[:20]
     cdir = out / "cache" / f"real-{key}"
     cdir.mkdir(parents=True, exist_ok=True)
@@ -308,6 +397,7 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
     held = held or {}
     extra = dict(extra or {})
     placed = extra.pop("placed", set())
+    ranges = extra.pop("ranges", {})
     run = _run_document(dataset, cfg, fid_status, ids, described) | extra
     run["variants"] = {label: info | {"run": variant_provenance(run, label, run.get("region_source") if label in placed
                                                                  else None)} for label, info in described.items()}
@@ -323,11 +413,24 @@ def _merge(out: Path, cache_dirs: dict[str, Path], variants: list[Variant], desc
             feats: dict[str, np.ndarray] = {}
             samples: dict[str, dict] = {}
             cdir = cache_dirs[v.label]
+            overshoot = OutOfRange()
             for chunk in sorted(set(cdir.glob("chunk-*.npz")) | {p for p in held if p.parent == cdir}):
                 df, f, s = held[chunk] if chunk in held else load_chunk(chunk)
                 frames.append(df)
                 feats.update(f)
                 samples.update(s)
+                stats = ranges[chunk] if chunk in ranges else chunk_out_of_range(chunk)
+                if stats is not None:
+                    overshoot.add(int(stats[0]), float(stats[2]), float(stats[3]))
+                    overshoot.total += int(stats[1])
+            if overshoot.values:
+                run["variants"][v.label]["out_of_range"] = {"values": overshoot.values, "of": overshoot.total,
+                                                           "min": overshoot.lo, "max": overshoot.hi}
+                run["warnings"].append(
+                    f"{v.label}: {overshoot.values} of {overshoot.total} output values "
+                    f"({100 * overshoot.values / max(1, overshoot.total):.3g} %) were outside [-1,1] (min "
+                    f"{overshoot.lo:.4g}, max {overshoot.hi:.4g}); they are scored as the 8-bit image they give "
+                    "(clamped to 0..255)")
             if feats:
                 keys = sorted(feats)
                 store = FeatureStore(keys, np.stack([feats[k] for k in keys]))

@@ -94,6 +94,10 @@ def resolve_device(spec: str) -> torch.device:
         raise UsageError(f"--device {spec!r}: {exc}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
+    if device.type == "mps":
+        from colorbench.flags import check_mps
+
+        check_mps()
     return device
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 from typing import Any
 
 import torch
@@ -35,11 +36,11 @@ from colorbench.guidingpainter.segmentation import (
 )
 
 from colorbench.api import HintKind, Hints
+from colorbench.checkpoints import CheckpointError
 from colorbench.distribution import BoundedGeometric
 from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
 from colorbench.hints import lab_hints
 from colorbench.lab import signed_to_lab
-from colorbench.metrics import to_uint8
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import NORMS, PatchGAN, UNet, init_weights, set_requires_grad
 
@@ -161,6 +162,11 @@ class GuidingPainter(ColorizerModel):
         """
         self._check_sketch(sketch)
         logits = self.seg(sketch).float()
+        lo, hi = torch.aminmax(logits.detach())  # NaN propagates into both
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            # argmax of NaN logits is one channel everywhere: a diverged f would run as a one-region model.
+            raise CheckpointError("guidingpainter: f's region logits are NaN or infinite (a diverged checkpoint?): "
+                                  "its regions cannot be used; retrain it or pass another --checkpoint")
         if self.config["gumbel_eval"]:
             noise = [
                 gumbel_noise(logits.shape[1:], self._sketch_generator(sketch[i]), logits.device)
@@ -175,7 +181,10 @@ class GuidingPainter(ColorizerModel):
         return sort_by_area(regions) if self.config["region_order"] == "area" else regions
 
     def _sketch_generator(self, sketch: torch.Tensor) -> torch.Generator:
-        digest = hashlib.sha256(to_uint8(sketch.expand(3, -1, -1)).cpu().numpy().tobytes())
+        # The sketch quantised by truncation, as when this seed was introduced: metrics.to_uint8 now rounds,
+        # and the digest must not move (it would move every --gumbel-noise record).
+        quantised = ((sketch.expand(3, -1, -1).float() + 1.0) / 2.0).clamp(0.0, 1.0).mul(255.0).to(torch.uint8)
+        digest = hashlib.sha256(quantised.cpu().numpy().tobytes())
         digest.update(f"|gumbel_eval|{self.config['eval_seed']}".encode())
         return torch.Generator().manual_seed(int(digest.hexdigest()[:15], 16))
 

@@ -39,6 +39,7 @@ VARIANT_KEYS = (
     "checkpoint_sha256",
     "config",
     "trained",
+    "out_of_range",  # output values outside [-1,1] (runner: counted, scored clamped)
 )
 
 

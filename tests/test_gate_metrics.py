@@ -77,7 +77,8 @@ def test_unknown_names_and_metrics_without_tolerance_are_refused_before_evaluati
         raise AssertionError("the evaluation ran although the baseline cannot be compared")
 
     monkeypatch.setattr(colorbench.runner, "run_evaluation", never)
-    good = {"format": "colorbench-baseline/1", "n_images": 2, "size": 64, "dataset_fingerprint": "x", "tolerances": {}}
+    good = {"format": "colorbench-baseline/1", "model": "rtug", "dataset": "toon", "n_images": 2, "size": 64,
+            "dataset_fingerprint": "x", "tolerances": {}}
     path = tmp_path / "b.json"
     path.write_text(json.dumps(good | {"metrics": {"psnr_expected": 18.0, "ssim_expectd": 0.8}}))
     res = _check("--baseline", str(path))

@@ -46,8 +46,10 @@ def _baseline(tmp_path: Path, **changes: object) -> Path:
     ({"tolerances": [1, 2]}, "tolerances"),
     ({"n_images": "64"}, "n_images"),
     ({"dataset_fingerprint": None}, "dataset_fingerprint"),
+    ({"model": None}, "model"),
+    ({"dataset": ""}, "dataset"),
 ], ids=["nan-metric", "nan-tolerance", "negative-tolerance", "empty", "all-unknown", "metrics-list", "metric-str",
-        "tolerances-list", "n_images-str", "no-fingerprint"])
+        "tolerances-list", "n_images-str", "no-fingerprint", "no-model", "no-dataset"])
 def test_a_baseline_that_cannot_be_compared_is_refused_naming_file_and_field(tmp_path: Path, changes, field):
     path = _baseline(tmp_path, **changes)
     res = _check("--baseline", str(path))
@@ -94,3 +96,57 @@ def test_a_baseline_tracking_only_what_was_not_measured_is_refused(tmp_path: Pat
     path = _baseline(tmp_path, metrics={"fid_auto": 40.0})  # FID: not measured with --no-fid
     res = _check("--baseline", str(path))
     assert res.exit_code == 2 and "nothing to compare" in res.output, res.output
+
+
+@pytest.mark.parametrize("args, differs", [
+    (["--model", "ours"], ["model 'rtug' in the baseline, 'guidingpainter' here (--model)"]),
+    (["--dataset", "snail"], ["dataset 'toon' in the baseline, 'snail' here (--dataset)"]),
+], ids=["model", "dataset"])
+def test_a_baseline_of_another_model_or_dataset_is_refused_naming_both(tmp_path: Path, monkeypatch, args,
+                                                                       differs) -> None:
+    import colorbench.runner
+
+    monkeypatch.setattr(colorbench.runner, "run_evaluation", lambda *a, **k: pytest.fail("evaluated"))
+    base = default_baseline("rtug", "toon")
+    opts = {"--model": "rtug", "--dataset": "toon"} | dict(zip(args[::2], args[1::2]))
+    res = CliRunner().invoke(main, ["check", "--no-fid", *(x for kv in opts.items() for x in kv), "--baseline",
+                                    str(base)], catch_exceptions=False)
+    assert res.exit_code == 2 and all(d in res.output for d in differs), res.output
+    assert str(base) in res.output.replace("\n", "")
+
+
+def test_a_baseline_of_another_protocol_is_refused(tmp_path: Path, monkeypatch) -> None:
+    import colorbench.runner
+
+    monkeypatch.setattr(colorbench.runner, "run_evaluation", lambda *a, **k: pytest.fail("evaluated"))
+    res = _check("--baseline", str(_baseline(tmp_path, protocol={"nc": 30, "p": 0.25, "seed": 0,
+                                                                  "gumbel_noise": False})))
+    assert res.exit_code == 2 and "protocol p 0.25 in the baseline, 0.125 here" in res.output, res.output
+
+
+def test_a_new_baseline_records_its_protocol_and_gates_its_own_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    made = _check("--limit", "2", "--update-baseline", "--baseline", str(path))
+    assert made.exit_code == 0, made.output
+    assert read_json(path)["protocol"] == {"nc": 30, "p": 0.125, "seed": 0, "gumbel_noise": False}
+    assert _check("--baseline", str(path)).exit_code == 0
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+def test_a_crash_inside_check_is_never_exit_code_1(tmp_path: Path, monkeypatch, debug) -> None:
+    import colorbench.runner
+
+    def crash(*_a, **_k):
+        raise RuntimeError("a bug inside the evaluation")
+
+    monkeypatch.setattr(colorbench.runner, "run_evaluation", crash)
+    res = CliRunner().invoke(main, [*debug, "check", "--no-fid", "--model", "rtug", "--dataset", "toon"])
+    assert res.exit_code == 3, res.output
+    assert "RuntimeError: a bug inside the evaluation" in res.output  # the traceback stays
+    assert "not a verdict" in res.output
+
+
+def test_a_usage_error_under_debug_check_is_exit_code_2(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["--debug", "check", "--no-fid", "--model", "rtug", "--dataset", "toon",
+                                    "--baseline", str(tmp_path / "missing.json")])
+    assert res.exit_code == 2 and "UsageError" in res.output, res.output

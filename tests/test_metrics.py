@@ -10,9 +10,9 @@ import torch
 from colorbench.metrics import PSNR_IDENTICAL, psnr, psnr_uint8, to_uint8
 
 
-def test_quantisation_truncates_like_the_official_code():
-    x = torch.tensor([-1.0, 1.0, 0.0, 2.0, -3.0]).view(1, 1, 1, 5).expand(1, 3, 1, 5)
-    assert to_uint8(x)[0, 0, 0].tolist() == [0, 255, 127, 255, 0]  # 127.5 truncates to 127
+def test_quantisation_rounds_to_the_nearest_level_and_clamps():
+    x = torch.tensor([-1.0, 1.0, 0.0, 2.0, -3.0, 10.7 / 127.5 - 1]).view(1, 1, 1, 6).expand(1, 3, 1, 6)
+    assert to_uint8(x)[0, 0, 0].tolist() == [0, 255, 128, 255, 0, 11]  # 127.5 rounds half to even: 128
 
 
 def test_psnr_of_uniform_one_level_error_is_48_13_db():
