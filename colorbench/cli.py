@@ -65,6 +65,8 @@ class _Group(click.Group):
                 _never_a_verdict(ctx, 2)
                 raise
             _fail(_out_of_memory(ctx))
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own usage errors and exits: click reports them (exit 2 / their own code)
         except Exception as exc:
             # The signal's exception raised inside a C extension's callback can come out as another error
             # (matplotlib's renderer turns it into "ValueError: Invalid bounding box"): still the interrupt.
