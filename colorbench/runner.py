@@ -128,7 +128,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         log(f"[yellow]warning: {escape(line)}[/yellow]")
 
     region_source, placed_in = None, None  # the model whose regions place point/stroke hints; its run.json entry
-    placing = sorted({"equalized", "perturbed"} & set(plan.modes))
+    placing = sorted({"equalized", "perturbed", "policies"} & set(plan.modes))
     if placing and any(_kind(v) in EQUALIZABLE for v in variants):
         src = next((v for v in variants if _kind(v) is HintKind.REGION), None)
         if src is None:
