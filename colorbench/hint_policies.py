@@ -38,22 +38,17 @@ from colorbench.distribution import image_seed
 from colorbench.forward import pad_rows
 from colorbench.hints import HintSequence, lab_means_to_signed
 from colorbench.lab import signed_to_lab
+from colorbench.records import POLICIES, policy_mode
 
 if TYPE_CHECKING:
     from colorbench.batches import Batch
     from colorbench.engine import Evaluator
 
-MODE = "policies"  # the --modes entry
-PREFIX = MODE + "/"  # record mode of policy P: PREFIX + P
+MODE = POLICIES  # the --modes entry; its record modes are records.policy_mode(policy)
 ORACLES = ("mass", "exact")
 BLOB_ERROR = 3 * 16**2  # a blob pixel's squared error summed over RGB (8-bit): an RMS channel error above 16
 PATCH_SIZES = tuple(range(1, 10))  # the simulated RTUG user's patch sizes (hints.point_sequence)
 STROKE_CELL = 4  # the simulated AlacGAN user's cell (hints.stroke_sequence)
-
-
-def policy_mode(policy: str) -> str:
-    """The record mode of a policy: "policies/area", "policies/random/3", …"""
-    return PREFIX + policy
 
 
 # ---------------------------------------------------------------------------------------------

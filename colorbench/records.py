@@ -50,6 +50,18 @@ HINT_COLUMNS: dict[str, str] = {"hint_de": "float64"}
 # float64, present only in runs that selected them (`run --metrics`); a run without them has exactly these.
 SORT_KEYS = ["variant", "image_id", "mode", "n"]
 MODES = ("native", "equalized", "ablation", "perturbed", "policies")
+POLICIES = "policies"  # the --modes entry of colorbench.hint_policies: its records' modes are policy_mode(name)
+POLICY_PREFIX = POLICIES + "/"
+
+
+def policy_mode(policy: str) -> str:
+    """The record mode of a hint policy: "policies/area", "policies/random/3", …"""
+    return POLICY_PREFIX + policy
+
+
+def mode_family(mode: str) -> str:
+    """The --modes entry a record mode comes from: "policies/area" → "policies"; others are their own."""
+    return mode.split("/", 1)[0]
 
 
 def records_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
