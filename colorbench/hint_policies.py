@@ -142,6 +142,7 @@ class PolicyRows:
         self.ev, self.batch, self.rows, self.base = ev, batch, rows, base
         self.b = len(batch.ids)
         self.nc = ev.plan.nc
+        self.native, self.native_out = native, native_out
         self.level0 = native[: self.b]
         self.out0 = native_out[0]
         # Hint colours are means over the hinted pixels in the run's hint space (Lab for grayscale runs).
@@ -165,37 +166,54 @@ class PolicyRows:
     # -- region models ---------------------------------------------------------------------
     def ordered(self, policy: str, seq: HintSequence, order: torch.Tensor) -> None:
         """Hint seq's regions in `order` [B,K] (indices into them): level n reveals order[:, :n]. Only the
-        levels that add a non-empty region call the model, all in one stacked forward."""
+        levels that add a non-empty region, giving a hint set the native level n does not have, call the
+        model, all in one stacked forward."""
+        b, k = seq.masks.shape[:2]
         nonempty = seq.masks.flatten(2).any(dim=2)
-        ar = torch.arange(self.b, device=order.device)
+        ar = torch.arange(b, device=order.device)
+        hinted = torch.zeros(b, k, dtype=torch.bool, device=order.device)
         color = torch.zeros_like(self.batch.color)
         mask = torch.zeros_like(self.batch.color[:, :1])
-        new_rows: list[tuple[int, int]] = []  # (level, image) of each computed row
-        colors, masks = [], []
-        for n in range(1, self.nc + 1):
+        changed: list[tuple[int, int]] = []  # (level, image) whose hint set grew
+        colors, masks, computed_rows = [], [], []
+        for n in range(1, min(k, self.nc) + 1):
             pick = order[:, n - 1]
-            adds = nonempty[ar, pick]
-            for j in adds.nonzero().flatten().tolist():
+            hinted[ar, pick] = True
+            same = self._native_set(hinted & nonempty, nonempty, n)
+            for j in nonempty[ar, pick].nonzero().flatten().tolist():
+                changed.append((n, j))
                 where = seq.masks[j, pick[j]]
                 color[j] = torch.where(where, seq.colors[j, pick[j]][:, None, None], color[j])
                 mask[j, 0] = torch.where(where, 1.0, mask[j, 0])
-                colors.append(color[j].clone())
-                masks.append(mask[j].clone())
-                new_rows.append((n, j))
-        computed = None
-        if new_rows:
-            idx = torch.as_tensor([j for _, j in new_rows], device=self.batch.sketch.device)
-            _, computed = self.forward(idx, torch.stack(colors), torch.stack(masks), seq.regions)
-        per_level, current = [self.level0], self.level0.clone()
-        rows_at: dict[int, list[int]] = {}
-        for r, (n, j) in enumerate(new_rows):
-            rows_at.setdefault(n, []).append(r)
+                if not same[j]:
+                    colors.append(color[j].clone())
+                    masks.append(mask[j].clone())
+                    computed_rows.append((n, j))
+        computed: dict[tuple[int, int], torch.Tensor] = {}
+        if computed_rows:
+            idx = torch.as_tensor([j for _, j in computed_rows], device=self.batch.sketch.device)
+            _, values = self.forward(idx, torch.stack(colors), torch.stack(masks), seq.regions)
+            computed = dict(zip(computed_rows, values))
+        by_level: dict[int, list[int]] = {}
+        for n, j in changed:
+            by_level.setdefault(n, []).append(j)
+        per_level, current = [self.level0], self.level0
         for n in range(1, self.nc + 1):
             current = current.clone()
-            for r in rows_at.get(n, []):
-                current[new_rows[r][1]] = computed[r]
+            for j in by_level.get(n, []):
+                current[j] = computed[(n, j)] if (n, j) in computed else self.native_row(n, j)
             per_level.append(current)
         self.emit(policy, per_level)
+
+    def _native_set(self, hinted: torch.Tensor, nonempty: torch.Tensor, n: int) -> torch.Tensor:
+        """[B] bool: image b's hinted non-empty regions are exactly those of the native level n (its first n
+        regions), so its row is the native row, computed once already."""
+        first = torch.arange(hinted.shape[1], device=hinted.device) < n
+        return (hinted == (nonempty & first)).all(dim=1)
+
+    def native_row(self, n: int, j: int) -> torch.Tensor:
+        """The native metrics [C] of image j at level n."""
+        return self.native[n * self.b + j]
 
     def region_oracle(self, seq: HintSequence, exact: bool = False) -> torch.Tensor:
         """The oracle order [B,K] of seq's regions, its records written as policies/oracle (see the module
@@ -218,11 +236,17 @@ class PolicyRows:
             order[:, t] = pick
             hinted[torch.arange(b, device=dev), pick] = True
             current = current.clone()
-            adds = [j for j in range(b) if bool(nonempty[j, pick[j]])]
-            for j in adds:
+            same = self._native_set(hinted & nonempty, nonempty, t + 1)
+            adds = []
+            for j in (j for j in range(b) if bool(nonempty[j, pick[j]])):
                 where = seq.masks[j, pick[j]]
                 color[j] = torch.where(where, seq.colors[j, pick[j]][:, None, None], color[j])
                 mask[j, 0] = torch.where(where, 1.0, mask[j, 0])
+                if same[j]:  # the native level t+1's hint set: its output and values, computed already
+                    out[j] = self.native_out[t + 1, j]
+                    current[j] = self.native_row(t + 1, j)
+                else:
+                    adds.append(j)
             if adds:
                 idx = torch.as_tensor(adds, device=dev)
                 new_out, metrics = self.forward(idx, color[idx], mask[idx], seq.regions)
