@@ -35,6 +35,7 @@ from scipy import ndimage
 
 from colorbench.api import HintKind, Hints
 from colorbench.distribution import image_seed
+from colorbench.errors import UsageError
 from colorbench.forward import pad_rows
 from colorbench.hints import HintSequence, lab_means_to_signed
 from colorbench.lab import signed_to_lab
@@ -354,6 +355,9 @@ def policy_rows(ev: Evaluator, batch: Batch, rows: list, base: dict[str, Any], s
 
     seq: the native hint sequence (for a region model its regions in the model's order, seq.regions = S);
     native / native_out: the native metrics and outputs at n = 0..Nc (`PolicyRows`)."""
+    if ev.plan.policy_oracle not in ORACLES or int(ev.plan.policy_perms) < 1:
+        raise UsageError(f"--policy-oracle must be one of {', '.join(ORACLES)} (got {ev.plan.policy_oracle!r}) and "
+                         f"--policy-perms at least 1 (got {ev.plan.policy_perms})")
     pr = PolicyRows(ev, batch, rows, base, native, native_out)
     if ev.kind is HintKind.REGION:
         assert seq.regions is not None
