@@ -15,7 +15,7 @@ from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.hint_policy import variant_policies
 from colorbench.protocols.options import resolve_options
 
-from colorbench.api import HintKind
+from colorbench.api import HintKind, Hints
 from colorbench.batches import iter_batches
 from colorbench.data.synthetic import Toon
 from colorbench.engine import EvalPlan, Evaluator
@@ -57,6 +57,16 @@ class PartFloor(FlatFill):
 
     def propose_regions(self, sketch: torch.Tensor) -> torch.Tensor:
         return torch.stack([self.table[s.numpy().tobytes()] for s in sketch])
+
+
+class PartFill(PartFloor):
+    """Toon's parts as regions; a hinted part takes its hint colour, every other pixel stays mid-grey (0): each
+    hint changes only its own part, so PSNR(n) depends only on which parts are hinted (additive errors)."""
+
+    name = "part-fill"
+
+    def colorize(self, sketch: torch.Tensor, hints: Hints) -> torch.Tensor:
+        return hints.color * hints.mask
 
 
 def _records(model: ColorizerModel, variant: Variant, dataset: Toon, ids: list[str], plan: EvalPlan,
@@ -111,6 +121,23 @@ def test_true_parts_largest_first_beat_a_random_order(toon: tuple) -> None:
     assert (oracle >= random).all() and (oracle >= own - 1e-9).all(), np.round(oracle - random, 3)
     assert entry["gain"]["value"] > 0 and entry["gain_eg"]["value"] > 0
     assert entry["efficiency"] is not None and 0 < entry["efficiency"]["value"] <= 1
+
+
+def test_exact_oracle_is_on_top_when_errors_add_up(toon: tuple) -> None:
+    # With additive errors the greedy choice is optimal at every n: no order of the same parts (own, area,
+    # any random one) reaches a higher PSNR(n) on any image, and the error-mass oracle stays within the
+    # parts' own colour spread (antialiased edges) of it.
+    dataset, ids, table = toon
+    variant = Variant("part-fill", "part-fill", None)
+    exact = _records(PartFill(table), variant, dataset, ids,
+                     EvalPlan(modes=["native", "policies"], batch_size=N_IMAGES, policy_oracle="exact"))
+    wide = exact.pivot_table(index=["image_id", "n"], columns="mode", values="psnr")
+    top = wide.pop("policies/oracle")
+    assert (top.to_numpy()[:, None] >= wide.to_numpy() - 1e-9).all()
+    mass = _records(PartFill(table), variant, dataset, ids, EvalPlan(modes=["native", "policies"], batch_size=6))
+    by_mass = mass[mass["mode"] == "policies/oracle"].set_index(["image_id", "n"])["psnr"]
+    assert ((top - by_mass.reindex(top.index)) < 0.5).all()
+    assert (by_mass.groupby("n").mean() >= wide["policies/random/0"].groupby("n").mean()).all()
 
 
 def test_oracle_pick_never_repeats_a_hinted_region() -> None:
