@@ -83,7 +83,9 @@ def _share(gain: np.ndarray, oracle: np.ndarray, boot: dict[str, Any]) -> dict[s
     ratio over a mean ≤ 0 has no meaning as a share)."""
     if not oracle.mean() > 0:
         return None
-    return bootstrap_ratio_ci(gain, oracle, **boot)
+    # A resample whose oracle gain is 0 gives ±inf (or NaN): the interval then says how unstable the share is.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return bootstrap_ratio_ci(gain, oracle, **boot)
 
 
 def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, kind: str,
