@@ -216,14 +216,13 @@ class PolicyRows:
         """The native metrics [C] of image j at level n."""
         return self.native[n * self.b + j]
 
-    def region_oracle(self, seq: HintSequence, exact: bool = False) -> torch.Tensor:
-        """The oracle order [B,K] of seq's regions, its records written as policies/oracle (see the module
-        docstring for the two variants)."""
+    def region_oracle(self, seq: HintSequence, exact: bool = False) -> None:
+        """policies/oracle of a region model: seq's regions in the oracle's order (the module docstring gives
+        the two variants)."""
         b, k = seq.masks.shape[:2]
         dev = seq.masks.device
         nonempty = seq.masks.flatten(2).any(dim=2)
         hinted = torch.zeros(b, k, dtype=torch.bool, device=dev)
-        order = torch.full((b, k), -1, dtype=torch.int64, device=dev)
         color = torch.zeros_like(self.batch.color)
         mask = torch.zeros_like(self.batch.color[:, :1])
         out = self.out0.clone()
@@ -234,7 +233,6 @@ class PolicyRows:
                 pick = self._exact_pick(seq, hinted, nonempty, color, mask)
             else:
                 pick = oracle_pick(region_mass(self._err(out), seq.regions), hinted, nonempty)
-            order[:, t] = pick
             hinted[torch.arange(b, device=dev), pick] = True
             current = current.clone()
             same = self._native_set(hinted & nonempty, nonempty, t + 1)
@@ -256,7 +254,6 @@ class PolicyRows:
             per_level.append(current)
         per_level += [current] * (self.nc + 1 - len(per_level))  # Nc > K: nothing left to hint
         self.emit("oracle", per_level)
-        return order
 
     def _exact_pick(self, seq: HintSequence, hinted: torch.Tensor, nonempty: torch.Tensor, color: torch.Tensor,
                     mask: torch.Tensor) -> torch.Tensor:
@@ -282,8 +279,8 @@ class PolicyRows:
         return pick
 
     # -- point and stroke models -----------------------------------------------------------
-    def blob_oracle(self, kind: HintKind) -> list[tuple[int, int, int, int] | None]:
-        """policies/oracle of a point/stroke model; → the boxes placed (image-major, step-minor; None: no hint)."""
+    def blob_oracle(self, kind: HintKind) -> None:
+        """policies/oracle of a point/stroke model (the module docstring)."""
         b = self.b
         _, _, h, w = self.batch.color.shape
         dev = self.batch.color.device
@@ -294,7 +291,6 @@ class PolicyRows:
         out = self.out0.clone()
         current = self.level0.clone()
         per_level = [self.level0]
-        placed: list[list[tuple[int, int, int, int] | None]] = [[] for _ in range(b)]
         for _ in range(self.nc):
             err = self._err(out).cpu().numpy()
             hinted = (mask[:, 0] > 0.5).cpu().numpy()
@@ -303,10 +299,8 @@ class PolicyRows:
                 size = int(rngs[j].choice(np.asarray(PATCH_SIZES)))  # drawn every step: a fixed sequence
                 centre = blob_centre(err[j], hinted[j])
                 if centre is None:
-                    placed[j].append(None)
                     continue
                 top, left, ph, pw = hint_box(kind, centre, size, h, w)
-                placed[j].append((top, left, ph, pw))
                 color[j, :, top : top + ph, left : left + pw] = self._mean_colour(j, top, left, ph, pw)[:, None, None]
                 mask[j, :, top : top + ph, left : left + pw] = 1.0
                 adds.append(j)
@@ -318,7 +312,6 @@ class PolicyRows:
                 current[idx] = metrics
             per_level.append(current)
         self.emit("oracle", per_level)
-        return [box for boxes in placed for box in boxes]
 
     def _mean_colour(self, j: int, top: int, left: int, ph: int, pw: int) -> torch.Tensor:
         """The ground truth's mean colour [3] in [-1,1] over a box, averaged in the run's hint space."""
