@@ -144,6 +144,9 @@ def main(debug: bool) -> None:
 @click.option("--modes", default=",".join(EVAL.run_modes), show_default=True,
               help="Record modes to compute (protocols need: native; Fig. 5 ablation; E.2 perturbed; Fig. 3 equalized; "
                    "hint_policy policies, see `colorbench protocols`).")
+@click.option("--protocols", "protocol_names", default=None, metavar="NAMES",
+              help="Add the record modes these protocols need to --modes, e.g. hint_policy "
+                   "(`colorbench protocols` lists them with their modes).")
 @click.option("--policy-perms", default=4, show_default=True, type=click.IntRange(min=1),
               help="policies mode: seeded random orders of a region model's regions, averaged per image.")
 @click.option("--policy-oracle", type=click.Choice(["mass", "exact"]), default="mass", show_default=True,
@@ -173,7 +176,7 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         sweep: str, fid: bool, fid_weights: str | None, metric_names: str,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
         amp: bool, resume: bool, as_json: bool, quiet: bool, input_mode: str | None = None, policy_perms: int = 4,
-        policy_oracle: str = "mass") -> None:
+        policy_oracle: str = "mass", protocol_names: str | None = None) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
     from colorbench.engine import EvalPlan
     from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
@@ -182,6 +185,13 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
     from colorbench.runner import RunConfig, run_evaluation
 
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    if protocol_names:
+        from colorbench.protocols.run_protocols import required_modes
+        from colorbench.registry import PROTOCOLS
+
+        # An unknown name is a UsageError (UnknownNameError) listing the registered protocols.
+        wanted = required_modes([PROTOCOLS.canonical(p.strip()) for p in protocol_names.split(",") if p.strip()])
+        mode_list += sorted(wanted - set(mode_list))
     bad = [m for m in mode_list if m not in MODES]
     if bad or "native" not in mode_list:
         raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")

@@ -3,6 +3,7 @@ toon's ground-truth parts), the oracle's picks, GuidingPainter's learned order, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,19 @@ def test_policy_records_do_not_depend_on_batch_size(ckpts: dict[str, Path], tmp_
     reference, other = run(3), run(batch_size)
     assert {"policies/oracle", "policies/area", "policies/random/1", "equalized"} <= set(reference["mode"])
     pd.testing.assert_frame_equal(reference, other, check_exact=True)
+
+
+def test_run_with_the_protocol_writes_its_tables_and_figure(ckpts: dict[str, Path], invoke, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = invoke("run", "--models", "floor", "--dataset", "blobs", "--size", "32", "--limit", "3", "--modes", "native",
+                 "--protocols", "hint_policy", "--policy-perms", "2", "--no-fid", "--quiet", "--out", str(out),
+                 *[a for k, v in ckpts.items() for a in ("--checkpoint", f"{k}={v}")])
+    assert res.exit_code == 0, res.output
+    for name in ("hint_policy", "guidance_efficiency"):
+        assert all((out / "tables" / f"{name}.{ext}").is_file() for ext in ("md", "tex", "csv"))
+    assert (out / "figures" / "hint_policies.png").is_file()
+    table = (out / "tables" / "hint_policy.md").read_text()
+    assert "×2 |" in table and "| oracle" in table and "| guided" in table
+    result = json.loads((out / "results.json").read_text())
+    assert set(result["results"]["hint_policy"]["variants"]) == {"floor", "tinypoint", "tinyregion"}
+    assert result["provenance"]["config"]["plan"]["policy_perms"] == 2
