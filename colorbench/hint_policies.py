@@ -21,7 +21,8 @@ writes when "policies" is asked for.
 Every row's output depends only on its own image (the engine's fixed-row forwards), and every random draw on
 image_seed(dataset, image id, tag): records do not depend on batch size, workers or shards. Levels whose hint
 set equals the previous level's (an empty region was "hinted", or the error is already 0) copy that level's
-values instead of calling the model.
+values, and a region model's levels whose hint set equals the native level n's take the native values, instead
+of calling the model (the same inputs give the same bits).
 """
 
 from __future__ import annotations
