@@ -194,7 +194,16 @@ def main(debug: bool) -> None:
 @click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0),
               help="Processes decoding test images in parallel (never changes results).")
 @click.option("--modes", default=",".join(EVAL.run_modes), show_default=True,
-              help="Record modes to compute (protocols need: native; Fig. 5 ablation; E.2 perturbed; Fig. 3 equalized).")
+              help="Record modes to compute (protocols need: native; Fig. 5 ablation; E.2 perturbed; Fig. 3 equalized; "
+                   "hint_policy policies, see `colorbench protocols`).")
+@click.option("--protocols", "protocol_names", default=None, metavar="NAMES",
+              help="Add the record modes these protocols need to --modes, e.g. hint_policy "
+                   "(`colorbench protocols` lists them with their modes).")
+@click.option("--policy-perms", default=4, show_default=True, type=click.IntRange(min=1),
+              help="policies mode: seeded random orders of a region model's regions, averaged per image.")
+@click.option("--policy-oracle", type=click.Choice(["mass", "exact"]), default="mass", show_default=True,
+              help="policies mode, region models: next the region with the largest error mass of the current output "
+                   "(one forward per hint), or the one whose hint scores best (one forward per candidate region).")
 @click.option("--sweep", default=",".join(map(str, EVAL.sweep)), show_default=True, help="Hint counts of Fig. 12.")
 @click.option("--fid/--no-fid", default=True, show_default=True, help="Compute FID when Inception weights are found.")
 @click.option("--fid-weights", type=click.Path(dir_okay=False), default=None, help=FID_WEIGHTS_HELP)
@@ -218,7 +227,8 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         data_root: str | None, device: str, batch_size: int, forward_rows: int, num_workers: int, modes: str,
         sweep: str, fid: bool, fid_weights: str | None, metric_names: str,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
-        amp: bool, resume: bool, as_json: bool, quiet: bool, input_mode: str | None = None) -> None:
+        amp: bool, resume: bool, as_json: bool, quiet: bool, input_mode: str | None = None, policy_perms: int = 4,
+        policy_oracle: str = "mass", protocol_names: str | None = None) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
     from colorbench.data import dataset_key
     from colorbench.engine import EvalPlan
@@ -229,6 +239,13 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
 
     dataset_key(dataset)  # '../x' would be read outside the data root and written to results/../x
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    if protocol_names:
+        from colorbench.protocols.run_protocols import required_modes
+        from colorbench.registry import PROTOCOLS
+
+        # An unknown name is a UsageError (UnknownNameError) listing the registered protocols.
+        wanted = required_modes([PROTOCOLS.canonical(p.strip()) for p in protocol_names.split(",") if p.strip()])
+        mode_list += sorted(wanted - set(mode_list))
     bad = [m for m in mode_list if m not in MODES]
     if bad or "native" not in mode_list:
         raise click.BadParameter(f"modes must include 'native' and be among {', '.join(MODES)}; got {modes!r}")
@@ -240,7 +257,8 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         raise UsageError(f"--limit must be a positive number of test images (got {limit})")
     selected = resolve_metrics(metric_names)  # an unknown name is a UsageError listing the known ones
     plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
-                    n_samples=n_samples, gumbel_noise=gumbel_noise, amp=amp,
+                    n_samples=n_samples, gumbel_noise=gumbel_noise, amp=amp, policy_perms=policy_perms,
+                    policy_oracle=policy_oracle,
                     metrics=describe_metrics([m.name for m in per_image_metrics(selected)]))
     fid = fid and "fid" in selected
     for m in plan.metrics:  # e.g. LPIPS without the user's weights: its column is n/a, the reason in run.json

@@ -31,6 +31,8 @@ from colorbench.defaults import EVAL
 from colorbench.errors import ModelError, UsageError
 from colorbench.forward import fixed_rows
 from colorbench.grayscale import GRAYSCALE
+from colorbench.hint_policies import MODE as POLICIES
+from colorbench.hint_policies import policy_rows
 from colorbench.hints import (
     BoundedGeometric,
     HintSequence,
@@ -69,6 +71,10 @@ class EvalPlan:
     # Per-image metrics beside PSNR, as metric_registry.describe_metrics: run.json keeps them (config.plan), so
     # Table 1 reads their columns and directions without importing them (the report path never imports torch).
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    # The "policies" mode (colorbench.hint_policies): random orders averaged per image, and the region oracle
+    # ("mass": largest error mass, one forward per step; "exact": best PSNR over every candidate region).
+    policy_perms: int = 4
+    policy_oracle: str = "mass"
 
     def fingerprint(self) -> str:
         keep = {k: v for k, v in asdict(self).items() if k not in ("batch_size",)}  # batch size never changes results
@@ -76,6 +82,8 @@ class EvalPlan:
             del keep["metrics"]  # a run without extra metrics keeps the cache key it had before they existed
         if not keep["amp"]:
             del keep["amp"]  # likewise a float32 run
+        if POLICIES not in keep["modes"]:
+            del keep["policy_perms"], keep["policy_oracle"]  # likewise a run without the policies mode
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
@@ -393,13 +401,15 @@ class Evaluator:
         for j in keep:
             samples[batch.ids[j]] = self._sample(batch, j, outs, hints, regions)
 
-        eq_seq = None  # point/stroke hints inside GuidingPainter's regions (equalized and perturbed modes)
-        if {"equalized", "perturbed"} & set(self.plan.modes) and self.kind in EQUALIZABLE and self.region_source:
+        eq_seq = None  # point/stroke hints inside GuidingPainter's regions (equalized, perturbed, policies modes)
+        # The policies mode reads a point/stroke model's equalized rows as its "guided" policy.
+        equalized = bool({"equalized", POLICIES} & set(self.plan.modes))
+        if (equalized or "perturbed" in self.plan.modes) and self.kind in EQUALIZABLE and self.region_source:
             with self._autocast():
                 eq_regions = fixed_rows(self.region_source.propose_regions, self.plan.forward_rows, batch.sketch)
             eq_seq = simulate(self.kind, batch.color, seeds, regions=eq_regions, k=self.plan.nc, equalized=True,
                               space=self.hint_space)
-        if "equalized" in self.plan.modes and eq_seq is not None:
+        if equalized and eq_seq is not None:
             eq_out, _, eq_values = self._levels(eq_seq, self.levels, batch)
             self._emit(rows, base, batch, "equalized", self.levels, eq_values)
             for j in keep:
@@ -414,7 +424,7 @@ class Evaluator:
             p_levels = sorted(set(self.plan.sweep) & set(self.levels))
             _, _, p_values = self._levels(p_seq, p_levels, batch)
             self._emit(rows, base, batch, "perturbed", p_levels, p_values)
-            if placed is eq_seq and "equalized" not in self.plan.modes:
+            if placed is eq_seq and not equalized:
                 # The natural-colour reference at the same placement (protocols.perturbed_hints pairs
                 # point/stroke models with their equalized rows): only the levels the ratio needs.
                 _, _, ref_values = self._levels(eq_seq, p_levels, batch)
@@ -422,6 +432,8 @@ class Evaluator:
 
         if "ablation" in self.plan.modes and regions is not None:
             self._ablation(rows, base, batch, regions)
+        if POLICIES in self.plan.modes and self.conditional:
+            policy_rows(self, batch, rows, base, seq, values, outs)
         return records_frame(pd.concat([pd.DataFrame(block) for block in rows], ignore_index=True)), feats, samples
 
     def _emit(self, rows: list, base: dict, batch: Batch, mode: str, levels: Sequence[int],

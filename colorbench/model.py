@@ -150,6 +150,12 @@ class ColorizerModel(nn.Module):
         """Ordered one-hot regions S [B,Nc,H,W] in {0,1}; None for models without regions."""
         return None
 
+    def learned_order(self, sketch: torch.Tensor) -> torch.Tensor | None:
+        """Optional, region models whose `propose_regions` reorders their network's channels (e.g. by area):
+        the network's own channel order as indices [B,Nc] int64 into `propose_regions`' regions (the hint_policy
+        protocol hints them in that order too). None: the priority is the network's order, or there is none."""
+        return None
+
     # -- training hooks ---------------------------------------------------------------------
     def configure_optimizers(self, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
         """Named optimizers; the trainer attaches the lr schedule to each and saves their state."""

@@ -10,7 +10,9 @@ A run directory (`--out`, e.g. results/toon) holds
 Modes: "native" (the model's own hints), "equalized" (point/stroke hints inside GuidingPainter's regions),
 "ablation" (Fig. 5: n = index i of the single hinted, moved-to-front region), "perturbed" (supplement E.2:
 every model's hints inside GuidingPainter's regions; a point/stroke model's natural-colour reference is its
-equalized rows, written at the perturbed levels even when equalized mode itself was not asked for).
+equalized rows, written at the perturbed levels even when equalized mode itself was not asked for),
+"policies" (colorbench.hint_policies: records of modes "policies/<policy>" — the same kind of hints in other
+orders and places — plus a point/stroke model's equalized rows, its guided policy).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "model": "str",  # canonical registry name
     "dataset": "str",
     "image_id": "str",
-    "mode": "str",  # native | equalized | ablation | perturbed
+    "mode": "str",  # native | equalized | ablation | perturbed | policies/<policy>
     "n": "int64",  # number of revealed hints (ablation: region index i, 1-based)
     "psnr": "float64",  # dB, metrics.psnr
     "hint_area": "float64",  # fraction of pixels covered by hints
@@ -47,7 +49,19 @@ HINT_COLUMNS: dict[str, str] = {"hint_de": "float64"}
 # Columns after RECORD_COLUMNS (other than HINT_COLUMNS) are per-image metric columns (colorbench.metric_registry: "ssim", "deltae", "cf", …),
 # float64, present only in runs that selected them (`run --metrics`); a run without them has exactly these.
 SORT_KEYS = ["variant", "image_id", "mode", "n"]
-MODES = ("native", "equalized", "ablation", "perturbed")
+MODES = ("native", "equalized", "ablation", "perturbed", "policies")
+POLICIES = "policies"  # the --modes entry of colorbench.hint_policies: its records' modes are policy_mode(name)
+POLICY_PREFIX = POLICIES + "/"
+
+
+def policy_mode(policy: str) -> str:
+    """The record mode of a hint policy: "policies/area", "policies/random/3", …"""
+    return POLICY_PREFIX + policy
+
+
+def mode_family(mode: str) -> str:
+    """The --modes entry a record mode comes from: "policies/area" → "policies"; others are their own."""
+    return mode.split("/", 1)[0]
 
 
 def records_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:

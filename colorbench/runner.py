@@ -138,13 +138,14 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
         log(f"[yellow]warning: {escape(line)}[/yellow]")
 
     region_source, placed_in = None, None  # the model whose regions place point/stroke hints; its run.json entry
-    placing = sorted({"equalized", "perturbed"} & set(plan.modes))
+    placing = sorted({"equalized", "perturbed", "policies"} & set(plan.modes))
     if placing and any(_kind(v) in EQUALIZABLE for v in variants):
         src = next((v for v in variants if _kind(v) is HintKind.REGION), None)
         if src is None:
             if ctx.rank == 0:
-                log(f"[yellow]{' and '.join(placing)} hints of point/stroke models go inside GuidingPainter's "
-                    "regions: add a GuidingPainter checkpoint to the run; skipping those modes for them[/yellow]")
+                named = ["the policies' guided" if m == "policies" else m for m in placing]
+                log(f"[yellow]{' and '.join(named)} hints of point/stroke models go inside GuidingPainter's "
+                    "regions: add a GuidingPainter checkpoint to the run; skipping those for them[/yellow]")
         else:
             region_source = src.load(device)
             placed_in = {"label": src.label, "checkpoint_sha256": described[src.label]["checkpoint_sha256"]}

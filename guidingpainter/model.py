@@ -160,6 +160,10 @@ class GuidingPainter(ColorizerModel):
         to a hard forward). The noise of each image is seeded from its sketch content and eval_seed, so
         it does not depend on the batch it arrives in. Channels no pixel chose stay all-zero.
         """
+        return self._ordered(self._channel_regions(sketch))
+
+    def _channel_regions(self, sketch: torch.Tensor) -> torch.Tensor:
+        """f's evaluation regions [B,Nc,H,W] one-hot in f's channel order (before `_ordered`)."""
         self._check_sketch(sketch)
         logits = self.seg(sketch).float()
         lo, hi = torch.aminmax(logits.detach())  # NaN propagates into both
@@ -173,7 +177,17 @@ class GuidingPainter(ColorizerModel):
                 for i in range(sketch.shape[0])
             ]
             logits = logits + torch.stack(noise)
-        return self._ordered(one_hot_argmax(logits))
+        return one_hot_argmax(logits)
+
+    def learned_order(self, sketch: torch.Tensor) -> torch.Tensor | None:
+        """With region_order "area": f's channel order as indices [B,Nc] int64 into `propose_regions`' output
+        (entry c = where channel c of f went when sorting by area); None with "learned", whose priority is
+        that order already."""
+        if self.config["region_order"] != "area":
+            return None
+        area = self._channel_regions(sketch).sum(dim=(2, 3))
+        # sort_by_area's permutation inverted: entry c is where f's channel c sits in propose_regions' output.
+        return torch.argsort(torch.sort(area, dim=1, descending=True, stable=True).indices, dim=1)
 
     def _ordered(self, regions: torch.Tensor) -> torch.Tensor:
         """The priority order of S: f's channel order (paper), or with region_order "area" (a deviation,

@@ -16,7 +16,7 @@ from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.options import resolve_options
 
 from colorbench.errors import UsageError
-from colorbench.records import read_records
+from colorbench.records import mode_family, read_records
 from colorbench.registry import PROTOCOLS
 from colorbench.rundir import check_records, read_run
 
@@ -67,7 +67,7 @@ def compute_all(
     records, run = loaded or load_run(run_dir)
     opts = resolve_options(options)
     ctx = ProtocolContext(run_dir=run_dir, run=run, options=opts)
-    present = set(records["mode"])
+    present = {mode_family(m) for m in set(records["mode"])} | set(records["mode"])  # "policies/area" → policies
     explicit = names is not None
     if not explicit and not PROTOCOLS.names():
         raise UsageError(

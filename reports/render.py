@@ -16,6 +16,7 @@ from colorbench.protocols.run_protocols import compute_all, load_run
 from colorbench.protocols.selection import display_name, is_conditional, table1_variants
 from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
 from colorbench.reports.image_grids import guidance_strip, qualitative_grid
+from colorbench.reports.policy_figure import fig_hint_policies
 from colorbench.reports.results_json import build_results, write_results
 from colorbench.reports.table_specs import table1_spec
 from colorbench.reports.tables import TableSpec, cell_text, to_csv, to_latex, to_markdown
@@ -60,12 +61,15 @@ def write_tables(specs: list[TableSpec], out_dir: Path) -> list[Path]:
 
 
 def write_plots(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any]) -> list[Path]:
-    """The matplotlib figures, Fig. 12 and Fig. 5 (when the results hold them); → their paths."""
+    """The matplotlib figures, Fig. 12, the hint-policy curves and Fig. 5 (when the results hold them); → their
+    paths."""
     fig_dir = run_dir / "figures"
     dataset = str(run.get("dataset", {}).get("name", ""))
     paths = []
     if "hint_sweep" in results and results["hint_sweep"]["variants"]:
         paths.append(fig12_hint_sweep([(dataset, results["hint_sweep"])], fig_dir / "fig12_hint_sweep.png"))
+    if (results.get("hint_policy") or {}).get("variants"):
+        paths.append(fig_hint_policies(results["hint_policy"], fig_dir / "hint_policies.png"))
     seg = results.get("segment_ablation") or {}
     if seg.get("variants"):
         infos = run.get("variants", {})

@@ -26,6 +26,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "hint_err": False,  # mean |Ŷ − C| in the hint mask, 8-bit units (E.2)
     "hint_err_ratio": False,  # perturbed / natural hint error
     "hint_de": False,  # mean CIEDE2000 ΔE between hint colour and output in the hint mask (E.2)
+    "gain": True,  # hint_policy: NRI(baseline) − NRI(guided policy), interactions saved
+    "efficiency": True,  # hint_policy: guidance gain / oracle gain
 }
 
 VARIANT_KEYS = (
@@ -72,6 +74,8 @@ def provenance(run: Mapping[str, Any], opts: Mapping[str, Any]) -> dict[str, Any
             "hints": "per image: sha256('colorbench|hints|<dataset>|<image_id>|<tag>') (E5.5)",
             "nh_assignment": "stratified over G by sha256('colorbench|nh|<dataset>|<image_id>') (E7.3)",
             "perturbation": "per image: image_seed(dataset, image_id, 'perturb')",
+            "policy_random": "per image: image_seed(dataset, image_id, 'policy-random|k'), k = 0..K-1",
+            "policy_oracle": "per image: image_seed(dataset, image_id, 'policy-oracle') (point patch sizes)",
         },
         "options": dict(opts),
         "warnings": list(run.get("warnings") or []),  # e.g. a checkpoint trained at another size than evaluated

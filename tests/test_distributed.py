@@ -45,7 +45,7 @@ def test_two_processes_give_the_records_of_one_and_share_its_cache(tmp_path: Pat
     ckpts = {"tinypoint": make_checkpoint(TinyPoint, tmp_path / "p.safetensors"),
              "tinyregion": make_checkpoint(TinyRegion, tmp_path / "r.safetensors", seed=1)}
     specs = [f"{k}={v}" for k, v in ckpts.items()]
-    modes = "native,equalized,ablation,perturbed"
+    modes = "native,equalized,ablation,perturbed,policies"  # policies: the oracles too
     _torchrun(tmp_path, "-m", "colorbench", "run", "--models", "", "--dataset", "blobs", "--size", "32",
               "--limit", "5", "--modes", modes, "--samples", "5", "--no-fid", "--quiet",
               "--out", str(tmp_path / "two"), *[a for s in specs for a in ("--checkpoint", s)])
