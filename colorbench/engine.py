@@ -60,7 +60,8 @@ class EvalPlan:
     modes: list[str] = field(default_factory=lambda: ["native"])
     batch_size: int = EVAL.batch_size  # images per batch: memory only, never changes results
     forward_rows: int = EVAL.forward_rows  # rows per model call; every call has exactly this many (colorbench.forward)
-    n_samples: int = EVAL.n_samples  # images whose outputs are kept for figures
+    n_samples: int = EVAL.n_samples  # test images drawn at random whose pictures are kept (colorbench.sample_draw)
+    figure_images: list[str] = field(default_factory=list)  # images whose pictures are kept besides the draw
     fid: bool = False
     gumbel_noise: bool = False
     perturb_amount: float = 64.0
@@ -75,6 +76,8 @@ class EvalPlan:
             del keep["metrics"]  # a run without extra metrics keeps the cache key it had before they existed
         if not keep["amp"]:
             del keep["amp"]  # likewise a float32 run
+        if not keep["figure_images"]:
+            del keep["figure_images"]  # and a run without --figure-images
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
@@ -311,7 +314,7 @@ class Evaluator:
             eq_out, _, eq_values = self._levels(eq_seq, self.levels, batch)
             self._emit(rows, base, batch, "equalized", self.levels, eq_values)
             for j in keep:
-                samples[batch.ids[j]]["equalized_outputs"] = eq_out[:, j].cpu().numpy()
+                samples[batch.ids[j]]["equalized_outputs"] = eq_out[: EVAL.sample_levels + 1, j].cpu().numpy()
 
         # Supplement E.2 gives every model its hints inside GuidingPainter's guided regions, so the hint
         # error compares how faithfully each model follows a colour, not where its simulator put the hint.
@@ -388,15 +391,20 @@ class Evaluator:
             feats[feature_key(batch.ids[j], mode, self.levels[li])] = v
 
     def _sample(self, batch: Batch, j: int, outs: torch.Tensor, hints: Hints, regions: torch.Tensor | None) -> dict:
+        """Image j's pictures for figures and report.html: sketch [H,W], gt [3,H,W], and at n = 0..K
+        (K = EVAL.sample_levels, what they show) outputs and hints [K+1,...], all uint8; regions [H,W]
+        (index of the region of each pixel) for region models. Levels past K would double the bytes kept
+        and written for 32 images, and nothing shows them."""
         b = len(batch.ids)
         L = len(self.levels)
+        k = min(L, EVAL.sample_levels + 1)
         # Pick image j's rows before converting: converting all L·B rows per kept image cost ~0.1 s each.
-        hc = to_uint8(hints.color.view(L, b, 3, *batch.sketch.shape[-2:])[:, j])
-        hm = hints.mask.view(L, b, *batch.sketch.shape[-2:])[:, j]
+        hc = to_uint8(hints.color.view(L, b, 3, *batch.sketch.shape[-2:])[:k, j])
+        hm = hints.mask.view(L, b, *batch.sketch.shape[-2:])[:k, j]
         s = {
             "sketch": ((batch.sketch[j, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy(),
             "gt": batch.gt_u8[j].cpu().numpy(),
-            "outputs": outs[:, j].cpu().numpy(),
+            "outputs": outs[:k, j].cpu().numpy(),
             "hint_color": hc.cpu().numpy(),
             "hint_mask": hm.to(torch.uint8).cpu().numpy(),
         }
