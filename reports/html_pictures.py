@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from colorbench.reports.image_grids import HIGHLIGHT, asked_region, hint_panel, hwc, sketch_rgb
+from colorbench.reports.image_grids import HIGHLIGHT, hwc, sketch_rgb
 from PIL import Image
 
 # The pictures stop here: images past it are listed with their numbers only. 32 toon images with six
@@ -39,28 +39,36 @@ def data_uri(image: np.ndarray, photo: bool = False) -> str:
 
 
 def outline(mask: np.ndarray) -> np.ndarray:
-    """[H,W] bool → its boundary pixels (in the mask, with a 4-neighbour outside it)."""
+    """[..., H, W] bool → the boundary pixels of each mask (in it, with a 4-neighbour outside it)."""
     inner = mask.copy()
-    inner[1:, :] &= mask[:-1, :]
-    inner[:-1, :] &= mask[1:, :]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
+    inner[..., 1:, :] &= mask[..., :-1, :]
+    inner[..., :-1, :] &= mask[..., 1:, :]
+    inner[..., :, 1:] &= mask[..., :, :-1]
+    inner[..., :, :-1] &= mask[..., :, 1:]
     return mask & ~inner
 
 
-def hint_tile(samples: Mapping[str, np.ndarray], j: int, n: int) -> np.ndarray:
-    """The hints given at n: their colours over the faded sketch, the one added at step n (for region
-    models the region asked for) outlined in red; n = 0: the sketch."""
-    if n == 0:
-        return sketch_rgb(samples["sketch"][j])
-    tile = hint_panel(samples, j, n)
-    tile[outline(asked_region(samples, j, n))] = HIGHLIGHT.astype(np.uint8)
-    return tile
+def hint_strip(samples: Mapping[str, np.ndarray], j: int) -> np.ndarray:
+    """Image j's hints at every kept n side by side, [H, L·W, 3] uint8: tile n holds the hint colours given
+    so far over the faded sketch, the hint added at step n (for region models the region asked for)
+    outlined in red; tile 0 the sketch. All levels at once (image_grids' per-tile panels, vectorised)."""
+    mask = samples["hint_mask"][j] > 0  # [L,H,W]
+    levels = mask.shape[0]
+    tiles = np.repeat(sketch_rgb(samples["sketch"][j], fade=0.75)[None], levels, axis=0)  # [L,H,W,3]
+    np.copyto(tiles, samples["hint_color"][j].transpose(0, 2, 3, 1), where=mask[..., None])
+    if "regions" in samples:
+        asked = samples["regions"][j][None] == np.arange(-1, levels - 1)[:, None, None]
+    else:
+        asked = mask & ~np.concatenate([np.zeros_like(mask[:1]), mask[:-1]])
+    tiles[outline(asked)] = HIGHLIGHT.astype(np.uint8)
+    tiles[0] = sketch_rgb(samples["sketch"][j])
+    return tiles.transpose(1, 0, 2, 3).reshape(tiles.shape[1], -1, 3)
 
 
-def strip(tiles: Sequence[np.ndarray]) -> np.ndarray:
-    """Equally sized [H,W,3] tiles side by side → [H, len·W, 3]."""
-    return np.concatenate(list(tiles), axis=1)
+def strip(tiles: np.ndarray) -> np.ndarray:
+    """Equally sized tiles [L,3,H,W] → [H, L·W, 3]."""
+    n, c, h, w = tiles.shape
+    return tiles.transpose(2, 0, 3, 1).reshape(h, n * w, c)
 
 
 def image_pictures(samples: Mapping[str, Mapping[str, np.ndarray]], image_id: str) -> dict[str, Any]:
@@ -73,9 +81,9 @@ def image_pictures(samples: Mapping[str, Mapping[str, np.ndarray]], image_id: st
             out["sketch"] = data_uri(s["sketch"][j])
             out["gt"] = data_uri(hwc(s["gt"][j]))
         levels = s["outputs"].shape[1]
-        entry: dict[str, Any] = {"levels": levels, "outputs": data_uri(strip([hwc(o) for o in s["outputs"][j]]), photo=True)}
+        entry: dict[str, Any] = {"levels": levels, "outputs": data_uri(strip(s["outputs"][j]), photo=True)}
         if levels > 1:
-            entry["hints"] = data_uri(strip([hint_tile(s, j, n) for n in range(levels)]))
+            entry["hints"] = data_uri(hint_strip(s, j))
         out["variants"][label] = entry
     return out
 

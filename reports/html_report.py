@@ -90,13 +90,25 @@ def _figure(path: Path) -> dict[str, str]:
     return {"name": path.stem, "uri": f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")}
 
 
+def sampled_ids(samples: Mapping[str, Mapping[str, np.ndarray]]) -> list[str]:
+    """Every image some samples file holds, sorted: the order pictures are given in."""
+    return sorted({str(i) for s in samples.values() for i in s["image_ids"]})
+
+
+def encode_pictures(samples: Mapping[str, Mapping[str, np.ndarray]],
+                    budget: int = PICTURE_BUDGET) -> tuple[dict[str, dict[str, Any]], int]:
+    """The page's pictures (reports.html_pictures.pictures) of every sampled image, until `budget`."""
+    return pictures(samples, sampled_ids(samples), budget)
+
+
 def render_html(run: Mapping[str, Any], specs: Sequence[TableSpec], figures: Sequence[Path],
-                records: pd.DataFrame, samples: Mapping[str, Mapping[str, np.ndarray]], threshold: float,
-                heading: str, stamp: str, budget: int = PICTURE_BUDGET) -> str:
-    """The page's HTML. Pictures go to the images of the samples files in test-set order until `budget`."""
+                records: pd.DataFrame, samples: Mapping[str, Mapping[str, np.ndarray]],
+                encoded: tuple[dict[str, dict[str, Any]], int], threshold: float, heading: str, stamp: str,
+                budget: int = PICTURE_BUDGET) -> str:
+    """The page's HTML; `encoded` = encode_pictures(samples, budget), made beforehand (in a worker thread)."""
     meta, numbers = per_image_numbers(records, run, threshold)
-    sampled = sorted({str(i) for s in samples.values() for i in s["image_ids"]})
-    pics, used = pictures({v: s for v, s in samples.items() if v in {m["label"] for m in meta}}, sampled, budget)
+    sampled = sampled_ids(samples)
+    pics, used = encoded
     ids = sorted(numbers) or sampled
     images = [{"id": i, "pictured": i in pics, "v": numbers.get(i, {})} for i in ids]
     levels = max((v["levels"] for p in pics.values() for v in p["variants"].values()), default=1)

@@ -25,7 +25,7 @@ from colorbench.reports.figure_choice import (
     strip_images,
 )
 from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
-from colorbench.reports.html_report import render_html, write_html
+from colorbench.reports.html_report import encode_pictures, render_html, write_html
 from colorbench.reports.image_grids import guidance_strip, qualitative_grid
 from colorbench.reports.results_json import build_results, write_results
 from colorbench.reports.table_specs import table1_spec
@@ -226,6 +226,7 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
     # release the GIL, so on two cores they cost little wall time. Each library stays in one thread.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-mosaics") as pool:
         mosaics = pool.submit(write_mosaics, run_dir, run, resolved, samples, choice)
+        encoded = pool.submit(encode_pictures, samples)  # report.html's pictures, after the mosaics
         computed = compute_all(run_dir, options=options, loaded=(records, run))
         opts = computed["options"]
         specs = table_specs(computed["results"], opts)
@@ -238,7 +239,8 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
     atomic_write_text(report_path, report_markdown(run, specs, figures, run_dir))
     threshold = float(opts.get("nri_threshold") or run.get("dataset", {}).get("nri_threshold") or 0.0)
     html_path = write_html(run_dir / "report.html",
-                           render_html(run, specs, figures, records, samples, threshold, heading, stamp))
+                           render_html(run, specs, figures, records, samples, encoded.result(), threshold,
+                                       heading, stamp))
     return {
         "paths": {"tables": tables, "figures": figures, "results": results_path, "report": report_path,
                   "html": html_path},
