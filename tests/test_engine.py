@@ -34,7 +34,9 @@ def test_records_cover_every_n_and_mode(tmp_path, ckpts):
     assert run["dataset"]["n_images"] == 6 and run["fid"]["available"] is False
     assert set(run["variants"]) == {"tinypoint", "tinyregion"}
     samples = np.load(out / "samples" / "tinyregion.npz")
-    assert samples["outputs"].shape == (2, 31, 3, 32, 32) and samples["regions"].shape == (2, 32, 32)
+    # Pictures at n = 0..12 only (what the figures and report.html show), of 2 images.
+    assert samples["outputs"].shape == (2, 13, 3, 32, 32) and samples["regions"].shape == (2, 32, 32)
+    assert samples["hint_color"].shape == (2, 13, 3, 32, 32) and samples["hint_mask"].shape == (2, 13, 32, 32)
 
 
 def test_records_do_not_depend_on_batch_size(tmp_path, ckpts):
