@@ -3,7 +3,7 @@ chromium (selenium) — no console error, no network request, the per-image tabl
 image's view with each model's outputs at n = 0..12. Also: which images the figures show (`--samples`,
 `--figure-images`) and Table 1 on a piped console.
 
-Set COLORBENCH_REPORT_SCREENSHOTS=DIR to save the page and one image view (docs/figures/report-*.png).
+Set COLORBENCH_REPORT_SCREENSHOTS=DIR to save the page and one image view of this test's small fake run.
 """
 
 from __future__ import annotations

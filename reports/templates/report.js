@@ -78,7 +78,8 @@ function gridRow(label, cells, levels) {
 function numbersTable(image) {
   const t = el("table", { className: "numbers" });
   const head = t.createTHead().insertRow();
-  for (const h of ["model", "PSNR n=0", "E_G", "NRI", "gain"]) head.appendChild(el("th", {}, h));
+  const gainN = Math.max(0, ...DATA.variants.map((v) => v.gain_n || 0));
+  for (const h of ["model", "PSNR n=0", "E_G", "NRI", "gain 0→" + gainN]) head.appendChild(el("th", {}, h));
   for (const v of DATA.variants) {
     const r = t.insertRow();
     r.appendChild(el("td", {}, v.name));
