@@ -297,12 +297,12 @@ class Evaluator:
                 regions = fixed_rows(self.model.propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
         seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc, space=self.hint_space)
-        outs, hints, values = self._levels(seq, self.levels, batch)
+        outs, _, values = self._levels(seq, self.levels, batch)
         self._emit(rows, base, batch, "native", self.levels, values)
         self._features(feats, batch, "native", outs)
         keep = [j for j, i in enumerate(batch.ids) if i in self._sample_ids]
         for j in keep:
-            samples[batch.ids[j]] = self._sample(batch, j, outs, hints, regions)
+            samples[batch.ids[j]] = self._sample(batch, j, outs, seq, regions)
 
         eq_seq = None  # point/stroke hints inside GuidingPainter's regions (equalized and perturbed modes)
         if {"equalized", "perturbed"} & set(self.plan.modes) and self.kind in EQUALIZABLE and self.region_source:
@@ -390,23 +390,28 @@ class Evaluator:
         for (li, j), v in zip(want, vecs):
             feats[feature_key(batch.ids[j], mode, self.levels[li])] = v
 
-    def _sample(self, batch: Batch, j: int, outs: torch.Tensor, hints: Hints, regions: torch.Tensor | None) -> dict:
-        """Image j's pictures for figures and report.html: sketch [H,W], gt [3,H,W], and at n = 0..K
-        (K = EVAL.sample_levels, what they show) outputs and hints [K+1,...], all uint8; regions [H,W]
-        (index of the region of each pixel) for region models. Levels past K would double the bytes kept
-        and written for 32 images, and nothing shows them."""
-        b = len(batch.ids)
-        L = len(self.levels)
-        k = min(L, EVAL.sample_levels + 1)
-        # Pick image j's rows before converting: converting all L·B rows per kept image cost ~0.1 s each.
-        hc = to_uint8(hints.color.view(L, b, 3, *batch.sketch.shape[-2:])[:k, j])
-        hm = hints.mask.view(L, b, *batch.sketch.shape[-2:])[:k, j]
+    def _sample(self, batch: Batch, j: int, outs: torch.Tensor, seq: HintSequence,
+                regions: torch.Tensor | None) -> dict:
+        """Image j's pictures for figures and report.html, all uint8: sketch [H,W], gt [3,H,W], outputs
+        [K+1,3,H,W] at n = 0..K (K = EVAL.sample_levels, what they show: levels past it would double the
+        bytes kept for 32 images, and nothing shows them), the hints as hint_top [K+1,H,W] (the index of
+        the last revealed hint covering each pixel, 0 none) and hint_palette [K+1,3] (hint i's colour at
+        row i; row 0 the "no hint" colour), and for region models regions [H,W] (each pixel's region).
+        records.load_samples expands the hints to hint_color [K+1,3,H,W] and hint_mask [K+1,H,W]: stored
+        so they take a quarter of the bytes."""
+        k = min(len(self.levels), EVAL.sample_levels + 1)
+        masks = seq.masks[j, : k - 1]
+        top = torch.zeros((k, *masks.shape[-2:]), dtype=torch.uint8, device=masks.device)
+        for n in range(1, k):  # later hints overwrite earlier ones where they overlap (HintSequence.at)
+            top[n] = torch.where(masks[n - 1], n, top[n - 1])
+        palette = torch.cat([torch.zeros(1, 3, dtype=seq.colors.dtype, device=seq.colors.device),
+                             seq.colors[j, : k - 1]])
         s = {
             "sketch": ((batch.sketch[j, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy(),
             "gt": batch.gt_u8[j].cpu().numpy(),
             "outputs": outs[:k, j].cpu().numpy(),
-            "hint_color": hc.cpu().numpy(),
-            "hint_mask": hm.to(torch.uint8).cpu().numpy(),
+            "hint_top": top.cpu().numpy(),
+            "hint_palette": to_uint8(palette).cpu().numpy(),
         }
         if regions is not None:
             s["regions"] = regions[j].argmax(dim=0).to(torch.uint8).cpu().numpy()

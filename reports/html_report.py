@@ -8,6 +8,7 @@ are inline, and the page's Content-Security-Policy forbids any request.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,13 +102,20 @@ def encode_pictures(samples: Mapping[str, Mapping[str, np.ndarray]],
     return pictures(samples, sampled_ids(samples), budget)
 
 
+@functools.cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template("report.html.j2")
+
+
 def render_html(run: Mapping[str, Any], specs: Sequence[TableSpec], figures: Sequence[Path],
-                records: pd.DataFrame, samples: Mapping[str, Mapping[str, np.ndarray]],
-                encoded: tuple[dict[str, dict[str, Any]], int], threshold: float, heading: str, stamp: str,
-                budget: int = PICTURE_BUDGET) -> str:
-    """The page's HTML; `encoded` = encode_pictures(samples, budget), made beforehand (in a worker thread)."""
-    meta, numbers = per_image_numbers(records, run, threshold)
-    sampled = sampled_ids(samples)
+                per_image: tuple[list[dict[str, Any]], dict[str, dict[str, list[float | None]]]],
+                sampled: Sequence[str], encoded: tuple[dict[str, dict[str, Any]], int], threshold: float,
+                heading: str, stamp: str, budget: int = PICTURE_BUDGET) -> str:
+    """The page's HTML from per_image_numbers(…, threshold), the sampled image ids and their pictures
+    (`encoded` = encode_pictures(samples, budget), made beforehand in a worker thread)."""
+    meta, numbers = per_image
     pics, used = encoded
     ids = sorted(numbers) or sampled
     images = [{"id": i, "pictured": i in pics, "v": numbers.get(i, {})} for i in ids]
@@ -115,9 +123,7 @@ def render_html(run: Mapping[str, Any], specs: Sequence[TableSpec], figures: Seq
     data = {"variants": meta, "images": images, "pictures": pics, "levels": levels,
             "nri_threshold": threshold, "nc": int(run.get("protocol", {}).get("nc", 30)),
             "dataset": str(run.get("dataset", {}).get("name", ""))}
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return env.get_template("report.html.j2").render(
+    return _template().render(
         heading=heading, stamp=stamp, tables=[_table(s) for s in specs], figures=[_figure(f) for f in figures],
         variants=meta, data=data, n_images=len(ids), n_sampled=len(sampled), n_pictured=len(pics),
         budget_mb=budget / 1e6, used_mb=used / 1e6, css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),

@@ -5,6 +5,7 @@ results.json and report.md; plus the rich summary the CLI prints. Never imports 
 from __future__ import annotations
 
 import importlib
+import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +26,7 @@ from colorbench.reports.figure_choice import (
     strip_images,
 )
 from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
-from colorbench.reports.html_report import encode_pictures, render_html, write_html
+from colorbench.reports.html_report import encode_pictures, per_image_numbers, render_html, write_html
 from colorbench.reports.image_grids import guidance_strip, qualitative_grid
 from colorbench.reports.results_json import build_results, write_results
 from colorbench.reports.table_specs import table1_spec
@@ -33,7 +34,7 @@ from colorbench.reports.tables import TableSpec, to_csv, to_latex, to_markdown
 from rich.table import Table
 
 from colorbench.atomic import atomic_write_text
-from colorbench.records import load_npz
+from colorbench.records import load_samples
 from colorbench.registry import PROTOCOLS
 
 STRIP_IMAGES = 3  # images per guidance strip
@@ -93,33 +94,47 @@ def write_plots(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any
     return paths
 
 
-def load_samples(run_dir: Path, run: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+def load_run_samples(run_dir: Path, run: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """samples/<variant>.npz of Table 1's variants that have one, in table order."""
+    return {v: load_samples(run_dir / "samples" / f"{v}.npz") for v in sample_index(run_dir, run)}
+
+
+def sample_index(run_dir: Path, run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the samples files of Table 1's variants hold, without decompressing their pictures: variant →
+    {"image_ids": [...], "levels": outputs per image (n = 0..levels−1), "arrays": their names}. The
+    pictures themselves are loaded in the report's worker thread, off the critical path."""
     out = {}
     for v in table1_variants(run.get("variants", {})):
         path = run_dir / "samples" / f"{v}.npz"
-        if path.exists():
-            out[v] = load_npz(path)
+        if not path.exists():
+            continue
+        with zipfile.ZipFile(path) as zf, zf.open("outputs.npy") as fh:
+            names = {n.removesuffix(".npy") for n in zf.namelist()}
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape = read(fh)[0]
+        with np.load(path, allow_pickle=False) as z:
+            ids = [str(i) for i in z["image_ids"]]
+        out[v] = {"image_ids": ids, "levels": int(shape[1]), "arrays": names}
     return out
 
 
-def choose_figure_images(records: pd.DataFrame, run: Mapping[str, Any], samples: Mapping[str, Mapping[str, Any]],
+def choose_figure_images(records: pd.DataFrame, run: Mapping[str, Any], index: Mapping[str, Mapping[str, Any]],
                          opts: Mapping[str, Any]) -> dict[str, Any]:
-    """The images each mosaic shows (reports.figure_choice): {"strips": {variant: ids}, "grid": ids}."""
+    """The images each mosaic shows (reports.figure_choice), from `sample_index`: {"strips": {variant: ids},
+    "grid": ids, "strip_notes" / "grid_notes": {variant: {id: line}} / {id: line} printed under the ids}."""
     chosen = _id_list(opts.get("figure_images"))
     variants = run.get("variants", {})
-    strips = {v: strip_images(records, v, [str(i) for i in s["image_ids"]], STRIP_IMAGES, chosen)
-              for v, s in samples.items() if is_conditional(variants[v])}
-    common = [str(i) for i in next(iter(samples.values()))["image_ids"]] if samples else []
-    for s in samples.values():
-        have = {str(i) for i in s["image_ids"]}
-        common = [i for i in common if i in have]
+    strips = {v: strip_images(records, v, s["image_ids"], STRIP_IMAGES, chosen)
+              for v, s in index.items() if is_conditional(variants[v])}
+    common = list(next(iter(index.values()))["image_ids"]) if index else []
+    for s in index.values():
+        common = [i for i in common if i in set(s["image_ids"])]
     n = int(opts["qualitative_n"])
     shown = []
-    for v, s in samples.items():
-        levels = s["outputs"].shape[1]
-        mode = "equalized" if levels > 1 and "equalized_outputs" in s else "native"
-        shown.append((v, min(n, levels - 1), mode))
+    for v, s in index.items():
+        mode = "equalized" if s["levels"] > 1 and "equalized_outputs" in s["arrays"] else "native"
+        shown.append((v, min(n, s["levels"] - 1), mode))
     grid = grid_images(records, shown, common, GRID_IMAGES, chosen)
     # Each image's number the rule spread them over, printed under its id so a reader sees the spread.
     strip_notes = {}
@@ -177,6 +192,14 @@ def write_mosaics(run_dir: Path, run: Mapping[str, Any], opts: Mapping[str, Any]
     return paths
 
 
+def pictures_job(run_dir: Path, run: Mapping[str, Any], opts: Mapping[str, Any],
+                 choice: Mapping[str, Any]) -> tuple[list[Path], tuple[dict[str, Any], int]]:
+    """Everything made from the samples' pictures, in one worker: load them, write the mosaics, encode
+    report.html's pictures; → (mosaic paths, encode_pictures' result)."""
+    samples = load_run_samples(run_dir, run)
+    return write_mosaics(run_dir, run, opts, samples, choice), encode_pictures(samples)
+
+
 def report_heading(run: Mapping[str, Any]) -> tuple[str, str]:
     """The report's title line and its provenance stamp (config, versions, git, dataset fingerprint)."""
     ds = run.get("dataset", {})
@@ -217,30 +240,31 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
     records, run = load_run(run_dir)
     resolved = resolve_options(options)
     check_compare(resolved["compare"], run["variants"])
-    samples = load_samples(run_dir, run)
-    check_figure_images(_id_list(resolved["figure_images"]),
-                        {v: [str(i) for i in s["image_ids"]] for v, s in samples.items()})
-    choice = choose_figure_images(records, run, samples, resolved)
-    # The mosaics need only run.json and the samples, so they are composed in a worker thread from the
-    # start, while the protocols, tables and plots run here: Pillow's PNG encoder and numpy's copies
-    # release the GIL, so on two cores they cost little wall time. Each library stays in one thread.
+    index = sample_index(run_dir, run)
+    check_figure_images(_id_list(resolved["figure_images"]), {v: s["image_ids"] for v, s in index.items()})
+    choice = choose_figure_images(records, run, index, resolved)
+    # The pictures (mosaics, report.html's) need only run.json and the samples, so they are loaded and
+    # encoded in a worker thread from the start, while the protocols, tables and plots run here: zlib,
+    # Pillow's encoders and numpy's copies release the GIL, so on two cores they cost little wall time.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-mosaics") as pool:
-        mosaics = pool.submit(write_mosaics, run_dir, run, resolved, samples, choice)
-        encoded = pool.submit(encode_pictures, samples)  # report.html's pictures, after the mosaics
+        pictured = pool.submit(pictures_job, run_dir, run, resolved, choice)
         computed = compute_all(run_dir, options=options, loaded=(records, run))
         opts = computed["options"]
         specs = table_specs(computed["results"], opts)
         tables = write_tables(specs, run_dir / "tables")
-        figures = write_plots(run_dir, run, computed["results"]) + mosaics.result()
+        plots = write_plots(run_dir, run, computed["results"])
+        threshold = float(opts.get("nri_threshold") or run.get("dataset", {}).get("nri_threshold") or 0.0)
+        numbers = per_image_numbers(records, run, threshold)
+        mosaics, encoded = pictured.result()
+    figures = plots + mosaics
     results = build_results(computed, run)
     results_path = write_results(run_dir / "results.json", results)
     report_path = run_dir / "report.md"
     heading, stamp = report_heading(run)
     atomic_write_text(report_path, report_markdown(run, specs, figures, run_dir))
-    threshold = float(opts.get("nri_threshold") or run.get("dataset", {}).get("nri_threshold") or 0.0)
-    html_path = write_html(run_dir / "report.html",
-                           render_html(run, specs, figures, records, samples, encoded.result(), threshold,
-                                       heading, stamp))
+    html_path = write_html(run_dir / "report.html", render_html(
+        run, specs, figures, numbers, sorted({i for s in index.values() for i in s["image_ids"]}), encoded,
+        threshold, heading, stamp))
     return {
         "paths": {"tables": tables, "figures": figures, "results": results_path, "report": report_path,
                   "html": html_path},

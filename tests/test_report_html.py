@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from colorbench.protocols.run_protocols import load_run
 from colorbench.reports.figure_choice import spread
-from colorbench.reports.render import choose_figure_images, load_samples, render_report
+from colorbench.reports.render import choose_figure_images, render_report, sample_index
 
 from colorbench.cli import main
 from colorbench.defaults import EVAL
@@ -164,17 +164,17 @@ def test_more_samples_change_what_the_figures_show(tmp_path: Path) -> None:
         d = make_run_dir(tmp_path / f"s{n}", variants=DEFAULT_VARIANTS[:2], n_images=12, n_samples=n, fid=False)
         records, run = load_run(d)
         opts = {"qualitative_n": 6, "figure_images": None}
-        choice = choose_figure_images(records, run, load_samples(d, run), opts)
+        choice = choose_figure_images(records, run, sample_index(d, run), opts)
         chosen.append(choice["strips"]["guidingpainter"])
     assert len(chosen[0]) == 2 and len(chosen[1]) == 3 and chosen[0] != chosen[1]
 
 
 def test_figure_images_flag_chooses_and_refuses_unpictured(run_dir: Path) -> None:
     records, run = load_run(run_dir)
-    samples = load_samples(run_dir, run)
-    ids = [str(i) for i in samples["guidingpainter"]["image_ids"]]
+    index = sample_index(run_dir, run)
+    ids = index["guidingpainter"]["image_ids"]
     opts = {"qualitative_n": 6, "figure_images": f"{ids[4]},{ids[1]}"}
-    choice = choose_figure_images(records, run, samples, opts)
+    choice = choose_figure_images(records, run, index, opts)
     assert choice["strips"]["guidingpainter"] == [ids[4], ids[1]] and choice["grid"] == [ids[4], ids[1]]
     before = (run_dir / "report.html").read_bytes()
     res = CliRunner().invoke(main, ["report", str(run_dir), "--figure-images", "0015"])  # no pictures kept
