@@ -21,7 +21,7 @@ from colorbench.protocols.levels import RecordsError, psnr_at, variants_present
 from colorbench.protocols.nri import nri_of_variant
 from colorbench.protocols.selection import display_name, is_conditional, table1_variants
 from colorbench.reports.figure_choice import gain_level, gains
-from colorbench.reports.html_pictures import PICTURE_BUDGET, pictures
+from colorbench.reports.html_pictures import PICTURE_BUDGET
 from colorbench.reports.tables import TableSpec, cell_text
 
 from colorbench.atomic import atomic_write_text
@@ -96,12 +96,6 @@ def sampled_ids(samples: Mapping[str, Mapping[str, np.ndarray]]) -> list[str]:
     return sorted({str(i) for s in samples.values() for i in s["image_ids"]})
 
 
-def encode_pictures(samples: Mapping[str, Mapping[str, np.ndarray]],
-                    budget: int = PICTURE_BUDGET) -> tuple[dict[str, dict[str, Any]], int]:
-    """The page's pictures (reports.html_pictures.pictures) of every sampled image, until `budget`."""
-    return pictures(samples, sampled_ids(samples), budget)
-
-
 @functools.cache
 def _template() -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -114,7 +108,7 @@ def render_html(run: Mapping[str, Any], specs: Sequence[TableSpec], figures: Seq
                 sampled: Sequence[str], encoded: tuple[dict[str, dict[str, Any]], int], threshold: float,
                 heading: str, stamp: str, budget: int = PICTURE_BUDGET) -> str:
     """The page's HTML from per_image_numbers(…, threshold), the sampled image ids and their pictures
-    (`encoded` = encode_pictures(samples, budget), made beforehand in a worker thread)."""
+    (`encoded` = reports.html_pictures.pictures(samples, sampled, budget), made beforehand in worker threads)."""
     meta, numbers = per_image
     pics, used = encoded
     ids = sorted(numbers) or sampled

@@ -26,7 +26,8 @@ from colorbench.reports.figure_choice import (
     strip_images,
 )
 from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
-from colorbench.reports.html_report import encode_pictures, per_image_numbers, render_html, write_html
+from colorbench.reports.html_pictures import merge_pictures, pictures
+from colorbench.reports.html_report import per_image_numbers, render_html, sampled_ids, write_html
 from colorbench.reports.image_grids import guidance_strip, qualitative_grid
 from colorbench.reports.results_json import build_results, write_results
 from colorbench.reports.table_specs import table1_spec
@@ -34,7 +35,7 @@ from colorbench.reports.tables import TableSpec, to_csv, to_latex, to_markdown
 from rich.table import Table
 
 from colorbench.atomic import atomic_write_text
-from colorbench.records import load_samples
+from colorbench.records import load_samples, sample_rows
 from colorbench.registry import PROTOCOLS
 
 STRIP_IMAGES = 3  # images per guidance strip
@@ -95,8 +96,9 @@ def write_plots(run_dir: Path, run: Mapping[str, Any], results: Mapping[str, Any
 
 
 def load_run_samples(run_dir: Path, run: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-    """samples/<variant>.npz of Table 1's variants that have one, in table order."""
-    return {v: load_samples(run_dir / "samples" / f"{v}.npz") for v in sample_index(run_dir, run)}
+    """samples/<variant>.npz of Table 1's variants that have one, in table order, hints compact
+    (records.load_samples: the images drawn are expanded with records.sample_rows)."""
+    return {v: load_samples(run_dir / "samples" / f"{v}.npz", expand=False) for v in sample_index(run_dir, run)}
 
 
 def sample_index(run_dir: Path, run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -158,7 +160,8 @@ def _id_list(value: Any) -> list[str]:
 def write_mosaics(run_dir: Path, run: Mapping[str, Any], opts: Mapping[str, Any],
                   samples: Mapping[str, Mapping[str, Any]], choice: Mapping[str, Any]) -> list[Path]:
     """The Pillow mosaics from samples/*.npz (no protocol result needed): a guidance strip per conditional
-    variant, then the Fig. 3 grid, of the images `choice` names (choose_figure_images); → their paths."""
+    variant, then the Fig. 3 grid, of the images `choice` names (choose_figure_images); → their paths.
+    `samples` as load_run_samples gives them."""
     fig_dir = run_dir / "figures"
     dataset = str(run.get("dataset", {}).get("name", ""))
     variants = run.get("variants", {})
@@ -166,11 +169,11 @@ def write_mosaics(run_dir: Path, run: Mapping[str, Any], opts: Mapping[str, Any]
     grid: list[tuple[str, Mapping[str, Any]]] = []
     for v, s in samples.items():
         name = display_name(v, variants[v])
-        grid.append((name, s))
+        grid.append((name, sample_rows(s, choice["grid"])))
         if is_conditional(variants[v]) and s["outputs"].shape[1] > 1:
             paths.append(
                 guidance_strip(
-                    s,
+                    sample_rows(s, choice["strips"][v]),
                     fig_dir / f"guidance_{v}.png",
                     steps=int(opts["strip_steps"]),
                     title=f"{name} on {dataset}: guidance per interaction step",
@@ -190,14 +193,6 @@ def write_mosaics(run_dir: Path, run: Mapping[str, Any], opts: Mapping[str, Any]
             )
         )
     return paths
-
-
-def pictures_job(run_dir: Path, run: Mapping[str, Any], opts: Mapping[str, Any],
-                 choice: Mapping[str, Any]) -> tuple[list[Path], tuple[dict[str, Any], int]]:
-    """Everything made from the samples' pictures, in one worker: load them, write the mosaics, encode
-    report.html's pictures; → (mosaic paths, encode_pictures' result)."""
-    samples = load_run_samples(run_dir, run)
-    return write_mosaics(run_dir, run, opts, samples, choice), encode_pictures(samples)
 
 
 def report_heading(run: Mapping[str, Any]) -> tuple[str, str]:
@@ -229,9 +224,10 @@ def report_markdown(
 
 
 def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Compute every protocol from the cached records and write tables, figures, results.json, report.md.
+    """Compute every protocol from the cached records and write tables, figures, results.json, report.md
+    and report.html.
 
-    Returns {"paths": {"tables": [...], "figures": [...], "results": path, "report": path},
+    Returns {"paths": {"tables": [...], "figures": [...], "results": path, "report": path, "html": path},
     "results": the results.json document}. Zero forward passes: only records, features and samples are read.
     """
     run_dir = Path(run_dir)
@@ -243,11 +239,15 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
     index = sample_index(run_dir, run)
     check_figure_images(_id_list(resolved["figure_images"]), {v: s["image_ids"] for v, s in index.items()})
     choice = choose_figure_images(records, run, index, resolved)
-    # The pictures (mosaics, report.html's) need only run.json and the samples, so they are loaded and
-    # encoded in a worker thread from the start, while the protocols, tables and plots run here: zlib,
-    # Pillow's encoders and numpy's copies release the GIL, so on two cores they cost little wall time.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-mosaics") as pool:
-        pictured = pool.submit(pictures_job, run_dir, run, resolved, choice)
+    samples = load_run_samples(run_dir, run)  # compact: ~0.03 s for 32 images at 128 px
+    # The pictures (mosaics, report.html's) need only run.json and the samples, so they are drawn and
+    # encoded in worker threads from the start (the mosaics in one, report.html's pictures in two
+    # more), while the protocols, tables and plots run here: Pillow's encoders and numpy's copies release
+    # the GIL, so on two cores they cost little wall time.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="colorbench-pictures") as pool:
+        mosaics_job = pool.submit(write_mosaics, run_dir, run, resolved, samples, choice)
+        order = sampled_ids(samples)
+        picture_jobs = [pool.submit(pictures, samples, order[k::2]) for k in range(2)]
         computed = compute_all(run_dir, options=options, loaded=(records, run))
         opts = computed["options"]
         specs = table_specs(computed["results"], opts)
@@ -255,16 +255,15 @@ def render_report(run_dir: str | Path, options: Mapping[str, Any] | None = None)
         plots = write_plots(run_dir, run, computed["results"])
         threshold = float(opts.get("nri_threshold") or run.get("dataset", {}).get("nri_threshold") or 0.0)
         numbers = per_image_numbers(records, run, threshold)
-        mosaics, encoded = pictured.result()
-    figures = plots + mosaics
+        figures = plots + mosaics_job.result()
+        encoded = merge_pictures([job.result() for job in picture_jobs], order)
     results = build_results(computed, run)
     results_path = write_results(run_dir / "results.json", results)
     report_path = run_dir / "report.md"
     heading, stamp = report_heading(run)
     atomic_write_text(report_path, report_markdown(run, specs, figures, run_dir))
     html_path = write_html(run_dir / "report.html", render_html(
-        run, specs, figures, numbers, sorted({i for s in index.values() for i in s["image_ids"]}), encoded,
-        threshold, heading, stamp))
+        run, specs, figures, numbers, order, encoded, threshold, heading, stamp))
     return {
         "paths": {"tables": tables, "figures": figures, "results": results_path, "report": report_path,
                   "html": html_path},
