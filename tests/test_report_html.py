@@ -197,3 +197,10 @@ def test_piped_run_prints_table1_rows_whole_and_the_comparison(tmp_path: Path) -
     assert re.fullmatch(rf"\| GuidingPainter \(ours\) \| ✓ \| {bold} \| .* \| {bold} \|", rows[1]), rows[1]
     assert "| GuidingPainter (ours) − RTUG |" in res.stdout  # --compare on the console too
     assert (out / "report.html").exists()
+
+
+def test_run_refuses_figure_images_not_in_the_test_set(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["run", "--models", "ours", "--dataset", "toon", "--limit", "2", "--no-fid",
+                                    "--quiet", "--out", str(tmp_path / "r"), "--figure-images", "test-000099"])
+    assert res.exit_code == 2 and "--figure-images" in res.output and "test-000099" in res.output
+    assert not (tmp_path / "r" / "records.csv").exists()
