@@ -240,8 +240,8 @@ def _render(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
     # Table 1 and --compare are the command's output: on stdout, where a pipe or `> log` gets them as
     # Markdown, one line per row; with --json stdout holds the JSON, and they go to stderr.
     print_summary(result["results"], sys.stderr if as_json else sys.stdout)
-    STDERR.print(f"wrote {run_dir}/report.html (tables, figures, image browser), {run_dir}/tables, "
-                 f"{run_dir}/figures and {run_dir}/results.json", markup=False, soft_wrap=True)
+    STDERR.print(f"wrote {run_dir}/tables, {run_dir}/figures, {run_dir}/results.json and {run_dir}/report.html "
+                 "(every table and figure, and an image browser)", markup=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(result["results"], indent=2, default=str))
 
