@@ -85,6 +85,9 @@ def grid_images(records: pd.DataFrame, shown: Sequence[tuple[str, int, str]], pi
 def check_figure_images(chosen: Sequence[str], pictured: Mapping[str, Sequence[str]]) -> None:
     """UsageError naming `--figure-images` when an id has no pictures in a samples file of the run
     (`pictured`: variant → its sampled ids), before anything is written."""
+    if chosen and not pictured:
+        raise UsageError("--figure-images: this run kept no pictures (samples/ is empty: run with --samples 0?); "
+                         f"rerun `colorbench run … --figure-images {','.join(chosen)}` into this folder")
     for image_id in chosen:
         missing = [v for v, ids in pictured.items() if image_id not in set(ids)]
         if missing:
