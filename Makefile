@@ -19,7 +19,8 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
-# The study page's end-to-end test drives a real headless chromium: installed here when missing (as root).
+# The study page's and report.html's end-to-end tests drive a real headless chromium: installed here when
+# missing (as root).
 browser:
 	@sh tests/ensure_browser.sh
 

@@ -1,7 +1,8 @@
 """The `colorbench` command line: run, report, check, train, prepare, snail, study, models, datasets, protocols.
 
-Progress and tables go to stderr (rich); `--json` prints machine-readable results on stdout, as do the
-listings of `models`, `datasets` and `protocols`.
+Progress goes to stderr (rich). `run` and `report` print Table 1 and `--compare` on stdout (rich on a
+terminal, Markdown into a pipe or file), or on stderr with `--json`, which prints machine-readable results
+on stdout, as do the listings of `models`, `datasets` and `protocols`.
 Exit codes: 0 ok, 1 regression found (`check` only), 2 usage, set-up or bad-input error
 (colorbench.errors.UsageError: one line naming the file or flag and saying what to do; `--debug` shows its
 traceback), 3 `check` crashed (a bug: never read as a verdict), 130 interrupted (Ctrl-C), 143 terminated
@@ -214,7 +215,12 @@ def main(debug: bool) -> None:
 @click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
 @click.option("--gumbel-noise", is_flag=True, help="Keep Gumbel noise in GuidingPainter's regions (official test script).")
-@click.option("--samples", "n_samples", default=EVAL.n_samples, show_default=True, help="Test images kept for the figures.")
+@click.option("--samples", "n_samples", default=EVAL.n_samples, show_default=True, type=click.IntRange(min=0),
+              help="Test images, drawn at random (seeded), whose pictures (outputs and hints at n = 0..12) are kept "
+                   "for the figures and report.html's image browser.")
+@click.option("--figure-images", default=None, metavar="ID,ID,…",
+              help="Test images the guidance strips and Fig. 3 show (their pictures are kept too) [default: "
+                   "spread over the quantiles of the pictured images' gain from hints, docs/report.md].")
 @click.option("--amp", is_flag=True, help="CUDA only: forwards under autocast (faster; fp16 rounding moves records "
                                           "slightly, so it is part of the run's fingerprint).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Reuse finished images from the cache.")
@@ -227,8 +233,9 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         data_root: str | None, device: str, batch_size: int, forward_rows: int, num_workers: int, modes: str,
         sweep: str, fid: bool, fid_weights: str | None, metric_names: str,
         nri_threshold: float | None, compare: str | None, paper_rows: bool, gumbel_noise: bool, n_samples: int,
-        amp: bool, resume: bool, as_json: bool, quiet: bool, input_mode: str | None = None, policy_perms: int = 4,
-        policy_oracle: str = "mass", protocol_names: str | None = None) -> None:
+        figure_images: str | None, amp: bool, resume: bool, as_json: bool, quiet: bool,
+        input_mode: str | None = None, policy_perms: int = 4, policy_oracle: str = "mass",
+        protocol_names: str | None = None) -> None:
     """Evaluate models on a dataset and write records, tables, figures and results.json."""
     from colorbench.data import dataset_key
     from colorbench.engine import EvalPlan
@@ -257,8 +264,8 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
         raise UsageError(f"--limit must be a positive number of test images (got {limit})")
     selected = resolve_metrics(metric_names)  # an unknown name is a UsageError listing the known ones
     plan = EvalPlan(sweep=_csv_ints(sweep), modes=mode_list, batch_size=batch_size, forward_rows=forward_rows,
-                    n_samples=n_samples, gumbel_noise=gumbel_noise, amp=amp, policy_perms=policy_perms,
-                    policy_oracle=policy_oracle,
+                    n_samples=n_samples, figure_images=_csv_ids(figure_images), gumbel_noise=gumbel_noise, amp=amp,
+                    policy_perms=policy_perms, policy_oracle=policy_oracle,
                     metrics=describe_metrics([m.name for m in per_image_metrics(selected)]))
     fid = fid and "fid" in selected
     for m in plan.metrics:  # e.g. LPIPS without the user's weights: its column is n/a, the reason in run.json
@@ -285,7 +292,12 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
 
     if distributed.init().rank != 0:
         return
-    _report(run_dir, {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows}, as_json)
+    _report(run_dir, {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows,
+                      "figure_images": _csv_ids(figure_images) or None}, as_json)
+
+
+def _csv_ids(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 def _report(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
@@ -296,11 +308,15 @@ def _report(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
 
 
 def _render(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
-    from colorbench.reports.render import render_report, summary_table
+    from colorbench.reports.console import print_summary
+    from colorbench.reports.render import render_report
 
     result = render_report(run_dir, options)
-    STDERR.print(summary_table(result["results"]))
-    STDERR.print(f"wrote {run_dir}/tables, {run_dir}/figures and {run_dir}/results.json", markup=False)
+    # Table 1 and --compare are the command's output: on stdout, where a pipe or `> log` gets them as
+    # Markdown, one line per row; with --json stdout holds the JSON, and they go to stderr.
+    print_summary(result["results"], sys.stderr if as_json else sys.stdout)
+    STDERR.print(f"wrote {run_dir}/tables, {run_dir}/figures, {run_dir}/results.json and {run_dir}/report.html "
+                 "(every table and figure, and an image browser)", markup=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(result["results"], indent=2, default=str))
 
@@ -310,12 +326,17 @@ def _render(run_dir: Path, options: dict[str, Any], as_json: bool) -> None:
 @click.option("--nri-threshold", type=float, default=None, callback=finite_flag, help="Override the dataset's NRI threshold (dB).")
 @click.option("--compare", default=None, help="Paired bootstrap between two variants, e.g. ours,rtug.")
 @click.option("--paper-rows", is_flag=True, help="Add the paper's published numbers as reference rows.")
+@click.option("--figure-images", default=None, metavar="ID,ID,…",
+              help="Test images the guidance strips and Fig. 3 show; they need pictures in samples/ (run's "
+                   "--samples draw or its --figure-images).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
-def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper_rows: bool, as_json: bool) -> None:
-    """Re-render tables and figures of RUN_DIR from its cached records (no model runs)."""
+def report(run_dir: str, nri_threshold: float | None, compare: str | None, paper_rows: bool,
+           figure_images: str | None, as_json: bool) -> None:
+    """Re-render tables, figures and report.html of RUN_DIR from its records and samples (no model runs)."""
     if not (Path(run_dir) / "records.csv").exists():
         raise UsageError(f"{run_dir} has no records.csv: run `colorbench run --out {run_dir} …` first")
-    _report(Path(run_dir), {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows}, as_json)
+    _report(Path(run_dir), {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows,
+                            "figure_images": _csv_ids(figure_images) or None}, as_json)
 
 
 # --------------------------------------------------------------------------------------------- data

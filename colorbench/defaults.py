@@ -26,7 +26,8 @@ class EvalDefaults:
     sweep: tuple[int, ...] = (2, 4, 6, 8, 10, 12)  # Fig. 12
     batch_size: int = 32
     forward_rows: int = 32
-    n_samples: int = 4
+    n_samples: int = 32  # test images, drawn at random (colorbench.sample_draw), whose pictures are kept
+    sample_levels: int = 12  # pictures are kept for n = 0..12: the report's browser and figures show no more
     # What `run` computes by default; the API's EvalPlan computes only what it is asked (native).
     run_modes: tuple[str, ...] = ("native", "equalized", "ablation", "perturbed")
 

@@ -63,7 +63,8 @@ class EvalPlan:
     modes: list[str] = field(default_factory=lambda: ["native"])
     batch_size: int = EVAL.batch_size  # images per batch: memory only, never changes results
     forward_rows: int = EVAL.forward_rows  # rows per model call; every call has exactly this many (colorbench.forward)
-    n_samples: int = EVAL.n_samples  # images whose outputs are kept for figures
+    n_samples: int = EVAL.n_samples  # test images drawn at random whose pictures are kept (colorbench.sample_draw)
+    figure_images: list[str] = field(default_factory=list)  # images whose pictures are kept besides the draw
     fid: bool = False
     gumbel_noise: bool = False
     perturb_amount: float = 64.0
@@ -84,6 +85,8 @@ class EvalPlan:
             del keep["amp"]  # likewise a float32 run
         if POLICIES not in keep["modes"]:
             del keep["policy_perms"], keep["policy_oracle"]  # likewise a run without the policies mode
+        if not keep["figure_images"]:
+            del keep["figure_images"]  # and a run without --figure-images
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
@@ -394,12 +397,12 @@ class Evaluator:
                 regions = fixed_rows(self._propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
         seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc, space=self.hint_space)
-        outs, hints, values = self._levels(seq, self.levels, batch)
+        outs, _, values = self._levels(seq, self.levels, batch)
         self._emit(rows, base, batch, "native", self.levels, values)
         self._features(feats, batch, "native", outs)
         keep = [j for j, i in enumerate(batch.ids) if i in self._sample_ids]
         for j in keep:
-            samples[batch.ids[j]] = self._sample(batch, j, outs, hints, regions)
+            samples[batch.ids[j]] = self._sample(batch, j, outs, seq, regions)
 
         eq_seq = None  # point/stroke hints inside GuidingPainter's regions (equalized, perturbed, policies modes)
         # The policies mode reads a point/stroke model's equalized rows as its "guided" policy.
@@ -413,7 +416,7 @@ class Evaluator:
             eq_out, _, eq_values = self._levels(eq_seq, self.levels, batch)
             self._emit(rows, base, batch, "equalized", self.levels, eq_values)
             for j in keep:
-                samples[batch.ids[j]]["equalized_outputs"] = eq_out[:, j].cpu().numpy()
+                samples[batch.ids[j]]["equalized_outputs"] = eq_out[: EVAL.sample_levels + 1, j].cpu().numpy()
 
         # Supplement E.2 gives every model its hints inside GuidingPainter's guided regions, so the hint
         # error compares how faithfully each model follows a colour, not where its simulator put the hint.
@@ -491,18 +494,28 @@ class Evaluator:
         for (li, j), v in zip(want, vecs):
             feats[feature_key(batch.ids[j], mode, self.levels[li])] = v
 
-    def _sample(self, batch: Batch, j: int, outs: torch.Tensor, hints: Hints, regions: torch.Tensor | None) -> dict:
-        b = len(batch.ids)
-        L = len(self.levels)
-        # Pick image j's rows before converting: converting all L·B rows per kept image cost ~0.1 s each.
-        hc = to_uint8(hints.color.view(L, b, 3, *batch.sketch.shape[-2:])[:, j])
-        hm = hints.mask.view(L, b, *batch.sketch.shape[-2:])[:, j]
+    def _sample(self, batch: Batch, j: int, outs: torch.Tensor, seq: HintSequence,
+                regions: torch.Tensor | None) -> dict:
+        """Image j's pictures for figures and report.html, all uint8: sketch [H,W], gt [3,H,W], outputs
+        [K+1,3,H,W] at n = 0..K (K = EVAL.sample_levels, what they show: levels past it would double the
+        bytes kept for 32 images, and nothing shows them), the hints as hint_top [K+1,H,W] (the index of
+        the last revealed hint covering each pixel, 0 none) and hint_palette [K+1,3] (hint i's colour at
+        row i; row 0 the "no hint" colour), and for region models regions [H,W] (each pixel's region).
+        records.load_samples expands the hints to hint_color [K+1,3,H,W] and hint_mask [K+1,H,W]: stored
+        so they take a quarter of the bytes."""
+        k = min(len(self.levels), EVAL.sample_levels + 1)
+        masks = seq.masks[j, : k - 1]
+        top = torch.zeros((k, *masks.shape[-2:]), dtype=torch.uint8, device=masks.device)
+        for n in range(1, k):  # later hints overwrite earlier ones where they overlap (HintSequence.at)
+            top[n] = torch.where(masks[n - 1], n, top[n - 1])
+        palette = torch.cat([torch.zeros(1, 3, dtype=seq.colors.dtype, device=seq.colors.device),
+                             seq.colors[j, : k - 1]])
         s = {
             "sketch": ((batch.sketch[j, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy(),
             "gt": batch.gt_u8[j].cpu().numpy(),
-            "outputs": outs[:, j].cpu().numpy(),
-            "hint_color": hc.cpu().numpy(),
-            "hint_mask": hm.to(torch.uint8).cpu().numpy(),
+            "outputs": outs[:k, j].cpu().numpy(),
+            "hint_top": top.cpu().numpy(),
+            "hint_palette": to_uint8(palette).cpu().numpy(),
         }
         if regions is not None:
             s["regions"] = regions[j].argmax(dim=0).to(torch.uint8).cpu().numpy()

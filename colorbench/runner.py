@@ -35,6 +35,7 @@ from colorbench.errors import UsageError
 from colorbench.merge import check_mergeable, merge_records, merge_run, variant_provenance
 from colorbench.progress import STDERR, make_progress
 from colorbench.records import SORT_KEYS, FeatureStore, records_frame, save_npz, write_json, write_records
+from colorbench.sample_draw import draw_samples
 from colorbench.training import resolve_device
 from colorbench.variants import Variant, resolve_variants
 from colorbench.versions import git_hash, source_fingerprint, versions
@@ -109,6 +110,10 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     ids = dataset.ids()
     if not ids:
         raise UsageError(f"dataset {cfg.dataset!r} has no test images")
+    unknown = [i for i in cfg.plan.figure_images if i not in set(ids)]
+    if unknown:
+        raise UsageError(f"--figure-images: {', '.join(unknown[:3])} {'is' if len(unknown) == 1 else 'are'} not "
+                         f"among the {len(ids)} test images of {cfg.dataset} (e.g. {ids[0]})")
     variants = resolve_variants(cfg.models, cfg.checkpoints, cfg.dataset)
     if not variants:  # refused before OUT is touched: a run.json without variants breaks every later run there
         raise UsageError("no model to evaluate: name models (--models) or give checkpoints (--checkpoint NAME=PATH)")
@@ -127,7 +132,7 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
     if not fid_status["available"] and ctx.rank == 0 and cfg.fid:
         log(f"[yellow]FID: n/a — {escape(str(fid_status['reason']))}[/yellow]")  # it may name a path
     shard = ids[ctx.rank :: ctx.world]
-    sample_ids = set(ids[: plan.n_samples])
+    sample_ids = set(draw_samples(dataset.name, ids, plan.n_samples, plan.figure_images))
     dataset_fp = dataset.fingerprint()
     described = {v.label: v.describe() for v in variants}
     check_variant_inputs(described, {v.label: MODELS.get(v.model) for v in variants}, dataset.mode, cfg.dataset)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.distribution import BoundedGeometric
-from colorbench.records import FeatureStore, load_npz
+from colorbench.records import FeatureStore, load_samples
 
 
 @dataclass
@@ -55,7 +55,7 @@ class ProtocolContext:
 
     def samples(self, variant: str) -> dict[str, np.ndarray] | None:
         path = self.run_dir / "samples" / f"{variant}.npz"
-        return load_npz(path) if path.exists() else None
+        return load_samples(path) if path.exists() else None
 
 
 # A table builder: (this protocol's result, resolved report options) → a colorbench.reports.tables.TableSpec,

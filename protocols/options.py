@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "eg_fid": False,  # also report E_G[FID] = Σ G(n)·FID(n) (needs features at every n; off by default)
     "qualitative_n": 6,  # hints per model in the Fig. 3 grid
     "strip_steps": 8,  # guidance steps shown in the Fig. 1/14 strips
+    "figure_images": None,  # image ids the strips and Fig. 3 show; None = spread over quantiles (figure_choice)
 }
 
 

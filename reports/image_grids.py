@@ -148,25 +148,31 @@ def draw_mosaic(
 
 
 def guidance_strip(
-    samples: Mapping[str, np.ndarray], path: str | Path, steps: int = 8, title: str = "", max_images: int = 3
+    samples: Mapping[str, np.ndarray], path: str | Path, steps: int = 8, title: str = "", max_images: int = 3,
+    image_ids: Sequence[str] | None = None, notes: Mapping[str, str] | None = None,
 ) -> Path:
     """Fig. 1/14: per sample image three rows — region asked, accumulated hints, colorization — over the
-    columns n = 0..steps, and a last column with the sketch and the ground truth."""
+    columns n = 0..steps, and a last column with the sketch and the ground truth. `image_ids`: which
+    sampled images, in order (reports.figure_choice); default the first `max_images`. `notes`: a line
+    under an image's id (e.g. its gain from hints)."""
     k, levels = samples["outputs"].shape[:2]
     if levels < 2:
         raise ValueError("guidance strips need a conditional model (outputs at n = 0 and more)")
     steps = min(steps, levels - 1)
-    ids = [str(x) for x in samples["image_ids"]][: min(k, max_images)]
+    sampled = [str(x) for x in samples["image_ids"]]
+    ids = list(image_ids) if image_ids is not None else sampled[: min(k, max_images)]
     tiles: list[list[np.ndarray | None]] = []
     row_labels: list[str] = []
-    for j, image_id in enumerate(ids):
+    for image_id in ids:
+        j = sampled.index(image_id)
         tiles.append(
             [region_panel(samples, j, n) for n in range(steps + 1)] + [sketch_rgb(samples["sketch"][j])]
         )
         tiles.append([hint_panel(samples, j, n) for n in range(steps + 1)] + [None])
         tiles.append([hwc(samples["outputs"][j, n]) for n in range(steps + 1)] + [hwc(samples["gt"][j])])
         asked = "region asked" if "regions" in samples else "new hint"
-        row_labels += [f"{image_id}: {asked}", "accumulated hints", "colorization"]
+        note = (notes or {}).get(image_id)
+        row_labels += [f"{image_id}: {asked}" + (f"\n{note}" if note else ""), "accumulated hints", "colorization"]
     image, cols, rows = mosaic(tiles, group=3)
     col_labels = ["no hint"] + [f"step {n}" for n in range(1, steps + 1)] + ["sketch / GT"]
     return draw_mosaic(image, cols, col_labels, rows, row_labels, path, title)
@@ -178,8 +184,11 @@ def qualitative_grid(
     n: int = 6,
     max_images: int = 4,
     title: str = "",
+    image_ids: Sequence[str] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> Path:
-    """Fig. 3: rows = test images shared by all samples files; columns = sketch with the hints of the first
+    """Fig. 3 (`notes`: a line under an image's id): rows = test images shared by all samples files (`image_ids` of them, in order, when given, else
+    the first `max_images`); columns = sketch with the hints of the first
     region model, each model's output at n hints (equalized hints for point/stroke models when recorded,
     n = 0 for automatic ones), ground truth. `columns` = [(display name, samples), …]."""
     if not columns:
@@ -188,7 +197,7 @@ def qualitative_grid(
     for _, s in columns[1:]:
         have = {str(i) for i in s["image_ids"]}
         common = [i for i in common if i in have]
-    common = common[:max_images]
+    common = [i for i in image_ids if i in common] if image_ids is not None else common[:max_images]
     if not common:
         raise UsageError("the samples files share no image; rerun `colorbench run` with the same --samples")
     guide = next((s for _, s in columns if "regions" in s), columns[0][1])
@@ -214,7 +223,8 @@ def qualitative_grid(
         row.append(hwc(guide["gt"][jg]))
         tiles.append(row)
     image, cols, rows = mosaic(tiles)
-    return draw_mosaic(image, cols, col_labels, rows, common, path, title)
+    labels = [i + (f"\n{notes[i]}" if notes and i in notes else "") for i in common]
+    return draw_mosaic(image, cols, col_labels, rows, labels, path, title)
 
 
 def _index(samples: Mapping[str, np.ndarray], image_id: str) -> int:

@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make test` calls this before pytest: the study page's end-to-end test (tests/test_study_browser.py) needs a
+# `make test` calls this before pytest: the end-to-end tests of the study page and report.html
+# (tests/test_study_browser.py, tests/test_report_html.py) need a
 # real headless browser. Installs Debian's chromium and its driver when they are missing and we are root with
 # apt-get (CI runs as root on a fresh machine); otherwise says why, and that test skips with the same reason.
 if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from colorbench.defaults import EVAL
 from colorbench.hints import BoundedGeometric
 from colorbench.records import FeatureStore, feature_key, records_frame, save_npz, write_json, write_records
 from colorbench.versions import versions
@@ -175,8 +176,9 @@ def _snail_regions(size: int, nc: int, flip: bool) -> np.ndarray:
 def make_samples(
     v: FakeVariant, ids: Sequence[str], nc: int, size: int, modes: Sequence[str], seed: int
 ) -> dict[str, np.ndarray]:
-    """samples/<variant>.npz arrays for the first images, shaped as Evaluator._sample writes them."""
-    levels = list(range(nc + 1)) if v.conditional else [0]
+    """samples/<variant>.npz arrays for the first images at n = 0..12, the hints stored expanded (hint_color,
+    hint_mask) as older runs wrote them: records.load_samples reads both that and the engine's compact form."""
+    levels = list(range(min(nc, EVAL.sample_levels) + 1)) if v.conditional else [0]
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("sketch", "gt", "outputs", "hint_color", "hint_mask")}
     if v.hint_kind == "region":
         out["regions"] = []

@@ -12,7 +12,7 @@ import pytest
 
 from colorbench import engine, runner
 from colorbench.engine import EvalPlan
-from colorbench.records import load_npz, read_records
+from colorbench.records import load_samples, read_records
 from colorbench.runner import RunConfig, run_evaluation
 
 LIMIT = 10  # > 8, so batch sizes 1, 8 and 32 cut the images differently
@@ -29,7 +29,7 @@ def _run(out: Path, ckpts: dict[str, Path], batch_size: int = 32, num_workers: i
 
 def _artifacts(out: Path) -> tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]]:
     """records.csv and every samples/<variant>.npz (hint colours, hint masks, regions, outputs)."""
-    samples = {p.stem: load_npz(p) for p in sorted((out / "samples").glob("*.npz"))}
+    samples = {p.stem: load_samples(p) for p in sorted((out / "samples").glob("*.npz"))}
     return read_records(out / "records.csv"), samples
 
 

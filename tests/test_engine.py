@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from colorbench.engine import EvalPlan
-from colorbench.records import read_json, read_records
+from colorbench.api import HintKind
+from colorbench.data import open_dataset
+from colorbench.engine import SEED_TAGS, EvalPlan
+from colorbench.hints import image_seed, simulate
+from colorbench.metrics import to_uint8
+from colorbench.records import load_samples, read_json, read_records
 from colorbench.runner import RunConfig, run_evaluation
 
 
@@ -33,8 +37,25 @@ def test_records_cover_every_n_and_mode(tmp_path, ckpts):
     run = read_json(out / "run.json")
     assert run["dataset"]["n_images"] == 6 and run["fid"]["available"] is False
     assert set(run["variants"]) == {"tinypoint", "tinyregion"}
-    samples = np.load(out / "samples" / "tinyregion.npz")
-    assert samples["outputs"].shape == (2, 31, 3, 32, 32) and samples["regions"].shape == (2, 32, 32)
+    samples = load_samples(out / "samples" / "tinyregion.npz")
+    # Pictures at n = 0..12 only (what the figures and report.html show), of 2 images.
+    assert samples["outputs"].shape == (2, 13, 3, 32, 32) and samples["regions"].shape == (2, 32, 32)
+    assert samples["hint_color"].shape == (2, 13, 3, 32, 32) and samples["hint_mask"].shape == (2, 13, 32, 32)
+
+
+def test_sampled_hints_are_the_hints_given(tmp_path, ckpts):
+    """The compact hints of samples/*.npz expand to exactly the hints the model got at each n (point hints
+    overlap: a later patch overwrites an earlier one)."""
+    out = _run(tmp_path / "r", {"tinypoint": ckpts["tinypoint"]}, modes=("native",))
+    samples = load_samples(out / "samples" / "tinypoint.npz")
+    ds = open_dataset("blobs", "test", size=32, limit=6)
+    for j, image_id in enumerate(str(i) for i in samples["image_ids"]):
+        color = ds.get(image_id)["color"][None]
+        seq = simulate(HintKind.POINT, color, [image_seed("blobs", image_id, SEED_TAGS[HintKind.POINT])], k=30)
+        for n in range(samples["hint_mask"].shape[1]):
+            given = seq.at(n)
+            assert np.array_equal(samples["hint_mask"][j, n], given.mask[0, 0].numpy().astype(np.uint8))
+            assert np.array_equal(samples["hint_color"][j, n], to_uint8(given.color)[0].numpy())
 
 
 def test_records_do_not_depend_on_batch_size(tmp_path, ckpts):

@@ -220,7 +220,7 @@ def test_results_json_carries_provenance(rendered):
 
 def test_rerender_is_byte_identical(rendered):
     d, _ = rendered
-    files = sorted((d / "tables").glob("*")) + [d / "results.json", d / "report.md"]
+    files = sorted((d / "tables").glob("*")) + [d / "results.json", d / "report.md", d / "report.html"]
     before = {p: p.read_bytes() for p in files}
     render_report(d, {"compare": "ours,rtug", "paper_rows": "yumi", "n_boot": 200})
     assert {p: p.read_bytes() for p in files} == before
