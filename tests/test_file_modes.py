@@ -40,3 +40,22 @@ def test_every_file_of_a_run_folder_is_group_readable_under_umask_002(tmp_path: 
     assert any(p.suffix == ".npz" for p in files) and any(p.suffix == ".png" for p in files)
     modes = {p.relative_to(out).as_posix(): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
     assert set(modes.values()) == {oct(0o664)}, modes
+
+
+def test_a_prepared_dataset_is_readable_under_the_umask(tmp_path: Path, umask, invoke) -> None:
+    # prepare stages the set in a mkdtemp folder (0700) and renames it into place: the dataset folder must
+    # still get the umask's mode, or a shared data root is readable by its writer alone.
+    from PIL import Image
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(12):
+        Image.new("RGB", (40, 40), (20 * k, 100, 200 - 10 * k)).save(src / f"im{k:02d}.png")
+    umask(0o022)
+    res = invoke("prepare", "mine", "--src", str(src), "--data-root", str(tmp_path / "data"), "--size", "32")
+    assert res.exit_code == 0, res.output
+    root = tmp_path / "data" / "mine"
+    folders = [root, *(p for p in root.rglob("*") if p.is_dir())]
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert files and {oct(stat.S_IMODE(p.stat().st_mode)) for p in folders} == {oct(0o755)}
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o644)}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from colorbench.atomic import atomic_write_text, sweep_stale, writer_tag
+from colorbench.atomic import atomic_write_text, current_umask, sweep_stale, writer_tag
 from colorbench.checkpoints import file_sha256
 from colorbench.data.base import MAX_SIZE, SPLITS, DatasetError
 from colorbench.data.folder import (
@@ -238,6 +238,9 @@ def prepare_dataset(
     for litter in sweep_stale(out_root, ".*.partial"):  # left by a prepare killed with -9; a live one's stays
         console.print(f"removed {litter}, the staging folder of an interrupted prepare", markup=False, soft_wrap=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.{writer_tag()}.", suffix=".partial", dir=out_root))
+    # mkdtemp makes the folder 0700; the dataset it becomes gets the mode any new folder gets here, so a shared
+    # data root stays readable by the group and others the umask allows (its files are written the same way).
+    staging.chmod(0o777 & ~current_umask())
     try:
         images = _process(key, by_id, sketch_by_id, sketch_dir, src, size, staging, skipped, console, progress,
                           kinds, xdog_params)

@@ -318,8 +318,9 @@ class StudyApp:
             out |= self._next_region(s["model"], s["image_id"], rows, order, {r["hint"]["region"] for r in rows})
         return out
 
-    def stop(self, sid: str, body: dict[str, Any], received: float) -> dict[str, Any]:
-        """The Finish click: the image's time ends here, the rating form's time starts (both are reported)."""
+    def stop(self, sid: str, body: dict[str, Any], received: float | None) -> dict[str, Any]:
+        """The Finish click (`received`): the image's time ends here, the rating form's time starts (both are
+        reported). None is Back from the rating form to the image: the Finish click is forgotten, the next counts."""
         pid = self._participant(body)
         self._owned_session(sid, pid)
         try:
@@ -329,14 +330,8 @@ class StudyApp:
         return {"ok": True}
 
     def back(self, sid: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Back from the rating form to the image: the Finish click is forgotten, the next one counts."""
-        pid = self._participant(body)
-        self._owned_session(sid, pid)
-        try:
-            self.store.stop(sid, None)
-        except Conflict as exc:
-            raise ApiError(409, str(exc)) from exc
-        return {"ok": True}
+        """Back from the rating form to the image (see `stop`)."""
+        return self.stop(sid, body, None)
 
     def finish(self, sid: str, body: dict[str, Any]) -> dict[str, Any]:
         pid = self._participant(body)
