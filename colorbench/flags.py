@@ -28,18 +28,10 @@ def device_flag(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise UsageError(f"--device {value!r}: use auto, cpu, cuda, cuda:N or mps")
     device = value.strip().lower()
     if device == "mps":  # torch accepts the name anywhere; its first tensor would fail with a traceback
-        check_mps()
+        from colorbench.training import resolve_device
+
+        resolve_device(device)  # a UsageError unless this machine has an MPS device
     return device
-
-
-def check_mps() -> None:
-    """A UsageError unless this machine has an MPS device (Apple silicon with a torch built for it)."""
-    import torch
-
-    backend = getattr(torch.backends, "mps", None)
-    if backend is None or not backend.is_available():
-        raise UsageError("--device mps was asked for but this machine has no MPS device (Apple-silicon GPU); "
-                         "use --device cpu")
 
 
 def finite_flag(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

@@ -94,10 +94,10 @@ def resolve_device(spec: str) -> torch.device:
         raise UsageError(f"--device {spec!r}: {exc}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for but no CUDA device is visible; use --device cpu")
-    if device.type == "mps":
-        from colorbench.flags import check_mps
-
-        check_mps()
+    backend = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and (backend is None or not backend.is_available()):
+        raise UsageError("--device mps was asked for but this machine has no MPS device (Apple-silicon GPU); "
+                         "use --device cpu")
     return device
 
 
