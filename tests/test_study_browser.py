@@ -27,9 +27,17 @@ from click.testing import CliRunner
 from colorbench.cli import main
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
+
+
+def WebDriverWait(driver, timeout: float, **kw):  # selenium's name: the waits below read as before
+    """A wait that polls again when the page reloads between finding an element and reading it (sign-in and
+    resume navigate; a loaded machine makes that race likely)."""
+    return _WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,), **kw)
+
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
