@@ -278,7 +278,8 @@ class GuidingPainter(ColorizerModel):
         """One G step then one D step on {"sketch" [B,1,H,W], "color" [B,3,H,W]} in [-1,1].
 
         Returns the unweighted loss terms (loss_rec, loss_adv, loss_tv, loss_smth, loss_d), nh_mean (mean
-        number of hinted regions), regions_per_image (f's non-empty regions per image) and tau. Terms whose weight
+        number of hinted regions), nohint_share (share of the batch with Nh = 0) and loss_rec_nohint_part (their
+        per-sample L1 summed over the batch size: loss_rec's no-hint part), regions_per_image (f's non-empty regions per image) and tau. Terms whose weight
         is 0 are not optimised; loss_adv and loss_d
         are reported as 0.0 when lambda_adv = 0 because D is then not run at all.
         """
@@ -300,6 +301,11 @@ class GuidingPainter(ColorizerModel):
         with autocast:
             logits, regions, active, pred = self._generate(sketch, color, tau, ctx)
             loss_rec = reconstruction_loss(pred, color)  # Eq. (12)
+            # Its no-hint share: the samples whose Nh = 0 (m all zero), the case a user sees first.
+            with torch.no_grad():
+                nohint = active.sum(dim=1) == 0  # [B]
+                per_sample = (pred.detach().float() - color.float()).abs().mean(dim=(1, 2, 3))
+                loss_rec_nohint_part = (per_sample * nohint).sum() / sketch.shape[0]
             with contextlib.nullcontext() if lam["lambda_tv"] > 0 and not reorder else torch.no_grad():
                 if cfg["tv_form"] == "nested":
                     loss_tv = nested_total_variance_loss(color, regions, self._pmf)
@@ -340,6 +346,10 @@ class GuidingPainter(ColorizerModel):
             "loss_smth": float(loss_smth.detach()),
             "loss_d": float(loss_d.detach()),
             "nh_mean": float(active.sum(dim=1).mean()),
+            # loss_rec = loss_rec_nohint_part + (the hinted samples' part); an epoch's L1 at Nh = 0 is the mean
+            # of the part over the mean of nohint_share (benchmarks/nohint_loss.py reads training.csv so).
+            "nohint_share": float(nohint.float().mean()),
+            "loss_rec_nohint_part": float(loss_rec_nohint_part),
             # f's non-empty regions per image in the sample g saw (how many of its Nc channels f really uses)
             "regions_per_image": float((regions.detach().flatten(2).amax(2) > 0).sum(1).float().mean()),
             "tau": tau,
