@@ -87,6 +87,7 @@ class GuidingPainter(ColorizerModel):
             "f_from_g": True,  # f also learns from the losses on Ŷ (paper); False: from L_tv and L_smth only
             "d_fake": "reuse",  # D step on the G step's fake | "fresh": its own forward (new Nh, noise), official
             "fixed_nh": False,  # Fig. 4b control: train with Nh = Nc
+            "nohint_p": 0.0,  # extra share of training samples given no hint (Nh = 0) on top of G (paper: 0)
             "nh_per": "sample",  # one Nh per sample (official code) | per mini-batch ("batch", paper §3.3)
             "stage": "joint",  # joint | reorder (supplement D.2: f frozen, m_i ~ Bernoulli(p))
             "gumbel_eval": False,  # evaluation regions with Gumbel noise (official test script) vs argmax
@@ -132,6 +133,8 @@ class GuidingPainter(ColorizerModel):
         for key, allowed in {**GuidingPainter.config_choices(), "input": INPUT_MODES}.items():
             if cfg[key] not in allowed:
                 raise ValueError(f"guidingpainter: {key} must be one of {', '.join(allowed)}, got {cfg[key]!r}")
+        if not 0.0 <= float(cfg["nohint_p"]) < 1.0:
+            raise ValueError(f"guidingpainter: nohint_p must be in [0, 1), got {cfg['nohint_p']}")
         if float(cfg["gumbel_scale"]) < 0:
             raise ValueError(f"guidingpainter: gumbel_scale must be >= 0, got {cfg['gumbel_scale']}")
         weights = [float(cfg[k]) for k in LOSS_KEYS]
@@ -261,6 +264,12 @@ class GuidingPainter(ColorizerModel):
                      else self._ordered(one_hot_argmax(logits) + (sample - sample.detach())))
         active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
                                    sketch.device, nh_per=cfg["nh_per"])
+        if float(cfg["nohint_p"]) > 0:  # drawn only then: with 0 the random stream is the paper's
+            # A deviation (docs/line-art.md): under G only 1 sample in 8 has Nh = 0, and with region_order "area"
+            # every other one has its largest region (the background) hinted, so g learns to paint the
+            # unhinted background from those few samples alone.
+            keep = torch.rand(sketch.shape[0], generator=ctx.generator, device=ctx.generator.device) >= float(cfg["nohint_p"])
+            active = active * keep.to(active.device, active.dtype)[:, None]
         # f_from_g False (a deviation, docs/recipes.md): g sees the regions without their ST gradient, so the
         # losses on Ŷ cannot teach f to hide pixels in rarely hinted channels while g still ignores hints.
         if not cfg["f_from_g"]:
