@@ -87,6 +87,7 @@ class GuidingPainter(ColorizerModel):
             "f_from_g": True,  # f also learns from the losses on Ŷ (paper); False: from L_tv and L_smth only
             "d_fake": "reuse",  # D step on the G step's fake | "fresh": its own forward (new Nh, noise), official
             "fixed_nh": False,  # Fig. 4b control: train with Nh = Nc
+            "nohint_p": 0.0,  # extra share of training samples given no hint (Nh = 0) on top of G (paper: 0)
             "nh_per": "sample",  # one Nh per sample (official code) | per mini-batch ("batch", paper §3.3)
             "stage": "joint",  # joint | reorder (supplement D.2: f frozen, m_i ~ Bernoulli(p))
             "gumbel_eval": False,  # evaluation regions with Gumbel noise (official test script) vs argmax
@@ -132,6 +133,8 @@ class GuidingPainter(ColorizerModel):
         for key, allowed in {**GuidingPainter.config_choices(), "input": INPUT_MODES}.items():
             if cfg[key] not in allowed:
                 raise ValueError(f"guidingpainter: {key} must be one of {', '.join(allowed)}, got {cfg[key]!r}")
+        if not 0.0 <= float(cfg["nohint_p"]) < 1.0:
+            raise ValueError(f"guidingpainter: nohint_p must be in [0, 1), got {cfg['nohint_p']}")
         if float(cfg["gumbel_scale"]) < 0:
             raise ValueError(f"guidingpainter: gumbel_scale must be >= 0, got {cfg['gumbel_scale']}")
         weights = [float(cfg[k]) for k in LOSS_KEYS]
@@ -261,6 +264,12 @@ class GuidingPainter(ColorizerModel):
                      else self._ordered(one_hot_argmax(logits) + (sample - sample.detach())))
         active = sample_activation(self._activation_mode(), sketch.shape[0], self.nc, float(cfg["p"]), ctx.generator,
                                    sketch.device, nh_per=cfg["nh_per"])
+        if float(cfg["nohint_p"]) > 0:  # drawn only then: with 0 the random stream is the paper's
+            # A deviation (docs/line-art.md): under G only 1 sample in 8 has Nh = 0, and with region_order "area"
+            # every other one has its largest region (the background) hinted, so g learns to paint the
+            # unhinted background from those few samples alone.
+            keep = torch.rand(sketch.shape[0], generator=ctx.generator, device=ctx.generator.device) >= float(cfg["nohint_p"])
+            active = active * keep.to(active.device, active.dtype)[:, None]
         # f_from_g False (a deviation, docs/recipes.md): g sees the regions without their ST gradient, so the
         # losses on Ŷ cannot teach f to hide pixels in rarely hinted channels while g still ignores hints.
         if not cfg["f_from_g"]:
@@ -278,7 +287,8 @@ class GuidingPainter(ColorizerModel):
         """One G step then one D step on {"sketch" [B,1,H,W], "color" [B,3,H,W]} in [-1,1].
 
         Returns the unweighted loss terms (loss_rec, loss_adv, loss_tv, loss_smth, loss_d), nh_mean (mean
-        number of hinted regions), regions_per_image (f's non-empty regions per image) and tau. Terms whose weight
+        number of hinted regions), nohint_share (share of the batch with Nh = 0) and loss_rec_nohint_part (their
+        per-sample L1 summed over the batch size: loss_rec's no-hint part), regions_per_image (f's non-empty regions per image) and tau. Terms whose weight
         is 0 are not optimised; loss_adv and loss_d
         are reported as 0.0 when lambda_adv = 0 because D is then not run at all.
         """
@@ -300,6 +310,11 @@ class GuidingPainter(ColorizerModel):
         with autocast:
             logits, regions, active, pred = self._generate(sketch, color, tau, ctx)
             loss_rec = reconstruction_loss(pred, color)  # Eq. (12)
+            # Its no-hint share: the samples whose Nh = 0 (m all zero), the case a user sees first.
+            with torch.no_grad():
+                nohint = active.sum(dim=1) == 0  # [B]
+                per_sample = (pred.detach().float() - color.float()).abs().mean(dim=(1, 2, 3))
+                loss_rec_nohint_part = (per_sample * nohint).sum() / sketch.shape[0]
             with contextlib.nullcontext() if lam["lambda_tv"] > 0 and not reorder else torch.no_grad():
                 if cfg["tv_form"] == "nested":
                     loss_tv = nested_total_variance_loss(color, regions, self._pmf)
@@ -340,6 +355,10 @@ class GuidingPainter(ColorizerModel):
             "loss_smth": float(loss_smth.detach()),
             "loss_d": float(loss_d.detach()),
             "nh_mean": float(active.sum(dim=1).mean()),
+            # loss_rec = loss_rec_nohint_part + (the hinted samples' part); an epoch's L1 at Nh = 0 is the mean
+            # of the part over the mean of nohint_share (benchmarks/nohint_loss.py reads training.csv so).
+            "nohint_share": float(nohint.float().mean()),
+            "loss_rec_nohint_part": float(loss_rec_nohint_part),
             # f's non-empty regions per image in the sample g saw (how many of its Nc channels f really uses)
             "regions_per_image": float((regions.detach().flatten(2).amax(2) > 0).sum(1).float().mean()),
             "tau": tau,

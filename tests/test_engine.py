@@ -73,3 +73,19 @@ def test_resume_reuses_finished_images(tmp_path, ckpts):
     assert sorted((out / "cache").glob("*/chunk-*.npz")) == chunks
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
     pd.testing.assert_frame_equal(read_records(out / "records.csv"), first)
+
+
+def test_empty_region_ablation_row_is_the_no_hint_output(tmp_path, ckpts):
+    """Fig. 5's row for an empty region S_i hints nothing, so it is the image's native n = 0 PSNR exactly (not
+    g on reordered regions), and a non-empty region's row is still the paper's forward (S_i moved to the front)."""
+    out = _run(tmp_path / "r", {"tinyregion": ckpts["tinyregion"]}, modes=("native", "ablation"))
+    rec = read_records(out / "records.csv")
+    zero = rec[(rec["mode"] == "native") & (rec["n"] == 0)].set_index("image_id")["psnr"]
+    abl = rec[rec["mode"] == "ablation"]
+    empty, live = abl[abl["empty"].astype(bool)], abl[~abl["empty"].astype(bool)]
+    assert len(empty) > 0 and len(live) > 0
+    assert np.array_equal(empty["psnr"].to_numpy(), zero.loc[empty["image_id"]].to_numpy())
+    # Region 1 is already in front, so its row is the native n = 1 row.
+    one = rec[(rec["mode"] == "native") & (rec["n"] == 1)].set_index("image_id")["psnr"]
+    first = live[live["n"] == 1]
+    np.testing.assert_allclose(first["psnr"].to_numpy(), one.loc[first["image_id"]].to_numpy(), atol=1e-6)

@@ -76,6 +76,25 @@ def test_fixed_nh_hints_every_region() -> None:
     assert any(v < 8.0 for v in values)
 
 
+def test_no_hint_share_and_its_loss_part_are_reported_and_nohint_p_raises_the_share() -> None:
+    """train_step says how many samples had Nh = 0 and their part of loss_rec; nohint_p gives more samples no
+    hint, and its default leaves the paper's random stream (every value of the step) as it was."""
+    shares = {}
+    for p_extra in (0.0, 0.75):
+        model = GuidingPainter({**TINY, "nohint_p": p_extra})
+        opts = model.configure_optimizers(2e-4, (0.5, 0.999))
+        outs = [model.train_step(batch(b=16), opts, ctx(seed=s)) for s in range(4)]
+        assert all(0.0 <= o["loss_rec_nohint_part"] <= o["loss_rec"] + 1e-7 for o in outs)
+        assert all((o["loss_rec_nohint_part"] > 0) == (o["nohint_share"] > 0) for o in outs)
+        shares[p_extra] = sum(o["nohint_share"] for o in outs) / len(outs)
+    assert shares[0.0] < 0.4 < shares[0.75]  # G alone: 1/8 expected; with 0.75 on top: 0.78
+    everyone = GuidingPainter({**TINY, "fixed_nh": True})
+    out = everyone.train_step(batch(b=4), everyone.configure_optimizers(2e-4, (0.5, 0.999)), ctx())
+    assert out["nohint_share"] == 0.0 and out["loss_rec_nohint_part"] == 0.0
+    with pytest.raises(ValueError, match="nohint_p"):
+        GuidingPainter({**TINY, "nohint_p": 1.0})
+
+
 def test_reorder_stage_freezes_f_and_trains_g() -> None:
     model = GuidingPainter({**TINY, "stage": "reorder"})
     opts = model.configure_optimizers(2e-4, (0.5, 0.999))
