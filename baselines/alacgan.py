@@ -23,7 +23,7 @@ Changed, and why:
 - Generator and D are the benchmark's one U-Net (Table 5) and PatchGAN instead of the ResNeXt
   tunnels and the 512-px ResNeXt critic; the hint colours' separate random crop is not simulated.
 Grayscale input (config input="grayscale", paper supplement B): G on [L, hint ab, mask] → ab (2 ch, tanh),
-recombined with the input L (colorbench.grayscale); the same cell hints; no line-intensity jitter (L has no lines).
+recombined with the input L (colorbench.color.grayscale); the same cell hints; no line-intensity jitter (L has no lines).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 
 from colorbench.api import HintKind, Hints
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, recombine
+from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
+from colorbench.color.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, recombine
+from colorbench.color.lab import signed_to_lab
 from colorbench.hints import lab_hints
-from colorbench.lab import signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
 

@@ -13,7 +13,7 @@ recomputed on the benchmark's training set (`prepare_training`) and stored in th
 network is the benchmark's one U-Net (Table 5) predicting at full resolution, instead of the VGG trunk
 predicting at ¼ resolution.
 Grayscale input (config input="grayscale", paper supplement B): CIC as published — the input is L_norm, there is
-no L head, and the decoded ab is recombined with the input L (colorbench.grayscale).
+no L head, and the decoded ab is recombined with the input L (colorbench.color.grayscale).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from colorbench.baselines._shared import autocast
 
 from colorbench.api import HintKind, Hints
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, input_lightness, recombine
-from colorbench.lab import AB_NORM, L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
+from colorbench.baselines._shared import autocast
+from colorbench.color.grayscale import GRAYSCALE, INPUT_MODES, input_lightness, recombine
+from colorbench.color.lab import AB_NORM, L_CENT, L_NORM, lab_to_rgb_unclipped, lab_to_signed, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import UNet, init_weights
 

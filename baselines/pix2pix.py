@@ -7,7 +7,7 @@ instead of `unet_256`, so all models share one backbone and one width multiplier
 is no test-time noise, and the benchmark evaluates every model in eval mode (BN running statistics),
 whereas the reference `test.py` keeps train-mode BN unless `--eval` is given. Hints are ignored.
 Grayscale input (config input="grayscale", paper supplement B): L → ab (2 ch, tanh) recombined with the input L
-(colorbench.grayscale), Pix2Pix's own L → ab colorization setting.
+(colorbench.color.grayscale), Pix2Pix's own L → ab colorization setting.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
 
 from colorbench.api import HintKind, Hints
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, recombine
+from colorbench.baselines._shared import GAN_MODES, autocast, conditional_gan_step, gan_optimizers
+from colorbench.color.grayscale import GRAYSCALE, INPUT_MODES, recombine
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.nn import PatchGAN, UNet, init_weights
 

@@ -12,7 +12,7 @@ no grey-image filter (sketch datasets keep grey images, like GuidingPainter). Th
 benchmark's one U-Net (Table 5) instead of the "siggraph" VGG-style generator.
 Grayscale input (config input="grayscale", paper supplement B / Table 4): RTUG as published — the input is
 L_norm, the hints are ab only, the head regresses ab (2 ch, tanh), and the output is that ab with the input L
-(colorbench.grayscale).
+(colorbench.color.grayscale).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from colorbench.baselines._shared import autocast
 
 from colorbench.api import HintKind, Hints
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, ab_target, hint_ab, luminance_input, recombine
+from colorbench.baselines._shared import autocast
+from colorbench.color.grayscale import GRAYSCALE, INPUT_MODES, ab_target, hint_ab, luminance_input, recombine
+from colorbench.color.lab import AB_NORM, denormalize_lab, lab_to_signed, normalize_lab, signed_to_lab
 from colorbench.hints import lab_hints, sample_point_hints_train
-from colorbench.lab import AB_NORM, denormalize_lab, lab_to_signed, normalize_lab, signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import UNet, init_weights
 

@@ -1,7 +1,7 @@
 """Two-rank GuidingPainter training-step time (gloo, CPU, one thread per rank): the hand-written gradient sync
 colorbench used before (one blocking all_reduce per parameter from a gradient hook, every buffer broadcast after
 every step) next to torch's DistributedDataParallel as `colorbench train` wraps the nets now
-(`colorbench.distributed.ParallelNets`), and next to no sync at all (the ranks' compute alone), from which the
+(`colorbench.training.ddp.ParallelNets`), and next to no sync at all (the ranks' compute alone), from which the
 communication share of each step is (t_sync − t_none) / t_sync.
 
     .venv/bin/python benchmarks/ddp_step.py [--width 0.25] [--size 64] [--batch 4] [--steps 8] [--warmup 2]
@@ -52,9 +52,8 @@ def old_broadcast_buffers(module: nn.Module) -> None:
 # ------------------------------------------------------------------------------------------------ ranks
 def rank_main(args: argparse.Namespace) -> None:
     from colorbench.guidingpainter.model import GuidingPainter
-
-    from colorbench import distributed as dist
     from colorbench.model import TrainContext
+    from colorbench.training import ddp as dist
 
     torch.set_num_threads(1)
     ctx = dist.init("cpu")

@@ -36,21 +36,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from colorbench.reports.render import render_report
 
-from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import save_checkpoint
 from colorbench.data import open_dataset
 from colorbench.data.base import ColorDataset
-from colorbench.engine import SEED_TAGS, EvalPlan, same_bits
-from colorbench.forward import fixed_rows, pad_rows
+from colorbench.evaluation.allocator import retain_freed_memory
+from colorbench.evaluation.engine import SEED_TAGS, EvalPlan, same_bits
+from colorbench.evaluation.forward import fixed_rows, pad_rows
+from colorbench.evaluation.runner import RunConfig, run_evaluation
+from colorbench.evaluation.variants import Variant
 from colorbench.hints import image_seed, simulate
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
-from colorbench.runner import RunConfig, run_evaluation
-from colorbench.training import build_model
-from colorbench.variants import Variant
+from colorbench.reports.render import render_report
+from colorbench.training.loop import build_model
 
 TARGET = 0.90
 CPU: list[float] = []  # CPU seconds of every timed call, in call order (time_forwards / time_whole append)
@@ -105,7 +105,7 @@ def forward_plan(model: ColorizerModel, dataset: ColorDataset, batch_size: int,
                 continue
             first = c % b
             rows = slice(first, first + e - c) if first + e - c <= b else torch.arange(c, e) % b
-            # Padded to batch_size rows like the engine's calls (colorbench.forward.fixed_rows).
+            # Padded to batch_size rows like the engine's calls (colorbench.evaluation.forward.fixed_rows).
             chunk_hints = Hints(pad_rows(hints.color[c:e], batch_size).clone(),
                                 pad_rows(hints.mask[c:e], batch_size).clone(),
                                 None if regions is None else pad_rows(regions[rows], batch_size))
@@ -148,7 +148,7 @@ def time_whole(name: str, ckpt: Path, dataset: str, size: int, limit: int, batch
 
 def _metrics(args: argparse.Namespace) -> list[dict[str, Any]]:
     """--metrics as EvalPlan.metrics (PSNR is always computed; dataset-level metrics are not timed here)."""
-    from colorbench.metric_registry import describe_metrics, per_image_metrics, resolve_metrics
+    from colorbench.metrics.registry import describe_metrics, per_image_metrics, resolve_metrics
 
     return describe_metrics([m.name for m in per_image_metrics(resolve_metrics(args.metrics))]) if args.metrics else []
 

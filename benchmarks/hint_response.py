@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from colorbench.protocols.bootstrap import paired_bootstrap
 
-from colorbench.distribution import BoundedGeometric
-from colorbench.records import read_json, read_records
+from colorbench.evaluation.records import read_json, read_records
+from colorbench.hint_counts import BoundedGeometric
+from colorbench.protocols.bootstrap import paired_bootstrap
 
 RISE_DB = 0.05  # a step of the curve counts as rising from this gain on
 GAIN_DB, REGIONS, RISING_FROM = 1.5, 6.0, 8
@@ -85,6 +85,7 @@ def plot_curves(path: Path, after: dict[str, np.ndarray], before: dict[str, np.n
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from colorbench.reports.figures import variant_colors
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)

@@ -14,7 +14,7 @@ Both run under the same allocator setting; imports and a warm-up of each path (2
 clock.
 Agreement: oneDNN's convolutions round differently by batch size (~1e-6 on a trained U-Net), which can move
 a rare pixel across an 8-bit boundary; colorbench therefore calls the model on a fixed number of rows
-(`--forward-rows`, colorbench.forward). The assertion compares the naive numbers (one row per call) with
+(`--forward-rows`, colorbench.evaluation.forward). The assertion compares the naive numbers (one row per call) with
 colorbench run at forward_rows = 1 (outside the clock); the largest difference to the timed run (32 rows
 per call) is printed for information.
 """
@@ -33,19 +33,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from colorbench.protocols.run_protocols import compute_all
 
-from colorbench.allocator import retain_freed_memory
 from colorbench.api import HintKind
 from colorbench.data import open_dataset
 from colorbench.data.base import ColorDataset
-from colorbench.engine import SEED_TAGS, EvalPlan
+from colorbench.evaluation.allocator import retain_freed_memory
+from colorbench.evaluation.engine import SEED_TAGS, EvalPlan
+from colorbench.evaluation.runner import RunConfig, run_evaluation
+from colorbench.evaluation.variants import Variant, zoo_checkpoint
 from colorbench.hints import BoundedGeometric, image_seed, simulate
-from colorbench.metrics import psnr
+from colorbench.metrics.psnr import psnr
 from colorbench.model import ColorizerModel
+from colorbench.protocols.run_protocols import compute_all
 from colorbench.registry import MODELS
-from colorbench.runner import RunConfig, run_evaluation
-from colorbench.variants import Variant, zoo_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_efficiency import fresh_checkpoint  # a sibling script, not a package

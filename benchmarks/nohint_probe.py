@@ -25,8 +25,8 @@ from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import load_checkpoint
 from colorbench.data import open_dataset
 from colorbench.hints import simulate
-from colorbench.metrics import psnr
-from colorbench.training import build_model
+from colorbench.metrics.psnr import psnr
+from colorbench.training.loop import build_model
 
 WHITE = 0.94  # a ground-truth pixel at least this bright in R, G and B (of 1) is background
 

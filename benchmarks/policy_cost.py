@@ -7,7 +7,7 @@ ratio (target ≤ 2.5×) and the model rows (image forwards) per image each vari
 Both runs: in-process `run_evaluation` + `render_report`, FID off, resume off, fresh directories, the shipped
 checkpoints; a warm-up run at --limit 2 pays imports and lazy initialisation first. Times are the best of
 --repeat (other processes only ever add time). Exit code 0 when the ratio meets the target. Rows are counted at the model-call wrapper the engine uses
-(`colorbench.engine.fixed_rows`), padding rows excluded; `propose_regions` calls count as rows too.
+(`colorbench.evaluation.engine.fixed_rows`), padding rows excluded; `propose_regions` calls count as rows too.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from colorbench.reports.render import render_report
-
-from colorbench import engine, hint_policies
 from colorbench.defaults import EVAL
-from colorbench.engine import EvalPlan
+from colorbench.evaluation import engine, hint_policies
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 from colorbench.registry import resolve_model_names
-from colorbench.runner import RunConfig, run_evaluation
+from colorbench.reports.render import render_report
 
 TARGET = 2.5  # with / without
 ROWS: Counter = Counter()  # model rows per variant label of the run being counted
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             engine.fixed_rows = _counting(original)
             for name, modes in (("without", base), ("with", with_policies)):
                 ROWS.clear()
-                import colorbench.runner as runner_mod
+                import colorbench.evaluation.runner as runner_mod
 
                 load = runner_mod.Variant.load
 

@@ -21,12 +21,12 @@ import time
 
 import numpy as np
 import torch
-from colorbench.guidingpainter.snail_experiment import region_objects
-from colorbench.protocols.snail_order import _tau
 
 from colorbench.data import open_dataset
+from colorbench.guidingpainter.snail_experiment import region_objects
 from colorbench.model import TrainContext
-from colorbench.training import build_model
+from colorbench.protocols.snail_order import _tau
+from colorbench.training.loop import build_model
 
 EPOCHS = 16  # the τ schedule's epochs, as `colorbench snail` (16 epochs × 1024 images / 16 = 1024 steps)
 

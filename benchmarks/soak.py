@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))  # tests.fakes / tests.plugin_fixture, as the subp
 import numpy as np
 import pandas as pd
 
-from colorbench.records import read_records
+from colorbench.evaluation.records import read_records
 from tests.fakes import TinyPoint, TinyRegion, make_checkpoint
 from tests.plugin_fixture import colorbench_cmd, plugin_env
 

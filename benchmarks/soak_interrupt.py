@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))  # tests.faults, as the fork server sees it
 
 import pandas as pd
 
-from colorbench.records import read_records
+from colorbench.evaluation.records import read_records
 from tests.faults import EXIT_CODES, Fault, ForkServer, litter
 
 MODELS = ("floor", "rtug")

@@ -11,7 +11,7 @@ Both get the same pre-built random batch, Adam(2e-4, (0.5, 0.999)) for f+g and f
 shapes and loss weights (λ_rec 30, λ_adv 0.2, λ_tv 5, λ_smth 1). colorbench runs with its augmentation off
 (the reference has none; pass --augment to time colorbench's step with it, reported on its own line).
 Steps alternate between the two after --warmup steps each; each time is the median of --steps steps.
-Both run under the allocator policy `colorbench train` sets (`colorbench.allocator.retain_freed_memory`).
+Both run under the allocator policy `colorbench train` sets (`colorbench.evaluation.allocator.retain_freed_memory`).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def colorbench_step(width: float, augment: bool, amp: bool = False,
     """GuidingPainter.train_step with its own optimizers, as `colorbench train` calls it (amp on a CPU: bf16).
     `compiled`: f, g and D each wrapped in torch.compile (Inductor; the first steps compile, see --warmup)."""
     from colorbench.model import TrainContext
-    from colorbench.training import build_model
+    from colorbench.training.loop import build_model
 
     model = build_model("guidingpainter", {"width": width, "augment": augment}).train()
     if compiled:
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from colorbench.allocator import retain_freed_memory
+    from colorbench.evaluation.allocator import retain_freed_memory
 
     retain_freed_memory()  # as `colorbench train` does; process-wide, so the reference gets it as well
     levers = [v.strip() for v in args.levers.split(",") if v.strip()]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainDefaults:
-    """`colorbench train`'s defaults and colorbench.training.TrainConfig's: one source for CLI and API."""
+    """`colorbench train`'s defaults and colorbench.training.loop.TrainConfig's: one source for CLI and API."""
 
     epochs: int = 10
     batch_size: int = 16
@@ -19,14 +19,14 @@ class TrainDefaults:
 
 @dataclass(frozen=True)
 class EvalDefaults:
-    """`colorbench run`'s evaluation defaults and colorbench.engine.EvalPlan's: one source for CLI and API."""
+    """`colorbench run`'s evaluation defaults and colorbench.evaluation.engine.EvalPlan's: one source for CLI and API."""
 
     nc: int = 30  # Eq. (3): the bound of the geometric hint-count law
     p: float = 0.125
     sweep: tuple[int, ...] = (2, 4, 6, 8, 10, 12)  # Fig. 12
     batch_size: int = 32
     forward_rows: int = 32
-    n_samples: int = 32  # test images, drawn at random (colorbench.sample_draw), whose pictures are kept
+    n_samples: int = 32  # test images, drawn at random (colorbench.evaluation.sample_draw), whose pictures are kept
     sample_levels: int = 12  # pictures are kept for n = 0..12: the report's browser and figures show no more
     # What `run` computes by default; the API's EvalPlan computes only what it is asked (native).
     run_modes: tuple[str, ...] = ("native", "equalized", "ablation", "perturbed")

@@ -16,14 +16,14 @@ import torch
 import torch.nn.functional as F
 
 from colorbench.api import HintKind, Hints
-from colorbench.distribution import (  # noqa: F401  (re-exported: the hint law lives with its seeds)
+from colorbench.color.lab import lab_to_signed, signed_to_lab
+from colorbench.hint_counts import (  # noqa: F401  (re-exported: the hint law lives with its seeds)
     NC_DEFAULT,
     P_STOP_DEFAULT,
     BoundedGeometric,
     image_rng,
     image_seed,
 )
-from colorbench.lab import lab_to_signed, signed_to_lab
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Base class of every colorizer: config handling, the model interface and the training hooks.
 
 A model is built from a plain JSON-able config (`from_config`), so a checkpoint's metadata is enough
-to rebuild it. Training is driven by `colorbench.training` which calls the hooks below; each model
+to rebuild it. Training is driven by `colorbench.training.loop` which calls the hooks below; each model
 owns its losses and optimizer steps because GANs need two optimizers and their own step order.
 """
 
@@ -104,7 +104,7 @@ class ColorizerModel(nn.Module):
 
     def __getattr__(self, name: str) -> Any:
         # Under torchrun, while the trainer runs a train_step, `self.gen` is gen's DistributedDataParallel
-        # wrapper (colorbench.distributed.ParallelNets): models call their nets as always and their gradients are
+        # wrapper (colorbench.training.ddp.ParallelNets): models call their nets as always and their gradients are
         # averaged over ranks, while the module tree, and so every state-dict name, stays the model's own.
         nets = self.__dict__.get("_parallel_nets")
         if nets is not None and name in nets:

@@ -13,6 +13,11 @@ import math
 from typing import Any
 
 import torch
+
+from colorbench.api import HintKind, Hints
+from colorbench.checkpoints import CheckpointError
+from colorbench.color.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
+from colorbench.color.lab import signed_to_lab
 from colorbench.guidingpainter.augment import augment_batch
 from colorbench.guidingpainter.hint_generation import NH_PER, generate_hints, sample_activation
 from colorbench.guidingpainter.losses import (
@@ -34,13 +39,8 @@ from colorbench.guidingpainter.segmentation import (
     st_gumbel,
     temperature,
 )
-
-from colorbench.api import HintKind, Hints
-from colorbench.checkpoints import CheckpointError
-from colorbench.distribution import BoundedGeometric
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
+from colorbench.hint_counts import BoundedGeometric
 from colorbench.hints import lab_hints
-from colorbench.lab import signed_to_lab
 from colorbench.model import ColorizerModel, TrainContext, end_iteration, optimizer_step
 from colorbench.nn import NORMS, PatchGAN, UNet, init_weights, set_requires_grad
 
@@ -94,7 +94,7 @@ class GuidingPainter(ColorizerModel):
             "eval_seed": 0,  # seeds that noise, mixed with each sketch's content hash
             "augment": True,  # official colour jitter + random resized crop + flip
             "init_seed": 0,  # seeds the N(0, 0.02) initialisation (never the global RNG state)
-            "input": "sketch",  # sketch | grayscale (supplement B: X = L, g predicts ab; colorbench.grayscale)
+            "input": "sketch",  # sketch | grayscale (supplement B: X = L, g predicts ab; colorbench.color.grayscale)
         }
 
     @classmethod
@@ -148,7 +148,7 @@ class GuidingPainter(ColorizerModel):
         """Eq. (9): Ŷ = tanh(g([X, C, M, S])). regions [B,Nc,H,W]; returns [B,3,H,W] in [-1,1].
 
         Grayscale input (supplement B): X = L/50 − 1, C = the hints' ab/110 [B,2,H,W], g predicts ab/110 (tanh)
-        and Ŷ is that ab recombined with the input L (colorbench.grayscale.recombine)."""
+        and Ŷ is that ab recombined with the input L (colorbench.color.grayscale.recombine)."""
         if self.grayscale:
             x = torch.cat([sketch, hint_ab(hints, sketch), hints.mask, regions], dim=1).to(sketch.dtype)
             return recombine(sketch, torch.tanh(self.gen(x)))

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from colorbench.distribution import BoundedGeometric
-from colorbench.records import FeatureStore, load_samples
+from colorbench.evaluation.records import FeatureStore, load_samples
+from colorbench.hint_counts import BoundedGeometric
 
 
 @dataclass

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from colorbench.evaluation.records import feature_key, metric_columns
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.bootstrap import bootstrap_ci
 from colorbench.protocols.expected import (
@@ -20,8 +22,6 @@ from colorbench.protocols.expected import (
 from colorbench.protocols.fid_sets import fid_cell, na_cell
 from colorbench.protocols.levels import psnr_matrix
 from colorbench.protocols.nri import nri_per_image
-
-from colorbench.records import feature_key, metric_columns
 
 # Per-image quantities that can be compared between variants (paired bootstrap).
 PER_IMAGE_METRICS = ("psnr_auto", "psnr_eg", "nri")

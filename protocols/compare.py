@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from colorbench.errors import UsageError
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.bootstrap import paired_bootstrap
 from colorbench.protocols.cells import HIGHER_IS_BETTER, metric_columns_of, per_image
 from colorbench.protocols.selection import display_name, is_conditional, resolve_variant
-
-from colorbench.errors import UsageError
 
 
 def parse_pairs(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:

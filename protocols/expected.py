@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from colorbench.protocols.levels import RecordsError, psnr_at, psnr_matrix
 
-from colorbench.distribution import BoundedGeometric, image_seed
-from colorbench.records import feature_key
+from colorbench.evaluation.records import feature_key
+from colorbench.hint_counts import BoundedGeometric, image_seed
+from colorbench.protocols.levels import RecordsError, psnr_at, psnr_matrix
 
 
 def expected_per_image(matrix: np.ndarray, dist: BoundedGeometric) -> np.ndarray:

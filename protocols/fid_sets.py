@@ -1,7 +1,7 @@
 """FID cells from cached Inception features: any subset or mixture of generated images, no second pass.
 
 A cell is {"value", "n", "n_real", "warning", "reason", "standard"}; value None means "n/a" and `reason`
-says why (no weights, features not cached, too few images). FID itself is colorbench.fid's (E3.2).
+says why (no weights, features not cached, too few images). FID itself is colorbench.metrics.fid's (E3.2).
 Computed values are kept in <run>/cache/fid-values.json, keyed by the feature files' size and mtime and
 the exact image keys, so re-rendering a report costs no matrix square root.
 """
@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from colorbench.protocols.base import ProtocolContext
-
 from colorbench.atomic import atomic_write_text
-from colorbench.records import FeatureStore
+from colorbench.evaluation.records import FeatureStore
+from colorbench.protocols.base import ProtocolContext
 from colorbench.versions import source_fingerprint
 
 _STORES: dict[tuple[str, int, int], FeatureStore] = {}
@@ -80,7 +79,7 @@ def fid_cell(
                 f"features not cached for {variant} ({exc.args[0]}); the engine caches n = 0, each image's "
                 "stratified Nh and the sweep n — rerun `colorbench run` with those hint counts in --sweep"
             )
-        from colorbench.fid import FidError, fid_from_features
+        from colorbench.metrics.fid import FidError, fid_from_features
 
         try:
             res = fid_from_features(fake, real)

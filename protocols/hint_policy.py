@@ -1,5 +1,5 @@
 """Is the guidance any good? Every conditional model under several hint policies (the engine's "policies"
-mode, colorbench.hint_policies): PSNR(n) for n = 0..Nc, exact E_G[PSNR] (E7.2) and NRI (E7.4) per policy,
+mode, colorbench.evaluation.hint_policies): PSNR(n) for n = 0..Nc, exact E_G[PSNR] (E7.2) and NRI (E7.4) per policy,
 the guidance gain and efficiency, and paired bootstrap tests between policies.
 
 Region models: own (the model's priority, native rows), learned (its network's channel order, when the
@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from colorbench.evaluation.records import POLICIES, policy_mode
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.bootstrap import bootstrap_ratio_ci, paired_bootstrap
 from colorbench.protocols.cells import ci_cell
@@ -27,8 +29,6 @@ from colorbench.protocols.levels import RecordsError, available_levels, psnr_mat
 from colorbench.protocols.nri import nri_per_image
 from colorbench.protocols.options import resolve_options
 from colorbench.protocols.selection import display_name, table1_variants
-
-from colorbench.records import POLICIES, policy_mode
 
 # (policy, its record modes (None: the random orders, found in the records), what it is)
 REGION_RULES = (

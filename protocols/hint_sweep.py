@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+
+from colorbench.errors import UsageError
+from colorbench.evaluation.records import feature_key
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.cells import ci_cell, metric_columns_of
 from colorbench.protocols.fid_sets import fid_cell
 from colorbench.protocols.levels import psnr_matrix, variants_present
 from colorbench.protocols.options import resolve_options
 from colorbench.protocols.selection import display_name, is_conditional, table1_variants
-
-from colorbench.errors import UsageError
-from colorbench.records import feature_key
 
 
 def sweep_levels(option: Any, run: dict[str, Any]) -> list[int]:

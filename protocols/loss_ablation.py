@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.cells import conditional_cells
 from colorbench.protocols.levels import variants_present

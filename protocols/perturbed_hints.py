@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.bootstrap import bootstrap_ratio_ci
 from colorbench.protocols.cells import ci_cell

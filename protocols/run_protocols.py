@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from colorbench.protocols.base import Protocol, ProtocolContext
-from colorbench.protocols.options import resolve_options
 
 from colorbench.errors import UsageError
-from colorbench.records import mode_family, read_records
+from colorbench.evaluation.records import mode_family, read_records
+from colorbench.evaluation.rundir import check_records, read_run
+from colorbench.protocols.base import Protocol, ProtocolContext
+from colorbench.protocols.options import resolve_options
 from colorbench.registry import PROTOCOLS
-from colorbench.rundir import check_records, read_run
 
 
 class RunDirError(UsageError, FileNotFoundError):
@@ -26,7 +26,7 @@ class RunDirError(UsageError, FileNotFoundError):
 
 
 def load_run(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(records, parsed run.json) of a run directory, both checked (colorbench.rundir); raises RunDirError
+    """(records, parsed run.json) of a run directory, both checked (colorbench.evaluation.rundir); raises RunDirError
     saying what to do when either is missing."""
     run_dir = Path(run_dir)
     for name in ("records.csv", "run.json"):

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.bootstrap import bootstrap_ci
 from colorbench.protocols.levels import available_levels, psnr_matrix

@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from colorbench.protocols.base import Protocol, ProtocolContext
 from scipy.stats import kendalltau
 
 from colorbench.errors import UsageError
+from colorbench.protocols.base import Protocol, ProtocolContext
 
 K_TAU = 4  # issue 3's acceptance looks at the first four regions
 REQUIRED = ("variant", "image_id", "i", "object", "purity", "coverage", "region_area", "object_area")

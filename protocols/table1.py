@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+
+from colorbench.errors import UsageError
+from colorbench.evaluation.records import feature_key
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.cells import automatic_cells, conditional_cells, metric_columns_of
 from colorbench.protocols.compare import compare_all
@@ -17,9 +20,6 @@ from colorbench.protocols.levels import psnr_matrix, variant_records, variants_p
 from colorbench.protocols.options import resolve_options
 from colorbench.protocols.paper_rows import requested_dataset, table1_rows
 from colorbench.protocols.selection import display_name, is_conditional, table1_variants
-
-from colorbench.errors import UsageError
-from colorbench.records import feature_key
 
 
 class Table1(Protocol):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
+from colorbench.evaluation.records import feature_key
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.protocols.cells import ci_cell, mixture_fid_cell
 from colorbench.protocols.expected import automatic_psnr_per_image, expected_psnr_per_image
@@ -17,8 +19,6 @@ from colorbench.protocols.levels import variants_present
 from colorbench.protocols.options import resolve_options
 from colorbench.protocols.paper_rows import table4_rows
 from colorbench.protocols.selection import display_name, is_conditional, table1_variants
-
-from colorbench.records import feature_key
 
 
 def run_input(ctx: ProtocolContext) -> str:

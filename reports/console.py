@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import IO, Any
 
-from colorbench.reports.table_specs import compare_table_spec, table1_spec
-from colorbench.reports.tables import TableSpec, cell_text, to_markdown
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from colorbench.reports.table_specs import compare_table_spec, table1_spec
+from colorbench.reports.tables import TableSpec, cell_text, to_markdown
 
 
 def console_specs(results: Mapping[str, Any]) -> list[TableSpec]:

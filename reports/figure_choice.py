@@ -4,7 +4,7 @@ the per-image numbers the figure is about, among the images that carry pictures 
 Why quantiles and not a random draw: three strips drawn at random from a skewed set often land all on
 easy images (or all on one kind), and change with the seed; the images at the 1/6, 1/2 and 5/6 quantiles
 of a model's gain from hints show a weak, a typical and a strong response every time, ordered. The
-pictured images are themselves a seeded random draw of the test set (colorbench.sample_draw), so with
+pictured images are themselves a seeded random draw of the test set (colorbench.evaluation.sample_draw), so with
 `run --samples N` the quantiles approach the whole set's.
 """
 
@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from colorbench.protocols.levels import RecordsError, available_levels, psnr_matrix
 
 from colorbench.defaults import EVAL
 from colorbench.errors import UsageError
+from colorbench.protocols.levels import RecordsError, available_levels, psnr_matrix
 
 
 def spread(values: Mapping[str, float], k: int) -> list[str]:

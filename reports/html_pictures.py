@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from colorbench.reports.image_grids import HIGHLIGHT, hwc, sketch_rgb
 from PIL import Image
+
+from colorbench.reports.image_grids import HIGHLIGHT, hwc, sketch_rgb
 
 # The pictures stop here: images past it are listed with their numbers only. 32 toon images with six
 # models at 64 px take ~3.6 MB; the page's figures add ~1.5 MB.

@@ -16,6 +16,9 @@ from typing import Any
 import jinja2
 import numpy as np
 import pandas as pd
+
+from colorbench.atomic import atomic_write_text
+from colorbench.hint_counts import BoundedGeometric
 from colorbench.protocols.expected import expected_psnr_per_image
 from colorbench.protocols.levels import RecordsError, psnr_at, variants_present
 from colorbench.protocols.nri import nri_of_variant
@@ -23,9 +26,6 @@ from colorbench.protocols.selection import display_name, is_conditional, table1_
 from colorbench.reports.figure_choice import gain_level, gains
 from colorbench.reports.html_pictures import PICTURE_BUDGET
 from colorbench.reports.tables import TableSpec, cell_text
-
-from colorbench.atomic import atomic_write_text
-from colorbench.distribution import BoundedGeometric
 
 TEMPLATES = Path(__file__).parent / "templates"
 METRICS = ("psnr0", "eg", "nri", "gain")  # per image and variant, in this order in the page's data

@@ -1,7 +1,7 @@
 """Image grids from samples/<variant>.npz (never from models): Fig. 1/14 guidance strips — per step the
 region asked for, the accumulated hints, the colorization — and the Fig. 3 grid of all models at equal hints.
 
-samples arrays (colorbench.engine): sketch [k,H,W] u8, gt [k,3,H,W] u8, outputs [k,L,3,H,W] u8 (n = 0..L-1),
+samples arrays (colorbench.evaluation.engine): sketch [k,H,W] u8, gt [k,3,H,W] u8, outputs [k,L,3,H,W] u8 (n = 0..L-1),
 hint_color [k,L,3,H,W] u8, hint_mask [k,L,H,W] u8, regions [k,H,W] u8 (region models), equalized_outputs.
 Grids are composed as one pixel mosaic drawn in a single axes (fast, and tiles stay pixel-exact).
 """

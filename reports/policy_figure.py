@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from colorbench.reports.figures import save
 from matplotlib.figure import Figure
+
+from colorbench.reports.figures import save
 
 # One style per policy in every panel: the oracle on top in black, the model's own policy bold red.
 POLICY_STYLES: dict[str, dict[str, Any]] = {

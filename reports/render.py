@@ -13,10 +13,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.table import Table
+
+from colorbench.atomic import atomic_write_text
+from colorbench.evaluation.records import load_samples, sample_rows
 from colorbench.protocols.compare import check_compare
 from colorbench.protocols.options import resolve_options
 from colorbench.protocols.run_protocols import compute_all, load_run
 from colorbench.protocols.selection import display_name, is_conditional, table1_variants
+from colorbench.registry import PROTOCOLS
 from colorbench.reports.figure_choice import (
     check_figure_images,
     gain_level,
@@ -33,11 +38,6 @@ from colorbench.reports.policy_figure import fig_hint_policies
 from colorbench.reports.results_json import build_results, write_results
 from colorbench.reports.table_specs import table1_spec
 from colorbench.reports.tables import TableSpec, to_csv, to_latex, to_markdown
-from rich.table import Table
-
-from colorbench.atomic import atomic_write_text
-from colorbench.records import load_samples, sample_rows
-from colorbench.registry import PROTOCOLS
 
 STRIP_IMAGES = 3  # images per guidance strip
 GRID_IMAGES = 4  # rows of Fig. 3

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from colorbench.records import write_json
+from colorbench.evaluation.records import write_json
 from colorbench.versions import versions
 
 SCHEMA = "colorbench.results/1"

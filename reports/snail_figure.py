@@ -36,7 +36,7 @@ def snail_figure(samples: Mapping[str, np.ndarray] | str | Path, out_path: str |
     import matplotlib.pyplot as plt
 
     if not isinstance(samples, Mapping):
-        from colorbench.records import load_npz
+        from colorbench.evaluation.records import load_npz
 
         samples = load_npz(samples)
     available = [key.split("/", 1)[1] for key in samples if key.startswith("regions/")]

@@ -195,11 +195,6 @@ def _warm(request: dict[str, Any]) -> int:
 
 
 def serve() -> None:
-    import colorbench.reports.render
-
-    import colorbench.cli
-    import colorbench.data.prepare
-    import colorbench.runner  # noqa: F401
 
     for line in sys.stdin:
         request = json.loads(line)

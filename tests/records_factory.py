@@ -1,5 +1,5 @@
 """Builds realistic fake run directories — records.csv, features/*.npz, samples/*.npz, run.json — in exactly
-the layout colorbench.engine/runner write (colorbench.records), for protocol and report tests.
+the layout colorbench.evaluation.engine/runner write (colorbench.evaluation.records), for protocol and report tests.
 
 PSNR rises with n towards a per-variant ceiling (image difficulty shared across variants), FID features
 approach the real ones as n grows, perturbed hints are followed less faithfully than natural ones.
@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 
 from colorbench.defaults import EVAL
+from colorbench.evaluation.records import (
+    FeatureStore,
+    feature_key,
+    records_frame,
+    save_npz,
+    write_json,
+    write_records,
+)
 from colorbench.hints import BoundedGeometric
-from colorbench.records import FeatureStore, feature_key, records_frame, save_npz, write_json, write_records
 from colorbench.versions import versions
 
 from .fake_variants import DEFAULT_VARIANTS, LOSS_VARIANTS, FakeVariant, describe

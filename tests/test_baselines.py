@@ -7,16 +7,16 @@ import math
 import numpy as np
 import pytest
 import torch
+
+from colorbench.api import HintKind, Hints
 from colorbench.baselines.alacgan import AlacGAN, sample_cell_hints_train
 from colorbench.baselines.cic import CIC, ab_bins, annealed_mean, nearest_bin, rebalance_weights, soft_encode
 from colorbench.baselines.floor import FlatFill
 from colorbench.baselines.pix2pix import Pix2Pix
 from colorbench.baselines.rtug import RTUG
-
-from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import load_checkpoint, load_into, save_checkpoint
+from colorbench.color.lab import lab_to_rgb, rgb_to_lab, signed_to_lab
 from colorbench.hints import simulate
-from colorbench.lab import lab_to_rgb, rgb_to_lab, signed_to_lab
 from colorbench.model import TrainContext
 from colorbench.registry import MODELS
 

@@ -1,4 +1,4 @@
-"""Test images in batches (colorbench.batches): the order of the ids whatever the prefetching, the first batch
+"""Test images in batches (colorbench.evaluation.batches): the order of the ids whatever the prefetching, the first batch
 decoded from the call on (the runner loads the checkpoint meanwhile), and `close` ending the decoding thread."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from colorbench.batches import iter_batches
 from colorbench.data import open_dataset
+from colorbench.evaluation.batches import iter_batches
 
 
 class _Watched:

@@ -14,7 +14,7 @@ from PIL import Image
 from colorbench.cli import main
 from colorbench.data.prepare import prepare_dataset
 from colorbench.data.synthetic import Toon
-from colorbench.records import read_records
+from colorbench.evaluation.records import read_records
 
 
 def _run(out: Path, ckpts: dict[str, Path], *names: str) -> str:

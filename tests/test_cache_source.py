@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from colorbench import versions
-from colorbench.engine import EvalPlan
-from colorbench.records import read_json
-from colorbench.runner import RunConfig, run_evaluation
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.records import read_json
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 
 from .fakes import TinyPoint, make_checkpoint, register_fakes
 

@@ -17,13 +17,13 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from colorbench import training
 from colorbench.checkpoints import read_metadata
 from colorbench.cli import main
-from colorbench.engine import EvalPlan
-from colorbench.records import read_records
-from colorbench.runner import RunConfig, run_evaluation
-from colorbench.training import TrainConfig, train_model
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.records import read_records
+from colorbench.evaluation.runner import RunConfig, run_evaluation
+from colorbench.training import loop as training
+from colorbench.training.loop import TrainConfig, train_model
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
 from .faults import load_whole

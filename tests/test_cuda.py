@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from colorbench.checkpoints import read_metadata
 from colorbench.cli import main
-from colorbench.records import read_records
+from colorbench.evaluation.records import read_records
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorbench import engine, runner
-from colorbench.engine import EvalPlan
-from colorbench.records import load_samples, read_records
-from colorbench.runner import RunConfig, run_evaluation
+from colorbench.evaluation import engine, runner
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.records import load_samples, read_records
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 
 LIMIT = 10  # > 8, so batch sizes 1, 8 and 32 cut the images differently
 MODES = ("native", "equalized", "ablation", "perturbed")

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from colorbench import engine
-from colorbench.batches import iter_batches
 from colorbench.data import open_dataset
-from colorbench.engine import EvalPlan, Evaluator
+from colorbench.evaluation import engine
+from colorbench.evaluation.batches import iter_batches
+from colorbench.evaluation.engine import EvalPlan, Evaluator
+from colorbench.evaluation.variants import resolve_variants
 from colorbench.hints import HintSequence
-from colorbench.variants import resolve_variants
 
 from .fake_device import DeviceMismatch, OnFake, fake_device
 

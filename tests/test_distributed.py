@@ -19,11 +19,11 @@ import torch
 from safetensors.torch import load_file
 
 from colorbench.checkpoints import read_metadata
-from colorbench.engine import EvalPlan
-from colorbench.records import load_npz, read_records
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.records import load_npz, read_records
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 from colorbench.registry import MODELS
-from colorbench.runner import RunConfig, run_evaluation
-from colorbench.training import TrainConfig, build_model, train_model
+from colorbench.training.loop import TrainConfig, build_model, train_model
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
 from .plugin_fixture import free_port, plugin_env, torchrun_cmd
@@ -103,7 +103,7 @@ RANK_SCRIPT = '''
 import os, sys
 import torch
 from safetensors.torch import save_file
-import colorbench.training as training
+import colorbench.training.loop as training
 
 rank = int(os.environ["RANK"])
 out, dump = sys.argv[1], sys.argv[2]
@@ -160,7 +160,7 @@ EQUIVALENCE_SCRIPT = '''
 matters) in this process: under torchrun one rank of a DDP run, else a single process."""
 import sys
 from torch import nn
-import colorbench.training as training
+import colorbench.training.loop as training
 from colorbench.registry import MODELS
 from colorbench.guidingpainter.model import GuidingPainter
 from colorbench.baselines.rtug import RTUG
@@ -232,7 +232,7 @@ KILL_SCRIPT = '''
 (it marks that in a file): the test kills the whole job there with SIGKILL."""
 import os, sys, time
 from pathlib import Path
-import colorbench.training as training
+import colorbench.training.loop as training
 from colorbench.cli import main
 
 marker = Path(sys.argv[1])
@@ -358,7 +358,7 @@ import os, sys
 import torch
 from torch import nn
 import torch.nn.functional as F
-import colorbench.training as training
+import colorbench.training.loop as training
 from colorbench.api import Hints
 from colorbench.registry import MODELS
 sys.path.insert(0, sys.argv[2])

@@ -15,7 +15,7 @@ from colorbench.cli import main
 from colorbench.data import open_dataset, statcache
 from colorbench.data.prepare import prepare_dataset
 from colorbench.data.synthetic import Toon
-from colorbench.records import read_records
+from colorbench.evaluation.records import read_records
 
 from .fakes import TinyPoint, make_checkpoint, register_fakes
 

@@ -7,11 +7,11 @@ import pandas as pd
 
 from colorbench.api import HintKind
 from colorbench.data import open_dataset
-from colorbench.engine import SEED_TAGS, EvalPlan
+from colorbench.evaluation.engine import SEED_TAGS, EvalPlan
+from colorbench.evaluation.records import load_samples, read_json, read_records
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 from colorbench.hints import image_seed, simulate
-from colorbench.metrics import to_uint8
-from colorbench.records import load_samples, read_json, read_records
-from colorbench.runner import RunConfig, run_evaluation
+from colorbench.metrics.psnr import to_uint8
 
 
 def _run(out, ckpts, batch_size=4, modes=("native", "ablation", "perturbed", "equalized"), limit=6, resume=True):

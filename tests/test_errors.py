@@ -11,10 +11,10 @@ from colorbench.checkpoints import CheckpointError
 from colorbench.cli import main
 from colorbench.data import DatasetError, open_dataset
 from colorbench.errors import UsageError
-from colorbench.gate import read_baseline
+from colorbench.evaluation.variants import parse_checkpoint_spec
+from colorbench.gate.check import read_baseline
 from colorbench.registry import MODELS
-from colorbench.training import resolve_device
-from colorbench.variants import parse_checkpoint_spec
+from colorbench.training.loop import resolve_device
 
 
 def test_a_value_error_from_a_bug_shows_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from colorbench.checkpoints import read_metadata, save_checkpoint
 from colorbench.data import native_size
 from colorbench.data.prepare import prepare_dataset
 from colorbench.data.synthetic import Toon
-from colorbench.records import read_json
+from colorbench.evaluation.records import read_json
 
 from .fakes import TinyPoint, register_fakes
 

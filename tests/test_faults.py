@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from colorbench.data.synthetic import Toon
-from colorbench.records import read_records
+from colorbench.evaluation.records import read_records
 
 from .faults import EXIT_CODES, Fault, ForkServer, litter, load_whole
 
@@ -270,7 +270,7 @@ def _with_metadata(source: Path, target: Path, metadata: bytes) -> None:
 
 
 def test_a_checkpoint_with_mutated_metadata_is_refused_naming_it(server: ForkServer, work: Path) -> None:
-    from colorbench.variants import zoo_checkpoint
+    from colorbench.evaluation.variants import zoo_checkpoint
 
     shipped = zoo_checkpoint("rtug", "toon")
     meta = json.loads(json.loads(shipped.read_bytes()[8 : 8 + struct.unpack("<Q", shipped.read_bytes()[:8])[0]])

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from colorbench import fid
 from colorbench.checkpoints import file_sha256
+from colorbench.metrics import fid
 
 from .fid_fixtures import noise_images, write_random_inception_weights
 
@@ -108,7 +108,7 @@ def test_weights_status_is_json_with_the_keys_protocols_read(cache_path: Path, t
 
 
 def test_importing_colorbench_does_not_import_torch_fidelity() -> None:
-    code = "import sys, colorbench, colorbench.fid; print(sorted(m for m in sys.modules if 'fidelity' in m))"
+    code = "import sys, colorbench, colorbench.metrics.fid; print(sorted(m for m in sys.modules if 'fidelity' in m))"
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert done.stdout.strip() == "[]"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import colorbench.runner
+import colorbench.evaluation.runner
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
 
@@ -17,7 +17,7 @@ def no_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
     def never(*_a, **_k):
         raise AssertionError("the evaluation started although a flag was bad")
 
-    monkeypatch.setattr(colorbench.runner, "run_evaluation", never)
+    monkeypatch.setattr(colorbench.evaluation.runner, "run_evaluation", never)
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +55,15 @@ def test_run_refuses_bad_flags_before_evaluating(invoke, tmp_path: Path, specs, 
 ], ids=["check", "train"])
 def test_check_and_train_refuse_a_device_colorbench_cannot_use(invoke, tmp_path: Path, command: list[str],
                                                                monkeypatch):
-    import colorbench.training
+    import colorbench.training.loop
 
-    monkeypatch.setattr(colorbench.training, "train_model", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(colorbench.training.loop, "train_model", lambda *a, **k: pytest.fail("training started"))
     res = invoke(*command, "--out", str(tmp_path / "o"), "--device", "xla")
     assert res.exit_code == 2 and "--device 'xla'" in res.output, res.output
 
 
 def test_a_good_device_spelling_passes():
-    from colorbench.flags import DEVICE_PATTERN
+    from colorbench.cli.flags import DEVICE_PATTERN
 
     assert all(DEVICE_PATTERN.fullmatch(d) for d in ("auto", "cpu", "cuda", "cuda:1", "mps"))
     assert not any(DEVICE_PATTERN.fullmatch(d) for d in ("tpu", "xla", "meta", "cuda:x", "cpu "))
@@ -80,7 +80,7 @@ def test_run_refuses_an_empty_model_list_before_writing_anything(invoke, tmp_pat
 
 def test_run_evaluation_refuses_no_variants_before_touching_out(tmp_path: Path) -> None:
     from colorbench.errors import UsageError
-    from colorbench.runner import RunConfig, run_evaluation
+    from colorbench.evaluation.runner import RunConfig, run_evaluation
 
     register_fakes()
     with pytest.raises(UsageError, match="no model to evaluate"):

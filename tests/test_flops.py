@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from colorbench.flops import model_flops
+from colorbench.evaluation.flops import model_flops
 
 
 @pytest.mark.parametrize("name", ["guidingpainter", "rtug"])

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from colorbench.checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from colorbench.cli import main
-from colorbench.gate import Verdict, compare, default_baseline, pooled_baseline
-from colorbench.records import read_json
-from colorbench.variants import zoo_checkpoint
+from colorbench.evaluation.records import read_json
+from colorbench.evaluation.variants import zoo_checkpoint
+from colorbench.gate.check import Verdict, compare, default_baseline, pooled_baseline
 
 SHIPPED = ["guidingpainter", "rtug", "alacgan", "pix2pix", "cic"]
 
@@ -105,7 +105,7 @@ def test_missing_checkpoint_is_named_in_a_setup_error(tmp_path: Path):
 
 
 def test_update_baseline_without_baseline_never_writes_into_the_package(tmp_path: Path, monkeypatch):
-    from colorbench import gate
+    from colorbench.gate import check as gate
 
     package = tmp_path / "installed-baselines"  # stands in for colorbench/zoo/baselines/, whatever the code does
     package.mkdir()

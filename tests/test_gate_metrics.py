@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from colorbench.cli import main
-from colorbench.gate import Verdict, compare, pooled_baseline
-from colorbench.gate_keys import gate_key, needed_metrics
-from colorbench.metric_registry import METRICS
-from colorbench.records import read_json
+from colorbench.evaluation.records import read_json
+from colorbench.gate.check import Verdict, compare, pooled_baseline
+from colorbench.gate.keys import gate_key, needed_metrics
+from colorbench.metrics.registry import METRICS
 
 from .plugin_fixture import PLUGIN_DIR
 
@@ -71,12 +71,12 @@ def test_a_baseline_naming_registered_metrics_makes_check_measure_and_gate_them(
 
 
 def test_unknown_names_and_metrics_without_tolerance_are_refused_before_evaluating(tmp_path: Path, monkeypatch) -> None:
-    import colorbench.runner
+    import colorbench.evaluation.runner
 
     def never(*_a, **_k):
         raise AssertionError("the evaluation ran although the baseline cannot be compared")
 
-    monkeypatch.setattr(colorbench.runner, "run_evaluation", never)
+    monkeypatch.setattr(colorbench.evaluation.runner, "run_evaluation", never)
     good = {"format": "colorbench-baseline/1", "model": "rtug", "dataset": "toon", "n_images": 2, "size": 64,
             "dataset_fingerprint": "x", "tolerances": {}}
     path = tmp_path / "b.json"

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from colorbench.cli import main
 from colorbench.data import open_dataset
-from colorbench.gate import default_baseline
-from colorbench.records import read_json
+from colorbench.evaluation.records import read_json
+from colorbench.gate.check import default_baseline
 
 
 def _check(*args: str):
@@ -74,12 +74,12 @@ def test_a_tolerance_flag_that_cannot_compare_is_refused(tmp_path: Path, value: 
 
 
 def test_another_limit_or_size_than_the_baseline_is_refused_before_evaluating(tmp_path: Path, monkeypatch):
-    import colorbench.runner
+    import colorbench.evaluation.runner
 
     def never(*_a, **_k):
         raise AssertionError("the evaluation ran although its numbers cannot be compared")
 
-    monkeypatch.setattr(colorbench.runner, "run_evaluation", never)
+    monkeypatch.setattr(colorbench.evaluation.runner, "run_evaluation", never)
     path = _baseline(tmp_path)
     res = _check("--baseline", str(path), "--limit", "3")
     assert res.exit_code == 2 and "images 2 in the baseline, 3 here (--limit)" in res.output, res.output
@@ -104,9 +104,9 @@ def test_a_baseline_tracking_only_what_was_not_measured_is_refused(tmp_path: Pat
 ], ids=["model", "dataset"])
 def test_a_baseline_of_another_model_or_dataset_is_refused_naming_both(tmp_path: Path, monkeypatch, args,
                                                                        differs) -> None:
-    import colorbench.runner
+    import colorbench.evaluation.runner
 
-    monkeypatch.setattr(colorbench.runner, "run_evaluation", lambda *a, **k: pytest.fail("evaluated"))
+    monkeypatch.setattr(colorbench.evaluation.runner, "run_evaluation", lambda *a, **k: pytest.fail("evaluated"))
     base = default_baseline("rtug", "toon")
     opts = {"--model": "rtug", "--dataset": "toon"} | dict(zip(args[::2], args[1::2]))
     res = CliRunner().invoke(main, ["check", "--no-fid", *(x for kv in opts.items() for x in kv), "--baseline",
@@ -116,9 +116,9 @@ def test_a_baseline_of_another_model_or_dataset_is_refused_naming_both(tmp_path:
 
 
 def test_a_baseline_of_another_protocol_is_refused(tmp_path: Path, monkeypatch) -> None:
-    import colorbench.runner
+    import colorbench.evaluation.runner
 
-    monkeypatch.setattr(colorbench.runner, "run_evaluation", lambda *a, **k: pytest.fail("evaluated"))
+    monkeypatch.setattr(colorbench.evaluation.runner, "run_evaluation", lambda *a, **k: pytest.fail("evaluated"))
     res = _check("--baseline", str(_baseline(tmp_path, protocol={"nc": 30, "p": 0.25, "seed": 0,
                                                                   "gumbel_noise": False})))
     assert res.exit_code == 2 and "protocol p 0.25 in the baseline, 0.125 here" in res.output, res.output
@@ -134,12 +134,12 @@ def test_a_new_baseline_records_its_protocol_and_gates_its_own_checkpoint(tmp_pa
 
 @pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
 def test_a_crash_inside_check_is_never_exit_code_1(tmp_path: Path, monkeypatch, debug) -> None:
-    import colorbench.runner
+    import colorbench.evaluation.runner
 
     def crash(*_a, **_k):
         raise RuntimeError("a bug inside the evaluation")
 
-    monkeypatch.setattr(colorbench.runner, "run_evaluation", crash)
+    monkeypatch.setattr(colorbench.evaluation.runner, "run_evaluation", crash)
     res = CliRunner().invoke(main, [*debug, "check", "--no-fid", "--model", "rtug", "--dataset", "toon"])
     assert res.exit_code == 3, res.output
     assert "RuntimeError: a bug inside the evaluation" in res.output  # the traceback stays

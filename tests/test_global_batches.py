@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from colorbench.distributed import GlobalBatchSampler, steps_per_epoch
+from colorbench.training.ddp import GlobalBatchSampler, steps_per_epoch
 
 
 def _batches(n: int, batch: int, rank: int, world: int, seed: int) -> list[list[int]]:

@@ -14,17 +14,17 @@ from PIL import Image
 
 from colorbench.api import HintKind, Hints
 from colorbench.cli import main
+from colorbench.color.grayscale import luminance_input, recombine
+from colorbench.color.lab import AB_NORM, lab_to_signed, signed_to_lab
 from colorbench.data import DatasetError, open_dataset
 from colorbench.data.grayscale import with_input
 from colorbench.data.prepare import prepare_dataset
 from colorbench.data.synthetic import TOON_PARTS
 from colorbench.data.toon_gray import iso_palettes
-from colorbench.grayscale import luminance_input, recombine
+from colorbench.evaluation.variants import Variant, zoo_checkpoint
 from colorbench.hints import simulate
-from colorbench.lab import AB_NORM, lab_to_signed, signed_to_lab
-from colorbench.metrics import to_uint8
+from colorbench.metrics.psnr import to_uint8
 from colorbench.registry import MODELS
-from colorbench.variants import Variant, zoo_checkpoint
 
 SIZE = 32
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from colorbench.api import HintKind, Hints
-from colorbench.batches import Batch
 from colorbench.data.base import ColorDataset, u8_to_tensor
-from colorbench.engine import EvalPlan
+from colorbench.evaluation.batches import Batch
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.records import read_records
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 from colorbench.model import ColorizerModel
-from colorbench.records import read_records
 from colorbench.registry import DATASETS, MODELS
-from colorbench.runner import RunConfig, run_evaluation
 
 LEVEL = 40  # in 1..63, where truncating the round trip gave v − 1
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from colorbench.evaluation.records import records_frame
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.segment_ablation import SegmentAblation, ablation_frame
-
-from colorbench.records import records_frame
 
 NC = 12
 IMAGES = 20

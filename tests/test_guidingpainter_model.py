@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from colorbench.guidingpainter.model import GuidingPainter
-from colorbench.guidingpainter.segmentation import one_hot_argmax
 
 from colorbench.api import HintKind, Hints
+from colorbench.guidingpainter.model import GuidingPainter
+from colorbench.guidingpainter.segmentation import one_hot_argmax
 from colorbench.hints import region_sequence
 from colorbench.model import TrainContext
 from colorbench.registry import MODELS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from colorbench.guidingpainter.augment import augment_batch, crop_and_flip, hsv_to_rgb, rgb_to_hsv
 from colorbench.guidingpainter.hint_generation import generate_hints, sample_activation
 from colorbench.guidingpainter.losses import (
@@ -13,7 +14,6 @@ from colorbench.guidingpainter.losses import (
     usage_loss,
 )
 from colorbench.guidingpainter.segmentation import one_hot_argmax, sort_by_area, st_gumbel, temperature
-
 from colorbench.hints import BoundedGeometric, prefix_mask
 
 

@@ -10,21 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
+from colorbench.api import HintKind, Hints
 from colorbench.baselines.floor import FlatFill
+from colorbench.data.synthetic import Toon
+from colorbench.evaluation.batches import iter_batches
+from colorbench.evaluation.engine import EvalPlan, Evaluator
+from colorbench.evaluation.hint_policies import blob_centre, oracle_pick, random_order
+from colorbench.evaluation.records import read_records
+from colorbench.evaluation.runner import RunConfig, run_evaluation
+from colorbench.evaluation.variants import Variant
 from colorbench.guidingpainter.model import GuidingPainter
+from colorbench.model import ColorizerModel
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.hint_policy import variant_policies
 from colorbench.protocols.options import resolve_options
-
-from colorbench.api import HintKind, Hints
-from colorbench.batches import iter_batches
-from colorbench.data.synthetic import Toon
-from colorbench.engine import EvalPlan, Evaluator
-from colorbench.hint_policies import blob_centre, oracle_pick, random_order
-from colorbench.model import ColorizerModel
-from colorbench.records import read_records
-from colorbench.runner import RunConfig, run_evaluation
-from colorbench.variants import Variant
 
 NC = 30
 N_IMAGES = 12

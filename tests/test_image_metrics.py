@@ -11,7 +11,7 @@ import torch
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import structural_similarity
 
-from colorbench.image_metrics import cf, ciede2000, colourfulness, deltae, ssim
+from colorbench.metrics.builtin import cf, ciede2000, colourfulness, deltae, ssim
 
 
 def _pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -82,7 +82,7 @@ def test_the_ciede2000_port_in_float64_equals_scikit_image_near_every_hue_branch
 
 
 def test_the_engine_split_equals_the_metric_and_the_ground_truth_share_is_per_image() -> None:
-    from colorbench.metric_registry import METRICS
+    from colorbench.metrics.registry import METRICS
 
     pred, gt = _t([p for _, p, _ in PAIRS]), _t([g for _, _, g in PAIRS])
     for name in ("ssim", "deltae", "cf"):

@@ -14,16 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 MAPPED = ("guidingpainter", "baselines", "protocols", "reports")
 MODELS = ("colorbench.guidingpainter", "colorbench.baselines")
 # The application layer: commands and drivers that may use every layer below them.
-APP = ("colorbench.cli", "colorbench.__main__", "colorbench.gate", "colorbench.flags", "colorbench.experiments",
-       "colorbench.study")
+APP = ("colorbench.cli", "colorbench.__main__", "colorbench.gate.check", "colorbench.experiments", "colorbench.study")
 # What each layer must never import (prefixes of module names).
 FORBIDDEN = {
     # colorbench.* below the application layer; the old top-level names must not come back either.
     "core": (*MODELS, "colorbench.protocols", "colorbench.reports", *APP, *MAPPED),
     "models": ("colorbench.protocols", "colorbench.reports", *APP, *MAPPED),
-    "protocols": (*MODELS, "colorbench.reports", *APP, "colorbench.engine", "colorbench.runner",
+    "protocols": (*MODELS, "colorbench.reports", *APP, "colorbench.evaluation.engine", "colorbench.evaluation.runner",
                   "colorbench.training", *MAPPED),
-    "reports": (*MODELS, *APP, "colorbench.engine", "colorbench.runner", "colorbench.training", *MAPPED),
+    "reports": (*MODELS, *APP, "colorbench.evaluation.engine", "colorbench.evaluation.runner", "colorbench.training",
+                *MAPPED),
 }
 
 

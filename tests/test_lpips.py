@@ -9,10 +9,17 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from colorbench import lpips_metric
 from colorbench.cli import main
-from colorbench.lpips_metric import BACKBONE_ENV, CHANNELS, LINEAR_ENV, LINEAR_FILENAME, lpips, weights_status
-from colorbench.records import read_json, read_records
+from colorbench.evaluation.records import read_json, read_records
+from colorbench.metrics import lpips_metric
+from colorbench.metrics.lpips_metric import (
+    BACKBONE_ENV,
+    CHANNELS,
+    LINEAR_ENV,
+    LINEAR_FILENAME,
+    lpips,
+    weights_status,
+)
 
 from .fakes import TinyPoint, make_checkpoint, register_fakes
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from colorbench.cli import main
-from colorbench.distribution import BoundedGeometric
-from colorbench.metric_registry import METRICS, resolve_metrics
-from colorbench.records import RECORD_COLUMNS, read_json, read_records
+from colorbench.evaluation.records import RECORD_COLUMNS, read_json, read_records
+from colorbench.hint_counts import BoundedGeometric
+from colorbench.metrics.registry import METRICS, resolve_metrics
 from colorbench.registry import UnknownNameError
 
 from .fakes import TinyPoint, make_checkpoint, register_fakes

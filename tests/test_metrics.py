@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from colorbench.metrics import PSNR_IDENTICAL, psnr, psnr_uint8, to_uint8
+from colorbench.metrics.psnr import PSNR_IDENTICAL, psnr, psnr_uint8, to_uint8
 
 
 def test_quantisation_rounds_to_the_nearest_level_and_clamps():

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from colorbench.evaluation import engine
+from colorbench.evaluation.records import read_json, read_records
 from colorbench.protocols.run_protocols import compute_all
-
-from colorbench import engine
-from colorbench.records import read_json, read_records
 
 from .fakes import TinyRegion, make_checkpoint
 from .test_engine import _run
@@ -44,8 +43,8 @@ def test_perturbed_point_hints_are_placed_in_the_region_models_regions(tmp_path,
 
 def test_without_a_region_model_point_models_get_no_perturbed_records(tmp_path, ckpts):
     logged: list[str] = []
-    from colorbench.engine import EvalPlan
-    from colorbench.runner import RunConfig, run_evaluation
+    from colorbench.evaluation.engine import EvalPlan
+    from colorbench.evaluation.runner import RunConfig, run_evaluation
 
     cfg = RunConfig(models=[], dataset="blobs", out=str(tmp_path / "solo"), size=32, limit=2, fid=False,
                     checkpoints=[f"tinypoint={ckpts['tinypoint']}"],
@@ -66,6 +65,7 @@ def test_placed_records_are_recomputed_for_another_region_checkpoint(tmp_path, c
 
 def test_perturbed_runs_record_the_hints_deltae2000_beside_the_rgb_error(tmp_path, ckpts):
     import numpy as np
+
     from colorbench.reports.table_specs import perturbed_spec
 
     out = _run(tmp_path / "de", ckpts, modes=("native", "perturbed"), limit=4)
@@ -90,7 +90,7 @@ def test_hint_deltae_equals_scikit_image_over_the_hinted_pixels():
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     from colorbench.api import Hints
-    from colorbench.level_metrics import hint_deltae
+    from colorbench.metrics.levels import hint_deltae
 
     rng = np.random.default_rng(3)
     out = rng.integers(0, 256, (3, 3, 12, 10), dtype=np.uint8)
@@ -98,7 +98,7 @@ def test_hint_deltae_equals_scikit_image_over_the_hinted_pixels():
     mask = (rng.random((3, 1, 12, 10)) < 0.2).astype(np.float32)
     mask[2] = 0  # an image without hints: NaN, as hint_err
     color = torch.from_numpy(color_u8).float() / 127.5 - 1  # to_uint8 maps it back to (close to) color_u8
-    from colorbench.metrics import to_uint8
+    from colorbench.metrics.psnr import to_uint8
 
     given = to_uint8(color * torch.from_numpy(mask)).numpy()
     ours = hint_deltae(torch.from_numpy(out), Hints(color * torch.from_numpy(mask), torch.from_numpy(mask))).numpy()

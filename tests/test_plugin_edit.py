@@ -1,5 +1,5 @@
 """Editing your own model never reuses its old records: the cache key holds the code identity of every model,
-dataset and metric a run uses (colorbench.code_identity), through the CLI's entry points and the Python route,
+dataset and metric a run uses (colorbench.evaluation.code_identity), through the CLI's entry points and the Python route,
 each run in a fresh process as a user runs it."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Mine(ColorizerModel):
 SCRIPT = '''
 import sys
 from colorbench.registry import register_model
-from colorbench.runner import RunConfig, run_evaluation
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 from mineplugin import Mine
 
 register_model("mine", Mine)
@@ -136,8 +136,8 @@ def probe_metric(pred, gt):
 def _probe_identities(module_name: str) -> list:
     import importlib
 
-    from colorbench.code_identity import identity_key, run_identities
-    from colorbench.metric_registry import Metric
+    from colorbench.evaluation.code_identity import identity_key, run_identities
+    from colorbench.metrics.registry import Metric
 
     module = importlib.import_module(module_name)
     metric = Metric("probe", module.probe_metric, ("probe",), (False,))
@@ -157,7 +157,7 @@ def test_a_plugin_dataset_and_metric_are_in_the_key_by_their_source(tmp_path: Pa
 
 
 def test_an_installed_distribution_is_known_by_name_version_and_record(tmp_path: Path, monkeypatch) -> None:
-    from colorbench import code_identity
+    from colorbench.evaluation import code_identity
 
     (tmp_path / "cbprobe_dist.py").write_text(PROBE.replace("SCALE", "1"))
     info = tmp_path / "cbprobe_dist-2.1.dist-info"

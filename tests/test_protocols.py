@@ -6,6 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
+from colorbench.evaluation.records import FeatureStore, feature_key, read_json, records_frame
+from colorbench.hints import BoundedGeometric
+from colorbench.metrics.fid import fid_from_features
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.bootstrap import bootstrap_ci, bootstrap_ratio_ci, paired_bootstrap
 from colorbench.protocols.cells import conditional_cells
@@ -28,10 +32,6 @@ from colorbench.protocols.perturbed_hints import PerturbedHints
 from colorbench.protocols.run_protocols import RunDirError, compute_all, load_run, required_modes
 from colorbench.protocols.selection import loss_set, resolve_variant
 from colorbench.protocols.table1 import Table1
-
-from colorbench.fid import fid_from_features
-from colorbench.hints import BoundedGeometric
-from colorbench.records import FeatureStore, feature_key, read_json, records_frame
 
 from .records_factory import DEFAULT_VARIANTS, LOSS_VARIANTS, ensure_builtin_protocols, make_run_dir
 

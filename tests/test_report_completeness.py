@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from colorbench.records import read_records, write_records
+from colorbench.evaluation.records import read_records, write_records
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from colorbench.protocols.run_protocols import load_run
-from colorbench.reports.figure_choice import spread
-from colorbench.reports.render import choose_figure_images, render_report, sample_index
 
 from colorbench.cli import main
 from colorbench.defaults import EVAL
-from colorbench.sample_draw import draw_samples
+from colorbench.evaluation.sample_draw import draw_samples
+from colorbench.protocols.run_protocols import load_run
+from colorbench.reports.figure_choice import spread
+from colorbench.reports.render import choose_figure_images, render_report, sample_index
 
 from .records_factory import DEFAULT_VARIANTS, ensure_builtin_protocols, make_run_dir
 

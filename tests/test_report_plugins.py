@@ -8,10 +8,10 @@ import io
 from pathlib import Path
 
 import pytest
-from colorbench.reports import render
-from colorbench.reports.render import render_report
 
 from colorbench.registry import PROTOCOLS
+from colorbench.reports import render
+from colorbench.reports.render import render_report
 
 from .records_factory import DEFAULT_VARIANTS, ensure_builtin_protocols, make_run_dir
 

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from rich.table import Table
+
+from colorbench.evaluation.records import load_npz, read_json
 from colorbench.reports.figures import fig5_segment_ablation, fig12_hint_sweep
 from colorbench.reports.image_grids import guidance_strip, mosaic, qualitative_grid
 from colorbench.reports.render import render_report, summary_table
@@ -28,10 +32,6 @@ from colorbench.reports.tables import (
     to_latex,
     to_markdown,
 )
-from PIL import Image
-from rich.table import Table
-
-from colorbench.records import load_npz, read_json
 
 from .records_factory import DEFAULT_VARIANTS, LOSS_VARIANTS, ensure_builtin_protocols, make_run_dir
 
@@ -242,7 +242,7 @@ def test_report_makes_no_forward_pass(rendered):
         "from colorbench.reports.render import render_report\n"
         f"render_report({str(d)!r}, {{'n_boot': 50}})\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('guidingpainter', 'baselines')\n"
-        "             or m in ('colorbench.engine', 'colorbench.runner', 'colorbench.training',\n"
+        "             or m in ('colorbench.evaluation.engine', 'colorbench.evaluation.runner', 'colorbench.training.loop',\n"
         "                      'colorbench.model'))\n"
         "print('LOADED', bad)\n"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from colorbench.cli import main
-from colorbench.engine import EvalPlan
+from colorbench.evaluation.engine import EvalPlan
 
 
 def test_amp_on_a_cpu_is_a_usage_error(tmp_path: Path) -> None:

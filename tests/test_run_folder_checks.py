@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from colorbench.cli import main
-from colorbench.records import read_records, write_records
+from colorbench.evaluation.records import read_records, write_records
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from colorbench.checkpoints import save_checkpoint
 from colorbench.cli import main
-from colorbench.records import read_records
+from colorbench.evaluation.records import read_records
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
 from .plugin_fixture import colorbench_cmd, plugin_env

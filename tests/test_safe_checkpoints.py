@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from colorbench.checkpoints import CheckpointError, load_checkpoint, read_metadata
 from colorbench.cli import main
-from colorbench.engine import EvalPlan
-from colorbench.runner import RunConfig, run_evaluation
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 
 from .fakes import TinyPoint, make_checkpoint, register_fakes
 

@@ -41,12 +41,13 @@ def test_an_interrupt_that_surfaces_as_another_error_still_exits_with_the_signal
     from click.testing import CliRunner
 
     from colorbench import cli
+    from colorbench.cli import group
 
     def interrupted_render(*_args: object) -> None:
-        cli._RECEIVED.append(signum)  # what cli._on_signal records before raising
+        group._RECEIVED.append(signum)  # what group._on_signal records before raising
         raise ValueError("Invalid bounding box")
 
-    monkeypatch.setattr(cli, "_RECEIVED", [])
+    monkeypatch.setattr(group, "_RECEIVED", [])
     monkeypatch.setattr("colorbench.reports.render.render_report", interrupted_render)
     (tmp_path / "records.csv").write_text("variant\n")
     res = CliRunner().invoke(cli.main, ["report", str(tmp_path)])

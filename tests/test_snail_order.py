@@ -8,11 +8,11 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+
+from colorbench.experiments.snail import region_objects, snail_frame
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.snail_order import SnailOrder, snail_order
 from colorbench.reports.snail_figure import snail_figure
-
-from colorbench.experiments.snail import region_objects, snail_frame
 
 SIZE, PIECES, NC = 16, 5, 6
 
@@ -109,7 +109,7 @@ def test_equal_sized_pieces_count_as_a_tie() -> None:
 
 
 def test_protocol_reads_snail_records_from_the_run_dir(tmp_path: Path) -> None:
-    from colorbench.records import write_records
+    from colorbench.evaluation.records import write_records
 
     df = records({"guidingpainter": [0, 1, 2, 3]})
     write_records(tmp_path / "snail_records.csv", df)
@@ -146,8 +146,8 @@ def test_snail_experiment_end_to_end(tmp_path: Path) -> None:
     import torch
 
     from colorbench.checkpoints import read_metadata
+    from colorbench.evaluation.records import load_npz
     from colorbench.experiments.snail import SNAIL_COLUMNS, run_snail_experiment
-    from colorbench.records import load_npz
 
     torch.set_num_threads(1)
     out = run_snail_experiment(tmp_path, epochs=1, size=32, width=0.0625, k=4, n_images=3, batch_size=8,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from colorbench.cli import main
-from colorbench.cli_train import TRAIN_OPTIONS, config_options
+from colorbench.cli.train import TRAIN_OPTIONS, config_options
 from colorbench.registry import MODELS
 
 BASE = ["--dataset", "toon", "--size", "32", "--epochs", "1", "--limit", "2", "--device", "cpu", "--quiet"]
@@ -19,7 +19,7 @@ BASE = ["--dataset", "toon", "--size", "32", "--epochs", "1", "--limit", "2", "-
 @pytest.fixture()
 def captured(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[Any]:
     """Replaces training with recording its TrainConfig: the tests check what would be trained."""
-    import colorbench.training
+    import colorbench.training.loop
 
     seen: list[Any] = []
 
@@ -27,7 +27,7 @@ def captured(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[Any]:
         seen.append(cfg)
         raise SystemExit(0)
 
-    monkeypatch.setattr(colorbench.training, "train_model", fake)
+    monkeypatch.setattr(colorbench.training.loop, "train_model", fake)
     monkeypatch.chdir(tmp_path)
     return seen
 
@@ -50,7 +50,7 @@ def test_valid_overrides_reach_the_models_config(captured: list[Any]) -> None:
 
 
 def test_no_config_flag_means_no_override_and_the_apis_defaults(captured: list[Any]) -> None:
-    from colorbench.training import TrainConfig
+    from colorbench.training.loop import TrainConfig
 
     assert _train("rtug", "--dataset", "toon", "--size", "32").exit_code == 0
     cli = captured[0]

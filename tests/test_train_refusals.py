@@ -11,10 +11,10 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from colorbench import training
 from colorbench.checkpoints import load_checkpoint, read_metadata, save_checkpoint
 from colorbench.cli import main
 from colorbench.registry import DATASETS
+from colorbench.training import loop as training
 
 from .fakes import Blobs, register_fakes
 

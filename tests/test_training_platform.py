@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from colorbench.checkpoints import read_metadata
-from colorbench.training import TrainConfig, train_model
+from colorbench.training.loop import TrainConfig, train_model
 
 from .fakes import register_fakes
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from colorbench.checkpoints import load_checkpoint, read_metadata
 from colorbench.cli import main
-from colorbench.variants import ZOO_DIR
+from colorbench.evaluation.variants import ZOO_DIR
 
 TINY = ["--dataset", "toon", "--epochs", "1", "--limit", "32", "--size", "32", "--width", "0.125",
         "--batch-size", "16"]

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from colorbench.api import HintKind
-from colorbench.engine import EvalPlan
-from colorbench.records import read_records
+from colorbench.evaluation.engine import EvalPlan
+from colorbench.evaluation.records import read_records
+from colorbench.evaluation.runner import RunConfig, run_evaluation
 from colorbench.registry import MODELS
-from colorbench.runner import RunConfig, run_evaluation
-from colorbench.zoo import BUILTIN
+from colorbench.training.zoo_build import BUILTIN
 
 # On 256 test images zoo v2 gains 1.84 (RTUG) to 3.44 dB (GuidingPainter) from 12 hints; zoo v1 gained
 # 0.01-1.60. These floors hold on the 32 images used here with room for their sampling noise.

@@ -1,5 +1,5 @@
 """Dataset-level input mode (paper supplement B): any dataset served as sketch → colour (its own sketches) or as
-L → colour (`grayscale`: the "sketch" slot holds X = L/50 − 1 of the colour image, colorbench.grayscale).
+L → colour (`grayscale`: the "sketch" slot holds X = L/50 − 1 of the colour image, colorbench.color.grayscale).
 
 `with_input(dataset, mode)` is the one place the mode is applied. A dataset declares its default mode with
 the class/instance attribute `input_mode` (the prepared manifest's "input", `toon-gray`'s "grayscale"); the
@@ -14,8 +14,8 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from colorbench.color.grayscale import GRAYSCALE, INPUT_MODES, SKETCH, grayscale_models, luminance_input
 from colorbench.data.base import ColorDataset, DatasetError, u8_to_tensor
-from colorbench.grayscale import GRAYSCALE, INPUT_MODES, SKETCH, grayscale_models, luminance_input
 
 
 def default_input(dataset: ColorDataset) -> str:

@@ -9,7 +9,7 @@ The `toon` characters (same geometry generator, own seeds) drawn so that luminan
      per image, so a part's absolute L does not identify it either and the net must read shape;
   3. texture: one sinusoidal pattern per part (2-8 cycles per image, random orientation, 1.5-4 L), ab constant.
 ab is constant over a part (the target of region hints is flat), L varies: the regime of photos in Table 4.
-The colour is computed in Lab at 2× size, converted with colorbench.lab and 2×2 area averaged, as `toon`; the
+The colour is computed in Lab at 2× size, converted with colorbench.color.lab and 2×2 area averaged, as `toon`; the
 sketch is `toon`'s outline drawing, so `toon-gray` can be evaluated in either input mode (default: grayscale).
 """
 
@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from colorbench.color.grayscale import GRAYSCALE
+from colorbench.color.lab import lab_to_rgb, lab_to_rgb_unclipped, rgb_to_lab
 from colorbench.data.synthetic import (
     TOON_PALETTES,
     TOON_PARTS,
@@ -31,8 +33,6 @@ from colorbench.data.synthetic import (
     render_toon,
     sample_rng,
 )
-from colorbench.grayscale import GRAYSCALE
-from colorbench.lab import lab_to_rgb, lab_to_rgb_unclipped, rgb_to_lab
 
 SHADE_MARGIN = 16.0  # L units the palette chroma must stay in gamut over, around the part's lightness
 

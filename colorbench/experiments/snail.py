@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from colorbench.records import save_npz, write_json, write_records
+from colorbench.evaluation.records import save_npz, write_json, write_records
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "guidingpainter": {"fixed_nh": False},  # Fig. 4a
@@ -131,8 +131,8 @@ def run_snail_experiment(
     from colorbench.data import open_dataset
     from colorbench.protocols.snail_order import snail_order
     from colorbench.reports.snail_figure import snail_figure
-    from colorbench.train_checks import resume_if_possible
-    from colorbench.training import TrainConfig, resolve_device, train_model
+    from colorbench.training.checks import resume_if_possible
+    from colorbench.training.loop import TrainConfig, resolve_device, train_model
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +218,7 @@ def run_snail_seeds(out_dir: str | Path, seeds: Sequence[int], **kwargs: Any) ->
 def _load_last(path: Path, device: torch.device) -> Any:
     """Rebuild the model a training run saved (config from the checkpoint metadata)."""
     from colorbench.checkpoints import load_checkpoint, load_into
-    from colorbench.training import build_model
+    from colorbench.training.loop import build_model
 
     tensors, meta = load_checkpoint(path)
     model = build_model(meta["model"], meta["config"])

@@ -1,6 +1,6 @@
 """The models behind the study page: load the run's checkpoints, turn a participant's hints into Hints, colorize.
 
-Models come from `colorbench.variants.resolve_variants` (shipped zoo or `--checkpoint`), images from
+Models come from `colorbench.evaluation.variants.resolve_variants` (shipped zoo or `--checkpoint`), images from
 `colorbench.data.open_dataset`, the guided regions from the model's own `propose_regions` and the hint tensors
 from `colorbench.hints.HintSequence` (a later hint overwrites an earlier one), exactly as `colorbench run`.
 Images cross the wire as PNG bytes: uint8 [H,W,3].
@@ -21,11 +21,11 @@ from scipy import ndimage
 from colorbench.api import HintKind, Hints
 from colorbench.data import open_dataset
 from colorbench.errors import UsageError
+from colorbench.evaluation.variants import resolve_variants
 from colorbench.hints import HintSequence, image_seed, perturb_colors, simulate
-from colorbench.metrics import to_uint8
+from colorbench.metrics.psnr import to_uint8
 from colorbench.model import ColorizerModel
 from colorbench.registry import MODELS
-from colorbench.variants import resolve_variants
 
 # The page offers these hint kinds; a stroke model (AlacGAN) takes the point page's hints.
 PAGE_OF = {HintKind.REGION: "guided", HintKind.POINT: "point", HintKind.STROKE: "point"}

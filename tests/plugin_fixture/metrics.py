@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from colorbench.metric_registry import register_metric
+from colorbench.metrics.registry import register_metric
 
 
 @register_metric("meanabs", higher_is_better=False, headers=("MAE",), description="mean |pred − gt|, 8-bit units")

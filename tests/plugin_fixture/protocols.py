@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+
 from colorbench.protocols.base import Protocol, ProtocolContext
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
