@@ -92,7 +92,7 @@ def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, 
                      opts: dict[str, Any]) -> dict[str, Any]:
     """One variant's policies: per policy PSNR(n), E_G[PSNR] and NRI with CIs; gain, efficiency, pairs."""
     boot = {"n_resamples": int(opts["n_boot"]), "seed": int(opts["seed"]), "level": float(opts["ci_level"])}
-    dist, nc, threshold = ctx.dist, ctx.dist.nc, ctx.nri_threshold
+    law, nc, threshold = ctx.law, ctx.law.nc, ctx.nri_threshold
     eg: dict[str, np.ndarray] = {}
     nri: dict[str, np.ndarray] = {}
     curves: dict[str, np.ndarray] = {}
@@ -105,12 +105,12 @@ def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, 
                                "rerun `colorbench run` (it resumes)")
         ids0 = ids
         # Per image, the mean over the policy's orders (one, or the K random ones) of E_G and of NRI.
-        eg[name] = np.mean([expected_per_image(m, dist) for m in mats], axis=0)
+        eg[name] = np.mean([expected_per_image(m, law) for m in mats], axis=0)
         nri[name] = np.mean([nri_per_image(m, threshold) for m in mats], axis=0)
         curves[name] = mats.mean(axis=(0, 1))
         policies[name] = {"about": about, "modes": list(modes), "orders": len(modes),
                           "psnr_by_n": [float(x) for x in curves[name]],
-                          "psnr_eg": ci_cell(eg[name], opts), "nri": ci_cell(nri[name], opts)}
+                          "psnr_expected": ci_cell(eg[name], opts), "nri": ci_cell(nri[name], opts)}
     for name, entry in policies.items():  # e.g. "area" when the model's own priority is by area
         twin = next((o for o in policies if o != name and np.array_equal(curves[o], curves[name])
                      and np.array_equal(eg[o], eg[name])), None)
@@ -136,7 +136,7 @@ def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, 
         out["note"] = (f"no records of polic{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}"
                        + (" (the guided policy needs a GuidingPainter checkpoint in the run)" if "guided" in missing
                           else ""))
-    out["pairs"] = [{"a": a, "b": b, "psnr_eg": paired_bootstrap(eg[a], eg[b], **boot),
+    out["pairs"] = [{"a": a, "b": b, "psnr_expected": paired_bootstrap(eg[a], eg[b], **boot),
                      "nri": paired_bootstrap(nri[a], nri[b], **boot)} for a, b in combinations(policies, 2)]
     return out
 
@@ -164,7 +164,7 @@ class HintPolicy(Protocol):
                 records, ctx, v, kind, opts)
         protocol = ctx.run.get("protocol", {})
         plan = (ctx.run.get("config") or {}).get("plan") or {}
-        return {"dataset": ctx.dataset.get("name"), "nc": ctx.dist.nc, "p": ctx.dist.p,
+        return {"dataset": ctx.dataset.get("name"), "nc": ctx.law.nc, "p": ctx.law.p,
                 "nri_threshold": ctx.nri_threshold, "policy_perms": plan.get("policy_perms"),
                 "policy_oracle": plan.get("policy_oracle"), "modes": protocol.get("modes"),
                 "variants": out, "skipped": skipped}

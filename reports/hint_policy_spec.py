@@ -20,7 +20,7 @@ def _pair(entry: Mapping[str, Any], a: str, b: str) -> Mapping[str, Any] | None:
             return p
         if (p["a"], p["b"]) == (b, a):
             flip = dict(p)
-            for key in ("psnr_eg", "nri"):
+            for key in ("psnr_expected", "nri"):
                 c = p[key]
                 flip[key] = c | {"value": -c["value"], "low": -c["high"], "high": -c["low"]}
             return flip
@@ -46,9 +46,9 @@ def policy_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpe
             label = name + (f" (= {pol['same_as']})" if pol.get("same_as") else "")
             label += f" ×{pol['orders']}" if pol.get("orders", 1) > 1 else ""
             cells = {"model": Cell.label(entry["name"]), "policy": Cell.label(label),
-                     "eg": ci_cell(pol["psnr_eg"]), "nri": ci_cell(pol["nri"]),
-                     "d_eg": ci_cell(pair["psnr_eg"]) if pair else Cell(text="–"),
-                     "p_eg": Cell(pair["psnr_eg"]["p_value"]) if pair else Cell(text="–"),
+                     "eg": ci_cell(pol["psnr_expected"]), "nri": ci_cell(pol["nri"]),
+                     "d_eg": ci_cell(pair["psnr_expected"]) if pair else Cell(text="–"),
+                     "p_eg": Cell(pair["psnr_expected"]["p_value"]) if pair else Cell(text="–"),
                      "d_nri": ci_cell(pair["nri"]) if pair else Cell(text="–"),
                      "p_nri": Cell(pair["nri"]["p_value"]) if pair else Cell(text="–")}
             cells |= {f"n{n}": Cell(pol["psnr_by_n"][n]) for n in shown}

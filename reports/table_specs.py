@@ -10,7 +10,7 @@ from typing import Any
 
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
-METRIC_NAMES = {"psnr_auto": "PSNR (n = 0)", "psnr_eg": "E_G[PSNR]", "nri": "NRI"}
+METRIC_NAMES = {"psnr_auto": "PSNR (n = 0)", "psnr_expected": "E_G[PSNR]", "nri": "NRI"}
 LOSS_HEADERS = {"rec": "L_rec", "adv": "L_adv", "tv": "L_tv", "smth": "L_smth"}
 FEW_IMAGES_MARK = "†"
 NA_MARK = "‡"
@@ -21,7 +21,7 @@ def _metric_name(metric: str) -> str:
     if metric in METRIC_NAMES:
         return METRIC_NAMES[metric]
     column, _, kind = metric.rpartition("_")
-    return {"auto": f"{column} (n = 0)", "eg": f"E_G[{column}]"}.get(kind, metric)
+    return {"auto": f"{column} (n = 0)", "expected": f"E_G[{column}]"}.get(kind, metric)
 
 
 def ci_cell(cell: Mapping[str, Any] | None) -> Cell:
@@ -122,7 +122,8 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     notes[:0] = [
         (
             f"{result.get('dataset')}: N = {result.get('n_images')} test images. ✗: no hints (n = 0). "
-            f"✓: exact expectation over Nh ~ G (Nc = {result.get('nc')}, p = {result.get('p')}); "
+            f"✓: PSNR is E_G[PSNR], the exact expectation over Nh ~ G (Nc = {result.get('nc')}, "
+            f"p = {result.get('p')}); "
             f"FID of the stratified mixture set (E7.3). "
             f"NRI threshold {float(result['nri_threshold']):.2f} dB ({source})."
         ),

@@ -30,7 +30,6 @@ def tracked_metrics(run_dir: Path, variant: str) -> dict[str, float]:
     from colorbench.protocols.base import ProtocolContext
     from colorbench.protocols.expected import automatic_psnr_per_image, expected_psnr, mixture_keys
     from colorbench.protocols.fid_sets import fid_cell
-    from colorbench.protocols.levels import psnr_matrix
     from colorbench.protocols.nri import nri
 
     run = read_json(run_dir / "run.json")
@@ -43,16 +42,15 @@ def tracked_metrics(run_dir: Path, variant: str) -> dict[str, float]:
     if fid_auto["value"] is not None:
         out["fid_auto"] = float(fid_auto["value"])
     if info["conditional"]:
-        out["psnr_expected"] = expected_psnr(records, variant, ctx.dist)
-        out["nri"] = nri(records, variant, ctx.nri_threshold, ctx.dist.nc)
+        out["psnr_expected"] = expected_psnr(records, variant, ctx.law)
+        out["nri"] = nri(records, variant, ctx.nri_threshold, ctx.law.nc)
         fid_exp = fid_cell(ctx, variant, mixture_keys(ids, run["fid"]["nh_assignment"]), ids)
         if fid_exp["value"] is not None:
             out["fid_expected"] = float(fid_exp["value"])
     for column in metric_columns(records):  # as protocols.cells.metric_cells: mean at n = 0, exact E_G
-        out[f"{column}_auto"] = float(psnr_matrix(records, variant, [0], column=column)[1].mean())
+        out[f"{column}_auto"] = float(automatic_psnr_per_image(records, variant, column=column)[1].mean())
         if info["conditional"]:
-            _, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1), column=column)
-            out[f"{column}_expected"] = ctx.dist.expectation(mat.mean(axis=0))
+            out[f"{column}_expected"] = expected_psnr(records, variant, ctx.law, column=column)
     return out
 
 
