@@ -19,6 +19,21 @@ from colorbench.metrics.registry import METRICS
 from .plugin_fixture import PLUGIN_DIR
 
 
+def test_one_direction_per_name_for_gate_results_json_and_registry():
+    # A number's "better" is stated once (colorbench.metrics.directions): the gate, results.json and the
+    # registered PSNR/FID metrics all agree with it.
+    from colorbench.metrics.directions import HIGHER_IS_BETTER
+    from colorbench.reports.results_json import build_results
+
+    for name in ("psnr_auto", "psnr_expected", "nri", "fid_auto", "fid_expected"):
+        assert gate_key(name).higher_is_better is HIGHER_IS_BETTER[name]
+    doc = build_results({"options": {"nri_threshold": 1.0, "seed": 0, "n_boot": 1, "ci_level": 0.95},
+                         "results": {}, "skipped": {}}, {"dataset": {}})
+    assert {k: doc["higher_is_better"][k] for k in HIGHER_IS_BETTER} == HIGHER_IS_BETTER
+    assert METRICS.get("psnr").higher_is_better == (HIGHER_IS_BETTER["psnr"],)
+    assert METRICS.get("fid").higher_is_better == (HIGHER_IS_BETTER["fid"],)
+
+
 def _check(*args: str):
     return CliRunner().invoke(main, ["check", "--no-fid", "--model", "rtug", "--dataset", "toon", "--limit", "2", *args],
                               catch_exceptions=False)

@@ -15,7 +15,8 @@ from typing import Any
 
 from colorbench.errors import UsageError
 from colorbench.evaluation.records import metric_columns, read_json, read_records, write_json
-from colorbench.gate.keys import TRACKABLE, TRACKED, gate_key, known_key
+from colorbench.gate.keys import TOLERANCES, TRACKABLE, TRACKED, gate_key, known_key
+from colorbench.metrics.directions import HIGHER_IS_BETTER
 
 BASELINE_FORMAT = "colorbench-baseline/1"
 BASELINE_DIR = Path(__file__).resolve().parents[1] / "zoo" / "baselines"
@@ -164,7 +165,8 @@ def _defaults(metrics: dict[str, float], field: int) -> dict[str, Any]:
     """{name: default tolerance (field 1) or direction (field 0)} of the fixed five and of `metrics`' others."""
     keys = [gate_key(k) for k in metrics if k not in TRACKED]
     extra = {k.name: (k.higher_is_better, k.tolerance)[field] for k in keys if k is not None}
-    return {k: v[field] for k, v in TRACKED.items()} | {k: v for k, v in extra.items() if v is not None or field == 0}
+    fixed = {k: (HIGHER_IS_BETTER[k], TOLERANCES[k])[field] for k in TRACKED}
+    return fixed | {k: v for k, v in extra.items() if v is not None or field == 0}
 
 
 def read_baseline(path: Path) -> dict[str, Any]:
