@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from colorbench.defaults import EVAL
 from colorbench.reports.table_specs import _ci_note, ci_cell
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
@@ -32,7 +33,7 @@ def policy_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpe
     variants = result.get("variants") or {}
     if not variants:
         return None
-    nc = int(result.get("nc", 30))
+    nc = int(result.get("nc", EVAL.nc))
     shown = [n for n in SHOWN_N if n <= nc]
     columns = [Column("model", "Model", align="l", numeric=False), Column("policy", "Policy", align="l", numeric=False)]
     columns += [Column(f"n{n}", f"PSNR n={n}↑", "max") for n in shown]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from colorbench.defaults import REPORT_OPTIONS
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
 METRIC_NAMES = {"psnr_auto": "PSNR (n = 0)", "psnr_expected": "E_G[PSNR]", "nri": "NRI"}
@@ -62,8 +63,8 @@ def _add(notes: list[str], note: str) -> None:
 
 def _ci_note(opts: Mapping[str, Any]) -> str:
     return (
-        f"[lo, hi]: {100 * float(opts.get('ci_level', 0.95)):.0f}% percentile bootstrap over images "
-        f"({int(opts.get('n_boot', 1000))} resamples, seed {int(opts.get('seed', 0))})."
+        f"[lo, hi]: {100 * float(opts.get('ci_level', REPORT_OPTIONS['ci_level'])):.0f}% percentile bootstrap over images "
+        f"({int(opts.get('n_boot', REPORT_OPTIONS['n_boot']))} resamples, seed {int(opts.get('seed', REPORT_OPTIONS['seed']))})."
     )
 
 
@@ -321,8 +322,8 @@ def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> T
         )
     notes = [
         (
-            f"Paired bootstrap over the same {entries[0]['n']} images ({int(opts.get('n_boot', 1000))} "
-            f"resamples, seed {int(opts.get('seed', 0))}); "
+            f"Paired bootstrap over the same {entries[0]['n']} images ({int(opts.get('n_boot', REPORT_OPTIONS['n_boot']))} "
+            f"resamples, seed {int(opts.get('seed', REPORT_OPTIONS['seed']))}); "
             "p = 2·min(P*(Δ ≤ 0), P*(Δ ≥ 0)), never below 1/(R+1)."
         )
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from colorbench.cli.flags import FID_WEIGHTS_HELP, device_flag
+from colorbench.defaults import CHECK_IMAGES
 from colorbench.errors import UsageError
 from colorbench.progress import STDERR
 
@@ -28,7 +29,8 @@ from colorbench.progress import STDERR
               help="Deprecated name of --reference.")
 @click.option("--tolerance", "tolerances", multiple=True, metavar="METRIC=VALUE",
               help="Override a tolerance, e.g. psnr_expected=0.5 (PSNR: max drop in dB; NRI/FID: max rise).")
-@click.option("--limit", type=int, default=None, help="Test images [default: the reference's count, else 64].")
+@click.option("--limit", type=int, default=None,
+              help=f"Test images [default: the reference's count, else {CHECK_IMAGES}].")
 @click.option("--size", type=int, default=None,
               help="Image size [default: the reference's, else a prepared dataset's own, else 64].")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, envvar="COLORBENCH_DATA")
@@ -100,7 +102,7 @@ def check(model: str, checkpoints: tuple[str, ...], dataset: str, reference: str
     if missing:
         raise UsageError(f"--checkpoint: no such file: {', '.join(missing)}")
     labels = [name] if len(paths) == 1 else [f"{name}@{k}" for k in range(1, len(paths) + 1)]
-    limit = limit or (ref["n_images"] if ref else 64)
+    limit = limit or (ref["n_images"] if ref else CHECK_IMAGES)
     size = size or (ref["size"] if ref else None)  # None: the dataset's own (RunConfig)
     if ref:  # another --limit/--size is refused before the evaluation, whose numbers could not be compared
         check_same_images(ref, ref_path, {"dataset": {"n_images": limit, "size": size,
