@@ -7,9 +7,10 @@ priority differs), area (largest region first), random (seeded orders of the sam
 over the K permutations), oracle. Point/stroke models: user (the paper's simulated user, native rows), guided
 (the same kind of hint inside GuidingPainter's regions in its order, equalized rows), oracle.
 
-guidance gain = NRI(baseline) − NRI(guided policy), per image, with baseline "random" (region models) or "user"
-(point/stroke) and guided policy "own" or "guided": interactions the guidance saves (> 0: it helps).
-guidance efficiency = that gain / (NRI(baseline) − NRI(oracle)): the share of what an oracle user saves.
+guidance gain = NRI(control) − NRI(guided policy), per image, with control policy "random" (region models) or
+"user" (point/stroke) and guided policy "own" or "guided": interactions the guidance saves (> 0: it helps).
+guidance efficiency = that gain / (NRI(control) − NRI(oracle)): the share of what an oracle user saves.
+("control", not "baseline": the baselines are the comparison models.)
 """
 
 from __future__ import annotations
@@ -115,23 +116,23 @@ def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, 
         twin = next((o for o in policies if o != name and np.array_equal(curves[o], curves[name])
                      and np.array_equal(eg[o], eg[name])), None)
         entry["same_as"] = twin
-    baseline, guided = ROLES[kind]
-    out: dict[str, Any] = {"kind": kind, "baseline": baseline, "guided": guided, "n_images": len(ids0 or []),
+    control, guided = ROLES[kind]
+    out: dict[str, Any] = {"kind": kind, "control": control, "guided": guided, "n_images": len(ids0 or []),
                            "policies": policies, "gain": None, "oracle_gain": None, "efficiency": None,
                            "gain_eg": None, "oracle_gain_eg": None, "efficiency_eg": None, "note": None}
-    if baseline in nri and guided in nri:
-        out["gain"] = paired_bootstrap(nri[baseline], nri[guided], **boot)
-    if baseline in nri and "oracle" in nri:
-        out["oracle_gain"] = paired_bootstrap(nri[baseline], nri["oracle"], **boot)
-        out["oracle_gain_eg"] = paired_bootstrap(eg["oracle"], eg[baseline], **boot)
+    if control in nri and guided in nri:
+        out["gain"] = paired_bootstrap(nri[control], nri[guided], **boot)
+    if control in nri and "oracle" in nri:
+        out["oracle_gain"] = paired_bootstrap(nri[control], nri["oracle"], **boot)
+        out["oracle_gain_eg"] = paired_bootstrap(eg["oracle"], eg[control], **boot)
         if out["gain"] is not None:
-            out["gain_eg"] = paired_bootstrap(eg[guided], eg[baseline], **boot)
-            out["efficiency"] = _share(nri[baseline] - nri[guided], nri[baseline] - nri["oracle"], boot)
-            out["efficiency_eg"] = _share(eg[guided] - eg[baseline], eg["oracle"] - eg[baseline], boot)
+            out["gain_eg"] = paired_bootstrap(eg[guided], eg[control], **boot)
+            out["efficiency"] = _share(nri[control] - nri[guided], nri[control] - nri["oracle"], boot)
+            out["efficiency_eg"] = _share(eg[guided] - eg[control], eg["oracle"] - eg[control], boot)
             if out["efficiency"] is None:
-                out["note"] = ("the oracle saves no interaction over the baseline on these images (NRI): "
+                out["note"] = ("the oracle saves no interaction over the control on these images (NRI): "
                                "efficiency undefined")
-    missing = [p for p in (baseline, guided, "oracle") if p not in policies]
+    missing = [p for p in (control, guided, "oracle") if p not in policies]
     if missing:
         out["note"] = (f"no records of polic{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}"
                        + (" (the guided policy needs a GuidingPainter checkpoint in the run)" if "guided" in missing

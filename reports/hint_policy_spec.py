@@ -73,12 +73,12 @@ def policy_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpe
 
 
 def efficiency_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec | None:
-    """Model | baseline → guided | guidance gain | oracle gain | efficiency | p(gain)."""
+    """Model | control → guided | guidance gain | oracle gain | efficiency | p(gain)."""
     variants = result.get("variants") or {}
     if not variants:
         return None
     columns = [Column("model", "Model", align="l", numeric=False),
-               Column("policies", "baseline → guided", align="l", numeric=False),
+               Column("policies", "control → guided", align="l", numeric=False),
                Column("gain", "guidance gain (NRI)↑", "max"), Column("p", "p", decimals=3),
                Column("oracle", "oracle gain (NRI)"), Column("eff", "efficiency↑", "max", decimals=3),
                Column("gain_eg", "gain E_G (dB)↑", "max"), Column("oracle_eg", "oracle gain E_G (dB)"),
@@ -87,18 +87,18 @@ def efficiency_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> Tabl
     for entry in variants.values():
         gain, oracle, eff = entry.get("gain"), entry.get("oracle_gain"), entry.get("efficiency")
         rows.append(Row({"model": Cell.label(entry["name"]),
-                         "policies": Cell.label(f"{entry['baseline']} → {entry['guided']}"),
+                         "policies": Cell.label(f"{entry['control']} → {entry['guided']}"),
                          "gain": ci_cell(gain), "p": Cell(gain["p_value"]) if gain else Cell(text="–"),
                          "oracle": ci_cell(oracle), "eff": ci_cell(eff),
                          "gain_eg": ci_cell(entry.get("gain_eg")), "oracle_eg": ci_cell(entry.get("oracle_gain_eg")),
                          "eff_eg": ci_cell(entry.get("efficiency_eg"))}))
     notes = [
-        ("guidance gain = NRI(baseline) − NRI(guided): interactions the model's order (region models: own vs "
+        ("guidance gain = NRI(control) − NRI(guided): interactions the model's order (region models: own vs "
          "random) or GuidingPainter's placement (point/stroke models: guided vs the simulated user) saves per "
-         "image; > 0 helps. oracle gain = NRI(baseline) − NRI(oracle). efficiency = guidance gain / oracle gain "
-         "(ratio of means, images resampled jointly): 1 = as good as the oracle, 0 = no better than the baseline; "
-         "– when the oracle gains nothing on average. The E_G columns: the same with E_G[PSNR] (guided − baseline, "
-         "oracle − baseline, in dB)."),
+         "image; > 0 helps. oracle gain = NRI(control) − NRI(oracle). efficiency = guidance gain / oracle gain "
+         "(ratio of means, images resampled jointly): 1 = as good as the oracle, 0 = no better than the control; "
+         "– when the oracle gains nothing on average. The E_G columns: the same with E_G[PSNR] (guided − control, "
+         "oracle − control, in dB)."),
         _ci_note(opts) + " p: paired bootstrap, two-sided.",
     ]
     notes += [f"{entry['name']}: {entry['note']}" for entry in variants.values() if entry.get("note")]

@@ -19,7 +19,10 @@ SCHEMA = "colorbench.results/1"
 # Old names results.json still writes beside the current ones, for one release: every object that has the
 # current key also has the alias with the same value, and a comparison entry whose metric was renamed
 # ("metric": "psnr_expected") also carries "metric_alias": "psnr_eg". Read the current names; the aliases go.
-ALIASES: dict[str, str] = {"psnr_eg": "psnr_expected"}  # alias → current name
+ALIASES: dict[str, str] = {  # alias → current name
+    "psnr_eg": "psnr_expected",  # E_G[PSNR]
+    "baseline": "control",  # hint_policy: the policy guidance is measured against ("baselines" are the models)
+}
 KIND_ALIASES: dict[str, str] = {"_eg": "_expected"}  # COLUMN_eg → COLUMN_expected in comparisons
 
 
