@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from colorbench.defaults import EVAL
-from colorbench.reports.table_specs import _ci_note, ci_cell
+from colorbench.reports.table_specs import _ci_note, ci_cell, directed
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
 SHOWN_N = (1, 2, 4, 8)  # PSNR(n) columns of the policy table (the full curve is in results.json and the figure)
@@ -36,8 +36,8 @@ def policy_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpe
     nc = int(result.get("nc", EVAL.nc))
     shown = [n for n in SHOWN_N if n <= nc]
     columns = [Column("model", "Model", align="l", numeric=False), Column("policy", "Policy", align="l", numeric=False)]
-    columns += [Column(f"n{n}", f"PSNR n={n}↑", "max") for n in shown]
-    columns += [Column("eg", "E_G[PSNR]↑", "max"), Column("nri", "NRI↓", "min"),
+    columns += [directed(f"n{n}", f"PSNR n={n}", of="psnr") for n in shown]
+    columns += [directed("eg", "E_G[PSNR]", of="psnr_expected"), directed("nri", "NRI"),
                 Column("d_eg", "Δ E_G vs guided"), Column("p_eg", "p", decimals=3),
                 Column("d_nri", "Δ NRI vs guided"), Column("p_nri", "p", decimals=3)]
     rows = []
@@ -79,10 +79,10 @@ def efficiency_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> Tabl
         return None
     columns = [Column("model", "Model", align="l", numeric=False),
                Column("policies", "control → guided", align="l", numeric=False),
-               Column("gain", "guidance gain (NRI)↑", "max"), Column("p", "p", decimals=3),
-               Column("oracle", "oracle gain (NRI)"), Column("eff", "efficiency↑", "max", decimals=3),
-               Column("gain_eg", "gain E_G (dB)↑", "max"), Column("oracle_eg", "oracle gain E_G (dB)"),
-               Column("eff_eg", "efficiency E_G↑", "max", decimals=3)]
+               directed("gain", "guidance gain (NRI)"), Column("p", "p", decimals=3),
+               Column("oracle", "oracle gain (NRI)"), directed("eff", "efficiency", of="efficiency", decimals=3),
+               directed("gain_eg", "gain E_G (dB)", of="gain"), Column("oracle_eg", "oracle gain E_G (dB)"),
+               directed("eff_eg", "efficiency E_G", of="efficiency", decimals=3)]
     rows = []
     for entry in variants.values():
         gain, oracle, eff = entry.get("gain"), entry.get("oracle_gain"), entry.get("efficiency")
