@@ -65,10 +65,10 @@ def naive_psnr(model: ColorizerModel, item: dict[str, Any], dataset: str, n: int
     return float(psnr(model.colorize(sketch, seq.at(n)), color)[0])
 
 
-def naive_numbers(model: ColorizerModel, dataset: ColorDataset, dist: BoundedGeometric,
+def naive_numbers(model: ColorizerModel, dataset: ColorDataset, law: BoundedGeometric,
                   sweep: list[int]) -> dict[str, Any]:
     """Every Table 1 / Fig. 12 PSNR number, each metric and each n by its own pass over the dataset."""
-    nc, name, ids = dist.nc, dataset.name, dataset.ids()
+    nc, name, ids = law.nc, dataset.name, dataset.ids()
 
     def mean_psnr(n: int) -> float:  # one pass: every image read and colorized at n hints
         return float(np.mean([naive_psnr(model, dataset.get(i), name, n, nc) for i in ids]))
@@ -82,7 +82,7 @@ def naive_numbers(model: ColorizerModel, dataset: ColorDataset, dist: BoundedGeo
     by_n = [mean_psnr(n) for n in range(nc + 1)]
     nri_mean = float(np.mean([nri(i) for i in ids]))
     fig12 = [mean_psnr(n) for n in sweep]
-    return {"psnr_auto": auto, "psnr_eg": dist.expectation(by_n), "nri": nri_mean, "fig12": fig12}
+    return {"psnr_auto": auto, "psnr_expected": law.expectation(by_n), "nri": nri_mean, "fig12": fig12}
 
 
 # ------------------------------------------------------------------------------------------------ colorbench
@@ -99,7 +99,7 @@ def engine_numbers(ckpts: dict[str, Path], size: int, limit: int, out: Path, bat
         rows = {r["block"]: r for r in res["table1"]["rows"] if r["variant"] == name}
         numbers[name] = {
             "psnr_auto": rows["automatic"]["psnr"]["value"],
-            "psnr_eg": rows["conditional"]["psnr"]["value"],
+            "psnr_expected": rows["conditional"]["psnr"]["value"],
             "nri": rows["conditional"]["nri"]["value"],
             "fig12": [c["value"] for c in res["hint_sweep"]["variants"][name]["psnr"]],
         }
@@ -109,7 +109,7 @@ def engine_numbers(ckpts: dict[str, Path], size: int, limit: int, out: Path, bat
 def compare(naive: dict[str, Any], engine: dict[str, Any]) -> list[str]:
     """Names of the numbers that differ by more than TOL."""
     bad = []
-    for key in ("psnr_auto", "psnr_eg", "nri"):
+    for key in ("psnr_auto", "psnr_expected", "nri"):
         if not math.isclose(naive[key], engine[key], rel_tol=0.0, abs_tol=TOL):
             bad.append(f"{key}: naive {naive[key]!r} vs colorbench {engine[key]!r}")
     for n, a, b in zip(range(len(naive["fig12"])), naive["fig12"], engine["fig12"]):
@@ -120,7 +120,7 @@ def compare(naive: dict[str, Any], engine: dict[str, Any]) -> list[str]:
 
 def max_difference(naive: dict[str, Any], engine: dict[str, Any]) -> float:
     """Largest |naive − colorbench| over all the numbers of one model."""
-    pairs = [(naive[k], engine[k]) for k in ("psnr_auto", "psnr_eg", "nri")] + list(zip(naive["fig12"], engine["fig12"]))
+    pairs = [(naive[k], engine[k]) for k in ("psnr_auto", "psnr_expected", "nri")] + list(zip(naive["fig12"], engine["fig12"]))
     return max(abs(a - b) for a, b in pairs)
 
 
@@ -163,7 +163,7 @@ def run(argv: list[str] | None, work: Path) -> int:
         if MODELS.get(m).hint_kind is HintKind.NONE:
             raise SystemExit(f"{m} is automatic: NRI and E_G[PSNR] need a conditional model")
     plan = EvalPlan()
-    dist = BoundedGeometric(plan.nc, plan.p)
+    law = BoundedGeometric(plan.nc, plan.p)
     load0 = os.getloadavg()[0]
 
     # Warm-up of both paths on 2 images: lazy imports, oneDNN primitives for batch 1 and batch B.
@@ -179,7 +179,7 @@ def run(argv: list[str] | None, work: Path) -> int:
 
     t0 = time.perf_counter()
     dataset = open_dataset("toon", "test", size=args.size, limit=args.limit)
-    naive = {m: naive_numbers(models[m], dataset, dist, plan.sweep) for m in names}
+    naive = {m: naive_numbers(models[m], dataset, law, plan.sweep) for m in names}
     t_naive = time.perf_counter() - t0
     load1 = os.getloadavg()[0]
     same_rows = engine_numbers(ckpts, args.size, args.limit, work / "run-r1", 1, 1)  # what the assertion compares
@@ -190,7 +190,7 @@ def run(argv: list[str] | None, work: Path) -> int:
         print(f"  {m:15s} width {models[m].config.get('width')}, checkpoint {ckpts[m]}")
     for m in names:
         e = engine[m]
-        print(f"  {m:15s} auto PSNR {e['psnr_auto']:.6f}  E_G[PSNR] {e['psnr_eg']:.6f}  NRI {e['nri']:.4f}  "
+        print(f"  {m:15s} auto PSNR {e['psnr_auto']:.6f}  E_G[PSNR] {e['psnr_expected']:.6f}  NRI {e['nri']:.4f}  "
               f"Fig.12 PSNR {', '.join(f'{v:.4f}' for v in e['fig12'])}")
     print(f"  naive      : {t_naive:8.2f} s")
     print(f"  colorbench : {t_engine:8.2f} s")

@@ -1,9 +1,11 @@
-"""Defaults shared by the Python API and the CLI, in a module without heavy imports (the CLI reads them at
-start-up, before torch is loaded)."""
+"""Every default of colorbench in one module (as torch-fidelity's DEFAULTS): the API, the CLI, the engine,
+the hint simulators, the hint-count law and the report options read them here. No heavy imports: the CLI
+reads them at start-up, before torch is loaded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,23 @@ class EvalDefaults:
 
 
 EVAL = EvalDefaults()
+
+CHECK_IMAGES = 64  # test images `colorbench check` measures a new reference on (`check --limit`)
+
+# `colorbench report`'s options and colorbench.protocols.options.resolve_options' defaults.
+REPORT_OPTIONS: dict[str, Any] = {
+    "nri_threshold": None,  # dB; None = the dataset's threshold from run.json (E7.4)
+    "compare": None,  # "ours,rtug" or a list of such pairs: paired bootstrap of per-image differences
+    "paper_rows": False,  # True = the run's dataset, or a dataset name: the paper's numbers as reference rows
+    "seed": 0,  # bootstrap resampling and the Monte-Carlo check draw from this seed
+    "n_boot": 1000,  # bootstrap resamples per interval
+    "ci_level": 0.95,
+    "sweep": None,  # hint counts of Fig. 12; None = run.json protocol.sweep
+    "eg_fid": False,  # also report E_G[FID] = Σ G(n)·FID(n) (needs features at every n; off by default)
+    "qualitative_n": 6,  # hints per model in the Fig. 3 grid
+    "strip_steps": 8,  # guidance steps shown in the Fig. 1/14 strips
+    "figure_images": None,  # image ids the strips and Fig. 3 show; None = spread over quantiles (figure_choice)
+}
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The bounded geometric hint-count law G (Eq. 3) and per-image seeds (reference-brief E5.5).
+"""The bounded geometric hint-count law G (Eq. 3), the one place expectations under it are computed, and
+per-image seeds (E5.5).
 
 Torch-free (torch is imported only to sample for training), so protocols and reports can use it cheaply.
 """
@@ -12,11 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from colorbench.defaults import EVAL
+
 if TYPE_CHECKING:
     import torch
-
-NC_DEFAULT = 30
-P_STOP_DEFAULT = 0.125
 
 
 # ---------------------------------------------------------------------------------------------
@@ -26,8 +26,8 @@ P_STOP_DEFAULT = 0.125
 class BoundedGeometric:
     """G(i) = (1-p)^i p for i < Nc, G(Nc) = (1-p)^Nc  (Eq. 3). Support 0..Nc."""
 
-    nc: int = NC_DEFAULT
-    p: float = P_STOP_DEFAULT
+    nc: int = EVAL.nc
+    p: float = EVAL.p
 
     def __post_init__(self) -> None:
         if self.nc < 0 or not 0.0 < self.p <= 1.0:
@@ -44,14 +44,23 @@ class BoundedGeometric:
         return np.cumsum(self.pmf())
 
     def mean(self) -> float:
-        return float((np.arange(self.nc + 1) * self.pmf()).sum())
+        """E_G[n], the mean hint count."""
+        return self.expectation(np.arange(self.nc + 1))
 
-    def expectation(self, values: Sequence[float] | np.ndarray) -> float:
-        """Exact E_G[v(n)] = Σ_n G(n)·v(n) for values at n = 0..Nc (used for E_G[PSNR], E7.2)."""
+    def expectation(self, values: Sequence[float] | np.ndarray) -> float | np.ndarray:
+        """Exact E_G[v] = Σ_n G(n)·v(n) (E7.2): the one function every E_G of colorbench goes through
+        (E_G[PSNR] of Table 1 and of the gate, E_G of every metric column, E_G[FID], policies).
+
+        values: [Nc+1] at n = 0..Nc → a float; or [..., Nc+1] (e.g. [I, Nc+1], one row per image) → [...].
+        A vector is summed as products (np.sum's order) and a matrix goes through one matrix-vector product,
+        as each was computed before they met here: the two orders round differently in the last bit, and
+        every published number stays bit-identical.
+        """
         v = np.asarray(values, dtype=np.float64)
-        if v.shape != (self.nc + 1,):
-            raise ValueError(f"need {self.nc + 1} values (n = 0..{self.nc}), got shape {v.shape}")
-        return float((self.pmf() * v).sum())
+        if v.ndim == 0 or v.shape[-1] != self.nc + 1:
+            raise ValueError(f"need {self.nc + 1} values (n = 0..{self.nc}) on the last axis, got shape {v.shape}")
+        pmf = self.pmf()
+        return float((pmf * v).sum()) if v.ndim == 1 else v @ pmf
 
     def sample(self, generator: torch.Generator, size: int) -> torch.Tensor:
         """Nh per sample, [size] int64, as the official code: Nc Bernoulli(1-p) flags, Nh = leading ones."""

@@ -1,7 +1,7 @@
 """Hint simulation: the bounded geometric Nh law G (Eq. 3) and nested region/point/stroke/none hints.
 
 Every simulator draws the *whole ordered list* of Nc hints of an image once, from a seed derived from
-(dataset, image id, tag) only (reference-brief E5.5); the hints for n are its first n entries. So the
+(dataset, image id, tag) only (E5.5); the hints for n are its first n entries. So the
 hints for n+1 contain those for n, and one pass over n = 0..Nc serves every protocol, whatever the batch
 size, worker count or process count.
 """
@@ -17,9 +17,8 @@ import torch.nn.functional as F
 
 from colorbench.api import HintKind, Hints
 from colorbench.color.lab import lab_to_signed, signed_to_lab
+from colorbench.defaults import EVAL
 from colorbench.hint_counts import (  # noqa: F401  (re-exported: the hint law lives with its seeds)
-    NC_DEFAULT,
-    P_STOP_DEFAULT,
     BoundedGeometric,
     image_rng,
     image_seed,
@@ -144,7 +143,7 @@ def _patch_mean(color_np: np.ndarray, top: int, left: int, ph: int, pw: int) -> 
 def point_sequence(
     color: torch.Tensor,
     seeds: Sequence[int],
-    k: int = NC_DEFAULT,
+    k: int = EVAL.nc,
     patch_sizes: Sequence[int] = tuple(range(1, 10)),
     regions: torch.Tensor | None = None,
 ) -> HintSequence:
@@ -184,7 +183,7 @@ def point_sequence(
 def stroke_sequence(
     color: torch.Tensor,
     seeds: Sequence[int],
-    k: int = NC_DEFAULT,
+    k: int = EVAL.nc,
     cell: int = 4,
     regions: torch.Tensor | None = None,
 ) -> HintSequence:
@@ -237,7 +236,7 @@ def simulate(
     color: torch.Tensor,
     seeds: Sequence[int],
     regions: torch.Tensor | None = None,
-    k: int = NC_DEFAULT,
+    k: int = EVAL.nc,
     equalized: bool = False,
     space: str = "rgb",
 ) -> HintSequence:
@@ -292,7 +291,7 @@ def perturb_colors(seq: HintSequence, seeds: Sequence[int], amount: float = 64.0
 
 
 def sample_point_hints_train(
-    color: torch.Tensor, generator: torch.Generator, p: float = P_STOP_DEFAULT, max_points: int = 64,
+    color: torch.Tensor, generator: torch.Generator, p: float = EVAL.p, max_points: int = 64,
     patch_sizes: Sequence[int] = tuple(range(1, 10)),
 ) -> Hints:
     """RTUG's training sampler (brief §3.3): geometric count, P×P patches with the patch mean colour,

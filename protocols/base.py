@@ -27,7 +27,8 @@ class ProtocolContext:
     options: dict[str, Any] = field(default_factory=dict)  # CLI options: nri_threshold, compare, seed …
 
     @property
-    def dist(self) -> BoundedGeometric:
+    def law(self) -> BoundedGeometric:
+        """The hint-count law G of the run (Eq. 3), from run.json "protocol"."""
         p = self.run["protocol"]
         return BoundedGeometric(nc=int(p["nc"]), p=float(p["p"]))
 

@@ -36,9 +36,9 @@ def bootstrap_distribution(
     return np.concatenate(out)
 
 
-def _interval(point: float, dist: np.ndarray, n: int, level: float) -> dict[str, float | int]:
+def _interval(point: float, resampled: np.ndarray, n: int, level: float) -> dict[str, float | int]:
     alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(dist, [alpha, 1.0 - alpha])
+    lo, hi = np.quantile(resampled, [alpha, 1.0 - alpha])
     return {"value": float(point), "low": float(lo), "high": float(hi), "n": int(n), "level": float(level)}
 
 
@@ -49,8 +49,8 @@ def bootstrap_ci(values: np.ndarray, *, n_resamples: int = 1000, seed: int = 0, 
     is exactly resampling the per-image expectations Σ G(n)·PSNR_i(n): pass those here.
     """
     v = np.asarray(values, dtype=np.float64)
-    dist = bootstrap_distribution((v,), lambda x: x.mean(axis=1), n_resamples, seed)
-    return _interval(float(v.mean()), dist, len(v), level)
+    resampled = bootstrap_distribution((v,), lambda x: x.mean(axis=1), n_resamples, seed)
+    return _interval(float(v.mean()), resampled, len(v), level)
 
 
 def bootstrap_ratio_ci(
@@ -60,8 +60,8 @@ def bootstrap_ratio_ci(
     a, b = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
     if b.mean() == 0:
         raise ValueError("ratio of means with a zero denominator mean")
-    dist = bootstrap_distribution((a, b), lambda x, y: x.mean(axis=1) / y.mean(axis=1), n_resamples, seed)
-    return _interval(float(a.mean() / b.mean()), dist, len(a), level)
+    resampled = bootstrap_distribution((a, b), lambda x, y: x.mean(axis=1) / y.mean(axis=1), n_resamples, seed)
+    return _interval(float(a.mean() / b.mean()), resampled, len(a), level)
 
 
 def paired_bootstrap(
@@ -76,10 +76,10 @@ def paired_bootstrap(
     if a.shape != b.shape:
         raise ValueError(f"paired bootstrap needs the same images on both sides, got {a.shape} vs {b.shape}")
     d = a - b
-    dist = bootstrap_distribution((d,), lambda x: x.mean(axis=1), n_resamples, seed)
-    r = len(dist)
-    below = (int((dist <= 0).sum()) + 1) / (r + 1)
-    above = (int((dist >= 0).sum()) + 1) / (r + 1)
-    out = _interval(float(d.mean()), dist, len(d), level)
+    resampled = bootstrap_distribution((d,), lambda x: x.mean(axis=1), n_resamples, seed)
+    r = len(resampled)
+    below = (int((resampled <= 0).sum()) + 1) / (r + 1)
+    above = (int((resampled >= 0).sum()) + 1) / (r + 1)
+    out = _interval(float(d.mean()), resampled, len(d), level)
     out["p_value"] = float(min(1.0, 2.0 * min(below, above)))
     return out

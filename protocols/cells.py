@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 
 from colorbench.evaluation.records import feature_key, metric_columns
+from colorbench.metrics.directions import KINDS
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.bootstrap import bootstrap_ci
 from colorbench.protocols.expected import (
     automatic_psnr_per_image,
+    expected_per_image,
     expected_psnr_per_image,
     mixture_keys,
     monte_carlo_psnr,
@@ -23,9 +25,9 @@ from colorbench.protocols.fid_sets import fid_cell, na_cell
 from colorbench.protocols.levels import psnr_matrix
 from colorbench.protocols.nri import nri_per_image
 
-# Per-image quantities that can be compared between variants (paired bootstrap).
-PER_IMAGE_METRICS = ("psnr_auto", "psnr_eg", "nri")
-HIGHER_IS_BETTER = {"psnr_auto": True, "psnr_eg": True, "nri": False}
+# Per-image quantities that can be compared between variants (paired bootstrap); directions in
+# colorbench.metrics.directions.
+PER_IMAGE_METRICS = ("psnr_auto", "psnr_expected", "nri")
 
 
 def ci_cell(values: np.ndarray, opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,22 +42,19 @@ def per_image(
 ) -> tuple[list[str], np.ndarray]:
     """(image ids, per-image values) of one metric.
 
-    "psnr_auto": PSNR at n = 0; "psnr_eg": Σ G(n)·PSNR_i(n); "nri": first n with PSNR ≥ τ (Nc + 1 if none);
-    "ssim_auto", "deltae_eg", …: the same two for an extra metric column of records.csv.
+    "psnr_auto": PSNR at n = 0; "psnr_expected": Σ G(n)·PSNR_i(n); "nri": first n with PSNR ≥ τ (Nc + 1 if
+    none); "ssim_auto", "deltae_expected", …: the same two for an extra metric column of records.csv.
     """
-    if metric == "psnr_auto":
-        return automatic_psnr_per_image(records, variant)
-    if metric == "psnr_eg":
-        return expected_psnr_per_image(records, variant, ctx.dist)
     if metric == "nri":
-        ids, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1))
+        ids, mat = psnr_matrix(records, variant, range(ctx.law.nc + 1))
         return ids, nri_per_image(mat, ctx.nri_threshold).astype(np.float64)
-    column, _, kind = metric.rpartition("_")  # a `run --metrics` column: COLUMN_auto (n = 0) or COLUMN_eg (E_G)
-    if column in metric_columns(records) and kind in ("auto", "eg"):
-        ids, mat = psnr_matrix(records, variant, [0] if kind == "auto" else range(ctx.dist.nc + 1), column=column)
-        return ids, mat[:, 0] if kind == "auto" else mat @ ctx.dist.pmf()
+    column, _, kind = metric.rpartition("_")  # PSNR or a `run --metrics` column: COLUMN_auto / COLUMN_expected
+    if kind in KINDS and (column == "psnr" or column in metric_columns(records)):
+        if kind == "auto":
+            return automatic_psnr_per_image(records, variant, column=column)
+        return expected_psnr_per_image(records, variant, ctx.law, column=column)
     raise ValueError(f"unknown per-image metric {metric!r}; known: {', '.join(PER_IMAGE_METRICS)} and "
-                     "COLUMN_auto / COLUMN_eg of a records column")
+                     "COLUMN_auto / COLUMN_expected of a records column")
 
 
 def metric_columns_of(records: pd.DataFrame, ctx: ProtocolContext) -> list[dict[str, Any]]:
@@ -86,11 +85,9 @@ def metric_cells(
         if "unavailable" in spec:
             out[col] = na_cell(spec["unavailable"])
         elif conditional:
-            _, mat = psnr_matrix(records, variant, range(ctx.dist.nc + 1), column=col)
-            out[col] = ci_cell(mat @ ctx.dist.pmf(), opts)
+            out[col] = ci_cell(expected_psnr_per_image(records, variant, ctx.law, column=col)[1], opts)
         else:
-            _, mat = psnr_matrix(records, variant, [0], column=col)
-            out[col] = ci_cell(mat[:, 0], opts)
+            out[col] = ci_cell(automatic_psnr_per_image(records, variant, column=col)[1], opts)
     return out
 
 
@@ -111,9 +108,9 @@ def conditional_cells(
     records: pd.DataFrame, ctx: ProtocolContext, variant: str, opts: Mapping[str, Any]
 ) -> dict:
     """The "✓ Cond." row: exact E_G[PSNR] (E7.2), FID of the stratified mixture (E7.3), NRI (E7.4)."""
-    dist = ctx.dist
-    ids, mat = psnr_matrix(records, variant, range(dist.nc + 1))
-    expected = mat @ dist.pmf()
+    law = ctx.law
+    ids, mat = psnr_matrix(records, variant, range(law.nc + 1))
+    expected = expected_per_image(mat, law)
     nri = nri_per_image(mat, ctx.nri_threshold).astype(np.float64)
     return {
         "psnr": ci_cell(expected, opts),
@@ -121,7 +118,7 @@ def conditional_cells(
         "nri": ci_cell(nri, opts),
         "metrics": metric_cells(records, ctx, variant, opts, conditional=True),
         "mc_check": monte_carlo_psnr(
-            records, variant, dist, str(ctx.dataset.get("name", "")), int(opts["seed"])
+            records, variant, law, str(ctx.dataset.get("name", "")), int(opts["seed"])
         ),
     }
 

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from colorbench.errors import UsageError
+from colorbench.metrics.directions import HIGHER_IS_BETTER, KINDS
 from colorbench.protocols.base import ProtocolContext
 from colorbench.protocols.bootstrap import paired_bootstrap
-from colorbench.protocols.cells import HIGHER_IS_BETTER, metric_columns_of, per_image
+from colorbench.protocols.cells import metric_columns_of, per_image
 from colorbench.protocols.selection import display_name, is_conditional, resolve_variant
 
 
@@ -55,10 +56,10 @@ def compare_pair(
     """One entry per metric both variants have: Δ = mean_i(a_i − b_i) with CI and two-sided p-value."""
     va, vb = resolve_pair(a, b, ctx.variants)
     both_conditional = is_conditional(ctx.variants[va]) and is_conditional(ctx.variants[vb])
-    metrics = ["psnr_auto"] + (["psnr_eg", "nri"] if both_conditional else [])
-    better = dict(HIGHER_IS_BETTER)
+    metrics = ["psnr_auto"] + (["psnr_expected", "nri"] if both_conditional else [])
+    better: dict[str, bool | None] = dict(HIGHER_IS_BETTER)
     for m in (m for m in metric_columns_of(records, ctx) if "unavailable" not in m):  # run --metrics columns
-        for kind in ("auto", "eg") if both_conditional else ("auto",):
+        for kind in KINDS if both_conditional else ("auto",):
             metrics.append(f"{m['column']}_{kind}")
             better[metrics[-1]] = m["higher_is_better"]
     out = []

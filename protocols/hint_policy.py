@@ -7,9 +7,10 @@ priority differs), area (largest region first), random (seeded orders of the sam
 over the K permutations), oracle. Point/stroke models: user (the paper's simulated user, native rows), guided
 (the same kind of hint inside GuidingPainter's regions in its order, equalized rows), oracle.
 
-guidance gain = NRI(baseline) − NRI(guided policy), per image, with baseline "random" (region models) or "user"
-(point/stroke) and guided policy "own" or "guided": interactions the guidance saves (> 0: it helps).
-guidance efficiency = that gain / (NRI(baseline) − NRI(oracle)): the share of what an oracle user saves.
+guidance gain = NRI(control) − NRI(guided policy), per image, with control policy "random" (region models) or
+"user" (point/stroke) and guided policy "own" or "guided": interactions the guidance saves (> 0: it helps).
+guidance efficiency = that gain / (NRI(control) − NRI(oracle)): the share of what an oracle user saves.
+("control", not "baseline": the baselines are the comparison models.)
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, 
                      opts: dict[str, Any]) -> dict[str, Any]:
     """One variant's policies: per policy PSNR(n), E_G[PSNR] and NRI with CIs; gain, efficiency, pairs."""
     boot = {"n_resamples": int(opts["n_boot"]), "seed": int(opts["seed"]), "level": float(opts["ci_level"])}
-    dist, nc, threshold = ctx.dist, ctx.dist.nc, ctx.nri_threshold
+    law, nc, threshold = ctx.law, ctx.law.nc, ctx.nri_threshold
     eg: dict[str, np.ndarray] = {}
     nri: dict[str, np.ndarray] = {}
     curves: dict[str, np.ndarray] = {}
@@ -105,38 +106,38 @@ def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, 
                                "rerun `colorbench run` (it resumes)")
         ids0 = ids
         # Per image, the mean over the policy's orders (one, or the K random ones) of E_G and of NRI.
-        eg[name] = np.mean([expected_per_image(m, dist) for m in mats], axis=0)
+        eg[name] = np.mean([expected_per_image(m, law) for m in mats], axis=0)
         nri[name] = np.mean([nri_per_image(m, threshold) for m in mats], axis=0)
         curves[name] = mats.mean(axis=(0, 1))
         policies[name] = {"about": about, "modes": list(modes), "orders": len(modes),
                           "psnr_by_n": [float(x) for x in curves[name]],
-                          "psnr_eg": ci_cell(eg[name], opts), "nri": ci_cell(nri[name], opts)}
+                          "psnr_expected": ci_cell(eg[name], opts), "nri": ci_cell(nri[name], opts)}
     for name, entry in policies.items():  # e.g. "area" when the model's own priority is by area
         twin = next((o for o in policies if o != name and np.array_equal(curves[o], curves[name])
                      and np.array_equal(eg[o], eg[name])), None)
         entry["same_as"] = twin
-    baseline, guided = ROLES[kind]
-    out: dict[str, Any] = {"kind": kind, "baseline": baseline, "guided": guided, "n_images": len(ids0 or []),
+    control, guided = ROLES[kind]
+    out: dict[str, Any] = {"kind": kind, "control": control, "guided": guided, "n_images": len(ids0 or []),
                            "policies": policies, "gain": None, "oracle_gain": None, "efficiency": None,
                            "gain_eg": None, "oracle_gain_eg": None, "efficiency_eg": None, "note": None}
-    if baseline in nri and guided in nri:
-        out["gain"] = paired_bootstrap(nri[baseline], nri[guided], **boot)
-    if baseline in nri and "oracle" in nri:
-        out["oracle_gain"] = paired_bootstrap(nri[baseline], nri["oracle"], **boot)
-        out["oracle_gain_eg"] = paired_bootstrap(eg["oracle"], eg[baseline], **boot)
+    if control in nri and guided in nri:
+        out["gain"] = paired_bootstrap(nri[control], nri[guided], **boot)
+    if control in nri and "oracle" in nri:
+        out["oracle_gain"] = paired_bootstrap(nri[control], nri["oracle"], **boot)
+        out["oracle_gain_eg"] = paired_bootstrap(eg["oracle"], eg[control], **boot)
         if out["gain"] is not None:
-            out["gain_eg"] = paired_bootstrap(eg[guided], eg[baseline], **boot)
-            out["efficiency"] = _share(nri[baseline] - nri[guided], nri[baseline] - nri["oracle"], boot)
-            out["efficiency_eg"] = _share(eg[guided] - eg[baseline], eg["oracle"] - eg[baseline], boot)
+            out["gain_eg"] = paired_bootstrap(eg[guided], eg[control], **boot)
+            out["efficiency"] = _share(nri[control] - nri[guided], nri[control] - nri["oracle"], boot)
+            out["efficiency_eg"] = _share(eg[guided] - eg[control], eg["oracle"] - eg[control], boot)
             if out["efficiency"] is None:
-                out["note"] = ("the oracle saves no interaction over the baseline on these images (NRI): "
+                out["note"] = ("the oracle saves no interaction over the control on these images (NRI): "
                                "efficiency undefined")
-    missing = [p for p in (baseline, guided, "oracle") if p not in policies]
+    missing = [p for p in (control, guided, "oracle") if p not in policies]
     if missing:
         out["note"] = (f"no records of polic{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}"
                        + (" (the guided policy needs a GuidingPainter checkpoint in the run)" if "guided" in missing
                           else ""))
-    out["pairs"] = [{"a": a, "b": b, "psnr_eg": paired_bootstrap(eg[a], eg[b], **boot),
+    out["pairs"] = [{"a": a, "b": b, "psnr_expected": paired_bootstrap(eg[a], eg[b], **boot),
                      "nri": paired_bootstrap(nri[a], nri[b], **boot)} for a, b in combinations(policies, 2)]
     return out
 
@@ -164,7 +165,7 @@ class HintPolicy(Protocol):
                 records, ctx, v, kind, opts)
         protocol = ctx.run.get("protocol", {})
         plan = (ctx.run.get("config") or {}).get("plan") or {}
-        return {"dataset": ctx.dataset.get("name"), "nc": ctx.dist.nc, "p": ctx.dist.p,
+        return {"dataset": ctx.dataset.get("name"), "nc": ctx.law.nc, "p": ctx.law.p,
                 "nri_threshold": ctx.nri_threshold, "policy_perms": plan.get("policy_perms"),
                 "policy_oracle": plan.get("policy_oracle"), "modes": protocol.get("modes"),
                 "variants": out, "skipped": skipped}

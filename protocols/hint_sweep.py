@@ -41,9 +41,9 @@ class HintSweep(Protocol):
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)
         levels = sweep_levels(opts["sweep"], ctx.run)
-        too_big = [n for n in levels if n > ctx.dist.nc]
+        too_big = [n for n in levels if n > ctx.law.nc]
         if too_big:
-            raise UsageError(f"hint sweep n = {too_big} exceeds Nc = {ctx.dist.nc} of this run")
+            raise UsageError(f"hint sweep n = {too_big} exceeds Nc = {ctx.law.nc} of this run")
         out: dict[str, Any] = {}
         present = variants_present(records)
         extra = [m for m in metric_columns_of(records, ctx) if "unavailable" not in m]

@@ -1,4 +1,5 @@
-"""The one defaults mapping of the protocol/report options (`colorbench report` flags map onto it 1:1).
+"""The protocol/report options (`colorbench report` flags map onto them 1:1), their defaults being
+colorbench.defaults.REPORT_OPTIONS.
 
 `resolve_options` fills defaults and rejects unknown keys, so API and CLI can never disagree.
 """
@@ -9,19 +10,9 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "nri_threshold": None,  # dB; None = the dataset's threshold from run.json (E7.4)
-    "compare": None,  # "ours,rtug" or a list of such pairs: paired bootstrap of per-image differences
-    "paper_rows": False,  # True = the run's dataset, or a dataset name: the paper's numbers as reference rows
-    "seed": 0,  # bootstrap resampling and the Monte-Carlo check draw from this seed
-    "n_boot": 1000,  # bootstrap resamples per interval
-    "ci_level": 0.95,
-    "sweep": None,  # hint counts of Fig. 12; None = run.json protocol.sweep
-    "eg_fid": False,  # also report E_G[FID] = Σ G(n)·FID(n) (needs features at every n; off by default)
-    "qualitative_n": 6,  # hints per model in the Fig. 3 grid
-    "strip_steps": 8,  # guidance steps shown in the Fig. 1/14 strips
-    "figure_images": None,  # image ids the strips and Fig. 3 show; None = spread over quantiles (figure_choice)
-}
+from colorbench.defaults import REPORT_OPTIONS
+
+DEFAULTS = REPORT_OPTIONS  # colorbench.defaults: every default of colorbench in one module
 
 
 def resolve_options(options: Mapping[str, Any] | None) -> dict[str, Any]:

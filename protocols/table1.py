@@ -52,8 +52,8 @@ class Table1(Protocol):
             "n_images": int(variant_records(records, variants[0])["image_id"].nunique()),
             "nri_threshold": ctx.nri_threshold,
             "nri_threshold_source": "option" if opts["nri_threshold"] is not None else "dataset",
-            "nc": ctx.dist.nc,
-            "p": ctx.dist.p,
+            "nc": ctx.law.nc,
+            "p": ctx.law.p,
             "fid_status": {k: ctx.fid.get(k) for k in ("available", "reason", "weights_sha256", "standard")},
             "metric_columns": metric_columns_of(records, ctx),  # extra per-image metrics (run --metrics)
             "rows": rows,
@@ -80,12 +80,12 @@ def eg_fid_cell(records: pd.DataFrame, ctx: ProtocolContext, variant: str) -> di
     """E_G[FID] = Σ G(n)·FID(n) (named apart from the mixture FID under G); n/a unless every n is cached."""
     ids, _ = psnr_matrix(records, variant, [0])
     by_n: dict[int, float] = {}
-    for n in range(ctx.dist.nc + 1):
+    for n in range(ctx.law.nc + 1):
         cell = fid_cell(ctx, variant, [feature_key(i, "native", n) for i in ids], ids)
         if cell["value"] is None:
             return {"value": None, "reason": f"E_G[FID] needs FID at every n; n = {n}: {cell['reason']}"}
         by_n[n] = cell["value"]
-    return {"value": expected_of_fid(by_n, ctx.dist), "n": len(ids), "reason": None}
+    return {"value": expected_of_fid(by_n, ctx.law), "n": len(ids), "reason": None}
 
 
 def _paper_note(option: Any, key: str | None, ctx: ProtocolContext) -> str | None:

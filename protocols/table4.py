@@ -36,7 +36,7 @@ class Table4(Protocol):
     def compute(self, records: pd.DataFrame, ctx: ProtocolContext) -> dict[str, Any]:
         opts = resolve_options(ctx.options)
         mode = run_input(ctx)
-        base = {"dataset": ctx.dataset.get("name"), "input": mode, "nc": ctx.dist.nc, "p": ctx.dist.p,
+        base = {"dataset": ctx.dataset.get("name"), "input": mode, "nc": ctx.law.nc, "p": ctx.law.p,
                 "fid_status": {k: ctx.fid.get(k) for k in ("available", "reason", "weights_sha256", "standard")}}
         if mode != "grayscale":
             return base | {"rows": [], "paper_rows": [], "n_images": 0,
@@ -49,7 +49,7 @@ class Table4(Protocol):
             info = ctx.variants[v]
             conditional = is_conditional(info)
             if conditional:
-                ids, values = expected_psnr_per_image(records, v, ctx.dist)
+                ids, values = expected_psnr_per_image(records, v, ctx.law)
                 fid = mixture_fid_cell(ctx, v, ids)
             else:
                 ids, values = automatic_psnr_per_image(records, v)

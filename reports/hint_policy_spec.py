@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from colorbench.reports.table_specs import _ci_note, ci_cell
+from colorbench.defaults import EVAL
+from colorbench.reports.table_specs import _ci_note, ci_cell, directed
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
 SHOWN_N = (1, 2, 4, 8)  # PSNR(n) columns of the policy table (the full curve is in results.json and the figure)
@@ -20,7 +21,7 @@ def _pair(entry: Mapping[str, Any], a: str, b: str) -> Mapping[str, Any] | None:
             return p
         if (p["a"], p["b"]) == (b, a):
             flip = dict(p)
-            for key in ("psnr_eg", "nri"):
+            for key in ("psnr_expected", "nri"):
                 c = p[key]
                 flip[key] = c | {"value": -c["value"], "low": -c["high"], "high": -c["low"]}
             return flip
@@ -32,11 +33,11 @@ def policy_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpe
     variants = result.get("variants") or {}
     if not variants:
         return None
-    nc = int(result.get("nc", 30))
+    nc = int(result.get("nc", EVAL.nc))
     shown = [n for n in SHOWN_N if n <= nc]
     columns = [Column("model", "Model", align="l", numeric=False), Column("policy", "Policy", align="l", numeric=False)]
-    columns += [Column(f"n{n}", f"PSNR n={n}↑", "max") for n in shown]
-    columns += [Column("eg", "E_G[PSNR]↑", "max"), Column("nri", "NRI↓", "min"),
+    columns += [directed(f"n{n}", f"PSNR n={n}", of="psnr") for n in shown]
+    columns += [directed("eg", "E_G[PSNR]", of="psnr_expected"), directed("nri", "NRI"),
                 Column("d_eg", "Δ E_G vs guided"), Column("p_eg", "p", decimals=3),
                 Column("d_nri", "Δ NRI vs guided"), Column("p_nri", "p", decimals=3)]
     rows = []
@@ -46,9 +47,9 @@ def policy_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpe
             label = name + (f" (= {pol['same_as']})" if pol.get("same_as") else "")
             label += f" ×{pol['orders']}" if pol.get("orders", 1) > 1 else ""
             cells = {"model": Cell.label(entry["name"]), "policy": Cell.label(label),
-                     "eg": ci_cell(pol["psnr_eg"]), "nri": ci_cell(pol["nri"]),
-                     "d_eg": ci_cell(pair["psnr_eg"]) if pair else Cell(text="–"),
-                     "p_eg": Cell(pair["psnr_eg"]["p_value"]) if pair else Cell(text="–"),
+                     "eg": ci_cell(pol["psnr_expected"]), "nri": ci_cell(pol["nri"]),
+                     "d_eg": ci_cell(pair["psnr_expected"]) if pair else Cell(text="–"),
+                     "p_eg": Cell(pair["psnr_expected"]["p_value"]) if pair else Cell(text="–"),
                      "d_nri": ci_cell(pair["nri"]) if pair else Cell(text="–"),
                      "p_nri": Cell(pair["nri"]["p_value"]) if pair else Cell(text="–")}
             cells |= {f"n{n}": Cell(pol["psnr_by_n"][n]) for n in shown}
@@ -72,32 +73,32 @@ def policy_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpe
 
 
 def efficiency_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec | None:
-    """Model | baseline → guided | guidance gain | oracle gain | efficiency | p(gain)."""
+    """Model | control → guided | guidance gain | oracle gain | efficiency | p(gain)."""
     variants = result.get("variants") or {}
     if not variants:
         return None
     columns = [Column("model", "Model", align="l", numeric=False),
-               Column("policies", "baseline → guided", align="l", numeric=False),
-               Column("gain", "guidance gain (NRI)↑", "max"), Column("p", "p", decimals=3),
-               Column("oracle", "oracle gain (NRI)"), Column("eff", "efficiency↑", "max", decimals=3),
-               Column("gain_eg", "gain E_G (dB)↑", "max"), Column("oracle_eg", "oracle gain E_G (dB)"),
-               Column("eff_eg", "efficiency E_G↑", "max", decimals=3)]
+               Column("policies", "control → guided", align="l", numeric=False),
+               directed("gain", "guidance gain (NRI)"), Column("p", "p", decimals=3),
+               Column("oracle", "oracle gain (NRI)"), directed("eff", "efficiency", of="efficiency", decimals=3),
+               directed("gain_eg", "gain E_G (dB)", of="gain"), Column("oracle_eg", "oracle gain E_G (dB)"),
+               directed("eff_eg", "efficiency E_G", of="efficiency", decimals=3)]
     rows = []
     for entry in variants.values():
         gain, oracle, eff = entry.get("gain"), entry.get("oracle_gain"), entry.get("efficiency")
         rows.append(Row({"model": Cell.label(entry["name"]),
-                         "policies": Cell.label(f"{entry['baseline']} → {entry['guided']}"),
+                         "policies": Cell.label(f"{entry['control']} → {entry['guided']}"),
                          "gain": ci_cell(gain), "p": Cell(gain["p_value"]) if gain else Cell(text="–"),
                          "oracle": ci_cell(oracle), "eff": ci_cell(eff),
                          "gain_eg": ci_cell(entry.get("gain_eg")), "oracle_eg": ci_cell(entry.get("oracle_gain_eg")),
                          "eff_eg": ci_cell(entry.get("efficiency_eg"))}))
     notes = [
-        ("guidance gain = NRI(baseline) − NRI(guided): interactions the model's order (region models: own vs "
+        ("guidance gain = NRI(control) − NRI(guided): interactions the model's order (region models: own vs "
          "random) or GuidingPainter's placement (point/stroke models: guided vs the simulated user) saves per "
-         "image; > 0 helps. oracle gain = NRI(baseline) − NRI(oracle). efficiency = guidance gain / oracle gain "
-         "(ratio of means, images resampled jointly): 1 = as good as the oracle, 0 = no better than the baseline; "
-         "– when the oracle gains nothing on average. The E_G columns: the same with E_G[PSNR] (guided − baseline, "
-         "oracle − baseline, in dB)."),
+         "image; > 0 helps. oracle gain = NRI(control) − NRI(oracle). efficiency = guidance gain / oracle gain "
+         "(ratio of means, images resampled jointly): 1 = as good as the oracle, 0 = no better than the control; "
+         "– when the oracle gains nothing on average. The E_G columns: the same with E_G[PSNR] (guided − control, "
+         "oracle − control, in dB)."),
         _ci_note(opts) + " p: paired bootstrap, two-sided.",
     ]
     notes += [f"{entry['name']}: {entry['note']}" for entry in variants.values() if entry.get("note")]

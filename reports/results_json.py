@@ -11,24 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.evaluation.records import write_json
+from colorbench.metrics.directions import HIGHER_IS_BETTER
 from colorbench.versions import versions
 
 SCHEMA = "colorbench.results/1"
 
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "psnr": True,  # dB; Table 1/3 cells, sweep, segment ablation
-    "psnr_auto": True,  # PSNR at n = 0 (E7.1)
-    "psnr_eg": True,  # exact E_G[PSNR] (E7.2)
-    "mc_check": True,  # Monte-Carlo estimate of E_G[PSNR]
-    "fid": False,  # FID of a fixed-n set or of the stratified mixture (E7.3)
-    "eg_fid": False,  # Σ G(n)·FID(n), reported under its own name
-    "nri": False,  # number of required interactions (E7.4)
-    "hint_err": False,  # mean |Ŷ − C| in the hint mask, 8-bit units (E.2)
-    "hint_err_ratio": False,  # perturbed / natural hint error
-    "hint_de": False,  # mean CIEDE2000 ΔE between hint colour and output in the hint mask (E.2)
-    "gain": True,  # hint_policy: NRI(baseline) − NRI(guided policy), interactions saved
-    "efficiency": True,  # hint_policy: guidance gain / oracle gain
+# Old names results.json still writes beside the current ones, for one release: every object that has the
+# current key also has the alias with the same value, and a comparison entry whose metric was renamed
+# ("metric": "psnr_expected") also carries "metric_alias": "psnr_eg". Read the current names; the aliases go.
+ALIASES: dict[str, str] = {  # alias → current name
+    "psnr_eg": "psnr_expected",  # E_G[PSNR]
+    "baseline": "control",  # hint_policy: the policy guidance is measured against ("baselines" are the models)
 }
+KIND_ALIASES: dict[str, str] = {"_eg": "_expected"}  # COLUMN_eg → COLUMN_expected in comparisons
+
 
 VARIANT_KEYS = (
     "model",
@@ -87,12 +83,30 @@ def build_results(computed: Mapping[str, Any], run: Mapping[str, Any]) -> dict[s
     return finite(
         {
             "schema": SCHEMA,
-            "higher_is_better": HIGHER_IS_BETTER,
+            "higher_is_better": with_aliases(HIGHER_IS_BETTER),
             "provenance": provenance(run, computed["options"]),
-            "results": computed["results"],
+            "results": with_aliases(computed["results"]),
             "skipped": computed["skipped"],
         }
     )
+
+
+def with_aliases(obj: Any) -> Any:
+    """`obj` with the ALIASES written beside their current keys (see ALIASES), recursing into dicts and lists."""
+    if isinstance(obj, Mapping):
+        out = {k: with_aliases(v) for k, v in obj.items()}
+        for alias, name in ALIASES.items():
+            if name in out and alias not in out:
+                out[alias] = out[name]
+        metric = out.get("metric")
+        if isinstance(metric, str) and "p_value" in out and "metric_alias" not in out:  # a --compare entry
+            for old, new in KIND_ALIASES.items():
+                if metric.endswith(new):
+                    out["metric_alias"] = metric[: -len(new)] + old
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [with_aliases(v) for v in obj]
+    return obj
 
 
 def finite(obj: Any) -> Any:

@@ -8,10 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from colorbench.defaults import REPORT_OPTIONS
+from colorbench.metrics.directions import HIGHER_IS_BETTER
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
-METRIC_NAMES = {"psnr_auto": "PSNR (n = 0)", "psnr_eg": "E_G[PSNR]", "nri": "NRI"}
+METRIC_NAMES = {"psnr_auto": "PSNR (n = 0)", "psnr_expected": "E_G[PSNR]", "nri": "NRI"}
 LOSS_HEADERS = {"rec": "L_rec", "adv": "L_adv", "tv": "L_tv", "smth": "L_smth"}
+# higher_is_better (True / False / None: no direction) → (header arrow, best-of rule of the column)
+ARROWS: dict[bool | None, tuple[str, Any]] = {True: ("↑", "max"), False: ("↓", "min"), None: ("", None)}
 FEW_IMAGES_MARK = "†"
 NA_MARK = "‡"
 
@@ -21,7 +25,14 @@ def _metric_name(metric: str) -> str:
     if metric in METRIC_NAMES:
         return METRIC_NAMES[metric]
     column, _, kind = metric.rpartition("_")
-    return {"auto": f"{column} (n = 0)", "eg": f"E_G[{column}]"}.get(kind, metric)
+    return {"auto": f"{column} (n = 0)", "expected": f"E_G[{column}]"}.get(kind, metric)
+
+
+def directed(key: str, label: str, of: str | None = None, **kw: Any) -> Column:
+    """A column with the arrow and best-of rule of quantity `of` (default `key`) from the one direction table,
+    colorbench.metrics.directions: directed("fid", "FID") is Column("fid", "FID↓", "min")."""
+    arrow, better = ARROWS[HIGHER_IS_BETTER[of or key]]
+    return Column(key, label + arrow, better, **kw)
 
 
 def ci_cell(cell: Mapping[str, Any] | None) -> Cell:
@@ -62,8 +73,8 @@ def _add(notes: list[str], note: str) -> None:
 
 def _ci_note(opts: Mapping[str, Any]) -> str:
     return (
-        f"[lo, hi]: {100 * float(opts.get('ci_level', 0.95)):.0f}% percentile bootstrap over images "
-        f"({int(opts.get('n_boot', 1000))} resamples, seed {int(opts.get('seed', 0))})."
+        f"[lo, hi]: {100 * float(opts.get('ci_level', REPORT_OPTIONS['ci_level'])):.0f}% percentile bootstrap over images "
+        f"({int(opts.get('n_boot', REPORT_OPTIONS['n_boot']))} resamples, seed {int(opts.get('seed', REPORT_OPTIONS['seed']))})."
     )
 
 
@@ -79,14 +90,13 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     columns = [
         Column("method", "Method", align="l", numeric=False),
         Column("cond", "Cond.", align="c", numeric=False),
-        Column("psnr", "PSNR↑", "max"),
-        Column("fid", "FID↓", "min", show_n=True),
-        Column("nri", "NRI↓", "min"),
+        directed("psnr", "PSNR"),
+        directed("fid", "FID", show_n=True),
+        directed("nri", "NRI"),
     ]
     extra = result.get("metric_columns") or []  # run --metrics: one column each, E_G in the ✓ block
-    arrows = {True: ("↑", "max"), False: ("↓", "min"), None: ("", None)}
-    columns += [Column(f"m_{m['column']}", m["header"] + arrows[m["higher_is_better"]][0],
-                       arrows[m["higher_is_better"]][1], decimals=3 if m["column"] == "ssim" else 2) for m in extra]
+    columns += [Column(f"m_{m['column']}", m["header"] + ARROWS[m["higher_is_better"]][0],
+                       ARROWS[m["higher_is_better"]][1], decimals=3 if m["column"] == "ssim" else 2) for m in extra]
     rows: list[Row] = []
     for block in ("automatic", "conditional"):
         for r in (x for x in result["rows"] if x["block"] == block):
@@ -122,7 +132,8 @@ def table1_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     notes[:0] = [
         (
             f"{result.get('dataset')}: N = {result.get('n_images')} test images. ✗: no hints (n = 0). "
-            f"✓: exact expectation over Nh ~ G (Nc = {result.get('nc')}, p = {result.get('p')}); "
+            f"✓: PSNR is E_G[PSNR], the exact expectation over Nh ~ G (Nc = {result.get('nc')}, "
+            f"p = {result.get('p')}); "
             f"FID of the stratified mixture set (E7.3). "
             f"NRI threshold {float(result['nri_threshold']):.2f} dB ({source})."
         ),
@@ -167,9 +178,9 @@ def table3_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     columns = [Column("row", "", align="l", numeric=False)]
     columns += [Column(t, LOSS_HEADERS.get(t, t), align="c", numeric=False) for t in terms]
     columns += [
-        Column("psnr", "PSNR↑", "max"),
-        Column("fid", "FID↓", "min", show_n=True),
-        Column("nri", "NRI↓", "min"),
+        directed("psnr", "PSNR"),
+        directed("fid", "FID", show_n=True),
+        directed("nri", "NRI"),
     ]
     rows = []
     for r in result["rows"]:
@@ -206,10 +217,11 @@ def sweep_specs(result: Mapping[str, Any], opts: Mapping[str, Any]) -> list[Tabl
     models marked "(constant)"."""
     levels = list(result["sweep"])
     out = []
-    arrows = {True: ("↑", "max"), False: ("↓", "min"), None: ("", None)}
-    extra = [(m["column"], arrows[m["higher_is_better"]][1], m["header"] + arrows[m["higher_is_better"]][0])
+    fixed = [(m, ARROWS[HIGHER_IS_BETTER[m]][1], header + ARROWS[HIGHER_IS_BETTER[m]][0])
+             for m, header in (("psnr", "PSNR"), ("fid", "FID"))]
+    extra = [(m["column"], ARROWS[m["higher_is_better"]][1], m["header"] + ARROWS[m["higher_is_better"]][0])
              for m in result.get("metric_columns") or []]
-    for metric, better, title in (("psnr", "max", "PSNR↑"), ("fid", "min", "FID↓"), *extra):
+    for metric, better, title in (*fixed, *extra):
         notes: list[str] = []
         columns = [Column("model", "Model", align="l", numeric=False)]
         columns += [Column(f"n{n}", f"n = {n}", better, show_n=metric == "fid") for n in levels]
@@ -242,14 +254,15 @@ def perturbed_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableS
     columns = [
         Column("model", "Model", align="l", numeric=False),
         Column("levels", "n", align="c", numeric=False),
-        Column("native", "hint err, natural↓", "min"),
-        Column("perturbed", "hint err, perturbed↓", "min"),
-        Column("ratio", "ratio↓", "min", decimals=3),
+        directed("native", "hint err, natural", of="hint_err"),
+        directed("perturbed", "hint err, perturbed", of="hint_err"),
+        directed("ratio", "ratio", of="hint_err_ratio", decimals=3),
     ]
     with_de = any("native_de" in v for v in result["variants"].values())
     if with_de:
-        columns += [Column("native_de", "ΔE00, natural↓", "min"), Column("perturbed_de", "ΔE00, perturbed↓", "min"),
-                    Column("ratio_de", "ΔE00 ratio↓", "min", decimals=3)]
+        columns += [directed("native_de", "ΔE00, natural", of="hint_de"),
+                    directed("perturbed_de", "ΔE00, perturbed", of="hint_de"),
+                    directed("ratio_de", "ΔE00 ratio", of="hint_err_ratio", decimals=3)]
     rows = []
     for v in result["variants"].values():
         lv = v["levels"]
@@ -320,8 +333,8 @@ def compare_spec(entries: list[Mapping[str, Any]], opts: Mapping[str, Any]) -> T
         )
     notes = [
         (
-            f"Paired bootstrap over the same {entries[0]['n']} images ({int(opts.get('n_boot', 1000))} "
-            f"resamples, seed {int(opts.get('seed', 0))}); "
+            f"Paired bootstrap over the same {entries[0]['n']} images ({int(opts.get('n_boot', REPORT_OPTIONS['n_boot']))} "
+            f"resamples, seed {int(opts.get('seed', REPORT_OPTIONS['seed']))}); "
             "p = 2·min(P*(Δ ≤ 0), P*(Δ ≥ 0)), never below 1/(R+1)."
         )
     ]

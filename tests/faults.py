@@ -54,7 +54,7 @@ class ForkServer:
             tiny = ["--dataset", "toon", "--limit", "1", "--size", "32", "--no-fid"]
             for k, args in enumerate((["run", "--models", "floor", *tiny, "--quiet", "--modes", "native", "--sweep",
                                        "2", "--samples", "1", "--out", str(warm / "run")],
-                                      ["check", "--model", "rtug", *tiny, "--update-baseline", "--baseline",
+                                      ["check", "--model", "rtug", *tiny, "--update-reference", "--reference",
                                        str(warm / "baseline.json")])):
                 log = warm / f"warm-{k}.log"
                 rc = int(self._ask({"op": "warm", "args": args, "log": str(log)})["rc"])

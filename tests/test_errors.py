@@ -12,7 +12,7 @@ from colorbench.cli import main
 from colorbench.data import DatasetError, open_dataset
 from colorbench.errors import UsageError
 from colorbench.evaluation.variants import parse_checkpoint_spec
-from colorbench.gate.check import read_baseline
+from colorbench.gate.check import read_reference
 from colorbench.registry import MODELS
 from colorbench.training.loop import resolve_device
 
@@ -42,10 +42,10 @@ def test_usage_error_is_one_line_and_debug_shows_its_traceback(tmp_path: Path) -
     lambda tmp: parse_checkpoint_spec(f"ours={tmp / 'missing.safetensors'}"),
     lambda tmp: open_dataset("no-such-set", root=tmp),
     lambda tmp: MODELS.canonical("no-such-model"),
-    lambda tmp: read_baseline(tmp / "missing.json"),
+    lambda tmp: read_reference(tmp / "missing.json"),
     lambda tmp: MODELS.get("guidingpainter").from_config({"stage": "typo"}),
     lambda tmp: MODELS.get("guidingpainter").from_config({"no_such_key": 1}),
-], ids=["device", "spec", "checkpoint-file", "dataset", "model", "baseline", "config-value", "config-key"])
+], ids=["device", "spec", "checkpoint-file", "dataset", "model", "reference", "config-value", "config-key"])
 def test_user_mistakes_raise_usage_errors(call, tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         call(tmp_path)

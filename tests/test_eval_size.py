@@ -67,7 +67,7 @@ def test_train_and_check_default_to_the_prepared_size(invoke, data_root: Path, t
     assert read_metadata(ckpt)["size"] == PREPARED
     base = tmp_path / "base.json"
     res = invoke("check", "--model", "guidingpainter", "--checkpoint", str(ckpt), "--dataset", "mine",
-                  "--data-root", str(data_root), "--update-baseline", "--baseline", str(base), "--no-fid")
+                  "--data-root", str(data_root), "--update-reference", "--reference", str(base), "--no-fid")
     assert res.exit_code == 0, res.output
     assert read_json(base)["size"] == PREPARED
     assert "warning" not in res.stderr  # trained and gated at the same size

@@ -174,8 +174,8 @@ def test_check_interrupted_at_random_points_leaves_no_temp_folder(server: ForkSe
     env = {"TMPDIR": str(tmp)}
     baseline = work / "rtug-base.json"
     common = ["check", "--model", "rtug", "--dataset", "toon", "--no-fid", "--limit", "2", "--size", "32",
-              "--baseline", str(baseline)]
-    _ok(server, [*common, "--update-baseline"], work / "check-base.log", env=env)
+              "--reference", str(baseline)]
+    _ok(server, [*common, "--update-reference"], work / "check-base.log", env=env)
     renames = _renames(server, common, work / "check-clean.log")
     for i, fault in enumerate(_points(2, renames, "check") + [Fault(signal=int(signal.SIGKILL), rename=2)]):
         _interrupt(server, common, work / f"check-{i}-cut.log", fault, env=env)
@@ -249,8 +249,8 @@ def test_a_mutated_run_folder_file_is_refused_naming_it(server: ForkServer, work
 def test_a_mutated_baseline_is_refused_naming_it(server: ForkServer, work: Path) -> None:
     baseline = work / "base-mut.json"
     common = ["check", "--model", "rtug", "--dataset", "toon", "--no-fid", "--limit", "2", "--size", "32",
-              "--baseline", str(baseline)]
-    _ok(server, [*common, "--update-baseline"], work / "base-mut.log")
+              "--reference", str(baseline)]
+    _ok(server, [*common, "--update-reference"], work / "base-mut.log")
     original = baseline.read_text()
     read = ("format", "metrics", "tolerances", "n_images", "size", "dataset_fingerprint")
     for case, content in _mutations(original, "baseline", read):

@@ -1,4 +1,4 @@
-"""`colorbench check`: the shipped checkpoints pass their committed baselines; a damaged one fails; a baseline
+"""`colorbench check`: the shipped checkpoints pass their committed references; a damaged one fails; a reference
 made from several checkpoints (seeds) gates against their spread."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from colorbench.checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from colorbench.cli import main
 from colorbench.evaluation.records import read_json
 from colorbench.evaluation.variants import zoo_checkpoint
-from colorbench.gate.check import Verdict, compare, default_baseline, pooled_baseline
+from colorbench.gate.check import Verdict, compare, default_reference, pooled_reference
 
 SHIPPED = ["guidingpainter", "rtug", "alacgan", "pix2pix", "cic"]
 
@@ -34,9 +34,9 @@ def _noisy(tmp_path: Path, name: str, scale: float, seed: int = 1) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", SHIPPED)
-def test_shipped_checkpoint_passes_its_committed_baseline(model):
+def test_shipped_checkpoint_passes_its_committed_reference(model):
     assert zoo_checkpoint(model, "toon").is_file(), "the embedded default ships this checkpoint"
-    assert default_baseline(model, "toon").is_file(), "and its committed baseline"
+    assert default_reference(model, "toon").is_file(), "and its committed reference"
     res = _check("--model", model, "--dataset", "toon")
     assert res.exit_code == 0, res.output
 
@@ -49,9 +49,9 @@ def test_damaged_checkpoint_fails_the_gate(tmp_path: Path):
     assert "REGRESSED" in res.output
 
 
-def test_missing_baseline_is_a_setup_error(tmp_path: Path):
-    res = _check("--model", "rtug", "--dataset", "toon", "--baseline", str(tmp_path / "nope.json"))
-    assert res.exit_code == 2 and "--update-baseline" in res.output
+def test_missing_reference_is_a_setup_error(tmp_path: Path):
+    res = _check("--model", "rtug", "--dataset", "toon", "--reference", str(tmp_path / "nope.json"))
+    assert res.exit_code == 2 and "--update-reference" in res.output
 
 
 def test_verdicts_are_direction_aware():
@@ -65,51 +65,51 @@ def test_verdicts_are_direction_aware():
     assert not compare({"psnr_expected": 19.5, "nri": 10}, base, {"psnr_expected": 0.6})[0].regressed
 
 
-def test_pooled_baseline_takes_the_mean_and_the_worst_checkpoint_as_tolerance():
+def test_pooled_reference_takes_the_mean_and_the_worst_checkpoint_as_tolerance():
     seeds = [{"psnr_expected": 18.0, "nri": 20.0, "fid_auto": 40.0}, {"psnr_expected": 19.0, "nri": 24.0}]
-    metrics, tolerances = pooled_baseline(seeds)
+    metrics, tolerances = pooled_reference(seeds)
     assert metrics == {"psnr_expected": 18.5, "nri": 22.0}  # FID not measured for every seed: not tracked
     assert tolerances == pytest.approx({"psnr_expected": 0.5 + 0.25, "nri": 2.0 + 0.5})  # NRI: the worst is the highest
     base = {"metrics": metrics, "tolerances": tolerances}
-    assert not any(v.regressed for seed in seeds for v in compare(seed, base))  # every seed passes its own baseline
+    assert not any(v.regressed for seed in seeds for v in compare(seed, base))  # every seed passes its own reference
     assert [v.regressed for v in compare({"psnr_expected": 17.7, "nri": 24.6}, base)] == [True, True]
 
 
 @pytest.mark.slow
-def test_baseline_from_several_checkpoints_gates_against_their_spread(tmp_path: Path):
+def test_reference_from_several_checkpoints_gates_against_their_spread(tmp_path: Path):
     shipped = zoo_checkpoint("guidingpainter", "toon")
     other = _noisy(tmp_path, "other-seed.safetensors", 0.1)
     base = tmp_path / "pooled.json"
-    common = ["--model", "ours", "--dataset", "toon", "--limit", "16", "--baseline", str(base)]
-    res = _check(*common, "--update-baseline", "--checkpoint", str(shipped), "--checkpoint", str(other))
+    common = ["--model", "ours", "--dataset", "toon", "--limit", "16", "--reference", str(base)]
+    res = _check(*common, "--update-reference", "--checkpoint", str(shipped), "--checkpoint", str(other))
     assert res.exit_code == 0, res.output
     data = read_json(base)
     assert [c["checkpoint_sha256"] for c in data["checkpoints"]] == [file_sha256(shipped), file_sha256(other)]
     each = [c["metrics"]["psnr_expected"] for c in data["checkpoints"]]
     assert data["metrics"]["psnr_expected"] == pytest.approx(sum(each) / 2)
     assert data["tolerances"]["psnr_expected"] == pytest.approx(abs(each[0] - each[1]) / 2 + 0.25)
-    for member in (shipped, other):  # both checkpoints the baseline was made from pass it
+    for member in (shipped, other):  # both checkpoints the reference was made from pass it
         assert _check(*common, "--checkpoint", str(member)).exit_code == 0
     res = _check(*common, "--checkpoint", str(_noisy(tmp_path, "broken.safetensors", 0.5)))
     assert res.exit_code == 1 and "REGRESSED" in res.output
     res = _check(*common, "--checkpoint", str(shipped), "--checkpoint", str(other))
-    assert res.exit_code == 2 and "--update-baseline" in res.output  # several checkpoints only make a baseline
+    assert res.exit_code == 2 and "--update-reference" in res.output  # several checkpoints only make a reference
 
 
 def test_missing_checkpoint_is_named_in_a_setup_error(tmp_path: Path):
-    res = _check("--model", "ours", "--dataset", "toon", "--update-baseline", "--baseline", str(tmp_path / "b.json"),
+    res = _check("--model", "ours", "--dataset", "toon", "--update-reference", "--reference", str(tmp_path / "b.json"),
                  "--checkpoint", str(zoo_checkpoint("guidingpainter", "toon")), "--checkpoint", str(tmp_path / "x.st"))
     assert res.exit_code == 2 and str(tmp_path / "x.st") in res.output and "@" not in res.output
-    res = _check("--model", "ours", "--dataset", "nope", "--update-baseline", "--baseline", str(tmp_path / "b.json"))
+    res = _check("--model", "ours", "--dataset", "nope", "--update-reference", "--reference", str(tmp_path / "b.json"))
     assert res.exit_code == 2 and "pass --checkpoint" in res.output
 
 
-def test_update_baseline_without_baseline_never_writes_into_the_package(tmp_path: Path, monkeypatch):
+def test_update_reference_without_reference_never_writes_into_the_package(tmp_path: Path, monkeypatch):
     from colorbench.gate import check as gate
 
-    package = tmp_path / "installed-baselines"  # stands in for colorbench/zoo/baselines/, whatever the code does
+    package = tmp_path / "installed-references"  # stands in for colorbench/zoo/references/, whatever the code does
     package.mkdir()
-    monkeypatch.setattr(gate, "BASELINE_DIR", package)
-    res = _check("--model", "rtug", "--dataset", "toon", "--limit", "2", "--update-baseline")
-    assert res.exit_code == 2 and "--baseline PATH" in res.output
+    monkeypatch.setattr(gate, "REFERENCE_DIR", package)
+    res = _check("--model", "rtug", "--dataset", "toon", "--limit", "2", "--update-reference")
+    assert res.exit_code == 2 and "--reference PATH" in res.output
     assert list(package.iterdir()) == []

@@ -114,7 +114,7 @@ def test_true_parts_largest_first_beat_a_random_order(toon: tuple) -> None:
                        EvalPlan(modes=["native", "policies"], batch_size=N_IMAGES, policy_perms=4))
     entry = variant_policies(records, _context(records, "part-floor", "region"), "part-floor", "region",
                              resolve_options({"n_boot": 200}))
-    assert (entry["baseline"], entry["guided"]) == ("random", "own")
+    assert (entry["control"], entry["guided"]) == ("random", "own")
     assert entry["policies"]["area"]["same_as"] == "own"  # the parts already come largest first
     oracle = np.asarray(entry["policies"]["oracle"]["psnr_by_n"])
     random = np.asarray(entry["policies"]["random"]["psnr_by_n"])

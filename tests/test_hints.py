@@ -43,6 +43,16 @@ def test_expectation_is_exact_weighted_sum():
         g.expectation([1, 2])
 
 
+def test_expectation_of_a_matrix_is_one_per_row_as_each_row_alone():
+    # Table 1 weighs [I, Nc+1] per-image rows; the gate the mean curve: both through the one E_G function.
+    g = BoundedGeometric(3, 0.5)
+    rows = np.array([[10.0, 20.0, 30.0, 40.0], [1.0, 1.0, 1.0, 1.0]])
+    assert g.expectation(rows) == pytest.approx([g.expectation(r) for r in rows], rel=1e-15)
+    assert g.expectation(rows).shape == (2,)
+    with pytest.raises(ValueError, match="last axis"):
+        g.expectation(rows[:, :3])
+
+
 def test_sampling_follows_g():
     g = BoundedGeometric(30, 0.125)
     draws = g.sample(torch.Generator().manual_seed(0), 200_000).numpy()

@@ -125,5 +125,5 @@ def test_selected_metrics_get_fig12_curves_and_paired_comparisons(tmp_path: Path
         assert cell["hints"] == n and cell["value"] == pytest.approx(pt[pt["n"] == n]["ssim"].mean(), rel=1e-12)
     assert (out / "tables" / "hint_sweep_ssim.md").is_file()
     compared = {e["metric"]: e for e in results["table1"]["compare"]}
-    assert {"ssim_auto", "ssim_eg", "dcf_eg", "cf_eg"} <= set(compared)
-    assert compared["ssim_eg"]["higher_is_better"] is True and compared["cf_eg"]["higher_is_better"] is None
+    assert {"ssim_auto", "ssim_expected", "dcf_expected", "cf_expected"} <= set(compared)
+    assert compared["ssim_expected"]["higher_is_better"] is True and compared["cf_expected"]["higher_is_better"] is None

@@ -41,6 +41,8 @@ def test_every_source_module_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
             installed = rel if top == "colorbench" else f"colorbench/{rel}"
             assert installed in names, f"{rel} is not installed (add its package to pyproject.toml)"
     assert any(n.startswith("colorbench/zoo/") and n.endswith(".safetensors") for n in names)
+    references = sorted((ROOT / "colorbench" / "zoo" / "references").glob("*.json"))  # `check`'s default references
+    assert references and all(f"colorbench/zoo/references/{r.name}" in names for r in references)
     for page in (ROOT / "colorbench" / "study" / "static").iterdir():  # the study server's page files
         assert f"colorbench/study/static/{page.name}" in names, f"{page} is not installed (package-data)"
 

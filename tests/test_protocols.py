@@ -117,8 +117,8 @@ def test_monte_carlo_check_follows_g_and_is_seeded():
 
 def test_monte_carlo_estimate_is_close_to_exact(ctx_records):
     ctx, records = ctx_records
-    exact = expected_psnr(records, "guidingpainter", ctx.dist)
-    mc = monte_carlo_psnr(records, "guidingpainter", ctx.dist, "toy", seed=0)
+    exact = expected_psnr(records, "guidingpainter", ctx.law)
+    mc = monte_carlo_psnr(records, "guidingpainter", ctx.law, "toy", seed=0)
     assert mc["n"] == 24
     assert abs(mc["value"] - exact) < 1.5  # one draw per image: noise of a few tenths of a dB
 
@@ -220,7 +220,7 @@ def test_eg_fid_is_reported_apart_and_only_with_every_n(tmp_path, ctx_records):
         cell["hints"]: cell["value"]
         for cell in HintSweep().compute(rec, c)["variants"]["guidingpainter"]["fid"]
     }
-    assert row["eg_fid"]["value"] == pytest.approx(sum(g * by_n[n] for n, g in enumerate(c.dist.pmf())))
+    assert row["eg_fid"]["value"] == pytest.approx(sum(g * by_n[n] for n, g in enumerate(c.law.pmf())))
     assert row["eg_fid"]["value"] != pytest.approx(row["fid"]["value"])  # the mixture FID is another number
 
 
@@ -253,7 +253,7 @@ def test_table1_blocks_rows_and_threshold_override(ctx_records):
     _, psnr0 = psnr_matrix(records, "guidingpainter", [0])
     assert gp_auto["psnr"]["value"] == pytest.approx(psnr0.mean())
     gp = next(r for r in cond if r["model"] == "guidingpainter")
-    assert gp["psnr"]["value"] == pytest.approx(expected_psnr(records, "guidingpainter", ctx.dist))
+    assert gp["psnr"]["value"] == pytest.approx(expected_psnr(records, "guidingpainter", ctx.law))
     assert gp["psnr"]["low"] <= gp["psnr"]["value"] <= gp["psnr"]["high"]
     assert res["nri_threshold"] == 19.0 and res["nri_threshold_source"] == "dataset"
 
@@ -270,9 +270,9 @@ def test_table1_compare_and_paper_rows(ctx_records):
     opts = {"compare": "ours,rtug", "paper_rows": True, "n_boot": 200}
     res = Table1().compute(records, ProtocolContext(ctx.run_dir, ctx.run, opts))
     metrics = {c["metric"]: c for c in res["compare"]}
-    assert set(metrics) == {"psnr_auto", "psnr_eg", "nri"}
-    assert metrics["psnr_eg"]["a"] == "guidingpainter" and metrics["psnr_eg"]["b"] == "rtug"
-    assert metrics["psnr_eg"]["diff"] > 0 and metrics["psnr_eg"]["p_value"] < 0.01
+    assert set(metrics) == {"psnr_auto", "psnr_expected", "nri"}
+    assert metrics["psnr_expected"]["a"] == "guidingpainter" and metrics["psnr_expected"]["b"] == "rtug"
+    assert metrics["psnr_expected"]["diff"] > 0 and metrics["psnr_expected"]["p_value"] < 0.01
     assert res["paper_rows"] == [] and "toy" in res["paper_rows_note"]  # the paper has no "toy" numbers
 
     yumi = Table1().compute(
@@ -331,7 +331,7 @@ def test_loss_ablation_rows_in_paper_order(ctx_records):
     assert [r["label"] for r in res["rows"]] == ["(a)", "(b)", "(c)", "(d)"]
     assert res["rows"][0]["losses"] == ["rec"] and res["rows"][3]["losses"] == ["rec", "adv", "tv", "smth"]
     assert res["rows"][0]["psnr"]["value"] == pytest.approx(
-        expected_psnr(records, "guidingpainter@rec", ctx.dist)
+        expected_psnr(records, "guidingpainter@rec", ctx.law)
     )
     assert loss_set("rec+smooth") == ("rec", "smth") and loss_set("final") is None
 

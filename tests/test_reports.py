@@ -218,6 +218,25 @@ def test_results_json_carries_provenance(rendered):
     assert doc == out["results"]
 
 
+def test_results_json_writes_the_old_names_beside_the_new_for_one_release():
+    # E_G[PSNR] is psnr_expected everywhere; readers of the old key keep working until the alias goes.
+    from colorbench.reports.results_json import build_results
+
+    cell = {"value": 20.0, "low": 19.0, "high": 21.0, "n": 8}
+    computed = {"options": {"nri_threshold": 19.0, "seed": 0, "n_boot": 10, "ci_level": 0.95}, "skipped": {},
+                "results": {"hint_policy": {"variants": {"m": {"control": "random",
+                                                               "policies": {"own": {"psnr_expected": cell}}}}},
+                            "table1": {"compare": [{"metric": "ssim_expected", "p_value": 0.5, "diff": 0.1},
+                                                   {"metric": "nri", "p_value": 0.5, "diff": 0.1}]}}}
+    doc = build_results(computed, {"dataset": {"nri_threshold": 19.0}})
+    own = doc["results"]["hint_policy"]["variants"]["m"]["policies"]["own"]
+    assert own["psnr_eg"] == own["psnr_expected"] == cell
+    assert doc["results"]["hint_policy"]["variants"]["m"]["baseline"] == "random"  # the control policy's old name
+    assert doc["higher_is_better"]["psnr_eg"] is doc["higher_is_better"]["psnr_expected"] is True
+    first, second = doc["results"]["table1"]["compare"]
+    assert first["metric"] == "ssim_expected" and first["metric_alias"] == "ssim_eg" and "metric_alias" not in second
+
+
 def test_rerender_is_byte_identical(rendered):
     d, _ = rendered
     files = sorted((d / "tables").glob("*")) + [d / "results.json", d / "report.md", d / "report.html"]

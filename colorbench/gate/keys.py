@@ -1,9 +1,9 @@
 """The names `colorbench check` tracks: the paper's fixed five and `<column>_auto` / `<column>_expected` of any
 registered per-image metric (its mean at n = 0 and E_G of it, the numbers of Table 1's ✗ / ✓ rows).
 
-psnr_auto, psnr_expected, nri, fid_auto, fid_expected keep their own directions and tolerances; a registered
-metric's column takes its direction and default tolerance from the metric registry (`metric(...,
-tolerance=...)`). A name that is neither is unknown: the gate refuses it (exit 2) rather than skip it, since
+psnr_auto, psnr_expected, nri, fid_auto, fid_expected take their direction from colorbench.metrics.directions
+and their default tolerance from TOLERANCES; a registered metric's column takes both from the metric registry
+(`metric(..., higher_is_better=..., tolerance=...)`). A name that is neither is unknown: the gate refuses it (exit 2) rather than skip it, since
 a typo that is never compared would pass every checkpoint.
 """
 
@@ -12,17 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from colorbench.errors import UsageError
+from colorbench.metrics.directions import HIGHER_IS_BETTER, KINDS
 from colorbench.metrics.registry import METRICS, Metric
 
-# metric → (higher is better, default tolerance)
-TRACKED: dict[str, tuple[bool, float]] = {
-    "psnr_auto": (True, 0.25),  # dB, n = 0
-    "psnr_expected": (True, 0.25),  # dB, E_G[PSNR]
-    "nri": (False, 0.5),  # interactions
-    "fid_auto": (False, 2.0),
-    "fid_expected": (False, 2.0),
+# The fixed five → default tolerance: the change a re-evaluation of the same checkpoint may show.
+TOLERANCES: dict[str, float] = {
+    "psnr_auto": 0.25,  # dB, n = 0
+    "psnr_expected": 0.25,  # dB, E_G[PSNR]
+    "nri": 0.5,  # interactions
+    "fid_auto": 2.0,
+    "fid_expected": 2.0,
 }
-KINDS = ("auto", "expected")  # mean at n = 0 (✗ Cond.) / Σ_n G(n)·mean_i value_i(n) (✓ Cond., E_G)
+TRACKED = tuple(TOLERANCES)
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,8 @@ def _metric_with_column(column: str) -> Metric | None:
 
 def gate_key(name: str) -> GateKey | None:
     """The GateKey of a tracked name, None if no fixed metric nor registered column is called that."""
-    if name in TRACKED:
-        hib, tol = TRACKED[name]
-        return GateKey(name, hib, tol)
+    if name in TOLERANCES:
+        return GateKey(name, HIGHER_IS_BETTER[name], TOLERANCES[name])
     column, _, kind = name.rpartition("_")
     if kind not in KINDS or not column:
         return None
