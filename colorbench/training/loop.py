@@ -185,12 +185,7 @@ def _set_up(cfg: TrainConfig, out: Path, resume: bool, command: str, log: Callab
     name = MODELS.canonical(cfg.model)
     mode, model_config = training_input(name, MODELS.get(name).default_config(), cfg.model_config,
                                         dataset_default_input(cfg.dataset, cfg.size, cfg.data_root))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)  # initial weights follow --seed, not whatever the global RNG holds
-        config = dict(model_config)
-        if "init_seed" in MODELS.get(name).default_config():  # models that seed their own init follow --seed too
-            config.setdefault("init_seed", cfg.seed)
-        model = build_model(name, config).to(device)
+    model = _initial_model(name, model_config, cfg.seed, device)
     defaults = model.training_defaults()
     lr = cfg.lr if cfg.lr is not None else float(defaults["lr"])
     betas = cfg.adam_betas(defaults["betas"])
@@ -201,12 +196,7 @@ def _set_up(cfg: TrainConfig, out: Path, resume: bool, command: str, log: Callab
 
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu")
     generator.manual_seed(dist.rank_seed(cfg.seed, ddp.rank))
-    scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
-    if cfg.bf16 and device.type != "cpu":
-        raise UsageError(f"--bf16 is for CPU training (got device {device.type}); on CUDA, AMP (fp16) is on already")
-    if cfg.bf16 and not cpu_has_bf16() and ddp.is_main:
-        log("warning: --bf16 on a CPU without bf16 instructions (AVX512-BF16 / AMX): bf16 is emulated there, "
-            "several times slower than float32 (benchmarks/README.md)")
+    scaler = _loss_scaler(cfg, device, ddp, log)
     meta_base = {
         "model": name,
         "config": model.config,
@@ -233,6 +223,28 @@ def _set_up(cfg: TrainConfig, out: Path, resume: bool, command: str, log: Callab
     if ddp.is_main:
         out.mkdir(parents=True, exist_ok=True)
     return run
+
+
+def _initial_model(name: str, config: dict[str, Any], seed: int, device: torch.device) -> ColorizerModel:
+    """Model `name` with its initial weights drawn from `seed` alone, whatever the global RNG holds."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # initial weights follow --seed, not whatever the global RNG holds
+        config = dict(config)
+        if "init_seed" in MODELS.get(name).default_config():  # models that seed their own init follow --seed too
+            config.setdefault("init_seed", seed)
+        return build_model(name, config).to(device)
+
+
+def _loss_scaler(cfg: TrainConfig, device: torch.device, ddp: dist.DistContext,
+                 log: Callable[[str], None]) -> torch.amp.GradScaler | None:
+    """The AMP loss scaler on CUDA (None elsewhere); refuses --bf16 off the CPU, warns where bf16 is emulated."""
+    scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
+    if cfg.bf16 and device.type != "cpu":
+        raise UsageError(f"--bf16 is for CPU training (got device {device.type}); on CUDA, AMP (fp16) is on already")
+    if cfg.bf16 and not cpu_has_bf16() and ddp.is_main:
+        log("warning: --bf16 on a CPU without bf16 instructions (AVX512-BF16 / AMX): bf16 is emulated there, "
+            "several times slower than float32 (benchmarks/README.md)")
+    return scaler
 
 
 def _open_splits(cfg: TrainConfig, mode: str) -> tuple[Any, Any]:
