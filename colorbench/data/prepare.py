@@ -39,7 +39,7 @@ from colorbench.data.line_art import gray_u8, read_line_art, sketch_fit
 from colorbench.data.prepared_manifest import build_manifest, walk_section
 from colorbench.data.sketch_quality import line_share, quality_section, quality_warning
 from colorbench.data.splits import duplicate_groups, split_of
-from colorbench.data.walk import printable, walk
+from colorbench.data.walk import Walk, printable, walk
 from colorbench.data.xdog import TAU, xdog
 
 
@@ -174,28 +174,10 @@ def prepare_dataset(
     if sketch_dir is not None and not sketch_dir.is_dir():
         raise DatasetError(f"sketch folder {sketch_dir} does not exist or is not a folder")
 
-    xdog_params = dict(xdog_params or {})
-    if set(xdog_params) - {"sigma", "tau", "epsilon"}:
-        raise DatasetError(f"unknown XDoG parameter(s) {sorted(set(xdog_params) - {'sigma', 'tau', 'epsilon'})}")
-    if xdog_params and (sketch_dir is not None or input_mode == "grayscale"):
-        raise DatasetError("--xdog-* set how sketches are extracted: there are none to extract with "
-                           + ("--sketches" if sketch_dir is not None else "--input grayscale"))
-    for flag, value, top in (("sigma", xdog_params.get("sigma", 1.0), 8.0), ("tau", xdog_params.get("tau", TAU), 1.5)):
-        if not 0 < value <= top:
-            raise DatasetError(f"--xdog-{flag} must be in (0, {top:g}], got {value:g}")
+    xdog_params = _check_xdog(xdog_params, sketch_dir, input_mode)
 
     seen = walk(src)
-    files = seen.files
-    skipped = [(printable(folder), f"cannot read the folder ({why})") for folder, why in seen.unreadable]
-    candidates = []
-    for path in files:
-        if path.is_symlink() and not path.exists():
-            skipped.append((printable(path), f"a link to {printable(os.readlink(path))}, which does not exist"))
-        elif path.suffix.lower() in IMAGE_EXTS:
-            candidates.append(path)
-        else:
-            skipped.append((printable(path), f"not an image file type ('{printable(path.suffix) or 'no extension'}')"))
-    by_id = _by_stem(candidates, "source")
+    by_id, skipped = _sources(seen)
     sketch_by_id = (
         _by_stem([p for p in walk(sketch_dir).files if p.suffix.lower() in IMAGE_EXTS], "sketch") if sketch_dir else {}
     )
@@ -215,24 +197,14 @@ def prepare_dataset(
                           kinds, xdog_params)
         if not images:
             raise DatasetError(
-                f"no usable image in {src}: {len(files)} files, {len(skipped)} skipped "
+                f"no usable image in {src}: {len(seen.files)} files, {len(skipped)} skipped "
                 f"(first: {skipped[0][0]}: {skipped[0][1]})" if skipped else f"no image files in {src}"
             )
         duplicates = duplicate_groups(images)
         for group in duplicates:
             for image_id in group[1:]:
                 images[image_id]["duplicate_of"] = group[0]
-        splits = split_of(sorted(images), key, seed, {i: e["color_sha256"] for i, e in images.items()})
-        for split in SPLITS:
-            for kind in kinds:
-                (staging / split / kind).mkdir(parents=True)
-        for image_id, split in splits.items():
-            images[image_id]["split"] = split
-            for kind in kinds:
-                os.replace(staging / kind / png_name(image_id), staging / split / kind / png_name(image_id))
-        for kind in kinds:
-            (staging / kind).rmdir()
-        counts = {s: sum(1 for v in splits.values() if v == s) for s in SPLITS}
+        counts = _split_staged(images, key, seed, staging, kinds)
         manifest = build_manifest(key, src, size, sketch_dir, seed, nri_threshold, counts, images, skipped, xdog_params)
         manifest |= {"duplicates": duplicates, "walk": walk_section(seen)}
         quality = None
@@ -246,14 +218,7 @@ def prepare_dataset(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
-    for path, reason in skipped:
-        console.print(f"skipped {path}: {reason}", markup=False, soft_wrap=True)
-    for group in duplicates:
-        console.print(f"duplicates (same content, kept in one split): {', '.join(group)}", markup=False,
-                      soft_wrap=True)
-    for link, real in seen.repeated:
-        console.print(f"not read again: {printable(link)} links to {printable(real)}, already read", markup=False,
-                      soft_wrap=True)
+    _print_notes(console, skipped, duplicates, seen)
     warning = quality_warning(quality, len(images), str(target / MANIFEST_NAME)) if quality else None
     if warning:
         console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
@@ -263,6 +228,66 @@ def prepare_dataset(
         target / MANIFEST_NAME, n_hidden=len(seen.hidden), n_duplicates=sum(len(g) - 1 for g in duplicates),
         n_linked=len(seen.linked), n_repeated=len(seen.repeated),
     )
+
+
+def _check_xdog(xdog_params: dict[str, float] | None, sketch_dir: Path | None, input_mode: str) -> dict[str, float]:
+    """The --xdog-* values as given (a copy), or DatasetError naming the flag: unknown, out of range, or given
+    where no sketch is extracted."""
+    xdog_params = dict(xdog_params or {})
+    if set(xdog_params) - {"sigma", "tau", "epsilon"}:
+        raise DatasetError(f"unknown XDoG parameter(s) {sorted(set(xdog_params) - {'sigma', 'tau', 'epsilon'})}")
+    if xdog_params and (sketch_dir is not None or input_mode == "grayscale"):
+        raise DatasetError("--xdog-* set how sketches are extracted: there are none to extract with "
+                           + ("--sketches" if sketch_dir is not None else "--input grayscale"))
+    for flag, value, top in (("sigma", xdog_params.get("sigma", 1.0), 8.0), ("tau", xdog_params.get("tau", TAU), 1.5)):
+        if not 0 < value <= top:
+            raise DatasetError(f"--xdog-{flag} must be in (0, {top:g}], got {value:g}")
+    return xdog_params
+
+
+def _sources(seen: Walk) -> tuple[dict[str, Path], list[tuple[str, str]]]:
+    """The walk's image files by id, and (path, reason) of what is skipped already: unreadable folders, dangling
+    links, files of other types."""
+    skipped = [(printable(folder), f"cannot read the folder ({why})") for folder, why in seen.unreadable]
+    candidates = []
+    for path in seen.files:
+        if path.is_symlink() and not path.exists():
+            skipped.append((printable(path), f"a link to {printable(os.readlink(path))}, which does not exist"))
+        elif path.suffix.lower() in IMAGE_EXTS:
+            candidates.append(path)
+        else:
+            skipped.append((printable(path), f"not an image file type ('{printable(path.suffix) or 'no extension'}')"))
+    return _by_stem(candidates, "source"), skipped
+
+
+def _split_staged(images: dict[str, dict[str, Any]], key: str, seed: int, staging: Path,
+                  kinds: tuple[str, ...]) -> dict[str, int]:
+    """Move staging/{kind}/<id>.png into staging/{split}/{kind}/ by the split rule (splits.split_of, duplicates
+    together), note each image's split in its manifest entry; → images per split."""
+    splits = split_of(sorted(images), key, seed, {i: e["color_sha256"] for i, e in images.items()})
+    for split in SPLITS:
+        for kind in kinds:
+            (staging / split / kind).mkdir(parents=True)
+    for image_id, split in splits.items():
+        images[image_id]["split"] = split
+        for kind in kinds:
+            os.replace(staging / kind / png_name(image_id), staging / split / kind / png_name(image_id))
+    for kind in kinds:
+        (staging / kind).rmdir()
+    return {s: sum(1 for v in splits.values() if v == s) for s in SPLITS}
+
+
+def _print_notes(console: Any, skipped: list[tuple[str, str]], duplicates: list[list[str]], seen: Walk) -> None:
+    """To stderr, once the dataset is in place: each skipped file with its reason, each duplicate group, each
+    folder link not read again."""
+    for path, reason in skipped:
+        console.print(f"skipped {path}: {reason}", markup=False, soft_wrap=True)
+    for group in duplicates:
+        console.print(f"duplicates (same content, kept in one split): {', '.join(group)}", markup=False,
+                      soft_wrap=True)
+    for link, real in seen.repeated:
+        console.print(f"not read again: {printable(link)} links to {printable(real)}, already read", markup=False,
+                      soft_wrap=True)
 
 
 def _process(
