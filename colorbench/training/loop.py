@@ -52,12 +52,15 @@ def lr_factor(step: int, total_steps: int) -> float:
 
 
 def build_model(name: str, config: dict[str, Any] | None = None) -> ColorizerModel:
+    """Registered model `name` built from `config` (`ColorizerModel.from_config`)."""
     cls = MODELS.get(name)
     return cls.from_config(config or {})
 
 
 @dataclass
 class TrainResult:
+    """Where a run's checkpoints are, its per-epoch history rows and its wall time."""
+
     checkpoint: Path
     best_checkpoint: Path
     history: list[dict[str, float]]
