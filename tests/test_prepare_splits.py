@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorbench.cli import main
-from colorbench.data.prepare import split_of
+from colorbench.data.splits import split_of
 from colorbench.data.synthetic import Toon
 
 N_DISTINCT = 40

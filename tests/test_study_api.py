@@ -15,8 +15,9 @@ from starlette.testclient import TestClient
 from colorbench.cli import main
 from colorbench.study.app import create_app
 from colorbench.study.backend import StudyModels
-from colorbench.study.db import Conflict, Store, interactions, sessions
+from colorbench.study.db import Conflict, Store
 from colorbench.study.report import mean_ci, table6, write_report
+from colorbench.study.schema import interactions, sessions
 
 
 @pytest.fixture(scope="module")

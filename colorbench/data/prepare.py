@@ -7,7 +7,7 @@ INTER_AREA does when enlarging). The dataset is built in a hidden staging folder
 and renamed into place at the end, so a crash never leaves a half-prepared dataset behind.
 
 Identical content never straddles splits: images whose prepared colour is the same (byte-identical copies,
-links to one file) are one group, which goes to one split (`split_of`); they are counted and listed.
+links to one file) are one group, which goes to one split (colorbench.data.splits); they are counted and listed.
 """
 
 from __future__ import annotations
@@ -29,19 +29,18 @@ from colorbench.atomic import atomic_write_text, current_umask, sweep_stale, wri
 from colorbench.checkpoints import file_sha256
 from colorbench.data.base import MAX_SIZE, SPLITS, DatasetError
 from colorbench.data.folder import (
-    DEFAULT_NRI_THRESHOLD,
     IMAGE_EXTS,
     KNOWN_THRESHOLDS,
-    MANIFEST_FORMAT,
     MANIFEST_NAME,
     png_name,
 )
-from colorbench.data.images import SkippedImage, exif_orientation, orient, read_rgb
+from colorbench.data.images import SkippedImage, read_rgb
+from colorbench.data.line_art import gray_u8, read_line_art, sketch_fit
+from colorbench.data.prepared_manifest import build_manifest, walk_section
 from colorbench.data.sketch_quality import line_share, quality_section, quality_warning
+from colorbench.data.splits import duplicate_groups, split_of
 from colorbench.data.walk import Walk, printable, walk
-from colorbench.data.xdog import EPSILON, KAPPA, SIGMAS, TAU, xdog
-
-SPLIT_FRACTIONS = (0.81, 0.09)  # train, val; test gets the rest (paper §4.1: 81:9:10)
+from colorbench.data.xdog import TAU, xdog
 
 
 @dataclass
@@ -84,36 +83,6 @@ class PrepareReport:
             f"{self.size}×{self.size} in {self.out_dir} (sketches: {self.sketch_method}); {seen}"
             + "".join(f"; {e}" for e in extra) + f" (details in {self.manifest})"
         )
-
-
-def split_of(ids: list[str], name: str, seed: int = 0, group: dict[str, str] | None = None) -> dict[str, str]:
-    """E1.2: rank ids by sha256("colorbench|split|NAME|id") and cut 81:9:10 (floor, floor, rest).
-
-    seed 0 is the normative split; another seed salts the hash (",seed=N") for a different one.
-    group: id → content key; ids sharing a key all take the split of the first-ranked of them (identical
-    content in train and test would score a model on an image it trained on). Ids without a twin keep their
-    E1.2 split, so a set without duplicates is split exactly as before groups existed.
-    """
-    salt = "" if seed == 0 else f"|seed={seed}"
-    ranked = sorted(ids, key=lambda i: hashlib.sha256(f"colorbench|split|{name}|{i}{salt}".encode()).hexdigest())
-    n = len(ranked)
-    n_train, n_val = int(np.floor(SPLIT_FRACTIONS[0] * n)), int(np.floor(SPLIT_FRACTIONS[1] * n))
-    group = group or {}
-    out: dict[str, str] = {}
-    first: dict[str, str] = {}  # content key → split of its first-ranked id
-    for position, i in enumerate(ranked):
-        split = "train" if position < n_train else "val" if position < n_train + n_val else "test"
-        out[i] = first.setdefault(group.get(i, f"id|{i}"), split)
-    return out
-
-
-def duplicate_groups(images: dict[str, dict[str, Any]]) -> list[list[str]]:
-    """Ids whose prepared colour image is byte-identical (copies, links to one file, one picture saved twice
-    losslessly), as sorted groups of two or more."""
-    by_content: dict[str, list[str]] = {}
-    for image_id, entry in sorted(images.items()):
-        by_content.setdefault(entry["color_sha256"], []).append(image_id)
-    return sorted(g for g in by_content.values() if len(g) > 1)
 
 
 def resize_area(image: np.ndarray, size: int) -> np.ndarray:
@@ -205,28 +174,10 @@ def prepare_dataset(
     if sketch_dir is not None and not sketch_dir.is_dir():
         raise DatasetError(f"sketch folder {sketch_dir} does not exist or is not a folder")
 
-    xdog_params = dict(xdog_params or {})
-    if set(xdog_params) - {"sigma", "tau", "epsilon"}:
-        raise DatasetError(f"unknown XDoG parameter(s) {sorted(set(xdog_params) - {'sigma', 'tau', 'epsilon'})}")
-    if xdog_params and (sketch_dir is not None or input_mode == "grayscale"):
-        raise DatasetError("--xdog-* set how sketches are extracted: there are none to extract with "
-                           + ("--sketches" if sketch_dir is not None else "--input grayscale"))
-    for flag, value, top in (("sigma", xdog_params.get("sigma", 1.0), 8.0), ("tau", xdog_params.get("tau", TAU), 1.5)):
-        if not 0 < value <= top:
-            raise DatasetError(f"--xdog-{flag} must be in (0, {top:g}], got {value:g}")
+    xdog_params = _check_xdog(xdog_params, sketch_dir, input_mode)
 
     seen = walk(src)
-    files = seen.files
-    skipped = [(printable(folder), f"cannot read the folder ({why})") for folder, why in seen.unreadable]
-    candidates = []
-    for path in files:
-        if path.is_symlink() and not path.exists():
-            skipped.append((printable(path), f"a link to {printable(os.readlink(path))}, which does not exist"))
-        elif path.suffix.lower() in IMAGE_EXTS:
-            candidates.append(path)
-        else:
-            skipped.append((printable(path), f"not an image file type ('{printable(path.suffix) or 'no extension'}')"))
-    by_id = _by_stem(candidates, "source")
+    by_id, skipped = _sources(seen)
     sketch_by_id = (
         _by_stem([p for p in walk(sketch_dir).files if p.suffix.lower() in IMAGE_EXTS], "sketch") if sketch_dir else {}
     )
@@ -246,26 +197,16 @@ def prepare_dataset(
                           kinds, xdog_params)
         if not images:
             raise DatasetError(
-                f"no usable image in {src}: {len(files)} files, {len(skipped)} skipped "
+                f"no usable image in {src}: {len(seen.files)} files, {len(skipped)} skipped "
                 f"(first: {skipped[0][0]}: {skipped[0][1]})" if skipped else f"no image files in {src}"
             )
         duplicates = duplicate_groups(images)
         for group in duplicates:
             for image_id in group[1:]:
                 images[image_id]["duplicate_of"] = group[0]
-        splits = split_of(sorted(images), key, seed, {i: e["color_sha256"] for i, e in images.items()})
-        for split in SPLITS:
-            for kind in kinds:
-                (staging / split / kind).mkdir(parents=True)
-        for image_id, split in splits.items():
-            images[image_id]["split"] = split
-            for kind in kinds:
-                os.replace(staging / kind / png_name(image_id), staging / split / kind / png_name(image_id))
-        for kind in kinds:
-            (staging / kind).rmdir()
-        counts = {s: sum(1 for v in splits.values() if v == s) for s in SPLITS}
-        manifest = _manifest(key, src, size, sketch_dir, seed, nri_threshold, counts, images, skipped, xdog_params)
-        manifest |= {"duplicates": duplicates, "walk": _walk_section(seen)}
+        counts = _split_staged(images, key, seed, staging, kinds)
+        manifest = build_manifest(key, src, size, sketch_dir, seed, nri_threshold, counts, images, skipped, xdog_params)
+        manifest |= {"duplicates": duplicates, "walk": walk_section(seen)}
         quality = None
         if input_mode == "grayscale":
             manifest |= {"input": "grayscale", "sketch": {"method": "none (--input grayscale)"}}
@@ -277,14 +218,7 @@ def prepare_dataset(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
-    for path, reason in skipped:
-        console.print(f"skipped {path}: {reason}", markup=False, soft_wrap=True)
-    for group in duplicates:
-        console.print(f"duplicates (same content, kept in one split): {', '.join(group)}", markup=False,
-                      soft_wrap=True)
-    for link, real in seen.repeated:
-        console.print(f"not read again: {printable(link)} links to {printable(real)}, already read", markup=False,
-                      soft_wrap=True)
+    _print_notes(console, skipped, duplicates, seen)
     warning = quality_warning(quality, len(images), str(target / MANIFEST_NAME)) if quality else None
     if warning:
         console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
@@ -296,14 +230,64 @@ def prepare_dataset(
     )
 
 
-def _walk_section(seen: Walk) -> dict[str, Any]:
-    """The manifest's account of the source folder: hidden entries, folder links followed and not followed."""
-    return {
-        "entries_seen": seen.n_seen,
-        "hidden": [printable(p) for p in seen.hidden],
-        "linked_folders": [{"link": printable(a), "target": printable(b)} for a, b in seen.linked],
-        "links_not_read_again": [{"link": printable(a), "target": printable(b)} for a, b in seen.repeated],
-    }
+def _check_xdog(xdog_params: dict[str, float] | None, sketch_dir: Path | None, input_mode: str) -> dict[str, float]:
+    """The --xdog-* values as given (a copy), or DatasetError naming the flag: unknown, out of range, or given
+    where no sketch is extracted."""
+    xdog_params = dict(xdog_params or {})
+    if set(xdog_params) - {"sigma", "tau", "epsilon"}:
+        raise DatasetError(f"unknown XDoG parameter(s) {sorted(set(xdog_params) - {'sigma', 'tau', 'epsilon'})}")
+    if xdog_params and (sketch_dir is not None or input_mode == "grayscale"):
+        raise DatasetError("--xdog-* set how sketches are extracted: there are none to extract with "
+                           + ("--sketches" if sketch_dir is not None else "--input grayscale"))
+    for flag, value, top in (("sigma", xdog_params.get("sigma", 1.0), 8.0), ("tau", xdog_params.get("tau", TAU), 1.5)):
+        if not 0 < value <= top:
+            raise DatasetError(f"--xdog-{flag} must be in (0, {top:g}], got {value:g}")
+    return xdog_params
+
+
+def _sources(seen: Walk) -> tuple[dict[str, Path], list[tuple[str, str]]]:
+    """The walk's image files by id, and (path, reason) of what is skipped already: unreadable folders, dangling
+    links, files of other types."""
+    skipped = [(printable(folder), f"cannot read the folder ({why})") for folder, why in seen.unreadable]
+    candidates = []
+    for path in seen.files:
+        if path.is_symlink() and not path.exists():
+            skipped.append((printable(path), f"a link to {printable(os.readlink(path))}, which does not exist"))
+        elif path.suffix.lower() in IMAGE_EXTS:
+            candidates.append(path)
+        else:
+            skipped.append((printable(path), f"not an image file type ('{printable(path.suffix) or 'no extension'}')"))
+    return _by_stem(candidates, "source"), skipped
+
+
+def _split_staged(images: dict[str, dict[str, Any]], key: str, seed: int, staging: Path,
+                  kinds: tuple[str, ...]) -> dict[str, int]:
+    """Move staging/{kind}/<id>.png into staging/{split}/{kind}/ by the split rule (splits.split_of, duplicates
+    together), note each image's split in its manifest entry; → images per split."""
+    splits = split_of(sorted(images), key, seed, {i: e["color_sha256"] for i, e in images.items()})
+    for split in SPLITS:
+        for kind in kinds:
+            (staging / split / kind).mkdir(parents=True)
+    for image_id, split in splits.items():
+        images[image_id]["split"] = split
+        for kind in kinds:
+            os.replace(staging / kind / png_name(image_id), staging / split / kind / png_name(image_id))
+    for kind in kinds:
+        (staging / kind).rmdir()
+    return {s: sum(1 for v in splits.values() if v == s) for s in SPLITS}
+
+
+def _print_notes(console: Any, skipped: list[tuple[str, str]], duplicates: list[list[str]], seen: Walk) -> None:
+    """To stderr, once the dataset is in place: each skipped file with its reason, each duplicate group, each
+    folder link not read again."""
+    for path, reason in skipped:
+        console.print(f"skipped {path}: {reason}", markup=False, soft_wrap=True)
+    for group in duplicates:
+        console.print(f"duplicates (same content, kept in one split): {', '.join(group)}", markup=False,
+                      soft_wrap=True)
+    for link, real in seen.repeated:
+        console.print(f"not read again: {printable(link)} links to {printable(real)}, already read", markup=False,
+                      soft_wrap=True)
 
 
 def _process(
@@ -347,12 +331,12 @@ def _process(
                     sketch_path = sketch_by_id.get(image_id)
                     if sketch_path is None:
                         raise SkippedImage(path, f"no sketch named {image_id}.* in {printable(sketch_dir)}")
-                    line_art = _read_line_art(path, sketch_path, rgb, entry, console)
+                    line_art = read_line_art(path, sketch_path, rgb, entry, console)
                     entry["sketch_source_size"] = [int(line_art.shape[1]), int(line_art.shape[0])]
-                    note = _sketch_fit(rgb, line_art, path, sketch_path)
+                    note = sketch_fit(rgb, line_art, path, sketch_path)
                     if note:
                         console.print(f"warning: {note}", markup=False, soft_wrap=True)
-                    sketch = resize_area(_gray_u8(line_art), size)
+                    sketch = resize_area(gray_u8(line_art), size)
                     del line_art
                     entry["sketch_source"] = printable(sketch_path.relative_to(sketch_dir).as_posix())
                     entry["sketch_source_sha256"] = file_sha256(sketch_path)
@@ -373,116 +357,6 @@ def _process(
                 entry[f"{kind}_sha256"] = hashlib.sha256(data).hexdigest()
             images[image_id] = entry
     return images
-
-
-def _read_line_art(path: Path, sketch_path: Path, rgb: np.ndarray, entry: dict[str, Any], console: Any) -> np.ndarray:
-    """The given line art of `path`, turned as its colour image was. Each file's own EXIF orientation is applied
-    (read_rgb). Line art without one, paired with a colour file that has one, is taken to be drawn on the colour
-    file's stored pixels (what tools that ignore EXIF write) and turned the same way — unless its shape shows it
-    was drawn on the upright picture (a 90° orientation, and the line art already has the upright shape)."""
-    try:
-        line_art = read_rgb(sketch_path)
-        own, colour = exif_orientation(sketch_path), exif_orientation(path)
-    except SkippedImage as exc:
-        raise SkippedImage(path, f"its sketch {printable(str(exc))}") from exc
-    if own != 1 or colour == 1:
-        return line_art
-    (h, w), (sh, sw) = rgb.shape[:2], line_art.shape[:2]
-    swaps = colour in (5, 6, 7, 8)  # transpose / rotate 90° / transverse / rotate 270°: width and height swap
-    if swaps and (sh, sw) != (sw, sh) and _same_aspect((h, w), (sh, sw)):
-        return line_art  # already upright: the user drew it on the picture as it is shown
-    turned = orient(line_art, colour)
-    if not _same_aspect((h, w), turned.shape[:2]):
-        return line_art  # fits neither way: `_sketch_fit` names the mismatch
-    entry["sketch_orientation"] = f"EXIF orientation {colour} of the colour file, applied to the line art too"
-    if swaps and (sh, sw) != (sw, sh):
-        console.print(f"note: {printable(path)} and its sketch {printable(sketch_path)} differ only by the colour "
-                      f"file's EXIF rotation (orientation {colour}): the sketch is {sw}×{sh} px as stored, the colour "
-                      f"image {w}×{h} px upright; the sketch was turned the same way", markup=False, soft_wrap=True)
-    else:
-        console.print(f"note: {printable(path)} carries EXIF orientation {colour} and its sketch "
-                      f"{printable(sketch_path)} none: the sketch was turned the same way (if it was drawn on the "
-                      "upright picture, give it that orientation or re-save the colour image upright)",
-                      markup=False, soft_wrap=True)
-    return turned
-
-
-def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Whether shapes (h, w) a and b have the same aspect ratio within 1 % (then both resize to one square)."""
-    return abs((b[1] / b[0]) / (a[1] / a[0]) - 1.0) <= 0.01
-
-
-def _sketch_fit(rgb: np.ndarray, line_art: np.ndarray, path: Path, sketch_path: Path) -> str | None:
-    """None when the line art has the colour image's shape; a warning line when only its size differs (both
-    are resized to the same square, so the lines still align); SkippedImage when its aspect ratio differs by
-    more than 1 % — stretched to the same square, its lines would not lie on the colour image's edges."""
-    (h, w), (sh, sw) = rgb.shape[:2], line_art.shape[:2]
-    path, sketch_path = printable(path), printable(sketch_path)
-    if (h, w) == (sh, sw):
-        return None
-    if not _same_aspect((h, w), (sh, sw)):
-        raise SkippedImage(path, f"its sketch {sketch_path} is {sw}×{sh} px, the colour image {w}×{h} px: another "
-                                 "aspect ratio, so its lines would not align (crop the line art to the image's shape)")
-    return (f"{path}: its sketch {sketch_path} is {sw}×{sh} px, the colour image {w}×{h} px "
-            "(same aspect ratio: both resized)")
-
-
-def _gray_u8(rgb: np.ndarray) -> np.ndarray:
-    """Given line art → uint8 grey (BT.601), kept grey: the user's lines are used as they are."""
-    g = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.clip(np.rint(g), 0, 255).astype(np.uint8)
-
-
-def _manifest(
-    key: str,
-    src: Path,
-    size: int,
-    sketch_dir: Path | None,
-    seed: int,
-    nri_threshold: float | None,
-    counts: dict[str, int],
-    images: dict[str, dict[str, Any]],
-    skipped: list[tuple[str, str]],
-    xdog_params: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    import PIL
-
-    from colorbench.versions import versions
-
-    threshold = KNOWN_THRESHOLDS.get(key, nri_threshold if nri_threshold is not None else DEFAULT_NRI_THRESHOLD)
-    if key in KNOWN_THRESHOLDS:
-        note = "paper's threshold for this dataset (Table 1)"
-    elif nri_threshold is not None:
-        note = "given with --nri-threshold"
-    else:
-        note = "default (yumi's value), not calibrated for this data: pass --nri-threshold to set one"
-    sketch: dict[str, Any] = (
-        {"method": "xdog", "spec": "reference-brief E1.3", "sigmas": list(SIGMAS), "kappa": KAPPA, "tau": TAU,
-         "epsilon": EPSILON, "gray": "BT.601 on [0,1] float32", "blur": "OpenCV-equivalent Gaussian, REFLECT_101"}
-        if sketch_dir is None
-        else {"method": "given", "dir": printable(sketch_dir.resolve()), "gray": "BT.601, resized like the colour"}
-    )  # fmt: skip
-    if sketch_dir is None and xdog_params:  # --xdog-*: E1.3 with these values instead
-        sketch |= {"spec": "reference-brief E1.3 with " + ", ".join(f"{k}={v}" for k, v in sorted(xdog_params.items())),
-                   **{k: v for k, v in xdog_params.items() if k != "sigma"}}
-        if "sigma" in xdog_params:
-            sketch["sigmas"] = [xdog_params["sigma"]]
-    return {
-        "format": MANIFEST_FORMAT,
-        "name": key,
-        "size": size,
-        "source": {"dir": printable(src.resolve())},
-        "resize": "Pillow BOX (area) on shrinking axes, BILINEAR on growing ones; aspect ratio not kept (E1.1)",
-        "sketch": sketch,
-        "split": {"rule": "sha256('colorbench|split|NAME|id') ascending; floor(.81N) train, floor(.09N) val, "
-                  "rest test (E1.2); images with identical content (\"duplicates\") all take the split of the "
-                  "first-ranked of them", "seed": seed, "counts": counts},
-        "nri_threshold": threshold,
-        "nri_threshold_note": note,
-        "versions": {**versions(), "pillow": PIL.__version__},
-        "images": images,
-        "skipped": [{"path": p, "reason": r} for p, r in skipped],
-    }
 
 
 def _move_into_place(staging: Path, target: Path) -> None:

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,21 @@ def check_shared_folder(ctx: DistContext, folder: Path, flag: str = "--out") -> 
     if blind:
         raise UsageError(f"{flag} {folder}: rank(s) {', '.join(map(str, blind))} do not see the folder rank 0 "
                          f"writes; under torchrun across nodes {flag} must be one folder every node shares")
+
+
+def on_every_rank(ctx: DistContext, check: Callable[[], Any]) -> Any:
+    """`check()` on every rank; when it raises on any rank, every rank raises (no rank is left waiting in a
+    collective for one that stopped). Returns check()'s value."""
+    try:
+        value, error = check(), None
+    except UsageError as exc:
+        value, error = None, exc
+    if ctx.is_distributed and not ctx.all_agree(error is None):
+        raise error or UsageError("another rank refused this run (see its message); under torchrun across nodes "
+                                  "--out must be a folder every node sees")
+    if error is not None:
+        raise error
+    return value
 
 
 def rank_seed(seed: int, rank: int) -> int:
