@@ -53,10 +53,10 @@ def old_broadcast_buffers(module: nn.Module) -> None:
 def rank_main(args: argparse.Namespace) -> None:
     from colorbench.guidingpainter.model import GuidingPainter
     from colorbench.model import TrainContext
-    from colorbench.training import ddp as dist
+    from colorbench.training import ddp
 
     torch.set_num_threads(1)
-    ctx = dist.init("cpu")
+    ctx = ddp.init("cpu")
     model = GuidingPainter({"width": args.width, "augment": False})
     optimizers = model.configure_optimizers(2e-4, (0.5, 0.999))
     gen = torch.Generator().manual_seed(ctx.rank)
@@ -64,7 +64,7 @@ def rank_main(args: argparse.Namespace) -> None:
              "color": torch.rand(args.batch, 3, args.size, args.size, generator=gen) * 2 - 1}
     step_ctx = TrainContext(0, 10, 0, torch.Generator().manual_seed(7 + ctx.rank), torch.device("cpu"))
     old_broadcast_module(model)
-    nets = dist.ParallelNets(model, ctx, torch.device("cpu"))
+    nets = ddp.ParallelNets(model, ctx, torch.device("cpu"))
 
     def none() -> None:
         model.train_step(batch, optimizers, step_ctx)

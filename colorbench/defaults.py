@@ -10,7 +10,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TrainDefaults:
-    """`colorbench train`'s defaults and colorbench.training.loop.TrainConfig's: one source for CLI and API."""
+    """`colorbench train`'s defaults and colorbench.training.config.TrainConfig's: one source for CLI and API."""
 
     epochs: int = 10
     batch_size: int = 16

@@ -18,6 +18,7 @@ from colorbench.api import HintKind, Hints
 from colorbench.checkpoints import CheckpointError
 from colorbench.color.grayscale import GRAYSCALE, INPUT_MODES, hint_ab, luminance_input, recombine
 from colorbench.color.lab import signed_to_lab
+from colorbench.defaults import EVAL
 from colorbench.guidingpainter.augment import augment_batch
 from colorbench.guidingpainter.hint_generation import NH_PER, generate_hints, sample_activation
 from colorbench.guidingpainter.losses import (
@@ -70,8 +71,8 @@ class GuidingPainter(ColorizerModel):
             "width": 0.25,  # paper: 1.0 (64 base channels)
             "f_norm": "batch",  # f's normalisation: batch (Table 5) | group (GroupNorm, a deviation)
             "g_norm": "batch",  # g's normalisation, the same choices
-            "nc": 30,  # maximum number of hints Nc (§3.3)
-            "p": 0.125,  # stop probability of G (Eq. 3); also the D.2 Bernoulli rate
+            "nc": EVAL.nc,  # maximum number of hints Nc (§3.3): the law G evaluation uses
+            "p": EVAL.p,  # stop probability of G (Eq. 3); also the D.2 Bernoulli rate
             "lambda_rec": 30.0,  # Eq. (14) weights as the official code; 0 switches a loss off
             "lambda_adv": 0.2,
             "lambda_tv": 5.0,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.atomic import atomic_write_text
+from colorbench.defaults import EVAL
 from colorbench.hint_counts import BoundedGeometric
 from colorbench.protocols.expected import expected_psnr_per_image
 from colorbench.protocols.levels import RecordsError, psnr_at, variants_present
@@ -38,7 +39,7 @@ def per_image_numbers(records: pd.DataFrame, run: Mapping[str, Any],
     models have only the first) or not recorded."""
     infos = run.get("variants", {})
     proto = run.get("protocol", {})
-    dist = BoundedGeometric(int(proto.get("nc", 30)), float(proto.get("p", 0.125)))
+    law = BoundedGeometric(int(proto.get("nc", EVAL.nc)), float(proto.get("p", EVAL.p)))
     present = variants_present(records)
     meta: list[dict[str, Any]] = []
     table: dict[str, dict[str, list[float | None]]] = {}
@@ -60,8 +61,8 @@ def per_image_numbers(records: pd.DataFrame, run: Mapping[str, Any],
         if not conditional:
             continue
         try:  # both need records at every n = 0..Nc
-            put(v, 1, *expected_psnr_per_image(records, v, dist))
-            put(v, 2, *nri_of_variant(records, v, threshold, dist.nc))
+            put(v, 1, *expected_psnr_per_image(records, v, law))
+            put(v, 2, *nri_of_variant(records, v, threshold, law.nc))
         except RecordsError:
             pass
         g = gains(records, v)
@@ -115,7 +116,7 @@ def render_html(run: Mapping[str, Any], specs: Sequence[TableSpec], figures: Seq
     images = [{"id": i, "pictured": i in pics, "v": numbers.get(i, {})} for i in ids]
     levels = max((v["levels"] for p in pics.values() for v in p["variants"].values()), default=1)
     data = {"variants": meta, "images": images, "pictures": pics, "levels": levels,
-            "nri_threshold": threshold, "nc": int(run.get("protocol", {}).get("nc", 30)),
+            "nri_threshold": threshold, "nc": int(run.get("protocol", {}).get("nc", EVAL.nc)),
             "dataset": str(run.get("dataset", {}).get("name", ""))}
     return _template().render(
         heading=heading, stamp=stamp, tables=[_table(s) for s in specs], figures=[_figure(f) for f in figures],

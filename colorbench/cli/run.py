@@ -137,9 +137,9 @@ def run(models: str, dataset: str, out: str | None, checkpoints: tuple[str, ...]
                     size=size, limit=limit, data_root=data_root, device=device, resume=resume, fid=fid,
                     fid_weights=fid_weights, plan=plan, num_workers=num_workers, input=input_mode)
     run_dir = run_evaluation(cfg, progress=not quiet)
-    from colorbench.training import ddp as distributed
+    from colorbench.training import ddp
 
-    if distributed.init().rank != 0:
+    if ddp.init().rank != 0:
         return
     _report(run_dir, {"nri_threshold": nri_threshold, "compare": compare, "paper_rows": paper_rows,
                       "figure_images": _csv_ids(figure_images) or None}, as_json)

@@ -21,7 +21,7 @@ from colorbench.progress import STDERR
 @click.option("--k", default=8, show_default=True, help="Regions shown in the Fig. 4 picture.")
 @click.option("--lambda-smth", type=float, default=0.0, show_default=True,
               help="Smoothness loss weight for both variants (paper: 1; at 64 px it merges every piece after the "
-                   "first into one or two late regions, see README).")
+                   "first into one or two late regions, docs/dark-snail.md).")
 @click.option("--lambda-tv", type=float, default=5.0, show_default=True,
               help="Total-variance loss weight, Eq. (11), for both variants (paper: 5).")
 @click.option("--device", default="cpu", show_default=True, callback=device_flag)
@@ -29,7 +29,7 @@ from colorbench.progress import STDERR
 @click.option("--seeds", default=None, help="Several seeds, e.g. 0,1,2: one run each in OUT/seed-N and the spread "
                                              "over seeds in OUT/seeds.json (one run of this toy is one draw).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Torch intra-op threads [torch's default]; the trained regions depend on it (README table: 2).")
+              help="Torch intra-op threads [torch's default]; the trained regions depend on it (docs/dark-snail.md).")
 def snail(out: str, epochs: int, size: int, width: float, lr: float, train_limit: int, k: int, lambda_smth: float,
           lambda_tv: float, device: str, seed: int, seeds: str | None, threads: int | None) -> None:
     """Dark Snail experiment of paper Fig 4: does GuidingPainter ask for large regions first?

@@ -96,10 +96,10 @@ def _train(name: str, params: dict[str, Any]) -> None:
     result = train_model(cfg, out_dir, resume=common["resume"], overwrite=common["overwrite"], command=command,
                          progress=not quiet and STDERR.is_terminal, epoch_lines=not quiet and not sys.stdout.isatty(),
                          log=lambda line: print(line, flush=True))
-    from colorbench.training import ddp as distributed
+    from colorbench.training import ddp
     from colorbench.training.log import best_epoch
 
-    if distributed.init(common["device"]).rank != 0:  # under torchrun rank 0 alone validates and reports
+    if ddp.init(common["device"]).rank != 0:  # under torchrun rank 0 alone validates and reports
         return
     best = best_epoch(result.history)
     score = f"best epoch {best['epoch']}/{cfg.epochs}: val PSNR {best['val_psnr']:.2f} dB" if best else \

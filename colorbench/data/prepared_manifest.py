@@ -37,13 +37,13 @@ def build_manifest(
     else:
         note = "default (yumi's value), not calibrated for this data: pass --nri-threshold to set one"
     sketch: dict[str, Any] = (
-        {"method": "xdog", "spec": "reference-brief E1.3", "sigmas": list(SIGMAS), "kappa": KAPPA, "tau": TAU,
+        {"method": "xdog", "spec": "docs/protocol.md E1.3", "sigmas": list(SIGMAS), "kappa": KAPPA, "tau": TAU,
          "epsilon": EPSILON, "gray": "BT.601 on [0,1] float32", "blur": "OpenCV-equivalent Gaussian, REFLECT_101"}
         if sketch_dir is None
         else {"method": "given", "dir": printable(sketch_dir.resolve()), "gray": "BT.601, resized like the colour"}
     )  # fmt: skip
     if sketch_dir is None and xdog_params:  # --xdog-*: E1.3 with these values instead
-        sketch |= {"spec": "reference-brief E1.3 with " + ", ".join(f"{k}={v}" for k, v in sorted(xdog_params.items())),
+        sketch |= {"spec": "docs/protocol.md E1.3 with " + ", ".join(f"{k}={v}" for k, v in sorted(xdog_params.items())),
                    **{k: v for k, v in xdog_params.items() if k != "sigma"}}
         if "sigma" in xdog_params:
             sketch["sigmas"] = [xdog_params["sigma"]]

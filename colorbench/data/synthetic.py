@@ -201,7 +201,7 @@ class Snail(_Synthetic):
     drawn per sample uniformly from {red, green, blue} (the paper's choice). `pieces` (default 8) and
     `palette` are constructor options: palette="uniform" draws every channel uniformly from 0..255 instead —
     with R/G/B and areas that are powers of two, the mean colour of a region that merges pieces still tells
-    which piece has which colour; uniform colours take that shortcut away (a diagnostic, README "Dark Snail").
+    which piece has which colour; uniform colours take that shortcut away (a diagnostic, docs/dark-snail.md).
 
     nri_threshold = 18.0 dB. The best hint-free guess is grey (85,85,85) everywhere: MSE = 14450, i.e.
     10·log10(4.5) = 6.53 dB; each correctly coloured piece k halves the remaining error, so with the k largest

@@ -25,9 +25,17 @@ from colorbench.errors import UsageError
 from colorbench.evaluation.allocator import retain_freed_memory
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.registry import MODELS
-from colorbench.training import ddp as dist
 from colorbench.training.checks import check_out_dir, clear_run, validate_train_config
 from colorbench.training.config import TrainConfig
+from colorbench.training.ddp import (
+    DistContext,
+    GlobalBatchSampler,
+    ParallelNets,
+    on_every_rank,
+    rank_seed,
+    steps_per_epoch,
+)
+from colorbench.training.ddp import init as init_ddp
 from colorbench.training.machine import compute_platform, cpu_has_bf16, resolve_device
 from colorbench.training.state import (
     WEIGHTS,
@@ -75,7 +83,7 @@ class _Run:
     cfg: TrainConfig
     out: Path
     name: str  # the model's canonical registry name
-    ddp: dist.DistContext
+    ddp: DistContext
     device: torch.device
     model: ColorizerModel
     optimizers: dict[str, torch.optim.Optimizer]
@@ -142,7 +150,7 @@ def _train_model(cfg: TrainConfig, out_dir: str | Path, resume: bool, command: s
 
     run = _set_up(cfg, Path(out_dir), resume, command, log, overwrite)
     # DDP per trained net (colorbench.training.ddp explains why); its constructor gives every rank rank 0's weights.
-    nets = dist.ParallelNets(run.model, run.ddp, run.device)
+    nets = ParallelNets(run.model, run.ddp, run.device)
     board = TrainLog(run.out, run.step + 1 if resume else None, log, epoch_lines) if run.ddp.is_main else None
     if run.ddp.is_main:
         log(f"TensorBoard curves: tensorboard --logdir {run.out / TB_DIR}")
@@ -180,9 +188,9 @@ def _set_up(cfg: TrainConfig, out: Path, resume: bool, command: str, log: Callab
     from colorbench.data.grayscale import dataset_default_input, training_input
 
     validate_train_config(cfg)
-    ddp = dist.init(cfg.device)  # under torchrun: one rank of a data-parallel run; else world 1
+    ddp = init_ddp(cfg.device)  # under torchrun: one rank of a data-parallel run; else world 1
     # Every rank checks --out; all refuse together (across nodes an --out only some ranks see is refused too).
-    dist.on_every_rank(ddp, lambda: check_out_dir(out, resume, overwrite))
+    on_every_rank(ddp, lambda: check_out_dir(out, resume, overwrite))
     retain_freed_memory()  # every step frees and reallocates the same activations: keep them mapped
     device = ddp.device(cfg.device) if ddp.is_distributed else resolve_device(cfg.device)
     name = MODELS.canonical(cfg.model)
@@ -198,7 +206,7 @@ def _set_up(cfg: TrainConfig, out: Path, resume: bool, command: str, log: Callab
     train_set, val_set = _open_splits(cfg, mode)
 
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu")
-    generator.manual_seed(dist.rank_seed(cfg.seed, ddp.rank))
+    generator.manual_seed(rank_seed(cfg.seed, ddp.rank))
     scaler = _loss_scaler(cfg, device, ddp, log)
     meta_base = {
         "model": name,
@@ -213,7 +221,7 @@ def _set_up(cfg: TrainConfig, out: Path, resume: bool, command: str, log: Callab
         "command": command,
     }
     run = _Run(cfg, out, name, ddp, device, model, optimizers, base_lrs, train_set, val_set,
-               total_steps=cfg.epochs * dist.steps_per_epoch(len(train_set), cfg.batch_size, ddp.world),
+               total_steps=cfg.epochs * steps_per_epoch(len(train_set), cfg.batch_size, ddp.world),
                generator=generator, scaler=scaler,
                autocast=scaler is not None or cfg.bf16,  # bf16 needs no loss scaling: it has float32's exponent range
                meta_base=meta_base)
@@ -238,7 +246,7 @@ def _initial_model(name: str, config: dict[str, Any], seed: int, device: torch.d
         return build_model(name, config).to(device)
 
 
-def _loss_scaler(cfg: TrainConfig, device: torch.device, ddp: dist.DistContext,
+def _loss_scaler(cfg: TrainConfig, device: torch.device, ddp: DistContext,
                  log: Callable[[str], None]) -> torch.amp.GradScaler | None:
     """The AMP loss scaler on CUDA (None elsewhere); refuses --bf16 off the CPU, warns where bf16 is emulated."""
     scaler = torch.amp.GradScaler("cuda") if (cfg.amp and device.type == "cuda") else None
@@ -267,7 +275,7 @@ def _open_splits(cfg: TrainConfig, mode: str) -> tuple[Any, Any]:
     return train_set, val_set
 
 
-def _rng_key(ddp: dist.DistContext) -> str:
+def _rng_key(ddp: DistContext) -> str:
     """This rank's training-RNG state inside last.train.safetensors."""
     return "rng/generator" if ddp.is_main else f"rng/generator.rank{ddp.rank}"
 
@@ -275,7 +283,7 @@ def _rng_key(ddp: dist.DistContext) -> str:
 def _resume(run: _Run, log: Callable[[str], None]) -> None:
     """Load out's last.train.safetensors into `run`: weights, optimizers, loss scale, RNG, epoch, history."""
     ddp = run.ddp
-    state = dist.on_every_rank(ddp, lambda: read_resume_state(run.out, run.name, run.meta_base, ddp.world))
+    state = on_every_rank(ddp, lambda: read_resume_state(run.out, run.name, run.meta_base, ddp.world))
     weights, train_tensors, train_meta = state
     load_into(run.model, weights, str(run.last_train))
     restore_optimizers(run.optimizers, train_tensors, train_meta["param_groups"])
@@ -294,7 +302,7 @@ def _resume(run: _Run, log: Callable[[str], None]) -> None:
                 "(--threads sets the count)")
 
 
-def _train_one_epoch(run: _Run, nets: dist.ParallelNets, epoch: int, board: Any,
+def _train_one_epoch(run: _Run, nets: ParallelNets, epoch: int, board: Any,
                      tick: Callable[[str], None]) -> _EpochTally:
     """One pass over this rank's share of the training set: per step the scheduled lr, the model's
     `train_step`, a check that every loss is finite, TensorBoard's step curves and `tick(losses shown)`."""
@@ -303,7 +311,7 @@ def _train_one_epoch(run: _Run, nets: dist.ParallelNets, epoch: int, board: Any,
     # Shuffling is a function of (seed, epoch) only, so a resumed run sees the same batches; every rank
     # draws the same permutation and takes its block of each global batch.
     order = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-    sampler = dist.GlobalBatchSampler(len(run.train_set), cfg.batch_size, run.ddp.rank, run.ddp.world, order)
+    sampler = GlobalBatchSampler(len(run.train_set), cfg.batch_size, run.ddp.rank, run.ddp.world, order)
     loader = DataLoader(run.train_set, batch_size=cfg.batch_size, sampler=sampler, generator=order,
                         num_workers=cfg.num_workers)
     tally = _EpochTally({}, 0, 0, time.perf_counter())
