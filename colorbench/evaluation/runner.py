@@ -37,8 +37,9 @@ from colorbench.evaluation.chunks import (
     save_npz_fast,
 )
 from colorbench.evaluation.code_identity import identity_key, run_identities, unknown_parts
-from colorbench.evaluation.engine import EQUALIZABLE, EvalPlan, Evaluator, OutOfRange, nh_assignment
+from colorbench.evaluation.engine import EQUALIZABLE, EvalPlan, Evaluator, nh_assignment
 from colorbench.evaluation.merge import check_mergeable, merge_records, merge_run, variant_provenance
+from colorbench.evaluation.model_calls import OutOfRange
 from colorbench.evaluation.records import (
     SORT_KEYS,
     FeatureStore,
@@ -231,8 +232,8 @@ def run_evaluation(cfg: RunConfig, progress: bool = True, log: Callable[[str], N
                                        nh=nh, sample_ids=sample_ids)
                         for batch in batches:
                             result = ev.run_batch(batch)
-                            ranges[cdir / chunk_name(batch.ids)] = ev.out_of_range.to_array()
-                            ev.out_of_range = OutOfRange()  # per chunk: the merge sums them, cached or not
+                            # per chunk: the merge sums them, cached or not
+                            ranges[cdir / chunk_name(batch.ids)] = ev.take_out_of_range().to_array()
                             path = cdir / chunk_name(batch.ids)
                             if writing is not None:
                                 writing.result()
