@@ -71,19 +71,19 @@ def main(argv: list[str] | None = None) -> int:
             engine.fixed_rows = level_forward.fixed_rows = _counting(original)
             for name, modes in (("without", base), ("with", with_policies)):
                 ROWS.clear()
-                import colorbench.evaluation.runner as runner_mod
+                from colorbench.evaluation.variants import Variant
 
-                load = runner_mod.Variant.load
+                load = Variant.load
 
-                def tracking(self: Any, device: Any = "cpu", _load: Any = load) -> Any:
+                def tracking(self: Any, device: Any = "cpu", overrides: Any = None, _load: Any = load) -> Any:
                     _CURRENT[0] = self.label
-                    return _load(self, device)
+                    return _load(self, device, overrides)
 
-                runner_mod.Variant.load = tracking  # type: ignore[method-assign]
+                Variant.load = tracking  # type: ignore[method-assign]
                 try:
                     _run(models, modes, args.limit, tmp / f"count-{name}")
                 finally:
-                    runner_mod.Variant.load = load  # type: ignore[method-assign]
+                    Variant.load = load  # type: ignore[method-assign]
                 rows[name] = Counter(ROWS)
         finally:
             engine.fixed_rows = level_forward.fixed_rows = original

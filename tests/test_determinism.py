@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorbench.evaluation import level_forward, runner
+from colorbench.evaluation import evaluate, level_forward
 from colorbench.evaluation.engine import EvalPlan
 from colorbench.evaluation.records import load_samples, read_records
 from colorbench.evaluation.runner import RunConfig, run_evaluation
@@ -76,7 +76,7 @@ def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Pat
                                                                    reference: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     saved = []
-    real_save = runner.save_chunk
+    real_save = evaluate.save_chunk
 
     def crash_after_three(path: Path, *args: object) -> None:
         if len(saved) == 3:
@@ -84,7 +84,7 @@ def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Pat
         real_save(path, *args)
         saved.append(path)
 
-    monkeypatch.setattr(runner, "save_chunk", crash_after_three)
+    monkeypatch.setattr(evaluate, "save_chunk", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path / "run", ckpts, batch_size=2)
     monkeypatch.undo()
