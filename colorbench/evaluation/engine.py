@@ -75,15 +75,7 @@ class EvalPlan:
     policy_oracle: str = "mass"
 
     def fingerprint(self) -> str:
-        keep = {k: v for k, v in asdict(self).items() if k not in ("batch_size",)}  # batch size never changes results
-        if not keep["metrics"]:
-            del keep["metrics"]  # a run without extra metrics keeps the cache key it had before they existed
-        if not keep["amp"]:
-            del keep["amp"]  # likewise a float32 run
-        if POLICIES not in keep["modes"]:
-            del keep["policy_perms"], keep["policy_oracle"]  # likewise a run without the policies mode
-        if not keep["figure_images"]:
-            del keep["figure_images"]  # and a run without --figure-images
+        keep = {k: v for k, v in asdict(self).items() if k != "batch_size"}  # batch size never changes results
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 

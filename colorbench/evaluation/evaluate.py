@@ -207,8 +207,7 @@ def _real_features(run: ResolvedRun) -> tuple[Path, set[str]]:
     source code too: the preprocessing is colorbench's; and on the dataset's code, code_identity.identity_key);
     → (cache directory, image ids it already held)."""
     assert run.features is not None
-    code = run.code_part(None)
-    key_parts = [run.dataset_fp, run.fid_status.get("weights_sha256"), source_fingerprint()] + ([code] if code else [])
+    key_parts = [run.dataset_fp, run.fid_status.get("weights_sha256"), source_fingerprint(), run.code_part(None)]
     key = hashlib.sha256(json.dumps(key_parts).encode()).hexdigest()[:20]
     cdir = run.out / "cache" / f"real-{key}"
     cdir.mkdir(parents=True, exist_ok=True)

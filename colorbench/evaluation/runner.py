@@ -37,10 +37,7 @@ class RunConfig:
     input: str | None = None  # sketch | grayscale (colorbench.color.grayscale); None: the dataset's own default
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        if d["input"] is None:
-            del d["input"]  # a run without --input keeps the fingerprint it had before input modes existed
-        return d
+        return asdict(self)
 
     def fingerprint(self) -> str:
         d = self.to_json()
