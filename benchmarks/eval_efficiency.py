@@ -42,8 +42,9 @@ from colorbench.checkpoints import save_checkpoint
 from colorbench.data import open_dataset
 from colorbench.data.base import ColorDataset
 from colorbench.evaluation.allocator import retain_freed_memory
-from colorbench.evaluation.engine import SEED_TAGS, EvalPlan, same_bits
+from colorbench.evaluation.engine import SEED_TAGS, EvalPlan
 from colorbench.evaluation.forward import fixed_rows, pad_rows
+from colorbench.evaluation.level_forward import same_bits
 from colorbench.evaluation.runner import RunConfig, run_evaluation
 from colorbench.evaluation.variants import Variant
 from colorbench.hints import image_seed, simulate

@@ -7,7 +7,7 @@ ratio (target ≤ 2.5×) and the model rows (image forwards) per image each vari
 Both runs: in-process `run_evaluation` + `render_report`, FID off, resume off, fresh directories, the shipped
 checkpoints; a warm-up run at --limit 2 pays imports and lazy initialisation first. Times are the best of
 --repeat (other processes only ever add time). Exit code 0 when the ratio meets the target. Rows are counted at the model-call wrapper the engine uses
-(`colorbench.evaluation.engine.fixed_rows`), padding rows excluded; `propose_regions` calls count as rows too.
+(`fixed_rows` as `colorbench.evaluation.engine` and `colorbench.evaluation.level_forward` call it), padding rows excluded; `propose_regions` calls count as rows too.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.defaults import EVAL
-from colorbench.evaluation import engine, hint_policies
+from colorbench.evaluation import engine, hint_policies, level_forward
 from colorbench.evaluation.engine import EvalPlan
 from colorbench.evaluation.runner import RunConfig, run_evaluation
 from colorbench.registry import resolve_model_names
@@ -67,26 +67,26 @@ def main(argv: list[str] | None = None) -> int:
                 times[name].append(_run(models, modes, args.limit, tmp / f"{name}-{r}"))
         rows: dict[str, Counter] = {}
         original = engine.fixed_rows
-        try:  # one more run of each, counting rows per variant (the engine and hint_policies call through it)
-            engine.fixed_rows = _counting(original)
+        try:  # one more run of each, counting rows per variant (every model call goes through it)
+            engine.fixed_rows = level_forward.fixed_rows = _counting(original)
             for name, modes in (("without", base), ("with", with_policies)):
                 ROWS.clear()
-                import colorbench.evaluation.runner as runner_mod
+                from colorbench.evaluation.variants import Variant
 
-                load = runner_mod.Variant.load
+                load = Variant.load
 
-                def tracking(self: Any, device: Any = "cpu", _load: Any = load) -> Any:
+                def tracking(self: Any, device: Any = "cpu", overrides: Any = None, _load: Any = load) -> Any:
                     _CURRENT[0] = self.label
-                    return _load(self, device)
+                    return _load(self, device, overrides)
 
-                runner_mod.Variant.load = tracking  # type: ignore[method-assign]
+                Variant.load = tracking  # type: ignore[method-assign]
                 try:
                     _run(models, modes, args.limit, tmp / f"count-{name}")
                 finally:
-                    runner_mod.Variant.load = load  # type: ignore[method-assign]
+                    Variant.load = load  # type: ignore[method-assign]
                 rows[name] = Counter(ROWS)
         finally:
-            engine.fixed_rows = original
+            engine.fixed_rows = level_forward.fixed_rows = original
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     best = {k: min(v) for k, v in times.items()}

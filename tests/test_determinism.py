@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorbench.evaluation import engine, runner
+from colorbench.evaluation import evaluate, level_forward
 from colorbench.evaluation.engine import EvalPlan
 from colorbench.evaluation.records import load_samples, read_records
 from colorbench.evaluation.runner import RunConfig, run_evaluation
@@ -68,7 +68,7 @@ def test_records_do_not_depend_on_post_processing_in_a_worker_thread(tmp_path: P
                                                                     spare_core: bool) -> None:
     # With a core to spare the engine converts outputs and computes metrics in a worker thread, a chunk
     # behind the model; without, inline. Which one a machine gets must never show in the records.
-    monkeypatch.setattr(engine, "_spare_core", lambda device: spare_core)
+    monkeypatch.setattr(level_forward, "_spare_core", lambda device: spare_core)
     _assert_identical(reference, _run(tmp_path / "run", ckpts, batch_size=8))
 
 
@@ -76,7 +76,7 @@ def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Pat
                                                                    reference: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     saved = []
-    real_save = runner.save_chunk
+    real_save = evaluate.save_chunk
 
     def crash_after_three(path: Path, *args: object) -> None:
         if len(saved) == 3:
@@ -84,7 +84,7 @@ def test_records_are_identical_after_an_interrupted_run_is_resumed(tmp_path: Pat
         real_save(path, *args)
         saved.append(path)
 
-    monkeypatch.setattr(runner, "save_chunk", crash_after_three)
+    monkeypatch.setattr(evaluate, "save_chunk", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path / "run", ckpts, batch_size=2)
     monkeypatch.undo()

@@ -28,9 +28,7 @@ def cache_key(variant_sha: str, dataset_fp: str, plan: EvalPlan, fid_sha: str | 
     code outside colorbench (code_identity.identity_key) — anything that could change a record."""
     from colorbench.versions import source_fingerprint
 
-    parts: list[Any] = [variant_sha, dataset_fp, plan.fingerprint(), fid_sha, source_fingerprint()]
-    if code:  # only colorbench's own code: the key it had before plugins' code counted
-        parts.append(code)
+    parts: list[Any] = [variant_sha, dataset_fp, plan.fingerprint(), fid_sha, source_fingerprint(), code or []]
     payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 

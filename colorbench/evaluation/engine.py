@@ -11,10 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,16 +20,16 @@ import pandas as pd
 import torch
 
 from colorbench.api import HintKind, Hints
-from colorbench.checkpoints import CheckpointError
 from colorbench.color.grayscale import GRAYSCALE
 from colorbench.data.base import ColorDataset
 from colorbench.data.grayscale import input_of
 from colorbench.defaults import EVAL
-from colorbench.errors import ModelError, UsageError
 from colorbench.evaluation.batches import Batch
 from colorbench.evaluation.forward import fixed_rows
 from colorbench.evaluation.hint_policies import MODE as POLICIES
 from colorbench.evaluation.hint_policies import policy_rows
+from colorbench.evaluation.level_forward import Regions, RowResults, forward_rows
+from colorbench.evaluation.model_calls import CheckedModel, OutOfRange, images_label
 from colorbench.evaluation.records import feature_key, records_frame
 from colorbench.evaluation.variants import Variant
 from colorbench.hints import (
@@ -78,15 +75,7 @@ class EvalPlan:
     policy_oracle: str = "mass"
 
     def fingerprint(self) -> str:
-        keep = {k: v for k, v in asdict(self).items() if k not in ("batch_size",)}  # batch size never changes results
-        if not keep["metrics"]:
-            del keep["metrics"]  # a run without extra metrics keeps the cache key it had before they existed
-        if not keep["amp"]:
-            del keep["amp"]  # likewise a float32 run
-        if POLICIES not in keep["modes"]:
-            del keep["policy_perms"], keep["policy_oracle"]  # likewise a run without the policies mode
-        if not keep["figure_images"]:
-            del keep["figure_images"]  # and a run without --figure-images
+        keep = {k: v for k, v in asdict(self).items() if k != "batch_size"}  # batch size never changes results
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
@@ -97,52 +86,6 @@ def nh_assignment(dataset: ColorDataset, ids: Sequence[str], plan: EvalPlan) -> 
     return dict(zip(ids, (int(v) for v in dist.stratified(keys))))
 
 
-def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Equal values and equal signs of zero (torch.equal alone takes -0.0 for 0.0)."""
-    return torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
-
-
-def _spare_core(device: torch.device) -> bool:
-    """True when torch's CPU forwards use fewer threads than this process may run on (a core is idle)."""
-    if device.type != "cpu":
-        return False
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return torch.get_num_threads() < cores
-
-
-def _run_now(fn: Callable[..., Any], *args: Any) -> Future:
-    """fn(*args) run at once, as a completed Future (the inline stand-in for a worker's submit)."""
-    future: Future = Future()
-    try:
-        future.set_result(fn(*args))
-    except BaseException as exc:  # noqa: BLE001 — re-raised by future.result(), as a worker's would be
-        future.set_exception(exc)
-    return future
-
-
-def _rows(per_image: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-    """Rows start..stop-1 of `per_image` [B,...] tiled level-major (row r = image r mod B), without tiling:
-    a view when the rows are consecutive images, else one small gather."""
-    b = per_image.shape[0]
-    first = start % b
-    if first + (stop - start) <= b:
-        return per_image[first : first + stop - start]
-    return per_image[torch.arange(start, stop, device=per_image.device) % b]
-
-
-_BLOCK = 1 << 17  # values per metric call: keeps the float64 temporaries in cache — one 32-image call at 128 px
-                  # took 14× longer than the same work in blocks of 2 images (benchmarks/README.md)
-
-
-def _per_image(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
-    """fn(*tensors) → [B] for a per-image fn, computed over blocks of images (results are identical)."""
-    n = tensors[0].shape[0]
-    k = max(1, _BLOCK // max(1, tensors[0][0].numel()))
-    if k >= n:
-        return fn(*tensors)
-    return torch.cat([fn(*(t[s : s + k] for t in tensors)) for s in range(0, n, k)])
-
-
 def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, psnr: np.ndarray,
            area: np.ndarray, err: np.ndarray, empty: np.ndarray,
            extra: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
@@ -151,39 +94,6 @@ def _block(base: dict[str, str], ids: Sequence[str], mode: str, n: np.ndarray, p
     count = len(n)
     return base | {"image_id": np.tile(np.asarray(ids, dtype=object), count // max(1, len(ids))), "mode": mode,
                    "n": n, "psnr": psnr, "hint_area": area, "hint_err": err, "empty": empty} | (extra or {})
-
-
-@dataclass
-class OutOfRange:
-    """Output values outside [-1,1]: how many, of how many computed, and the extremes. They are scored as the
-    8-bit image they give (clamped to 0..255), which hides by how much a model overshoots: run.json and the
-    run's warnings report them."""
-
-    values: int = 0
-    total: int = 0
-    lo: float = -1.0
-    hi: float = 1.0
-
-    def add(self, count: int, lo: float, hi: float) -> None:
-        self.values += count
-        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
-
-    def to_array(self) -> np.ndarray:
-        return np.asarray([self.values, self.total, self.lo, self.hi], dtype=np.float64)
-
-
-def _images(ids: Sequence[str]) -> str:
-    """'image a' / 'images a … z (N)': where a model call failed."""
-    return f"image {ids[0]}" if len(ids) == 1 else f"images {ids[0]} … {ids[-1]} ({len(ids)})"
-
-
-def _origin(model: str) -> str:
-    from colorbench.registry import MODELS
-
-    try:
-        return MODELS.origin(model)
-    except Exception:  # noqa: BLE001 — only a label for a message
-        return "?"
 
 
 class Evaluator:
@@ -208,58 +118,12 @@ class Evaluator:
         self._metric = RowMetrics(per_image_metrics([m["name"] for m in plan.metrics if not m.get("unavailable")]),
                                   hint_de="perturbed" in plan.modes)
         self.extra_columns = list(self._metric.columns[3:])
-        self._builtin = type(model).__module__.startswith("colorbench.")
-        self._origin = _origin(variant.model)
-        self._where = "its first batch"  # the images of the batch being computed (run_batch)
-        self.out_of_range = OutOfRange()  # output values outside [-1,1], over every batch this Evaluator ran
+        self.calls = CheckedModel(variant, model)  # every call into the model's code goes through it
 
-    # -- the model's calls, checked ------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """fn(*args), a call into the model's code. A plugin's exception becomes one ModelError naming the model,
-        the call and the images (its traceback under --debug); colorbench's own models' errors stay bugs."""
-        try:
-            return fn(*args)
-        except (UsageError, MemoryError):
-            raise
-        except Exception as exc:
-            if self._builtin:
-                raise
-            raise ModelError(f"model {self.variant.label!r} ({self._origin}) raised {type(exc).__name__} in {what} "
-                             f"on {self._where}: {exc}") from exc
-
-    def _colorize(self, x: torch.Tensor, c: torch.Tensor, m: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
-        """colorize(x, (c, m, r)) → float32 [N,3,H,W], refusing (ModelError) anything else it returns."""
-        y = self._call("colorize", self.model.colorize, x, Hints(c, m, r))
-        self._check_tensor("colorize", y, (x.shape[0], 3, *x.shape[-2:]), "[B,3,H,W] in [-1,1]")
-        return y.float()
-
-    def _propose_regions(self, x: torch.Tensor) -> torch.Tensor:
-        """propose_regions(x) → [N,K,H,W] in {0,1}, refusing (ModelError) anything else, NaN among it: argmax-free
-        code downstream would otherwise read NaN regions as empty or as one region."""
-        r = self._call("propose_regions", self.model.propose_regions, x)
-        self._check_tensor("propose_regions", r, None, "one-hot regions [B,Nc,H,W] in {0,1}", floating=False)
-        if r.dim() != 4 or r.shape[0] != x.shape[0] or tuple(r.shape[-2:]) != tuple(x.shape[-2:]):
-            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned regions of shape "
-                             f"{tuple(r.shape)} from propose_regions on {self._where}, expected "
-                             f"[{x.shape[0]},Nc,{x.shape[-2]},{x.shape[-1]}] in {{0,1}}")
-        if not bool(((r == 0) | (r == 1)).all()):
-            bad = "NaN" if bool(torch.isnan(r).any()) else "values other than 0 and 1"
-            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned regions holding {bad} from "
-                             f"propose_regions on {self._where} (a diverged region network?): they cannot be used")
-        return r
-
-    def _check_tensor(self, what: str, y: Any, shape: tuple[int, ...] | None, expected: str,
-                      floating: bool = True) -> None:
-        if not isinstance(y, torch.Tensor):
-            kind = f"{type(y).__module__}.{type(y).__qualname__}".removeprefix("builtins.")
-            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned a {kind} from {what} on "
-                             f"{self._where}, expected a torch.Tensor {expected}")
-        if shape is not None and tuple(y.shape) != shape:
-            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned shape {tuple(y.shape)} from "
-                             f"{what} on {self._where}, expected {shape} ({expected})")
-        if floating and not y.is_floating_point():
-            raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned {y.dtype} from {what} on "
-                             f"{self._where}, expected a floating-point tensor {expected}")
+    def take_out_of_range(self) -> OutOfRange:
+        """The output values outside [-1,1] since the last call (the runner keeps them per chunk)."""
+        counted, self.calls.out_of_range = self.calls.out_of_range, OutOfRange()
+        return counted
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """Mixed-precision forwards for `--amp` on CUDA; a no-op otherwise (CPU records stay float32). Not an
@@ -269,108 +133,24 @@ class Evaluator:
         return contextlib.nullcontext()
 
     # -- forwards ----------------------------------------------------------------------------
-    def _forward(self, sketch: torch.Tensor, hints: Hints,
-                 regions: torch.Tensor | Callable[[int, int], torch.Tensor] | None = None,
-                 gt: torch.Tensor | None = None,
+    def _forward(self, sketch: torch.Tensor, hints: Hints, regions: Regions = None, gt: torch.Tensor | None = None,
                  metric: RowMetrics | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows;
-        → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without `gt`): `metric` (a
-        level_metrics.RowMetrics; the plan's by default) against `gt` (uint8 [B,3,H,W]), its ground-truth
+        """colorize the N = len(hints.color) rows in calls of exactly plan.forward_rows rows
+        (level_forward.forward_rows); → (uint8 outputs [N,3,H,W], per-row metrics [N,K] float64 or None without
+        `gt`): `metric` (a RowMetrics; the plan's by default) against `gt` (uint8 [B,3,H,W]), its ground-truth
         share prepared once for the B images.
 
         `sketch` (and `regions`, used when hints.regions is None) may hold just the B images the rows cycle
         over (row r is image r mod B, the level-major layout): they are sliced per chunk, never tiled in
         memory — tiled regions alone would be L·B·Nc·H·W floats (0.5 GB at 64 px, 2 GB at 128 px).
         `regions` may also be a function (start, stop) → the regions of those rows.
-
-        Never computed twice: a full chunk whose hints repeat, bit for bit, those one chunk earlier (same
-        images at the same positions, since the chunk size is a multiple of B) has identical input tensors,
-        so its outputs and metrics are copied. Region models hit this at every level past their last
-        non-empty region (zoo v2's GuidingPainter fills about 5 of its 30 regions per toon image, so most of
-        the 31 levels are copies).
-
-        When the model leaves a CPU core idle (`_spare_core`), everything but the model call runs in one
-        worker thread, a chunk behind the model: the repeat check, the NaN check, the uint8 conversion and
-        the metrics of chunk k overlap the forward of chunk k + 1 (torch releases the GIL in its kernels).
-        Otherwise it runs inline: a second thread's torch ops would compete with the model's own threads
-        (12.8 → 14.4 s for `colorbench run --models all --limit 64` on 2 cores at 2 threads). Values never
-        depend on it: rows are independent.
         """
-        bs = self.plan.forward_rows
-        n = hints.color.shape[0]
         metric = metric or self._metric
-        refs = metric.prepare(gt) if gt is not None else ()
-        starts = range(0, n, bs)
-        reusable = hints.regions is None and not callable(regions) and bs % sketch.shape[0] == 0
-
-        def repeats() -> list[bool]:
-            return [reusable and s >= bs and s + bs <= n
-                    and same_bits(hints.color[s : s + bs], hints.color[s - bs : s])
-                    and same_bits(hints.mask[s : s + bs], hints.mask[s - bs : s]) for s in starts]
-
-        @torch.inference_mode()  # thread-local: the worker thread needs its own
-        def finish(y: torch.Tensor, s: int, e: int) -> None:
-            nonlocal metrics  # allocated at the first chunk, when the metric's width is known; the main
-            # thread reads it only after waiting for this call
-            lo, hi = torch.aminmax(y)  # one pass, no temporary (10× isfinite().all()); NaN propagates into both
-            if not (math.isfinite(lo) and math.isfinite(hi)):
-                if self.variant.checkpoint is None:
-                    raise ModelError(f"model {self.variant.label!r} ({self._origin}) returned NaN/inf outputs "
-                                     f"from colorize on {self._where}: fix its code")
-                raise CheckpointError(
-                    f"{self.variant.label} produced NaN/inf outputs with checkpoint {self.variant.checkpoint}: the "
-                    "checkpoint is broken (diverged training?); retrain it or pass another --checkpoint")
-            if lo < -1.0 or hi > 1.0:  # scored clamped to 0..255, as a saved image would be: counted, not hidden
-                self.out_of_range.add(int(((y < -1.0) | (y > 1.0)).sum()), float(lo), float(hi))
-            self.out_of_range.total += y.numel()
-            # Converted in cache-sized blocks (5× faster at 128 px); element-wise, so the same bytes.
-            k = max(1, _BLOCK // max(1, y[0].numel()))
-            for i in range(0, e - s, k):
-                out[s + i : s + min(i + k, e - s)] = to_uint8(y[i : i + k])
-            if gt is not None:
-                values = _per_image(metric, out[s:e], hints.color[s:e], hints.mask[s:e],
-                                    *(_rows(r, s, e) for r in refs))
-                if metrics is None:
-                    metrics = torch.empty((n, values.shape[1]), dtype=torch.float64, device=values.device)
-                metrics[s:e] = values
-
-        @torch.inference_mode()
-        def copy(prev: Future, s: int, e: int) -> None:
-            """Rows s:e repeat the chunk before them: its outputs and metrics, once `prev` has written them."""
-            prev.result()  # re-raises the earlier chunk's error (a NaN output) instead of copying past it
-            out[s:e] = out[s - bs : e - bs]
-            if metrics is not None:
-                metrics[s:e] = metrics[s - bs : e - bs]
-
-        out = metrics = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorbench-outputs") as pool:
-            submit = pool.submit if _spare_core(sketch.device) else _run_now
-            repeat = submit(repeats)
-            behind: Future | None = None  # the previous chunk's `finish`
-            for ci, s in enumerate(starts):
-                e = min(n, s + bs)
-                if ci > 0 and repeat.result()[ci]:
-                    # Queued behind the previous chunk's `finish` (one worker, FIFO) rather than waited for
-                    # here: waiting would idle the model once per repeat (0.1 s a chunk at 128 px).
-                    behind = submit(copy, behind, s, e)
-                    continue
-                if hints.regions is not None:
-                    reg = hints.regions[s:e]
-                elif callable(regions):
-                    reg = regions(s, e)
-                else:
-                    reg = None if regions is None else _rows(regions, s, e)
-                with self._autocast():
-                    y = fixed_rows(self._colorize, bs, _rows(sketch, s, e), hints.color[s:e], hints.mask[s:e], reg)
-                if out is None:
-                    out = torch.empty((n, *y.shape[1:]), dtype=torch.uint8, device=y.device)
-                if behind is not None:
-                    behind.result()  # one chunk in flight: an error surfaces at once, memory stays bounded
-                behind = submit(finish, y, s, e)
-            if behind is not None:
-                behind.result()
-        assert out is not None  # n ≥ 1 row
-        return out, metrics
+        results = RowResults(hints, self.plan.forward_rows, None if gt is None else metric,
+                             () if gt is None else metric.prepare(gt), self.calls.check_output)
+        forward_rows(self.calls.colorize, sketch, regions, results, self._autocast)
+        assert results.out is not None  # n ≥ 1 row
+        return results.out, results.metrics
 
     def _levels(self, seq: HintSequence, levels: Sequence[int],
                 batch: Batch) -> tuple[torch.Tensor, Hints, torch.Tensor]:
@@ -391,10 +171,10 @@ class Evaluator:
         samples: dict[str, Any] = {}
         base = {"variant": self.variant.label, "model": self.variant.model, "dataset": self.dataset.name}
         regions = None
-        self._where = _images(batch.ids)
+        self.calls.where = images_label(batch.ids)
         if self.kind is HintKind.REGION:
             with self._autocast():
-                regions = fixed_rows(self._propose_regions, self.plan.forward_rows, batch.sketch)
+                regions = fixed_rows(self.calls.propose_regions, self.plan.forward_rows, batch.sketch)
         seeds = [image_seed(self.dataset.name, i, SEED_TAGS[self.kind]) for i in batch.ids]
         seq = simulate(self.kind, batch.color, seeds, regions=regions, k=self.plan.nc, space=self.hint_space)
         outs, _, values = self._levels(seq, self.levels, batch)

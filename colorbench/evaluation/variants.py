@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colorbench.api import HintKind
 from colorbench.checkpoints import (
     CheckpointError,
     check_config,
@@ -37,21 +38,28 @@ class Variant:
     checkpoint: Path | None  # None: a non-learned model, built from its default config
     tag: str = ""
 
-    def load(self, device: Any = "cpu") -> ColorizerModel:
-        """Rebuild the model from the checkpoint's config, load its weights (checked), eval mode."""
+    @property
+    def hint_kind(self) -> HintKind:
+        return MODELS.get(self.model).hint_kind
+
+    def load(self, device: Any = "cpu", overrides: dict[str, Any] | None = None) -> ColorizerModel:
+        """Rebuild the model from the checkpoint's config, load its weights (checked), eval mode. `overrides`:
+        evaluation-time config values (e.g. gumbel_eval), each applied only when the model has that key."""
+        cls = MODELS.get(self.model)
+        keys = cls.default_config() if hasattr(cls, "default_config") else {}
+        known = {k: v for k, v in (overrides or {}).items() if k in keys}
         if self.checkpoint is None:
-            return MODELS.get(self.model).from_config({}).to(device).eval()
+            return cls.from_config(known).to(device).eval()
         meta = read_metadata(self.checkpoint)
         if meta.get("model") != self.model:
             raise CheckpointError(
                 f"{self.checkpoint} is a {meta.get('model')!r} checkpoint, not {self.model!r}: "
                 f"pass it as --checkpoint {meta.get('model')}={self.checkpoint}"
             )
-        cls = MODELS.get(self.model)
         config = meta.get("config") or {}
         check_config(config, cls.default_config(), self.checkpoint)
         check_fits_before_building(cls, config, self.checkpoint, optional=cls.training_only)
-        model = cls.from_config(config)
+        model = cls.from_config(config | known)
         tensors, _ = load_checkpoint(self.checkpoint)
         load_into(model, tensors, str(self.checkpoint), optional=cls.training_only)
         return model.to(device).eval()
