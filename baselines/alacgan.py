@@ -1,4 +1,4 @@
-"""AlacGAN (Ci et al. 2018) made trainable offline: "AlacGAN-lite" (reference-brief §5).
+"""AlacGAN (Ci et al. 2018) made trainable offline: "AlacGAN-lite".
 
 Kept: the generator sees [sketch, hint colours, hint mask] with hints as sparse pixels at quarter
 resolution (4×4 cells at full resolution; its public code's `mask_gen`, not drawn strokes): in training
@@ -19,7 +19,7 @@ Changed, and why:
 - Hint density scaled to the resolution (`hint_density = "scaled"`): σ × 512/size, so the hinted-cell
   count grows with the image side (~65 cells per hinted sample at 512 px, ~8 at 64 px). At the original
   density a 64-px image has 256 cells and gets ~1: 42 % of hinted samples drew none and ~71 % of all
-  training samples never saw a hint, so the generator learned to ignore them (issue 16).
+  training samples never saw a hint, so the generator learned to ignore them.
 - Generator and D are the benchmark's one U-Net (Table 5) and PatchGAN instead of the ResNeXt
   tunnels and the 512-px ResNeXt critic; the hint colours' separate random crop is not simulated.
 Grayscale input (config input="grayscale", paper supplement B): G on [L, hint ab, mask] → ab (2 ch, tanh),

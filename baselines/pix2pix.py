@@ -1,4 +1,4 @@
-"""Pix2Pix (Isola et al. 2017) as an automatic sketch → colour baseline (reference-brief §6).
+"""Pix2Pix (Isola et al. 2017) as an automatic sketch → colour baseline.
 
 Kept: U-Net generator + 70×70 PatchGAN on concat(sketch, image), G loss = cGAN + λ_L1·L1 with λ_L1 = 100,
 D loss halved, the vanilla (BCE) GAN objective of the reference code, Adam(2e-4, β1 = 0.5), N(0, 0.02) init.

@@ -1,6 +1,6 @@
 """RTUG (Zhang et al. 2017, Real-Time User-Guided Colorization) adapted to sketches: "RTUG-sketch".
 
-Kept: the network sees [input, hint colours, hint mask] with mask−0.5 (reference-brief §3.1); works in
+Kept: the network sees [input, hint colours, hint mask] with mask−0.5; works in
 CIE Lab with RTUG's normalisation ((L−50)/100, a/110, b/110) so its L1 loss weighs colour errors as RTUG
 does; trained by regression (L1 ×10 as the PyTorch re-implementation, or smooth-L1 as the paper) on
 point hints from its own sampler (geometric count p = 1/8, P×P patches with P ∈ 1..9 carrying the patch

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=None, help="evaluate this file instead of a fresh model")
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions of (a) and (b), alternating")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
-    ap.add_argument("--metrics", default="", help="per-image metrics beside PSNR, e.g. ssim,deltae,cf (issue 23)")
+    ap.add_argument("--metrics", default="", help="per-image metrics beside PSNR, e.g. ssim,deltae,cf")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]

@@ -1,5 +1,5 @@
 """Do the colorizers of a run use their hints? PSNR(n) for n = 0..12 per conditional model, its gain, where
-it stops rising, the region count of region models, and issue 16's targets (exit 0 only when all hold).
+it stops rising, the region count of region models, and the zoo's hint-use targets (exit 0 only when all hold).
 
     .venv/bin/python benchmarks/hint_response.py results/toon [--max-n 12] [--no-targets]
         [--plot curves.png [--before OLD_RUN_DIR]]

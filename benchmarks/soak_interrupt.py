@@ -1,4 +1,4 @@
-"""Soak of interrupted runs (issue 22): `colorbench run` on 4 toon images is interrupted at random (kill -9, SIGTERM
+"""Soak of interrupted runs: `colorbench run` on 4 toon images is interrupted at random (kill -9, SIGTERM
 or Ctrl-C after a random delay), `--runs` times, into a few shared folders — one in four rounds two runs at once
 (floor and RTUG into one folder, each maybe interrupted) — and resumed. After every round the folder must hold no
 litter (temp files, staging folders) and records equal to a clean run's for the variants it holds, and every

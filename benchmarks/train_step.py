@@ -3,7 +3,7 @@
 paper's equations and its code's step order (its own Table 5 U-Net / PatchGAN copy in PyTorch's default
 layout; G step, then a D step with its own generator forward, as the official Lightning `training_step`,
 which is called once per optimizer). The reference part imports nothing from colorbench.
-Target (issue 16): colorbench ≤ 0.5× the replay at width 1.0, 64 px, batch 8.
+Target: colorbench ≤ 0.5× the replay at width 1.0, 64 px, batch 8.
 
     .venv/bin/python benchmarks/train_step.py [--sizes 64] [--width 1.0] [--batch 8] [--steps 5] [--bf16]
 

@@ -1,6 +1,6 @@
 """The contracts every part of colorbench agrees on: hint kinds, hint tensors and model descriptions.
 
-Tensor conventions (DESIGN §3, as the official GuidingPainter code):
+Tensor conventions (as the official GuidingPainter code):
   sketch  X  [B,1,H,W] float32 in [-1,1]   (white paper = +1, black lines = -1)
   colour  Y  [B,3,H,W] float32 in [-1,1]   (RGB)
   output  Ŷ  [B,3,H,W] float32 in [-1,1]

@@ -1,4 +1,4 @@
-"""Number of required interactions (paper §4.2, reference-brief E7.4): per image, the first hint count whose
+"""Number of required interactions (paper §4.2, docs/protocol.md E7.4): per image, the first hint count whose
 PSNR reaches the dataset threshold τ_d, Nc + 1 if none does; the dataset value is the mean over images.
 """
 

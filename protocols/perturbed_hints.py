@@ -4,7 +4,7 @@ the hinted colour inside the hinted region when hint colours are shifted by unif
 hint_err = mean |Ŷ − C| over hinted pixels (8-bit units), C being the hint actually given (the perturbed
 one in "perturbed" mode). ratio = hint_err(perturbed) / hint_err(natural) at the same n, images and hint
 placement: 1 means unusual colours are followed as well as natural ones; larger means the model falls back
-to its prior. Runs since issue 23 also record hint_de, the mean CIEDE2000 ΔE between the hint colour and the
+to its prior. Newer runs also record hint_de, the mean CIEDE2000 ΔE between the hint colour and the
 output over the hinted pixels: the same fidelity in perceptual units (≈ 1 just noticeable), reported beside
 the RGB error with its own ratio. As in the paper, every model's hints lie inside GuidingPainter's guided regions (the engine
 places point/stroke hints there), so a point/stroke model's natural-colour reference is its "equalized" rows
@@ -34,7 +34,7 @@ def reference_mode(info: dict[str, Any]) -> str:
 def paired_errors(records: pd.DataFrame, variant: str, reference: str = "native") -> pd.DataFrame:
     """Rows (image_id, n, native, perturbed[, native_de, perturbed_de]) at the n both modes have, n ≥ 1, RGB
     errors finite; "native" holds the `reference` mode's (natural-colour) hint_err, "*_de" its hint_de (when
-    records.csv has that column, i.e. the run had the perturbed mode since issue 23)."""
+    records.csv has that column, i.e. the run's perturbed mode recorded it)."""
     cols = ["hint_err"] + (["hint_de"] if "hint_de" in records else [])
     names = {"hint_err": "", "hint_de": "_de"}
 

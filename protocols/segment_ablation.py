@@ -17,7 +17,7 @@ from colorbench.protocols.bootstrap import bootstrap_ci
 from colorbench.protocols.levels import available_levels, psnr_matrix
 from colorbench.protocols.options import resolve_options
 
-HEAD = 5  # the acceptance check of issue 3: mean of the first five points vs the last five
+HEAD = 5  # the Fig. 5 trend statistic: mean of the first five points vs the last five
 
 
 def ablation_variants(records: pd.DataFrame, ctx: ProtocolContext) -> list[str]:

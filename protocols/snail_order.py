@@ -21,7 +21,7 @@ from scipy.stats import kendalltau
 from colorbench.errors import UsageError
 from colorbench.protocols.base import Protocol, ProtocolContext
 
-K_TAU = 4  # issue 3's acceptance looks at the first four regions
+K_TAU = 4  # the order statistic looks at the first four regions
 REQUIRED = ("variant", "image_id", "i", "object", "purity", "coverage", "region_area", "object_area")
 
 

@@ -1,5 +1,5 @@
 """A GPU user's path, where CUDA exists: `train --device cuda` with AMP, then `run --device cuda`, whose records
-match a CPU run of the same checkpoints (issue 17 item 10). Skipped on machines without CUDA."""
+match a CPU run of the same checkpoints. Skipped on machines without CUDA."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The engine on a second device: every tensor it makes follows the model's device (a fake device on CPU,
-tests/fake_device.py), with records bit for bit those of a CPU run (issue 17 item 10)."""
+tests/fake_device.py), with records bit for bit those of a CPU run."""
 
 from __future__ import annotations
 

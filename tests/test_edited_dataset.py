@@ -1,4 +1,4 @@
-"""A prepared image edited in place (issue 22 item 3): the fingerprint follows the files' bytes, so its records are
+"""A prepared image edited in place: the fingerprint follows the files' bytes, so its records are
 recomputed and the run warns naming the file; unchanged files are not hashed again (size + times, stat cache)."""
 
 from __future__ import annotations

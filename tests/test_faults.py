@@ -1,4 +1,4 @@
-"""Issue 22's fault-injection suite: `run`, `prepare` and `check` interrupted (kill -9, SIGTERM, Ctrl-C) at seeded
+"""The fault-injection suite: `run`, `prepare` and `check` interrupted (kill -9, SIGTERM, Ctrl-C) at seeded
 random points exit 130/143, leave every visible file whole, and the next run leaves no litter and ends where a
 clean run does; concurrent runs into one folder end where sequential ones do; every JSON and CSV the toolkit
 reads, mutated, is refused with exit code 2 and one line naming the file — never a traceback.

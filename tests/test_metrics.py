@@ -1,4 +1,4 @@
-"""PSNR exactly as DESIGN §4 / the official code."""
+"""PSNR exactly as docs/protocol.md / the official code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Perturbed hints (supplement E.2): every model's hints lie inside GuidingPainter's regions (issue 17 item 4)."""
+"""Perturbed hints (supplement E.2): every model's hints lie inside GuidingPainter's regions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Several runs into one --out (issue 22 item 2): a later run adds its variants (a re-run replaces its own rows),
+"""Several runs into one --out: a later run adds its variants (a re-run replaces its own rows),
 other settings are refused naming what differs, and concurrent runs end where sequential ones do."""
 
 from __future__ import annotations

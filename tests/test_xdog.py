@@ -1,4 +1,4 @@
-"""XDoG (reference-brief E1.3): binary output, hashed σ choice, OpenCV-equivalent blur, lines at edges."""
+"""XDoG (docs/protocol.md E1.3): binary output, hashed σ choice, OpenCV-equivalent blur, lines at edges."""
 
 from __future__ import annotations
 

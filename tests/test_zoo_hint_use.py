@@ -1,5 +1,5 @@
 """The shipped checkpoints behave as interactive colorizers: every conditional model gains from its hints,
-and GuidingPainter's f splits a toon character into several regions (issue 16)."""
+and GuidingPainter's f splits a toon character into several regions."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from colorbench.training.zoo_build import BUILTIN
 # On 256 test images zoo v2 gains 1.84 (RTUG) to 3.44 dB (GuidingPainter) from 12 hints; zoo v1 gained
 # 0.01-1.60. These floors hold on the 32 images used here with room for their sampling noise.
 MIN_GAIN_DB = 1.0
-MIN_REGIONS = 6.0  # issue 16's target; zoo v2's GuidingPainter: 7.0 per image (earlier v2 versions 5 and 9, v1 3)
+MIN_REGIONS = 6.0  # the zoo's hint-use target; zoo v2's GuidingPainter: 7.0 per image (earlier v2 versions 5 and 9, v1 3)
 N = 12
 
 

@@ -1,4 +1,4 @@
-"""sRGB ↔ CIE Lab in torch (differentiable), with the constants of RTUG/CIC's code (reference-brief §1).
+"""sRGB ↔ CIE Lab in torch (differentiable), with the constants of RTUG/CIC's code.
 
 Also the normalisation RTUG and CIC feed their networks: L_norm = (L−50)/100, a/110, b/110.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-# sRGB (D65) → XYZ, as the hand-written chain in colorization-pytorch (reference-brief §1).
+# sRGB (D65) → XYZ, as the hand-written chain in colorization-pytorch.
 _RGB2XYZ = torch.tensor(
     [
         [0.412453, 0.357580, 0.180423],

@@ -1,5 +1,5 @@
 """`prepare NAME --src DIR`: a folder of colour images → OUT/NAME/{train,val,test}/{color,sketch}/<id>.png
-(the official repo's layout) + manifest.json, per reference-brief E1.1-E1.3.
+(the official repo's layout) + manifest.json, per docs/protocol.md E1.1-E1.3.
 
 Resizing: every image becomes size² (aspect not kept, as E1.1) with Pillow's BOX filter, i.e. area
 averaging like cv2 INTER_AREA, on each axis that shrinks; an axis that grows uses BILINEAR (what

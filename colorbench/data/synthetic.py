@@ -112,7 +112,7 @@ class _Synthetic(ColorDataset):
 
 # ----------------------------------------------------------------------------------------------- toon
 class Toon(_Synthetic):
-    """Cartoon characters of flat-coloured semantic parts (DESIGN §6), generated on the fly.
+    """Cartoon characters of flat-coloured semantic parts, generated on the fly.
 
     Parts (`TOON_PARTS`): background, ground strip (70 %), clothes, pants, skin (head, neck, hands), hair (3
     styles), eyes, mouth, hat (45 %). Pose (arm/leg angles, tilt, mirror), scale (50-90 % of the height) and

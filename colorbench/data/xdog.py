@@ -1,4 +1,4 @@
-"""XDoG sketch extraction as pinned by reference-brief E1.3 (Lee et al. 2020 recipe, Winnemöller et al. 2012).
+"""XDoG sketch extraction as pinned by docs/protocol.md E1.3 (Lee et al. 2020 recipe, Winnemöller et al. 2012).
 
 I = BT.601 grey in [0,1] (float32, no rounding); σ ∈ {0.3, 0.4, 0.5} chosen by sha256 of the image id;
 D = G_σ(I) − 0.95·G_{4.5σ}(I); sketch = 255 where D ≥ 0 else 0 (φ = 1e9 is a hard step, ε = 0).

@@ -113,7 +113,7 @@ def run_snail_experiment(
 ) -> dict[str, Any]:
     """Train both variants on snail (or resume them), evaluate regions, write records, JSON and the figure.
 
-    Defaults are the CPU recipe measured for issue 3 (64 px, width 0.125, 16 epochs × 1024 images,
+    Defaults are the CPU recipe measured in docs/dark-snail.md (64 px, width 0.125, 16 epochs × 1024 images,
     lr 1e-3, smoothness loss off; minutes per variant on a 2-core CPU). lr=None gives the paper's 2e-4, with
     which f ended with one or two non-empty regions in every run of this budget we tried (the official
     runs see roughly 100× more training samples). With the paper's lambda_smth = 1 at 64 px, f keeps the

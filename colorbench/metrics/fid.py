@@ -1,6 +1,6 @@
 """FID, honestly: locate and verify the Inception weights, extract torch-fidelity features, Fréchet distance.
 
-One network only — torch-fidelity's `inception-v3-compat` (DESIGN §4, reference-brief E3); no weights means
+One network only — torch-fidelity's `inception-v3-compat` (docs/protocol.md); no weights means
 "n/a" with a reason, never a substitute network under the name FID. The Fréchet distance is torch-fidelity's
 own computation. torch_fidelity imports lazily.
 """

@@ -1,4 +1,4 @@
-"""Per-image image metrics: PSNR exactly as the paper's code computes it (DESIGN §4), and SSIM.
+"""Per-image image metrics: PSNR exactly as the paper's code computes it (docs/protocol.md), and SSIM.
 
 FID lives in `colorbench.metrics.fid` (it needs weights and a feature cache).
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-PSNR_IDENTICAL = 100.0  # dB reported when MSE = 0 (reference-brief E2.2); the official code has no guard
+PSNR_IDENTICAL = 100.0  # dB reported when MSE = 0 (docs/protocol.md E2.2); the official code has no guard
 
 
 def to_uint8(image: torch.Tensor) -> torch.Tensor:

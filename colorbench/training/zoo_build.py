@@ -25,7 +25,7 @@ from colorbench.training.loop import TrainConfig, build_model, train_model
 BUILTIN = ("guidingpainter", "rtug", "alacgan", "pix2pix", "cic")
 
 # Per-model config on top of each model's defaults: the CPU-scale recipes that make the conditional models
-# use their hints (issue 16). Every entry is a deviation from the reference, argued in docs/recipes.md.
+# use their hints. Every entry is a deviation from the reference, argued in docs/recipes.md.
 RECIPES: dict[str, dict[str, object]] = {
     "guidingpainter": {"lambda_tv": 50.0, "region_order": "area", "lambda_use": 0.5, "g_regions": "argmax"},
     "alacgan": {"hint_sigma": 0.01},  # twice the scaled hint density: ~16 cells per hinted sample (docs/recipes.md)
