@@ -11,7 +11,6 @@ Both get the same pre-built random batch, Adam(2e-4, (0.5, 0.999)) for f+g and f
 shapes and loss weights (λ_rec 30, λ_adv 0.2, λ_tv 5, λ_smth 1). colorbench runs with its augmentation off
 (the reference has none; pass --augment to time colorbench's step with it, reported on its own line).
 Steps alternate between the two after --warmup steps each; each time is the median of --steps steps.
-Both run under the allocator policy `colorbench train` sets (`colorbench.evaluation.allocator.retain_freed_memory`).
 """
 
 from __future__ import annotations
@@ -202,9 +201,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the machine is shared)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from colorbench.evaluation.allocator import retain_freed_memory
-
-    retain_freed_memory()  # as `colorbench train` does; process-wide, so the reference gets it as well
     levers = [v.strip() for v in args.levers.split(",") if v.strip()]
     met_all = True
     print(f"train_step: GuidingPainter width {args.width:g}, batch {args.batch}, median of {args.steps} steps "

@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader
 from colorbench.atomic import atomic_write_text
 from colorbench.checkpoints import load_checkpoint, load_into, save_checkpoint
 from colorbench.errors import UsageError
-from colorbench.evaluation.allocator import retain_freed_memory
 from colorbench.model import ColorizerModel, TrainContext
 from colorbench.registry import MODELS
 from colorbench.training.checks import check_out_dir, clear_run, validate_train_config
@@ -191,7 +190,6 @@ def _set_up(cfg: TrainConfig, out: Path, resume: bool, command: str, log: Callab
     ddp = init_ddp(cfg.device)  # under torchrun: one rank of a data-parallel run; else world 1
     # Every rank checks --out; all refuse together (across nodes an --out only some ranks see is refused too).
     on_every_rank(ddp, lambda: check_out_dir(out, resume, overwrite))
-    retain_freed_memory()  # every step frees and reallocates the same activations: keep them mapped
     device = ddp.device(cfg.device) if ddp.is_distributed else resolve_device(cfg.device)
     name = MODELS.canonical(cfg.model)
     mode, model_config = training_input(name, MODELS.get(name).default_config(), cfg.model_config,
