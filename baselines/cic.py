@@ -1,4 +1,4 @@
-"""CIC (Zhang et al. 2016, Colorful Image Colorization) adapted to sketches: "CIC-sketch" (brief §4.4).
+"""CIC (Zhang et al. 2016, Colorful Image Colorization) adapted to sketches: "CIC-sketch".
 
 Kept: per-pixel classification over quantised ab bins of CIE Lab (grid step 10, in-gamut cells only),
 soft-encoded targets (k = 5 nearest bins, Gaussian σ = 5), class rebalancing w ∝ ((1−λ)p̃ + λ/Q)⁻¹ with

@@ -5,7 +5,7 @@ CIE Lab with RTUG's normalisation ((L−50)/100, a/110, b/110) so its L1 loss we
 does; trained by regression (L1 ×10 as the PyTorch re-implementation, or smooth-L1 as the paper) on
 point hints from its own sampler (geometric count p = 1/8, P×P patches with P ∈ 1..9 carrying the patch
 mean colour, Gaussian-centred locations: `colorbench.hints.sample_point_hints_train`); Adam(1e-4, 0.9, 0.999).
-Changed (brief §3.5): a sketch has no luminance, so the input channel is the sketch (as L_norm = x/2)
+Changed: a sketch has no luminance, so the input channel is the sketch (as L_norm = x/2)
 and the head regresses all three Lab channels (tanh), not only ab; hints carry L too (Lab of the hint's
 RGB mean). One regression stage instead of the 4-stage class→regression script, no 529-bin class head,
 no grey-image filter (sketch datasets keep grey images, like GuidingPainter). The network is the

@@ -294,7 +294,7 @@ def sample_point_hints_train(
     color: torch.Tensor, generator: torch.Generator, p: float = EVAL.p, max_points: int = 64,
     patch_sizes: Sequence[int] = tuple(range(1, 10)),
 ) -> Hints:
-    """RTUG's training sampler (brief §3.3): geometric count, P×P patches with the patch mean colour,
+    """RTUG's training sampler: geometric count, P×P patches with the patch mean colour,
     Gaussian-centred locations; vectorised over the batch with a torch generator. → Hints."""
     b, _, h, w = color.shape
     dev = color.device

@@ -168,6 +168,6 @@ def lsgan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    """Freeze D during the G step so its parameters never collect generator gradients (brief §2.9.8)."""
+    """Freeze D during the G step so its parameters never collect generator gradients."""
     for p in module.parameters():
         p.requires_grad_(flag)

@@ -1,4 +1,4 @@
-"""Training augmentation of the official GuidingPainter code (brief §2.6), on tensors, from a torch.Generator.
+"""Training augmentation of the official GuidingPainter code, on tensors, from a torch.Generator.
 
 1. colour image only: brightness/contrast (±0.2, p=0.5), then hue/saturation/value shift (±20 of 180,
    ±30 of 255, ±20 of 255, p=0.5): the target is jittered relative to the unchanged sketch;

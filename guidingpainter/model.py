@@ -306,7 +306,7 @@ class GuidingPainter(ColorizerModel):
         reorder = cfg["stage"] == "reorder"
         autocast = torch.autocast(device_type=dev.type, enabled=bool(ctx.amp))
 
-        # ---- G step: f and g together; D frozen so it collects no generator gradients (brief §2.9.8).
+        # ---- G step: f and g together; D frozen so it collects no generator gradients.
         set_requires_grad(self.disc, False)
         with autocast:
             logits, regions, active, pred = self._generate(sketch, color, tau, ctx)
@@ -336,7 +336,7 @@ class GuidingPainter(ColorizerModel):
         optimizer_step(total, optimizers["g"], ctx)
 
         # ---- D step. "reuse" (default, a deviation): the G step's fake, detached, which saves a generator
-        # forward; "fresh": the official code's own forward with a new Nh and new noise (brief §2.3).
+        # forward; "fresh": the official code's own forward with a new Nh and new noise.
         loss_d = torch.zeros((), device=dev)
         set_requires_grad(self.disc, True)
         if use_adv:

@@ -17,7 +17,7 @@ from colorbench.model import ColorizerModel
 @torch.inference_mode()
 def validation_psnr(model: ColorizerModel, dataset: Any, device: torch.device, batch_size: int = 16) -> float:
     """Mean PSNR on the val split, each image with a fixed stratified Nh ~ G (E7.3) and its own seeded
-    hints: deterministic, unlike the official code's random-Nh validation (brief §2.9.10)."""
+    hints: deterministic, unlike the official code's random-Nh validation."""
     ids = dataset.ids()
     if not ids:
         return float("nan")
