@@ -4,10 +4,12 @@ it stops rising, the region count of region models, and the zoo's hint-use targe
     .venv/bin/python benchmarks/hint_response.py results/toon [--max-n 12] [--no-targets]
         [--plot curves.png [--before OLD_RUN_DIR]]
 
-Reads only the run directory (records.csv, run.json; `native` mode). Targets, per learned conditional model:
-PSNR(12) − PSNR(0) ≥ 1.5 dB and above the flat-fill floor (when the run has it) at every n ≤ 12; region
-models also still rising (≥ 0.05 dB) at some n ≥ 8 and ≥ 6 non-empty regions per image; and the first region
-model ahead of the first point model in E_G[PSNR] and NRI with a paired bootstrap p < 0.05.
+Reads only the run directory (records.csv, run.json; `native` mode). Targets depend on the run's dataset
+(TARGETS; `toon`'s for any other). Per learned conditional model: PSNR(12) − PSNR(0) ≥ the gain target of its hint kind and
+above the flat-fill floor (when the run has it) at every n ≤ 12; region models also ≥ the regions target of
+non-empty regions per image (toon: and still rising, ≥ 0.05 dB, at some n ≥ 8). Between the first region model
+and the first point model: E_G[PSNR] ahead with a paired bootstrap p < 0.05; NRI ahead with p < 0.05 (toon) or
+not worse (openmoji); openmoji also asks the region model's PSNR at n = 0 to be within 0.5 dB of the point model's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from colorbench.hint_counts import BoundedGeometric
 from colorbench.protocols.bootstrap import paired_bootstrap
 
 RISE_DB = 0.05  # a step of the curve counts as rising from this gain on
-GAIN_DB, REGIONS, RISING_FROM = 1.5, 6.0, 8
+# gain: dB from 12 hints, by hint kind; regions: per image; rising_from: the curve still rises at some n ≥ this (None: not
+# asked); nri: "ahead" (p < 0.05) or "not worse" (mean difference ≤ 0); n0_gap: the region model's PSNR at n = 0
+# at most this far below the point model's (None: not asked).
+TARGETS: dict[str, dict] = {
+    "toon": {"gain": {"region": 1.5, "point": 1.5, "stroke": 1.5}, "regions": 6.0, "rising_from": 8, "nri": "ahead", "n0_gap": None},
+    "openmoji": {"gain": {"region": 4.0, "point": 1.5, "stroke": 1.5}, "regions": 8.0, "rising_from": None, "nri": "not worse", "n0_gap": 0.5},
+}
 
 
 def curve(native: pd.DataFrame, max_n: int) -> np.ndarray:
@@ -118,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     pmf = BoundedGeometric().pmf()
     threshold = float(run["protocol"].get("nri_threshold") or run["dataset"]["nri_threshold"])
     curves, failures, eg = {}, [], {}
+    target = TARGETS.get(run["dataset"]["name"], TARGETS["toon"])
     print(f"hint_response: {args.run_dir}, {run['dataset']['n_images']} {run['dataset']['name']} images, "
-          f"{run['dataset']['size']} px")
+          f"{run['dataset']['size']} px; targets: {run['dataset']['name'] if run['dataset']['name'] in TARGETS else 'toon'}'s")
     print(f"  {'variant':<16} {'kind':<7} " + " ".join(f"{n:>6d}" for n in range(args.max_n + 1))
           + "   gain  rises→  regions")
     for name, info in variants.items():
@@ -136,13 +145,15 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if rows["n"].max() >= len(pmf) - 1:
             eg[name] = per_image_eg(rows, pmf, threshold)
-        if gain < GAIN_DB:
-            failures.append(f"{name}: PSNR(12) − PSNR(0) = {gain:.2f} dB < {GAIN_DB}")
+        need = target["gain"].get(info["hint_kind"], 1.5)
+        if gain < need:
+            failures.append(f"{name}: PSNR(12) − PSNR(0) = {gain:.2f} dB < {need}")
         if info["hint_kind"] == "region":
-            if rise < RISING_FROM:
-                failures.append(f"{name}: PSNR stops rising at n = {rise} (target: still rising at n ≥ {RISING_FROM})")
-            if regions < REGIONS:
-                failures.append(f"{name}: {regions:.2f} non-empty regions per image < {REGIONS:g}")
+            if target["rising_from"] is not None and rise < target["rising_from"]:
+                failures.append(f"{name}: PSNR stops rising at n = {rise} (target: still rising at n ≥ "
+                                f"{target['rising_from']})")
+            if regions < target["regions"]:
+                failures.append(f"{name}: {regions:.2f} non-empty regions per image < {target['regions']:g}")
     if floor is not None:
         for name, psnr in curves.items():
             below = [n for n in range(args.max_n + 1) if name != floor and psnr[n] <= curves[floor][n]]
@@ -153,12 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     point = next((k for k, v in kinds.items() if v == "point"), None)
     if region and point:
         common = eg[region].index.intersection(eg[point].index)
+        gap = curves[region][0] - curves[point][0]
+        print(f"  {region} − {point} PSNR at n = 0: {gap:+.3f} dB")
+        if target["n0_gap"] is not None and gap < -target["n0_gap"]:
+            failures.append(f"{region} {-gap:.2f} dB below {point} at n = 0 (target: within {target['n0_gap']} dB)")
         for metric, sign in (("eg", 1.0), ("nri", -1.0)):
             res = paired_bootstrap(eg[region].loc[common, metric].to_numpy(), eg[point].loc[common, metric].to_numpy())
             ahead = sign * res["value"] > 0 and res["p_value"] < 0.05
             print(f"  {region} − {point} {'E_G[PSNR]' if metric == 'eg' else 'NRI'}: {res['value']:+.3f} "
                   f"[{res['low']:+.3f}, {res['high']:+.3f}], p = {res['p_value']:.4f}")
-            if not ahead:
+            if metric == "nri" and target["nri"] == "not worse":
+                if res["value"] > 0:
+                    failures.append(f"{region} worse than {point} in NRI ({res['value']:+.2f})")
+            elif not ahead:
                 failures.append(f"{region} not ahead of {point} in {metric} with p < 0.05")
     if args.plot:
         plot_curves(args.plot, curves, load_curves(args.before, args.max_n) if args.before else {})

@@ -1,15 +1,11 @@
-"""benchmarks/openmoji_folders.py: the real line-art set is the designer's line groups alone, paired with the
+"""colorbench.data.openmoji (and benchmarks/openmoji_folders.py): the real line-art set is the designer's line groups alone, paired with the
 whole drawing, without flags or skin-tone twins."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from openmoji_folders import colour_share, is_flag, render, split_svg
+from colorbench.data.openmoji import colour_share, is_flag, render, split_svg
 
 SVG = """<svg id="emoji" viewBox="0 0 72 72" xmlns="http://www.w3.org/2000/svg">
   <g id="color"><rect x="10" y="10" width="52" height="52" fill="#EA5A47"/></g>

@@ -69,7 +69,8 @@ def datasets() -> None:
     table = Table("name", "kind", "NRI threshold (dB)")
     for name in DATASETS.names():
         cls = DATASETS.get(name)
-        table.add_row(name, "synthetic" if not getattr(cls, "folder", False) else "folder", f"{cls.nri_threshold:g}")
+        kind = getattr(cls, "kind", None) or ("folder" if getattr(cls, "folder", False) else "synthetic")
+        table.add_row(name, kind, f"{cls.nri_threshold:g}")
     try:
         from colorbench.data import known_thresholds
 

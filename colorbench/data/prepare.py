@@ -118,13 +118,13 @@ def _by_stem(files: list[Path], what: str) -> dict[str, Path]:
     return out
 
 
-def _check_args(name: str, src: Path, size: int, nri_threshold: float | None) -> str:
+def _check_args(name: str, src: Path, size: int, nri_threshold: float | None, registered: bool = False) -> str:
     key = name.strip().lower()
     if not key or not all(c.isalnum() or c in "-_." for c in key) or key.startswith("."):
         raise DatasetError(f"invalid dataset name {name!r}: use letters, digits, '-', '_' or '.'")
     from colorbench.registry import DATASETS
 
-    if key in DATASETS.names():
+    if key in DATASETS.names() and not registered:
         raise DatasetError(f"{key!r} is a built-in dataset generated on the fly; prepare under another name")
     if not src.is_dir():
         raise DatasetError(f"source folder {src} does not exist or is not a folder")
@@ -149,6 +149,7 @@ def prepare_dataset(
     overwrite: bool = False,
     input_mode: str = "sketch",
     xdog_params: dict[str, float] | None = None,
+    registered: bool = False,
 ) -> PrepareReport:
     """Resize, sketch (XDoG unless `sketches`), split 81:9:10 and write OUT_ROOT/NAME with manifest.json.
     input_mode "grayscale" (paper supplement B): no sketch is made or kept (only color/), and the manifest's
@@ -156,13 +157,14 @@ def prepare_dataset(
 
     xdog_params: {"sigma", "tau", "epsilon"} overriding E1.3's (for sketches that come out nearly empty or
     nearly solid: the manifest's "sketch_quality" lists those, and stderr says how many).
+    registered: the name is a registered dataset that builds its own folder (colorbench.data.openmoji).
 
     Unusable files are skipped (printed with the reason to stderr, listed in the manifest). Raises
     DatasetError for problems with the request itself: bad name or size, missing folders, duplicate
     ids, an existing target without `overwrite`, or no usable image at all.
     """
     src = Path(src)
-    key = _check_args(name, src, size, nri_threshold)
+    key = _check_args(name, src, size, nri_threshold, registered)
     if input_mode not in ("sketch", "grayscale"):
         raise DatasetError(f"--input must be sketch or grayscale, got {input_mode!r}")
     kinds = ("color",) if input_mode == "grayscale" else ("color", "sketch")
