@@ -163,6 +163,9 @@ class OpenMoji(FolderDataset):
 
     def __init__(self, split: str = "test", size: int = SIZE, root: str | Path | None = None, limit: int | None = None,
                  **kw: Any) -> None:
+        if size > SIZE:  # `prepare` refuses the registered name: say how to get a larger copy instead
+            raise DatasetError(f"dataset 'openmoji' is built at {SIZE} px, cannot serve {size} px: render the folders "
+                               "with benchmarks/openmoji_folders.py and `colorbench prepare` them under another name")
         data_root = Path(root) if root is not None else default_data_root()
         build(data_root)
         super().__init__(split=split, size=size, root=data_root, limit=limit, name=self.name, **kw)
