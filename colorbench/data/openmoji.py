@@ -11,6 +11,7 @@ near-twins across the split), flags (their line art is the frame alone) and emoj
 from __future__ import annotations
 
 import io
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -142,11 +143,9 @@ def build(data_root: Path, progress: bool = True) -> Path:
     with FileLock(str(data_root / ".openmoji.lock")):
         if is_prepared(target):  # built by the process we waited for
             return target
-        with tempfile.TemporaryDirectory(prefix="openmoji-", dir=data_root) as tmp:
+        with tempfile.TemporaryDirectory(prefix=".openmoji-", dir=data_root) as tmp:
             count = write_folders(Path(tmp))
             if progress:
-                import sys
-
                 print(count, file=sys.stderr)
             prepare_dataset(OpenMoji.name, Path(tmp) / "color", data_root, size=SIZE, sketches=Path(tmp) / "lineart",
                             nri_threshold=NRI_THRESHOLD, progress=progress, registered=True)
