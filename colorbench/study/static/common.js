@@ -50,8 +50,10 @@ function setStatus(message) {
 }
 
 // The time the images were painted (performance.now() timeline): the first animation frame after they decoded
-// is the frame that draws them.
+// is the frame that draws them. The clock is read inside that frame's callback, not taken from the callback's
+// argument: the argument is when the frame *began*, which a busy main thread can date before the new image
+// was even set (so TPI would include time the result was not yet on screen).
 async function painted(images) {
   await Promise.all(images.map((img) => img.decode().catch(() => undefined)));
-  return new Promise((resolve) => requestAnimationFrame((t) => resolve(t)));
+  return new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())));
 }
