@@ -119,16 +119,17 @@ def variant_policies(records: pd.DataFrame, ctx: ProtocolContext, variant: str, 
     control, guided = ROLES[kind]
     out: dict[str, Any] = {"kind": kind, "control": control, "guided": guided, "n_images": len(ids0 or []),
                            "policies": policies, "gain": None, "oracle_gain": None, "efficiency": None,
-                           "gain_eg": None, "oracle_gain_eg": None, "efficiency_eg": None, "note": None}
+                           "gain_expected": None, "oracle_gain_expected": None, "efficiency_expected": None,
+                           "note": None}
     if control in nri and guided in nri:
         out["gain"] = paired_bootstrap(nri[control], nri[guided], **boot)
     if control in nri and "oracle" in nri:
         out["oracle_gain"] = paired_bootstrap(nri[control], nri["oracle"], **boot)
-        out["oracle_gain_eg"] = paired_bootstrap(eg["oracle"], eg[control], **boot)
+        out["oracle_gain_expected"] = paired_bootstrap(eg["oracle"], eg[control], **boot)
         if out["gain"] is not None:
-            out["gain_eg"] = paired_bootstrap(eg[guided], eg[control], **boot)
+            out["gain_expected"] = paired_bootstrap(eg[guided], eg[control], **boot)
             out["efficiency"] = _share(nri[control] - nri[guided], nri[control] - nri["oracle"], boot)
-            out["efficiency_eg"] = _share(eg[guided] - eg[control], eg["oracle"] - eg[control], boot)
+            out["efficiency_expected"] = _share(eg[guided] - eg[control], eg["oracle"] - eg[control], boot)
             if out["efficiency"] is None:
                 out["note"] = ("the oracle saves no interaction over the control on these images (NRI): "
                                "efficiency undefined")

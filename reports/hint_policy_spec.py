@@ -90,8 +90,9 @@ def efficiency_table(result: Mapping[str, Any], opts: Mapping[str, Any]) -> Tabl
                          "policies": Cell.label(f"{entry['control']} → {entry['guided']}"),
                          "gain": ci_cell(gain), "p": Cell(gain["p_value"]) if gain else Cell(text="–"),
                          "oracle": ci_cell(oracle), "eff": ci_cell(eff),
-                         "gain_eg": ci_cell(entry.get("gain_eg")), "oracle_eg": ci_cell(entry.get("oracle_gain_eg")),
-                         "eff_eg": ci_cell(entry.get("efficiency_eg"))}))
+                         "gain_eg": ci_cell(entry.get("gain_expected")),
+                         "oracle_eg": ci_cell(entry.get("oracle_gain_expected")),
+                         "eff_eg": ci_cell(entry.get("efficiency_expected"))}))
     notes = [
         ("guidance gain = NRI(control) − NRI(guided): interactions the model's order (region models: own vs "
          "random) or GuidingPainter's placement (point/stroke models: guided vs the simulated user) saves per "

@@ -21,6 +21,9 @@ SCHEMA = "colorbench.results/1"
 # ("metric": "psnr_expected") also carries "metric_alias": "psnr_eg". Read the current names; the aliases go.
 ALIASES: dict[str, str] = {  # alias → current name
     "psnr_eg": "psnr_expected",  # E_G[PSNR]
+    "gain_eg": "gain_expected",  # hint_policy: guidance gain, oracle gain and efficiency on E_G[PSNR]
+    "oracle_gain_eg": "oracle_gain_expected",
+    "efficiency_eg": "efficiency_expected",
     "baseline": "control",  # hint_policy: the policy guidance is measured against ("baselines" are the models)
 }
 KIND_ALIASES: dict[str, str] = {"_eg": "_expected"}  # COLUMN_eg → COLUMN_expected in comparisons

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from colorbench.reports.table_specs import _ci_note, ci_cell, fid_cell
+from colorbench.reports.table_specs import _ci_note, ci_cell, directed, fid_cell
 from colorbench.reports.tables import Cell, Column, Row, TableSpec, mark_best
 
 
@@ -20,8 +20,8 @@ def table4_spec(result: Mapping[str, Any], opts: Mapping[str, Any]) -> TableSpec
     columns = [
         Column("method", "Method", align="l", numeric=False),
         Column("dataset", "Dataset", align="l", numeric=False),
-        Column("psnr", "PSNR↑", "max"),
-        Column("fid", "FID↓", "min", show_n=True),
+        directed("psnr", "PSNR"),
+        directed("fid", "FID", show_n=True),
     ]
     rows = [
         Row({"method": Cell.label(str(r["name"]) + ("" if r["conditional"] else " (automatic, n = 0)")),

@@ -1,9 +1,9 @@
-"""Fixtures several test files share: the fake models (tests/fakes.py) registered with a checkpoint each, and
-the in-process CLI."""
+"""Fixtures several test files share: the fake models (tests/fakes.py) registered with a checkpoint each, the
+in-process CLI, and the study server behind Starlette's test client."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +29,28 @@ def invoke() -> Callable[..., Result]:
     from colorbench.cli import main
 
     return lambda *args: CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def study_backend():
+    """The study's models (ours and RTUG's shipped toon checkpoints) on the first 3 toon test images."""
+    from colorbench.study.backend import StudyModels
+
+    return StudyModels(["ours", "rtug"], "toon", limit=3)
+
+
+@pytest.fixture()
+def study_env(study_backend, tmp_path: Path) -> Iterator[tuple]:
+    """(client, store, participant id, database path): a fresh study database behind the app (one image per
+    model, 2 rank tasks, an 8 KiB body limit) and one enrolled participant."""
+    from starlette.testclient import TestClient
+
+    from colorbench.study.app import create_app
+    from colorbench.study.db import Store
+
+    store = Store(str(tmp_path / "study.db"))
+    client = TestClient(create_app(study_backend, store, images_per_model=1, max_body=8192, rank_tasks=2),
+                        base_url="http://127.0.0.1:8000")
+    pid = client.app.state.study.mint()
+    yield client, store, pid, tmp_path / "study.db"
+    store.close()

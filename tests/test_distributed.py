@@ -26,18 +26,10 @@ from colorbench.registry import MODELS
 from colorbench.training.loop import TrainConfig, build_model, train_model
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
-from .plugin_fixture import free_port, plugin_env, torchrun_cmd
+from .plugin_fixture import TORCHRUN_TIMEOUT, free_port, plugin_env, torchrun_cmd, torchrun_ok
 from .plugin_fixture.models import TinySGD
 
 pytestmark = pytest.mark.ddp
-TIMEOUT = 240  # seconds; a hung collective must fail the test, not the whole suite
-
-
-def _torchrun(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    res = subprocess.run(torchrun_cmd(2, *args), cwd=cwd, env=plugin_env(), capture_output=True, text=True,
-                         timeout=TIMEOUT, check=False)
-    assert res.returncode == 0, f"torchrun failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
-    return res
 
 
 def test_two_processes_give_the_records_of_one_and_share_its_cache(tmp_path: Path) -> None:
@@ -46,7 +38,7 @@ def test_two_processes_give_the_records_of_one_and_share_its_cache(tmp_path: Pat
              "tinyregion": make_checkpoint(TinyRegion, tmp_path / "r.safetensors", seed=1)}
     specs = [f"{k}={v}" for k, v in ckpts.items()]
     modes = "native,equalized,ablation,perturbed,policies"  # policies: the oracles too
-    _torchrun(tmp_path, "-m", "colorbench", "run", "--models", "", "--dataset", "blobs", "--size", "32",
+    torchrun_ok(tmp_path, "-m", "colorbench", "run", "--models", "", "--dataset", "blobs", "--size", "32",
               "--limit", "5", "--modes", modes, "--samples", "5", "--no-fid", "--quiet",
               "--out", str(tmp_path / "two"), *[a for s in specs for a in ("--checkpoint", s)])
     # Each rank wrote its own shard: images 0,2,4 on rank 0 and 1,3 on rank 1 → two chunks per variant.
@@ -77,7 +69,7 @@ def test_ddp_step_equals_one_process_step_on_the_union_of_the_shards(tmp_path: P
     register_fakes()
     if "tinysgd" not in MODELS.names():
         MODELS.register("tinysgd", TinySGD)
-    _torchrun(tmp_path, "-m", "colorbench", "train", "tinysgd", "--dataset", "blobs", "--size", "32",
+    torchrun_ok(tmp_path, "-m", "colorbench", "train", "tinysgd", "--dataset", "blobs", "--size", "32",
               "--limit", "4", "--batch-size", "2", "--epochs", "1", "--device", "cpu", "--quiet",
               "--out", str(tmp_path / "ddp"))
     single = train_model(TrainConfig(model="tinysgd", dataset="blobs", epochs=1, size=32, batch_size=4, limit=4,
@@ -137,7 +129,7 @@ def test_ddp_training_of_a_gan_keeps_ranks_identical_and_only_rank_0_writes(tmp_
     script.write_text(textwrap.dedent(RANK_SCRIPT))
     dump = tmp_path / "dump"
     dump.mkdir()
-    _torchrun(tmp_path, str(script), str(tmp_path / "out"), str(dump))
+    torchrun_ok(tmp_path, str(script), str(tmp_path / "out"), str(dump))
     r0, r1 = load_file(dump / "state-rank0.safetensors"), load_file(dump / "state-rank1.safetensors")
     assert r0.keys() == r1.keys()
     # Parameters agree on every rank; BatchNorm statistics follow rank 0 at each forward (DDP's broadcast_buffers),
@@ -207,9 +199,9 @@ def test_two_ranks_train_the_weights_of_one_process_on_the_same_global_batches(t
     script = tmp_path / "equivalence.py"
     script.write_text(textwrap.dedent(EQUIVALENCE_SCRIPT))
     repo = str(Path(__file__).resolve().parent.parent)
-    _torchrun(tmp_path, str(script), model, str(tmp_path / "ddp"), "2", repo)
+    torchrun_ok(tmp_path, str(script), model, str(tmp_path / "ddp"), "2", repo)
     res = subprocess.run([sys.executable, str(script), model, str(tmp_path / "one"), "4", repo], cwd=tmp_path,
-                         env=plugin_env(), capture_output=True, text=True, timeout=TIMEOUT, check=False)
+                         env=plugin_env(), capture_output=True, text=True, timeout=TORCHRUN_TIMEOUT, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     ddp, one = load_file(tmp_path / "ddp" / "last.safetensors"), load_file(tmp_path / "one" / "last.safetensors")
     assert ddp.keys() == one.keys()
@@ -254,7 +246,7 @@ def test_a_killed_torchrun_job_resumes_under_torchrun_to_the_uninterrupted_weigh
     """kill -9 of the whole job (agent and both ranks) after epoch 1, then `torchrun … train --resume`."""
     args = ["train", "guidingpainter", "--dataset", "blobs", "--size", "32", "--limit", "8", "--batch-size", "2",
             "--epochs", "3", "--width", "0.0625", "--nc", "6", "--val-limit", "2", "--device", "cpu", "--quiet"]
-    _torchrun(tmp_path, "-m", "colorbench", *args, "--out", str(tmp_path / "straight"))
+    torchrun_ok(tmp_path, "-m", "colorbench", *args, "--out", str(tmp_path / "straight"))
 
     script, marker = tmp_path / "kill.py", tmp_path / "marker"
     script.write_text(textwrap.dedent(KILL_SCRIPT))
@@ -262,7 +254,7 @@ def test_a_killed_torchrun_job_resumes_under_torchrun_to_the_uninterrupted_weigh
                            cwd=tmp_path, env=plugin_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     try:
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + TORCHRUN_TIMEOUT
         while not marker.exists() and job.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert marker.exists(), "the job never reached the end of epoch 1"
@@ -271,7 +263,7 @@ def test_a_killed_torchrun_job_resumes_under_torchrun_to_the_uninterrupted_weigh
         job.wait(timeout=30)
     assert read_metadata(tmp_path / "killed" / "last.train.safetensors")["epoch"] == 1
 
-    res = _torchrun(tmp_path, "-m", "colorbench", *args, "--out", str(tmp_path / "killed"), "--resume")
+    res = torchrun_ok(tmp_path, "-m", "colorbench", *args, "--out", str(tmp_path / "killed"), "--resume")
     assert "resumed guidingpainter" in res.stdout
     straight, resumed = load_file(tmp_path / "straight" / "last.safetensors"), load_file(tmp_path / "killed" / "last.safetensors")
     assert straight.keys() == resumed.keys()
@@ -292,14 +284,14 @@ def test_runs_resume_across_process_counts_at_the_same_global_batch(tmp_path: Pa
 
     def one(*args: str) -> None:
         res = subprocess.run([*single, *args], cwd=tmp_path, env=plugin_env(), capture_output=True, text=True,
-                             timeout=TIMEOUT, check=False)
+                             timeout=TORCHRUN_TIMEOUT, check=False)
         assert res.returncode == 0, res.stderr[-3000:]
 
     # The same chain of resumes (the lr schedule follows --epochs) in one process, and across process counts.
     for epochs in ("1", "2", "3"):
         one("--epochs", epochs, "--batch-size", "4", "--out", str(tmp_path / "straight"), *(["--resume"] * (epochs > "1")))
     one("--epochs", "1", "--batch-size", "4", "--out", str(tmp_path / "mixed"))
-    _torchrun(tmp_path, *base, "--epochs", "2", "--batch-size", "2", "--out", str(tmp_path / "mixed"), "--resume")
+    torchrun_ok(tmp_path, *base, "--epochs", "2", "--batch-size", "2", "--out", str(tmp_path / "mixed"), "--resume")
     assert read_metadata(tmp_path / "mixed" / "last.safetensors")["world"] == 2
     one("--epochs", "3", "--batch-size", "4", "--out", str(tmp_path / "mixed"), "--resume")
     straight, mixed = load_file(tmp_path / "straight" / "last.safetensors"), load_file(tmp_path / "mixed" / "last.safetensors")
@@ -309,7 +301,7 @@ def test_runs_resume_across_process_counts_at_the_same_global_batch(tmp_path: Pa
     # Another global batch is another run: refused, one line, before any step.
     res = subprocess.run(torchrun_cmd(2, *base, "--epochs", "4", "--batch-size", "4", "--out", str(tmp_path / "mixed"),
                                       "--resume"), cwd=tmp_path, env=plugin_env(), capture_output=True, text=True,
-                         timeout=TIMEOUT, check=False)
+                         timeout=TORCHRUN_TIMEOUT, check=False)
     assert res.returncode != 0 and "--batch-size × processes 8, not 8" not in res.stderr
     assert "--batch-size × processes 4, not 8" in res.stderr, res.stderr[-2000:]
 
@@ -324,7 +316,7 @@ def _two_nodes(cwds: list[Path], *args: str) -> list[subprocess.CompletedProcess
             for cwd in cwds]
     done = []
     for job in jobs:
-        out, err = job.communicate(timeout=TIMEOUT)
+        out, err = job.communicate(timeout=TORCHRUN_TIMEOUT)
         done.append(subprocess.CompletedProcess(job.args, job.returncode, out, err))
     return done
 
@@ -350,73 +342,3 @@ def test_run_across_two_nodes_needs_and_uses_a_shared_out(tmp_path: Path) -> Non
                          progress=False)
     pd.testing.assert_frame_equal(read_records(shared / "records.csv"), read_records(one / "records.csv"),
                                   check_exact=True)
-
-
-GUARD_SCRIPT = '''
-"""Two plugin models whose train_step would bypass the DDP wrappers; each rank records what training raised."""
-import os, sys
-import torch
-from torch import nn
-import torch.nn.functional as F
-import colorbench.training.loop as training
-from colorbench.api import Hints
-from colorbench.registry import MODELS
-sys.path.insert(0, sys.argv[2])
-from tests.fakes import register_fakes
-from tests.plugin_fixture.models import TinySGD
-
-class Stashed(TinySGD):
-    """Calls its net through a list made at construction: the raw module, not the wrapper."""
-    def __init__(self, config=None):
-        super().__init__(config)
-        self._nets = [self.net]
-
-    def train_step(self, batch, optimizers, ctx):
-        sketch, color = batch["sketch"], batch["color"]
-        hints = Hints.empty(sketch.shape[0], *sketch.shape[-2:])
-        loss = F.l1_loss(torch.tanh(self._nets[0](torch.cat([sketch, hints.color, hints.mask], 1))), color)
-        optimizers["G"].zero_grad()
-        loss.backward()
-        optimizers["G"].step()
-        return {"loss": float(loss)}
-
-class ReachesIn(TinySGD):
-    """Runs a part of its net (self.net.body) instead of the net."""
-    def __init__(self, config=None):
-        super().__init__(config)
-        self.net = nn.Module()
-        self.net.body = nn.Conv2d(5, 3, 3, padding=1)
-
-    def train_step(self, batch, optimizers, ctx):
-        sketch, color = batch["sketch"], batch["color"]
-        hints = Hints.empty(sketch.shape[0], *sketch.shape[-2:])
-        loss = F.l1_loss(self.net.body(torch.cat([sketch, hints.color, hints.mask], 1)), color)
-        loss.backward()
-        return {"loss": float(loss)}
-
-register_fakes()
-MODELS.register("stashed", Stashed)
-MODELS.register("reachesin", ReachesIn)
-rank = os.environ["RANK"]
-for name in ("stashed", "reachesin"):
-    cfg = training.TrainConfig(model=name, dataset="blobs", epochs=1, size=32, batch_size=2, limit=4, val_limit=2,
-                               device="cpu")
-    try:
-        training.train_model(cfg, os.path.join(sys.argv[1], name), progress=False, log=lambda _: None)
-        message = "trained"
-    except training.UsageError as exc:
-        message = str(exc)
-    with open(os.path.join(sys.argv[1], f"{name}-rank{rank}.txt"), "w") as fh:
-        fh.write(message)
-'''
-
-
-def test_a_train_step_that_bypasses_the_ddp_wrappers_is_refused(tmp_path: Path) -> None:
-    """Un-averaged gradients would let the ranks drift apart silently: a net called outside its wrapper (kept in a
-    list) or a part of a net run on its own is a UsageError naming it, on every rank."""
-    script = tmp_path / "guard.py"
-    script.write_text(textwrap.dedent(GUARD_SCRIPT))
-    _torchrun(tmp_path, str(script), str(tmp_path), str(Path(__file__).resolve().parent.parent))
-    for rank in (0, 1):
-        assert "called `net` without going through self.net" in (tmp_path / f"stashed-rank{rank}.txt").read_text()
-        assert "Module.body: under torchrun" in (tmp_path / f"reachesin-rank{rank}.txt").read_text()

@@ -121,7 +121,7 @@ def test_true_parts_largest_first_beat_a_random_order(toon: tuple) -> None:
     own = np.asarray(entry["policies"]["own"]["psnr_by_n"])
     # 1e-9: once every part is hinted the policies give one image, averaged over permutations in another order
     assert (oracle >= random - 1e-9).all() and (oracle >= own - 1e-9).all(), oracle - random
-    assert entry["gain"]["value"] > 0 and entry["gain_eg"]["value"] > 0
+    assert entry["gain"]["value"] > 0 and entry["gain_expected"]["value"] > 0
     assert entry["efficiency"] is not None and 0 < entry["efficiency"]["value"] <= 1
 
 

@@ -1,8 +1,8 @@
-"""The study server's API through Starlette's test client: sessions, stored rows, Tables 2 and 6, bad input."""
+"""The study server's API through Starlette's test client: sessions, stored rows, Tables 2 and 6 (refusals of bad
+input: test_study_refusals.py)."""
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 
@@ -10,71 +10,30 @@ import pytest
 import sqlalchemy as sa
 import torch
 from click.testing import CliRunner
-from starlette.testclient import TestClient
 
 from colorbench.cli import main
-from colorbench.study.app import create_app
 from colorbench.study.backend import StudyModels
 from colorbench.study.db import Conflict, Store
 from colorbench.study.report import mean_ci, table6, write_report
 from colorbench.study.schema import interactions, sessions
 
-
-@pytest.fixture(scope="module")
-def backend() -> StudyModels:
-    return StudyModels(["ours", "rtug"], "toon", limit=3)
+from .study_client import finish, give_hint, post_ok, start_practice
 
 
-@pytest.fixture()
-def env(backend: StudyModels, tmp_path: Path):
-    store = Store(str(tmp_path / "study.db"))
-    client = TestClient(create_app(backend, store, images_per_model=1, max_body=8192, rank_tasks=2),
-                        base_url="http://127.0.0.1:8000")
-    pid = client.app.state.study.mint()
-    yield client, store, pid, tmp_path / "study.db"
-    store.close()
-
-
-def _start(client: TestClient, pid: str, model: str = "guidingpainter", image: str = "test-000000") -> dict:
-    """A practice session on this model and image (the plan's tasks come in the plan's order)."""
-    r = client.post("/api/sessions", json={"participant_id": pid, "model": model, "image_id": image,
-                                           "practice": True})
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _hint(client: TestClient, pid: str, s: dict, seq: int, slot: int, **kw) -> dict:
-    r = client.post(f"/api/sessions/{s['session_id']}/hints", json={"participant_id": pid, "seq": seq,
-                                                                       "slot": slot, **kw})
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _post(client: TestClient, url: str, **body) -> dict:
-    r = client.post(url, json=body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _finish(client: TestClient, pid: str, s: dict, qs: int, cs: int) -> dict:
-    _post(client, f"/api/sessions/{s['session_id']}/stop", participant_id=pid)  # the Finish click
-    return _post(client, f"/api/sessions/{s['session_id']}/finish", participant_id=pid, qs=qs, cs=cs)
-
-
-def test_guided_session_is_stored_step_by_step_and_reported(env) -> None:
-    client, store, pid, db = env
+def test_guided_session_is_stored_step_by_step_and_reported(study_env) -> None:
+    client, store, pid, db = study_env
     assert client.app.state.study.plan(pid) == [("guidingpainter", "test-000000"), ("rtug", "test-000001")]
-    s = _post(client, "/api/sessions", participant_id=pid)  # the plan's first task
+    s = post_ok(client, "/api/sessions", participant_id=pid)  # the plan's first task
     assert (s["page"], s["task"], s["tasks"], s["practice"]) == ("guided", 1, 2, False)
     assert s["region"] == s["regions"][0] and s["guide"].startswith("data:image/png")
     assert s["output"].startswith("data:image/png") and all(0 <= b[0] < b[2] <= 1 for b in s["boxes"])
-    r1 = _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f", tpi_ms=1200)
+    r1 = give_hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f", tpi_ms=1200)
     assert r1["next_region"] == s["regions"][1]
     with store.engine.connect() as c:  # stored before the response came back
         assert c.execute(sa.select(sa.func.count()).select_from(interactions)).scalar_one() == 1
-    _hint(client, pid, s, 1, 0, region=s["region"], color=[10, 200, 30])  # a new colour for the same region
-    _hint(client, pid, s, 2, 1, region=r1["next_region"], color="#1976d2")
-    assert _finish(client, pid, s, 4, 5) == {"ok": True, "interactions": 3}
+    give_hint(client, pid, s, 1, 0, region=s["region"], color=[10, 200, 30])  # a new colour for the same region
+    give_hint(client, pid, s, 2, 1, region=r1["next_region"], color="#1976d2")
+    assert finish(client, pid, s, 4, 5) == {"ok": True, "interactions": 3}
     rows = store.hints(s["session_id"])
     assert [r["slot"] for r in rows] == [0, 0, 1] and rows[0]["tpi_ms"] == 1200.0
     assert rows[1]["hint"] == {"kind": "region", "region": s["region"], "color": [10, 200, 30]}
@@ -85,17 +44,17 @@ def test_guided_session_is_stored_step_by_step_and_reported(env) -> None:
     assert row["final_png"][:4] == b"\x89PNG" and row["started_at"] <= row["stopped_at"] <= row["finished_at"]
     assert row["size"] == 64 and len(row["checkpoint"]) == 64  # the shipped checkpoint's sha256
 
-    p = _post(client, "/api/sessions", participant_id=pid)
+    p = post_ok(client, "/api/sessions", participant_id=pid)
     assert (p["page"], p["image_id"], p["task"]) == ("point", "test-000001", 2) and "regions" not in p
-    _hint(client, pid, p, 0, 0, x=10, y=50, color="#ffe0bd")
-    _finish(client, pid, p, 2, 3)
+    give_hint(client, pid, p, 0, 0, x=10, y=50, color="#ffe0bd")
+    finish(client, pid, p, 2, 3)
     assert store.hints(p["session_id"])[0]["hint"] == {"kind": "point", "x": 10, "y": 50, "size": 3,
                                                        "color": [255, 224, 189]}
-    assert _post(client, "/api/sessions", participant_id=pid) == {"done": True, "tasks": 2, "ranking": True}
+    assert post_ok(client, "/api/sessions", participant_id=pid) == {"done": True, "tasks": 2, "ranking": True}
 
-    t = _post(client, "/api/rank/tasks", participant_id=pid)
+    t = post_ok(client, "/api/rank/tasks", participant_id=pid)
     assert len(t["outputs"]) == 2 and 1 <= t["n_hints"] == len(t["markers"]) <= 7 and (t["task"], t["tasks"]) == (1, 2)
-    assert _post(client, f"/api/rank/tasks/{t['task_id']}", participant_id=pid, ranking=[1, 0])["ok"]
+    assert post_ok(client, f"/api/rank/tasks/{t['task_id']}", participant_id=pid, ranking=[1, 0])["ok"]
 
     tables = write_report(str(db), db.parent / "report")
     # 1.2 s sent for the first hint, which the server's interval (milliseconds here) cannot hold: flagged, as are
@@ -109,45 +68,45 @@ def test_guided_session_is_stored_step_by_step_and_reported(env) -> None:
     assert "| 1 | 100.0 | 100.0 |" in tables["table6"] and "| 1 | 0.0 | 100.0 |" in tables["table6"]
 
 
-def test_a_reload_resumes_the_open_session_with_its_hints(env) -> None:
-    client, store, pid, _ = env
-    s = _post(client, "/api/sessions", participant_id=pid)
-    r = _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
-    again = _post(client, "/api/sessions", participant_id=pid)  # a reload (or a restarted server): same place
+def test_a_reload_resumes_the_open_session_with_its_hints(study_env) -> None:
+    client, store, pid, _ = study_env
+    s = post_ok(client, "/api/sessions", participant_id=pid)
+    r = give_hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
+    again = post_ok(client, "/api/sessions", participant_id=pid)  # a reload (or a restarted server): same place
     assert again["session_id"] == s["session_id"] and (again["seq"], again["slot"], again["hinted"]) == (1, 0, True)
     assert again["region"] == s["region"] and again["next_region"] == r["next_region"] and again["resumed"]
     assert again["output"] == r["output"] and again["hint_map"] == r["hint_map"]
-    _post(client, f"/api/sessions/{s['session_id']}/stop", participant_id=pid)
-    assert _post(client, "/api/sessions", participant_id=pid)["rating"] is True  # the rating form comes back
+    post_ok(client, f"/api/sessions/{s['session_id']}/stop", participant_id=pid)
+    assert post_ok(client, "/api/sessions", participant_id=pid)["rating"] is True  # the rating form comes back
     refused = client.post(f"/api/sessions/{s['session_id']}/hints", json={"participant_id": pid, "seq": 1, "slot": 1,
                                                                           "region": r["next_region"], "color": "#000000"})
     assert refused.status_code == 409 and "rated" in refused.json()["error"]
-    _post(client, f"/api/sessions/{s['session_id']}/back", participant_id=pid)  # back to the image
+    post_ok(client, f"/api/sessions/{s['session_id']}/back", participant_id=pid)  # back to the image
     assert store.session(s["session_id"])["stopped_at"] is None
-    _hint(client, pid, s, 1, 1, region=r["next_region"], color="#000000")
+    give_hint(client, pid, s, 1, 1, region=r["next_region"], color="#000000")
     assert len(store.hints(s["session_id"])) == 2
 
 
-def test_practice_is_flagged_kept_out_of_the_tables_and_the_plan(env) -> None:
-    client, _, pid, db = env
-    s = _start(client, pid, "guidingpainter", "test-000000")  # the plan's first task, as practice
+def test_practice_is_flagged_kept_out_of_the_tables_and_the_plan(study_env) -> None:
+    client, _, pid, db = study_env
+    s = start_practice(client, pid, "guidingpainter", "test-000000")  # the plan's first task, as practice
     assert s["practice"] is True and s["task"] is None
-    _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f", tpi_ms=50)
-    _finish(client, pid, s, 1, 1)
-    first = _post(client, "/api/sessions", participant_id=pid)
+    give_hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f", tpi_ms=50)
+    finish(client, pid, s, 1, 1)
+    first = post_ok(client, "/api/sessions", participant_id=pid)
     assert (first["model"], first["image_id"], first["task"]) == ("guidingpainter", "test-000000", 1)  # not skipped
-    _finish(client, pid, first, 5, 5)
+    finish(client, pid, first, 5, 5)
     tables = write_report(str(db), db.parent / "report")
     assert "| toon | guidingpainter | 1 | 1 | 0 | n/a | 5.00 | 5.00 |" in tables["table2"]
     assert tables["table2"].splitlines()[2].endswith("| 0 | 0 | 1 |")  # flagged, abandoned, practice (not used)
 
 
-def test_off_plan_and_repeated_tasks_are_refused(env) -> None:
-    client, store, pid, _ = env
+def test_off_plan_and_repeated_tasks_are_refused(study_env) -> None:
+    client, store, pid, _ = study_env
     r = client.post("/api/sessions", json={"participant_id": pid, "model": "rtug", "image_id": "test-000002"})
     assert r.status_code == 400 and "practice only" in r.json()["error"]
-    s = _post(client, "/api/sessions", participant_id=pid)
-    _finish(client, pid, s, 3, 3)
+    s = post_ok(client, "/api/sessions", participant_id=pid)
+    finish(client, pid, s, 3, 3)
     with pytest.raises(Conflict, match="already done"):
         store.open_session(pid, "guidingpainter", "region", "toon", "test-000000", position=0)
     with store.engine.begin() as c, pytest.raises(sa.exc.IntegrityError):  # the database's own guard
@@ -166,98 +125,11 @@ def test_finish_click_and_scores_are_timed_apart() -> None:
     assert row["time_per_image"] == 8.0 and row["rating_time"] == 7.5
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"model": "nope", "image_id": "test-000000"}, 404, "unknown model 'nope'"),
-    ({"model": "rtug", "image_id": "test-999999"}, 404, "unknown image 'test-999999'"),
-    ({"model": "rtug", "image_id": "test-000000", "participant_id": "x" * 32}, 404, "unknown participant"),
-])
-def test_unknown_ids_are_404_with_a_message(env, body, status, words) -> None:
-    client, store, pid, _ = env
-    r = client.post("/api/sessions", json={"participant_id": pid, "practice": True} | body)
-    assert r.status_code == status and words in r.json()["error"] and r.json()["status"] == status
-    with store.engine.connect() as c:
-        assert c.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one() == 0
-
-
-def test_malformed_and_oversized_bodies_change_nothing(env) -> None:
-    client, store, pid, _ = env
-    s = _start(client, pid)
-    url = f"/api/sessions/{s['session_id']}/hints"
-    ok = {"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"}
-
-    def raw(text: str, to: str = url) -> object:
-        return client.post(to, content=text.encode(), headers={"content-type": "application/json"})
-
-    t = _post(client, "/api/rank/tasks", participant_id=pid)
-    bad = [
-        (raw('{"seq": 0,'), 400, "malformed JSON"),
-        (raw("[1, 2]"), 400, "JSON object"),
-        (raw("[" * 100_000 + "]" * 100_000), 413, "over the limit"),  # past the body limit first
-        (raw("[" * 2000 + "]" * 2000), 400, "nested too deeply"),
-        (raw(f'{{"participant_id": "{pid}", "seq": {"9" * 5000}, "slot": 0}}'), 400, "malformed JSON"),
-        (client.post(url, content=json.dumps({"participant_id": pid, "pad": "x" * 10_000}),
-                     headers={"content-type": "application/json"}), 413, "over the limit"),
-        (client.post(url, json=ok | {"color": "red"}), 400, "'color'"),
-        (client.post(url, json=ok | {"color": "#-f-f-f"}), 400, "'color'"),
-        (client.post(url, json=ok | {"color": [255, 0, 256]}), 400, "'color'"),
-        (client.post(url, json=ok | {"color": [1.0, 2, 3]}), 400, "'color'"),
-        (client.post(url, json=ok | {"region": 29}), 400, "'region'"),
-        (client.post(url, json=ok | {"region": float(s["region"])}), 400, "'region'"),
-        (client.post(url, json=ok | {"region": True}), 400, "'region'"),
-        (client.post(url, json=ok | {"slot": 5}), 400, "'slot'"),
-        (client.post(url, json=ok | {"seq": "0"}), 400, "'seq'"),
-        (client.post(url, json=ok | {"tpi_ms": -1}), 400, "'tpi_ms'"),
-        (client.post(url, json=ok | {"tpi_ms": "fast"}), 400, "'tpi_ms'"),
-        (raw(json.dumps(ok)[:-1] + ', "tpi_ms": NaN}'), 400, "'tpi_ms'"),
-        (raw(json.dumps(ok)[:-1] + ', "tpi_ms": 1e999}'), 400, "'tpi_ms'"),
-        (client.post(url, json=ok | {"participant_id": "'; DROP TABLE sessions; --"}), 400, "'participant_id'"),
-        (client.post(url, json=ok | {"participant_id": "<b>P01</b>"}), 400, "'participant_id'"),
-        (client.post("/api/sessions", json={"participant_id": pid, "practice": "yes"}), 400, "'practice'"),
-        (client.post(f"/api/rank/tasks/{t['task_id']}", json={"participant_id": pid, "ranking": [0.0, 1.0]}),
-         400, "'ranking'"),
-        (client.post(f"/api/rank/tasks/{t['task_id']}", json={"participant_id": pid, "ranking": [True, 0]}),
-         400, "'ranking'"),
-        (client.post("/api/sessions/nope/hints", json={"participant_id": pid, "seq": 0}), 404, "unknown session"),
-        (client.post(f"/api/sessions/{s['session_id']}/finish", json={"participant_id": pid, "qs": 9, "cs": 1}),
-         400, "'qs'"),
-        (client.post(f"/api/sessions/{s['session_id']}/finish", json={"participant_id": pid, "qs": 3, "cs": 3}),
-         409, "press Finish"),
-        (client.get("/api/nothing"), 404, "no such page"),
-        (client.get("/api/sessions"), 405, "not allowed"),
-    ]
-    for r, status, words in bad:
-        assert r.status_code == status and words in r.json()["error"], (r.status_code, r.text[:300])
-    assert store.hints(s["session_id"]) == [] and store.session(s["session_id"])["status"] == "open"
-    assert store.rank_task(t["task_id"])["ranking"] is None
-
-
-def test_only_json_from_this_site_by_its_own_name_is_taken(env) -> None:
-    client, store, pid, _ = env
-    body = json.dumps({"participant_id": pid})
-    form = client.post("/api/sessions", content=body, headers={"content-type": "text/plain"})  # a form's CSRF
-    assert form.status_code == 415 and "application/json" in form.json()["error"]
-    other = client.post("/api/sessions", json={"participant_id": pid}, headers={"origin": "http://evil.example"})
-    assert other.status_code == 403 and "another site" in other.json()["error"]
-    rebound = client.post("/api/sessions", json={"participant_id": pid}, headers={"host": "evil.example:8000"})
-    assert rebound.status_code == 400  # DNS rebinding: a name the study was not started with
-    assert client.post("/api/sessions", json={"participant_id": pid},
-                       headers={"origin": "http://127.0.0.1:8000"}).status_code == 200
-    with store.engine.connect() as c:
-        assert c.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one() == 1
-
-
-def test_a_chunked_body_cannot_get_past_the_limit(env) -> None:
-    client = env[0]
-    r = client.post("/api/sessions", content=iter([b'{"participant_id": "', b"x" * 10_000, b'"}']),
-                    headers={"content-type": "application/json"})
-    assert r.status_code == 413
-
-
-def test_two_tabs_of_one_participant(env) -> None:
-    client, store, pid, _ = env
-    s = _post(client, "/api/sessions", participant_id=pid)
-    assert _post(client, "/api/sessions", participant_id=pid)["session_id"] == s["session_id"]  # the same task
-    _hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
+def test_two_tabs_of_one_participant(study_env) -> None:
+    client, store, pid, _ = study_env
+    s = post_ok(client, "/api/sessions", participant_id=pid)
+    assert post_ok(client, "/api/sessions", participant_id=pid)["session_id"] == s["session_id"]  # the same task
+    give_hint(client, pid, s, 0, 0, region=s["region"], color="#d32f2f")
     stale = client.post(f"/api/sessions/{s['session_id']}/hints",  # the other tab still thinks it is at step 0
                         json={"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"})
     assert stale.status_code == 409 and "reload" in stale.json()["error"]
@@ -270,44 +142,44 @@ def test_two_tabs_of_one_participant(env) -> None:
         "participant_id": other, "seq": 1, "slot": 1, "region": s["region"], "color": "#000000"}).status_code == 403
 
 
-def test_rankings_have_a_planned_count_survive_a_reload_and_end(env) -> None:
-    client, store, pid, _ = env
-    p = _post(client, "/api/rank/tasks", participant_id=pid, practice=True)
+def test_rankings_have_a_planned_count_survive_a_reload_and_end(study_env) -> None:
+    client, store, pid, _ = study_env
+    p = post_ok(client, "/api/rank/tasks", participant_id=pid, practice=True)
     assert p["practice"] and p["task"] is None
-    assert _post(client, "/api/rank/tasks", participant_id=pid, practice=True)["task_id"] == p["task_id"]
-    _post(client, f"/api/rank/tasks/{p['task_id']}", participant_id=pid, ranking=[0, 1])
-    assert _post(client, "/api/rank/tasks", participant_id=pid, practice=True)["task_id"] != p["task_id"]
-    t = _post(client, "/api/rank/tasks", participant_id=pid)
+    assert post_ok(client, "/api/rank/tasks", participant_id=pid, practice=True)["task_id"] == p["task_id"]
+    post_ok(client, f"/api/rank/tasks/{p['task_id']}", participant_id=pid, ranking=[0, 1])
+    assert post_ok(client, "/api/rank/tasks", participant_id=pid, practice=True)["task_id"] != p["task_id"]
+    t = post_ok(client, "/api/rank/tasks", participant_id=pid)
     assert t["task"] == 1  # practice does not count towards the plan
-    assert _post(client, "/api/rank/tasks", participant_id=pid)["task_id"] == t["task_id"]  # a reload: same task
+    assert post_ok(client, "/api/rank/tasks", participant_id=pid)["task_id"] == t["task_id"]  # a reload: same task
     url = f"/api/rank/tasks/{t['task_id']}"
     assert client.post(url, json={"participant_id": pid, "ranking": [0, 0]}).status_code == 400
     assert client.post(url, json={"participant_id": pid, "ranking": [0, 1]}).status_code == 200
     assert client.post(url, json={"participant_id": pid, "ranking": [1, 0]}).status_code == 409
-    u = _post(client, "/api/rank/tasks", participant_id=pid)
+    u = post_ok(client, "/api/rank/tasks", participant_id=pid)
     assert u["task"] == 2 and u["task_id"] != t["task_id"]
-    _post(client, f"/api/rank/tasks/{u['task_id']}", participant_id=pid, ranking=[1, 0])
-    assert _post(client, "/api/rank/tasks", participant_id=pid) == {"done": True, "tasks": 2}
+    post_ok(client, f"/api/rank/tasks/{u['task_id']}", participant_id=pid, ranking=[1, 0])
+    assert post_ok(client, "/api/rank/tasks", participant_id=pid) == {"done": True, "tasks": 2}
     assert [bool(r["practice"]) for r in store.frames()["rank_tasks"]].count(False) == 2
     assert table6(store.frames())["tasks"].tolist() == [2, 2]  # the practice ranking is left out
     for m in u["markers"]:  # drawn on the enlarged sketch: centre and size as fractions, a #rrggbb colour
         assert 0 < m["x"] < 1 and 0 < m["y"] < 1 and m["half"] > 0 and len(m["color"]) == 7
 
 
-def test_the_organiser_enrols_and_sees_the_balance(env) -> None:
-    client, _, pid, _ = env
+def test_the_organiser_enrols_and_sees_the_balance(study_env) -> None:
+    client, _, pid, _ = study_env
     key = client.app.state.study.organiser_key
     assert client.post("/api/organiser/overview", json={"key": "guess"}).status_code == 403
-    new = _post(client, "/api/organiser/participants", key=key)["participant_id"]
+    new = post_ok(client, "/api/organiser/participants", key=key)["participant_id"]
     assert new == "P02"
-    o = _post(client, "/api/organiser/overview", key=key)
+    o = post_ok(client, "/api/organiser/overview", key=key)
     assert [p["id"] for p in o["participants"]] == [pid, "P02"]
     assert o["first_model"] == {"guidingpainter": 1, "rtug": 1} and o["period"] == 6  # lcm(2 orders, 3 blocks)
     assert o["image_use"]["rtug"] == {"test-000000": 0, "test-000001": 1, "test-000002": 1}
 
 
-def test_pages_and_static_files_are_served(env) -> None:
-    client, _, _, _ = env
+def test_pages_and_static_files_are_served(study_env) -> None:
+    client, _, _, _ = study_env
     for path in ("/", "/rank", "/organiser", "/static/study.js", "/static/common.js", "/static/rank.js",
                  "/static/organiser.js", "/static/study.css"):
         r = client.get(path)
@@ -361,22 +233,11 @@ def test_serve_refuses_a_missing_folder_and_a_busy_port_before_creating_anything
     assert not (tmp_path / "study.db").exists()
 
 
-def test_a_crash_in_a_forward_is_a_json_500_and_stores_nothing(env, monkeypatch: pytest.MonkeyPatch) -> None:
-    client, store, pid, _ = env
-    s = _start(client, pid)
-    monkeypatch.setattr(client.app.state.study.backend, "colorize", lambda *a: 1 / 0)
-    quiet = TestClient(client.app, raise_server_exceptions=False, base_url="http://127.0.0.1:8000")
-    r = quiet.post(f"/api/sessions/{s['session_id']}/hints",
-                   json={"participant_id": pid, "seq": 0, "slot": 0, "region": s["region"], "color": "#000000"})
-    assert r.status_code == 500 and "ZeroDivisionError" in r.json()["error"]
-    assert store.hints(s["session_id"]) == []
-
-
-def test_rank_hints_are_seeded_by_the_image_and_count_only_given_hints(backend: StudyModels) -> None:
-    u, given = backend.rank_hints("test-000000", 7)
-    again, _ = backend.rank_hints("test-000000", 7)
+def test_rank_hints_are_seeded_by_the_image_and_count_only_given_hints(study_backend: StudyModels) -> None:
+    u, given = study_backend.rank_hints("test-000000", 7)
+    again, _ = study_backend.rank_hints("test-000000", 7)
     assert torch.equal(u.color, again.color) and torch.equal(u.mask, again.mask)
-    assert 1 <= given <= min(7, len(backend.region_order("guidingpainter", "test-000000")))
+    assert 1 <= given <= min(7, len(study_backend.region_order("guidingpainter", "test-000000")))
     assert u.mask.sum() > 0
 
 
@@ -398,7 +259,8 @@ def test_tpi_is_the_page_clock_and_flagged_outside_the_server_interval() -> None
     assert row["interactions"] == 5 and row["time_per_image"] == 30.0 and row["rating_time"] == 5.0
 
 
-def test_a_scattered_region_is_outlined_piece_by_piece(backend: StudyModels, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_scattered_region_is_outlined_piece_by_piece(study_backend: StudyModels,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Two far-apart specks: two small outlines (each at least MIN_BOX), not one box over the whole image."""
     from colorbench.study.backend import MIN_BOX, StudyImage
 
@@ -406,13 +268,13 @@ def test_a_scattered_region_is_outlined_piece_by_piece(backend: StudyModels, mon
     region[0, 1, 2, 2] = 1  # a 1-px speck top left
     region[0, 1, 60:62, 58:61] = 1  # and one bottom right
     region[0, 0, 10:30, 10:20] = 1
-    img = backend.image("test-000000")
-    monkeypatch.setitem(backend._images, "test-000000",
+    img = study_backend.image("test-000000")
+    monkeypatch.setitem(study_backend._images, "test-000000",
                         StudyImage(img.sketch, img.color, {"guidingpainter": region}))
-    boxes = backend.region_boxes("guidingpainter", "test-000000", 1)
+    boxes = study_backend.region_boxes("guidingpainter", "test-000000", 1)
     assert len(boxes) == 2
     centres = [((b[0] + b[2]) / 2 * 64, (b[1] + b[3]) / 2 * 64) for b in boxes]  # px, the larger piece first
     assert centres == [pytest.approx((59.5, 61.0)), pytest.approx((2.5, 2.5))]
     for left, top, right, bottom in boxes:
         assert right - left >= MIN_BOX - 1e-9 and bottom - top >= MIN_BOX - 1e-9 and (right - left) < 0.2
-    assert backend.region_boxes("guidingpainter", "test-000000", 0) == [[10 / 64, 10 / 64, 20 / 64, 30 / 64]]
+    assert study_backend.region_boxes("guidingpainter", "test-000000", 0) == [[10 / 64, 10 / 64, 20 / 64, 30 / 64]]

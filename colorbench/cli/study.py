@@ -62,7 +62,7 @@ def serve(models: str, dataset: str, checkpoints: tuple[str, ...], rank_models: 
         import torch
         import uvicorn
 
-        from colorbench.study.app import create_app
+        from colorbench.study.app import create_app, host_name
         from colorbench.study.backend import StudyModels
         from colorbench.study.db import Store
 
@@ -79,7 +79,7 @@ def serve(models: str, dataset: str, checkpoints: tuple[str, ...], rank_models: 
             study.enrol(ids)
             real_port = sock.getsockname()[1]
             shown = host if host not in ("0.0.0.0", "::") else socket.gethostname()
-            base = f"http://{shown}:{real_port}"
+            base = f"http://{host_name(shown)}:{real_port}"
             if not _is_loopback(host):
                 STDERR.print(f"[yellow]warning: serving on {host}: anyone who can reach this address and knows a "
                              "participant id can take part (and write to the database)[/yellow]")

@@ -30,7 +30,14 @@ from colorbench.study.handlers import StudyApp
 from colorbench.study.payloads import MAX_BODY, ApiError, error_response, read_json, shorten
 
 STATIC = Path(__file__).resolve().parent / "static"
-LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def host_name(name: str) -> str:
+    """A name as it appears in a Host header and a URL: an IPv6 literal in brackets (`fe80::1` → `[fe80::1]`),
+    lower case; other names as given. Starlette compares the Host header's bracketed form."""
+    name = name.strip().lower()
+    return f"[{name}]" if ":" in name and not name.startswith("[") else name
 
 
 def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, max_body: int = MAX_BODY,
@@ -91,7 +98,7 @@ def create_app(backend: StudyModels, store: Store, images_per_model: int = 3, ma
         Route("/api/organiser/overview", api(study.overview), methods=post),
         Route("/api/organiser/participants", api(study.new_participant), methods=post),
     ]
-    hosts = list(dict.fromkeys(LOCAL_HOSTS + list(allowed_hosts or [])))
+    hosts = list(dict.fromkeys(LOCAL_HOSTS + [host_name(h) for h in allowed_hosts or []]))
     app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
                     exception_handlers={404: not_found, 405: not_allowed, Exception: internal})
     app.state.study = study

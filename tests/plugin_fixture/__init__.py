@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PLUGIN_DIR.parent.parent
+TORCHRUN_TIMEOUT = 240  # seconds; a hung collective must fail the test, not the whole suite
 
 
 def plugin_env(**extra: str) -> dict[str, str]:
@@ -36,6 +38,14 @@ def torchrun_cmd(nproc: int, *args: str) -> list[str]:
     """`torchrun --nproc_per_node N ARGS` (ARGS: `-m colorbench …` or a script) on 127.0.0.1, a free port."""
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
             "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *args]
+
+
+def torchrun_ok(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run `torchrun` with 2 processes in `cwd` (see torchrun_cmd); fails the test with its output unless rc 0."""
+    res = subprocess.run(torchrun_cmd(2, *args), cwd=cwd, env=plugin_env(), capture_output=True, text=True,
+                         timeout=TORCHRUN_TIMEOUT, check=False)
+    assert res.returncode == 0, f"torchrun failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res
 
 
 def free_port() -> int:
