@@ -16,8 +16,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/colorbench run --models all --dataset toon --out results/toon
 
+# pytest-xdist: one worker per core, each test file on one worker (its module fixtures built once).
 test: $(STAMP) browser
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist loadfile
 
 # The study page's and report.html's end-to-end tests drive a real headless chromium: installed here when
 # missing (as root).

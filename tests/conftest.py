@@ -3,6 +3,7 @@ in-process CLI, and the study server behind Starlette's test client."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,16 @@ import pytest
 from click.testing import CliRunner, Result
 
 from .fakes import TinyPoint, TinyRegion, make_checkpoint, register_fakes
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs `-n auto`), each worker gets its share of the cores for torch's
+    intra-op threads: N workers × all cores each would oversubscribe the machine and run slower than serial."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ LIMIT = 12  # every blobs test image: 12 chunks per variant at --batch-size 1
 MODES = "native,equalized,ablation,perturbed"
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_leaves_no_partial_file_and_resume_matches_a_clean_run(tmp_path: Path) -> None:
     register_fakes()
     specs = [f"tinypoint={make_checkpoint(TinyPoint, tmp_path / 'p.safetensors')}",
@@ -81,6 +82,7 @@ def test_sigkill_mid_run_leaves_no_partial_file_and_resume_matches_a_clean_run(t
                                   check_exact=True)
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_into_one_directory_give_the_records_of_a_clean_run(tmp_path: Path) -> None:
     """Both compute the same images at different batch sizes (overlapping chunks) and merge and render
     into one OUT at about the same time (benchmarks/soak.py does this 200 times)."""

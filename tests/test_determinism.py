@@ -109,6 +109,7 @@ def test_rerun_without_resume_at_another_batch_size_merges_each_record_once(tmp_
     _assert_identical(reference, tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_trained_unets_give_the_same_records_whatever_the_batching(tmp_path: Path) -> None:
     """Real U-Nets (the shipped toon checkpoints): oneDNN rounds a batch of 1, of 2-8 and of 16+ rows
     differently (~1e-6, enough to move an output pixel across an 8-bit level). The engine calls models on

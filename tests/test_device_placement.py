@@ -38,6 +38,7 @@ def _evaluate(device: torch.device, models: list[str] = MODELS) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+@pytest.mark.slow
 def test_engine_tensors_follow_the_models_device_and_records_match_cpu():
     on_cpu = _evaluate(torch.device("cpu"))
     with fake_device() as dev:

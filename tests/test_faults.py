@@ -82,6 +82,7 @@ def _interrupt(server: ForkServer, args: list[str], log: Path, fault: Fault, **k
 
 
 # --------------------------------------------------------------------------------------------- run
+@pytest.mark.slow
 def test_run_interrupted_at_random_points_resumes_to_the_clean_records(server: ForkServer, work: Path) -> None:
     clean = work / "run-clean"
     cold = _renames(server, _run_args(clean), work / "run-clean.log")

@@ -214,6 +214,7 @@ def test_guidingpainter_learned_order_points_at_its_channels() -> None:
     assert GuidingPainter.from_config({"nc": 6, "width": 0.0625}).eval().learned_order(sketch) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [1, 8])
 def test_policy_records_do_not_depend_on_batch_size(ckpts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
                                                     batch_size: int) -> None:

@@ -65,6 +65,7 @@ def _cli_run(site: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=_env(site), capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.slow
 def test_editing_an_entry_point_plugin_recomputes_its_records(tmp_path: Path) -> None:
     site = _site(tmp_path, 0.0)
     out = tmp_path / "r"
@@ -85,6 +86,7 @@ def test_editing_an_entry_point_plugin_recomputes_its_records(tmp_path: Path) ->
     assert "2 of 2 images reused from the cache" in unchanged.stderr
 
 
+@pytest.mark.slow
 def test_editing_a_model_registered_by_a_script_recomputes_through_run_evaluation(tmp_path: Path) -> None:
     site = _site(tmp_path, 0.0)
     (site / "mineplugin_dist-0.1.dist-info" / "entry_points.txt").unlink()  # registered by the script alone

@@ -252,6 +252,7 @@ def test_summary_table_lists_table1_rows(rendered):
     assert table.row_count == len(out["results"]["results"]["table1"]["rows"]) + 8  # + paper rows (yumi)
 
 
+@pytest.mark.slow
 def test_report_makes_no_forward_pass(rendered):
     """In a fresh interpreter: rendering imports neither models nor the engine (so cannot run them)."""
     d, _ = rendered

@@ -107,6 +107,7 @@ def test_a_run_of_other_settings_is_refused_naming_what_differs(tmp_path: Path, 
     assert _run(_args(specs["tinypoint"], out, *change)).exit_code == 0
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_of_different_variants_keep_both(tmp_path: Path) -> None:
     register_fakes()
     specs = _specs(tmp_path)

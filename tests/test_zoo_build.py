@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -20,6 +21,7 @@ def _zoo_files() -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in ZOO_DIR.iterdir() if p.is_file()}
 
 
+@pytest.mark.slow
 def test_parallel_build_equals_sequential_and_writes_only_to_out(tmp_path: Path) -> None:
     shipped = _zoo_files()
     runner = CliRunner()
