@@ -126,14 +126,15 @@ def markdown6(t6: pd.DataFrame) -> str:
 
 
 def figure(t2: pd.DataFrame, path: Path) -> None:
-    """Bars with 95 % CI whiskers: TPI, time per image, QS and CS per model (one group per dataset)."""
+    """Bars with 95 % CI whiskers: TPI, time per image, rating time, QS and CS per model (one group per dataset)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("tpi", "TPI (s) ↓"), ("time_per_image", "time per image (s) ↓"), ("qs", "QS (1-5) ↑"), ("cs", "CS (1-5) ↑")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), constrained_layout=True)
+    panels = [("tpi", "TPI (s) ↓"), ("time_per_image", "time per image (s) ↓"), ("rating_time", "rating time (s)"),
+              ("qs", "QS (1-5) ↑"), ("cs", "CS (1-5) ↑")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.0), constrained_layout=True)
     labels = [f"{r.model}\n{r.dataset}" if t2["dataset"].nunique() > 1 else r.model for r in t2.itertuples()]
     for ax, (col, title) in zip(axes, panels):
         err = t2[f"{col}_ci"].fillna(0).to_numpy()
